@@ -1,0 +1,28 @@
+"""callrecon receiver: the Flask app vendors push call outcomes to.
+
+Imports happen inside create_app on purpose: gunicorn imports `receiver.gunicorn_conf` in the
+master before forking, and prometheus-client must not be imported until the workers run.
+"""
+
+from __future__ import annotations
+
+
+def create_app(settings=None):
+    """Build the app; settings default to the environment (read once, here)."""
+    from flask import Flask
+
+    from . import callbacks, errors, logs, ops
+    from .db import make_pool
+    from .settings import Settings
+
+    settings = settings or Settings.from_env()
+    logs.configure(settings)
+    app = Flask(__name__)
+    app.config["CALLRECON_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    app.extensions["callrecon_pool"] = make_pool(settings)
+    errors.register(app)
+    app.register_blueprint(callbacks.bp)
+    app.register_blueprint(ops.bp)
+    return app

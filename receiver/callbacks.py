@@ -1,0 +1,93 @@
+"""POST /callbacks/<source>/<token>: authenticate, store the raw body, land it, then answer."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+
+import psycopg
+from flask import Blueprint, current_app, jsonify, request
+from psycopg_pool import PoolTimeout
+
+from . import inbox, metrics
+from .landing import RawRef, land
+from .masking import mask_body, mask_records, safe_headers, secret_values_in
+from .payloads import BodyError, decode
+from .sources import LANDERS
+
+bp = Blueprint("callbacks", __name__)
+log = logging.getLogger("callrecon.callbacks")
+RETRY_AFTER_SECONDS = 5
+
+
+def token_ok(valid: tuple[str, ...], given: str) -> bool:
+    """Constant-time match against every configured token (old and new during rotation)."""
+    ok = False
+    for token in valid:
+        ok |= hmac.compare_digest(token.encode(), given.encode())
+    return ok
+
+
+def _finish(source, outcome, started, status_code, body, raw_id=None, records=0, landed=0, quarantined=0):
+    """Count, log (never the token or body) and build the JSON reply."""
+    ms = (time.perf_counter() - started) * 1000
+    metrics.observe(source, outcome, ms / 1000, landed=landed, quarantined=quarantined)
+    log.info("callback", extra={"fields": {
+        "source": source, "outcome": outcome, "records": records, "landed": landed,
+        "raw_id": raw_id, "status": status_code, "ms": round(ms, 1),
+    }})
+    return jsonify(body), status_code
+
+
+@bp.post("/callbacks/<source>/<token>")
+def receive(source: str, token: str):
+    """Store first, land second, reply last: a 2xx is sent only after the commit below."""
+    started = time.perf_counter()
+    settings = current_app.config["CALLRECON_SETTINGS"]
+    if source not in LANDERS:
+        return jsonify(error="not_found", message=f"unknown callback source {source!r}; "
+                                                  f"use one of {sorted(LANDERS)}"), 404
+    if not token_ok(settings.callback_tokens(source), token):
+        return _finish(source, "unauthorized", started, 401, {
+            "error": "unauthorized",
+            "message": f"the token in this URL is not accepted; copy the callback URL from "
+                       f"`callrecon urls` (tokens come from {source.upper()}_CALLBACK_TOKENS)"})
+
+    received = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
+    content_type = request.headers.get("Content-Type")
+    try:
+        decoded = decode(received, content_type)
+        secrets, records = secret_values_in(decoded), mask_records(decoded)
+    except BodyError as exc:
+        records, secrets = exc, set()
+    secrets.update(settings.secret_values())
+    body = mask_body(received, secrets)
+
+    try:
+        with current_app.extensions["callrecon_pool"].connection() as conn:
+            raw_id, received_at = inbox.store(
+                conn, source=source, client_addr=request.remote_addr, content_type=content_type,
+                headers=safe_headers(request.headers.items(), secrets), body=body, received_bytes=len(received))
+            outcome = land(conn, LANDERS[source], RawRef(raw_id, received_at), records, settings)
+        # Leaving the `with` block committed the raw row (and the typed rows): only now may we answer 2xx.
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        log.error("database unavailable", extra={"fields": {"source": source, "error": type(exc).__name__}})
+        response = _finish(source, "db_unavailable", started, 503, {
+            "error": "database_unavailable",
+            "message": "callrecon could not store this callback because its database is unavailable; "
+                       "nothing was kept, send it again shortly"})
+        response[0].headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    reply = {"raw_id": raw_id, "stored": True, "records": outcome.record_count, "landed": outcome.landed}
+    if outcome.status == "quarantined":
+        # 202, not 4xx: the body is safely stored and a resend could never parse any better.
+        reply.update(status="quarantined", parsed=False, error=outcome.error_json()["message"],
+                     message="stored but not (fully) parsed; it is kept for review and "
+                             "`callrecon replay` re-parses it after a fix; do not resend")
+        failed = len(outcome.errors) if outcome.fatal is None else max(outcome.record_count, 1)
+        return _finish(source, "quarantined", started, 202, reply, raw_id, outcome.record_count,
+                       outcome.landed, failed)
+    reply.update(status=outcome.status, parsed=True)
+    return _finish(source, outcome.status, started, 200, reply, raw_id, outcome.record_count, outcome.landed)

@@ -1,0 +1,45 @@
+"""One JSON object per log line, with every configured secret masked on the way out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+
+from .masking import mask_text
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats records as JSON; fields passed as `extra={"fields": {...}}` become keys."""
+
+    def __init__(self, secrets=()):
+        super().__init__()
+        self.secrets = tuple(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The JSON line for one record, secrets masked."""
+        entry = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return mask_text(json.dumps(entry, default=str), self.secrets)
+
+
+def configure(settings) -> None:
+    """Send the `callrecon` loggers to stderr as JSON lines (once per process)."""
+    logger = logging.getLogger("callrecon")
+    logger.setLevel(settings.log_level)
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        if getattr(handler, "_callrecon", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(settings.secret_values()))
+    handler._callrecon = True
+    logger.addHandler(handler)

@@ -1,0 +1,43 @@
+"""Prometheus metrics, safe under gunicorn's several worker processes.
+
+Under gunicorn the config sets PROMETHEUS_MULTIPROC_DIR before any worker imports this module,
+so every process writes its samples to files and /metrics sums them (prometheus-client's
+multiprocess mode). Without it (tests, `flask run`) the default in-process registry is used.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, multiprocess
+
+CALLBACKS = Counter(
+    "callrecon_callbacks_total", "Callback requests by source and outcome.", ["source", "outcome"])
+RECORDS_LANDED = Counter(
+    "callrecon_records_landed_total", "Records landed in typed tables, by source.", ["source"])
+RECORDS_QUARANTINED = Counter(
+    "callrecon_records_quarantined_total", "Records (or undecodable bodies) quarantined, by source.", ["source"])
+CALLBACK_SECONDS = Histogram(
+    "callrecon_callback_seconds", "Time to store and land one callback, by source.", ["source"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text for /metrics and its content type."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def observe(source: str, outcome: str, seconds: float, landed: int = 0, quarantined: int = 0) -> None:
+    """Count one callback's outcome."""
+    CALLBACKS.labels(source, outcome).inc()
+    CALLBACK_SECONDS.labels(source).observe(seconds)
+    if landed:
+        RECORDS_LANDED.labels(source).inc(landed)
+    if quarantined:
+        RECORDS_QUARANTINED.labels(source).inc(quarantined)

@@ -1,0 +1,115 @@
+"""Apply sql/NNNN_name.sql in order, each in its own transaction, recorded in schema_migrations."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+FILENAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+LOCK_KEY = 7_110_001  # pg_advisory_xact_lock key: one upgrade at a time across processes
+
+CREATE_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    text        PRIMARY KEY,
+    name       text        NOT NULL,
+    checksum   text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE schema_migrations IS 'Which sql/NNNN_*.sql migrations have been applied, written by callrecon db upgrade.';
+COMMENT ON COLUMN schema_migrations.version IS 'The NNNN number of the migration file.';
+COMMENT ON COLUMN schema_migrations.name IS 'The file name the migration was applied from.';
+COMMENT ON COLUMN schema_migrations.checksum IS 'SHA-256 of the file when applied; a later edit shows as modified in db status.';
+COMMENT ON COLUMN schema_migrations.applied_at IS 'When the migration was applied (UTC).';
+"""
+APPLIED = "SELECT version, checksum, applied_at FROM schema_migrations ORDER BY version"
+LEDGER_EXISTS = "SELECT to_regclass('schema_migrations') IS NOT NULL"
+RECORD = "INSERT INTO schema_migrations (version, name, checksum) VALUES (%(version)s, %(name)s, %(checksum)s)"
+
+
+class MigrationError(Exception):
+    """The sql/ folder or the ledger is not in a state we can upgrade from."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One migration file."""
+
+    version: str
+    name: str
+    path: Path
+
+    @property
+    def sql(self) -> str:
+        """The file's SQL text."""
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 of the file, to notice edits after it was applied."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def discover(sql_dir: Path) -> list[Migration]:
+    """Migration files in version order; duplicate numbers are an error."""
+    if not sql_dir.is_dir():
+        raise MigrationError(f"migrations folder {sql_dir} not found: set CALLRECON_SQL_DIR to the sql/ folder")
+    found = {}
+    for path in sorted(sql_dir.glob("*.sql")):
+        match = FILENAME.match(path.name)
+        if not match:
+            continue
+        version = match.group(1)
+        if version in found:
+            raise MigrationError(f"two migrations numbered {version}: {found[version].name} and {path.name}; renumber one")
+        found[version] = Migration(version, path.name, path)
+    return [found[v] for v in sorted(found)]
+
+
+def applied(conn) -> dict:
+    """{version: (checksum, applied_at)} of applied migrations; empty before the first upgrade."""
+    if not conn.execute(LEDGER_EXISTS).fetchone()[0]:
+        return {}
+    return {v: (c, at) for v, c, at in conn.execute(APPLIED).fetchall()}
+
+
+def pending(conn, sql_dir: Path) -> list[Migration]:
+    """Migrations in sql_dir not yet applied."""
+    done = applied(conn)
+    return [m for m in discover(sql_dir) if m.version not in done]
+
+
+def upgrade(conn, sql_dir: Path) -> list[Migration]:
+    """Apply every pending migration; safe to run again and from two processes at once."""
+    migrations = discover(sql_dir)
+    ran = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        conn.execute(CREATE_LEDGER)
+    for migration in migrations:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            if migration.version in applied(conn):
+                continue
+            conn.execute(migration.sql)
+            conn.execute(RECORD, {"version": migration.version, "name": migration.name,
+                                  "checksum": migration.checksum})
+        ran.append(migration)
+    return ran
+
+
+def status(conn, sql_dir: Path) -> list[tuple[Migration, str]]:
+    """Each migration with its state: applied <time>, modified since applied, or pending."""
+    done = applied(conn)
+    rows = []
+    for migration in discover(sql_dir):
+        if migration.version not in done:
+            rows.append((migration, "pending"))
+            continue
+        checksum, at = done[migration.version]
+        state = f"applied {at:%Y-%m-%d %H:%M:%S %Z}"
+        if checksum != migration.checksum:
+            state += " (file modified since)"
+        rows.append((migration, state))
+    return rows

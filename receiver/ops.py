@@ -1,0 +1,44 @@
+"""Operator endpoints: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from flask import Blueprint, Response, current_app, jsonify
+from psycopg_pool import PoolTimeout
+
+from . import metrics, migrations
+
+bp = Blueprint("ops", __name__)
+log = logging.getLogger("callrecon.ops")
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up and serving requests (says nothing about the database)."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready when the database answers and every migration in sql/ is applied; else 503."""
+    settings = current_app.config["CALLRECON_SETTINGS"]
+    try:
+        with current_app.extensions["callrecon_pool"].connection() as conn:
+            waiting = migrations.pending(conn, settings.sql_dir)
+    except (psycopg.Error, PoolTimeout) as exc:
+        return jsonify(status="unavailable", database="unreachable",
+                       message=f"database not reachable ({type(exc).__name__}): check DATABASE_URL and "
+                               "that PostgreSQL is running"), 503
+    if waiting:
+        return jsonify(status="unavailable", database="ok", pending_migrations=[m.name for m in waiting],
+                       message="migrations are pending: run `callrecon db upgrade`"), 503
+    return jsonify(status="ready", database="ok", pending_migrations=[])
+
+
+@bp.get("/metrics")
+def prometheus():
+    """Prometheus exposition of callback counters and latency."""
+    payload, content_type = metrics.render()
+    return Response(payload, content_type=content_type)

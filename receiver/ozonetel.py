@@ -1,0 +1,208 @@
+"""Ozonetel CloudAgent records -> ozonetel_call rows (push and re-requested push land here).
+
+The Campaign Dial Status push body is not published (vendors.md §1.1), so fields are mapped by
+name, tolerant of casing and underscores, from what is known (§1.1 request fields, §1.2 call
+details). Mapping a new vendor field to a column is one line in FIELDS; every unmapped field is
+kept in `extra`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from marshmallow import ValidationError
+from psycopg import sql
+
+from .fields import BaseSchema, Seconds, Text, VendorTime, to_utc
+from .landing import Outcome, RawRef
+from .masking import MASK, is_secret_field, normalise_key
+
+SOURCE = "ozonetel"
+
+# column: (marshmallow field, vendor names it may arrive under; compared case/underscore-blind)
+FIELDS = {
+    "monitor_ucid": (Text(), "monitorUCID"),
+    "ucid": (Text(), "UCID"),
+    "call_id": (Text(), "CallID"),
+    "data_unique_id": (Text(), "DataUniqueId"),
+    "request_unique_id": (Text(), "uniqueId"),
+    "campaign_name": (Text(), "CampaignName", "campaign"),
+    "phone_number": (Text(), "phoneNumber", "phone", "phoneNo", "customerNumber", "mobile"),
+    "caller_id": (Text(), "CallerID"),
+    "dialed_number": (Text(), "DialedNumber"),
+    "did": (Text(), "Did"),
+    "call_type": (Text(), "Type", "callType"),
+    "status": (Text(), "Status"),
+    "dial_status": (Text(), "DialStatus"),
+    "agent_status": (Text(), "AgentStatus"),
+    "customer_status": (Text(), "CustomerStatus"),
+    "disposition": (Text(), "Disposition", "dispositions"),
+    "hangup_by": (Text(), "HangupBy"),
+    "agent_id": (Text(), "AgentID"),
+    "agent_name": (Text(), "AgentName"),
+    "agent_phone_number": (Text(), "AgentPhoneNumber"),
+    "skill": (Text(), "Skill"),
+    "location": (Text(), "Location"),
+    "user_name": (Text(), "UserName"),
+    "start_time": (VendorTime(), "StartTime"),
+    "end_time": (VendorTime(), "EndTime"),
+    "time_to_answer_s": (Seconds(), "TimeToAnswer"),
+    "duration_s": (Seconds(), "Duration"),
+    "call_duration_s": (Seconds(), "CallDuration"),
+    "hold_duration_s": (Seconds(), "HoldDuration"),
+    "wrap_up_duration_s": (Seconds(), "WrapUpDuration"),
+    "audio_file": (Text(), "AudioFile"),
+    "transfer_type": (Text(), "TransferType"),
+    "transferred_to": (Text(), "TransferredTo"),
+    "comments": (Text(), "Comments"),
+    "uui": (Text(), "UUI"),
+}
+TIME_COLUMNS = ("start_time", "end_time")
+ALIASES = {normalise_key(name): column for column, (_, *names) in FIELDS.items() for name in (column, *names)}
+RecordSchema = BaseSchema.from_dict({column: field for column, (field, *_) in FIELDS.items()}, name="OzonetelRecordSchema")
+# A body with only these fields is Ozonetel telling us about a request (e.g. `{"status":"error",
+# "message":"Authentication failed","uniqueId":""}`), not a call: kept as a note, not quarantined.
+NOTICE_KEYS = frozenset({"status", "message", "uniqueid", "campaign", "campaignname", "username"})
+# Identity rules in order; the first with a value names the call (README "Call identity").
+KEY_RULES = (
+    ("monitorUCID", lambda r: r["monitor_ucid"]),
+    ("UCID", lambda r: r["ucid"]),
+    ("CallID", lambda r: r["call_id"] and f"callid:{r['call_id']}"),
+    ("DataUniqueId", lambda r: r["data_unique_id"] and f"data:{r['campaign_name'] or ''}:{r['data_unique_id']}"),
+)
+
+COLUMNS = tuple(FIELDS)
+_FILL = sql.SQL(", ").join(
+    # Values from the most recent callback win; an older one (a replay) only fills gaps.
+    sql.SQL("{c} = CASE WHEN EXCLUDED.last_raw_id >= t.last_raw_id THEN COALESCE(EXCLUDED.{c}, t.{c}) "
+            "ELSE COALESCE(t.{c}, EXCLUDED.{c}) END").format(c=sql.Identifier(c))
+    for c in COLUMNS
+)
+UPSERT_CALL = sql.SQL("""
+WITH sighting AS (
+    INSERT INTO ozonetel_sighting (raw_id, record_index, call_key)
+    VALUES (%(raw_id)s, %(record_index)s, %(call_key)s)
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), fresh AS (SELECT count(*)::int AS n FROM sighting)
+INSERT INTO ozonetel_call AS t (call_key, key_source, {columns}, extra, source_timezone,
+                                first_seen_at, last_seen_at, seen_count, first_raw_id, last_raw_id)
+VALUES (%(call_key)s, %(key_source)s, {values}, %(extra)s, %(source_timezone)s,
+        %(received_at)s, %(received_at)s, 1, %(raw_id)s, %(raw_id)s)
+ON CONFLICT (call_key) DO UPDATE SET
+    {fill},
+    extra = CASE WHEN EXCLUDED.last_raw_id >= t.last_raw_id THEN t.extra || EXCLUDED.extra
+                 ELSE EXCLUDED.extra || t.extra END,
+    key_source = EXCLUDED.key_source,
+    source_timezone = EXCLUDED.source_timezone,
+    first_seen_at = LEAST(t.first_seen_at, EXCLUDED.first_seen_at),
+    first_raw_id = LEAST(t.first_raw_id, EXCLUDED.first_raw_id),
+    last_seen_at = CASE WHEN (SELECT n FROM fresh) > 0 THEN GREATEST(t.last_seen_at, EXCLUDED.last_seen_at)
+                        ELSE t.last_seen_at END,
+    last_raw_id = GREATEST(t.last_raw_id, EXCLUDED.last_raw_id),
+    seen_count = t.seen_count + (SELECT n FROM fresh)
+""").format(
+    columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+    values=sql.SQL(", ").join(sql.Placeholder(c) for c in COLUMNS),
+    fill=_FILL,
+)
+
+
+class RecordError(ValueError):
+    """One record cannot land; `detail` is stored in the quarantine."""
+
+    def __init__(self, detail):
+        super().__init__(str(detail))
+        self.detail = detail
+
+
+def split_fields(record: dict) -> tuple[dict, dict]:
+    """Mapped fields (by column) and everything else (kept verbatim, secrets masked)."""
+    mapped, extra = {}, {}
+    for key, value in record.items():
+        column = ALIASES.get(normalise_key(str(key)))
+        if is_secret_field(str(key)):
+            extra[key] = MASK
+        elif column and column not in mapped:
+            mapped[column] = value
+        else:
+            extra[key] = value
+    return mapped, extra
+
+
+def is_notice(record: dict) -> bool:
+    """True for Ozonetel's request-status messages, which carry no call."""
+    keys = {normalise_key(str(k)) for k in record}
+    return bool(keys) and keys <= NOTICE_KEYS and "message" in keys
+
+
+def call_key(row: dict) -> tuple[str, str]:
+    """(key_source, call_key) for a validated row, or RecordError if nothing identifies it."""
+    for rule, pick in KEY_RULES:
+        key = pick(row)
+        if key:
+            return rule, key
+    phone = row["phone_number"] or row["dialed_number"] or row["caller_id"]
+    if not (row["campaign_name"] and phone):
+        raise RecordError({"_identity": ["no call identity: needs monitorUCID, UCID, CallID, DataUniqueId, "
+                                         "or both a campaign name and a phone number"]})
+    start = row["start_time"].isoformat() if row["start_time"] else ""
+    digest = hashlib.sha256(f"{row['campaign_name']}|{phone}|{start}".encode()).hexdigest()[:32]
+    return "derived", f"derived:{digest}"
+
+
+def to_row(record, zone) -> dict:
+    """Validate one pushed record into ozonetel_call column values (times in UTC)."""
+    if not isinstance(record, dict):
+        raise RecordError({"_schema": [f"expected a JSON object, got {type(record).__name__}"]})
+    mapped, extra = split_fields(record)
+    if not mapped:
+        keys = sorted(str(k) for k in record)[:20]
+        raise RecordError({"_schema": [f"unknown shape: no known Ozonetel field among {keys}"]})
+    try:
+        row = RecordSchema().load(mapped)
+    except ValidationError as exc:
+        raise RecordError(exc.messages) from None
+    row = {column: row.get(column) for column in COLUMNS}
+    row["key_source"], row["call_key"] = call_key(row)
+    for column in TIME_COLUMNS:
+        row[column] = to_utc(row[column], zone)
+    row["extra"] = storable_json(extra)
+    row["source_timezone"] = zone.key
+    return row
+
+
+def storable_json(extra: dict) -> dict:
+    """`extra` if Postgres jsonb can hold it (no NaN/Infinity, no NUL characters)."""
+    try:
+        text = json.dumps(extra, allow_nan=False)
+    except ValueError:
+        raise RecordError({"_extra": ["contains NaN or Infinity, which JSON does not allow"]}) from None
+    if "\\u0000" in text:
+        raise RecordError({"_extra": ["contains a NUL character, which Postgres cannot store"]})
+    return extra
+
+
+def land_records(conn, raw: RawRef, records: list, settings) -> Outcome:
+    """Upsert every valid record of one callback; report the rest for the quarantine."""
+    from psycopg.types.json import Jsonb
+
+    outcome = Outcome(record_count=len(records))
+    params = []
+    for index, record in enumerate(records):
+        if isinstance(record, dict) and is_notice(record):
+            outcome.notes.append(str(record.get("message") or record.get("Message"))[:500])
+            continue
+        try:
+            row = to_row(record, settings.ozonetel_timezone)
+        except RecordError as exc:
+            outcome.errors[str(index)] = exc.detail
+            continue
+        row.update(extra=Jsonb(row["extra"]), raw_id=raw.id, record_index=index, received_at=raw.received_at)
+        params.append(row)
+    if params:
+        with conn.cursor() as cur:
+            cur.executemany(UPSERT_CALL, params)
+    outcome.landed = len(params)
+    return outcome

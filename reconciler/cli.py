@@ -1,0 +1,123 @@
+"""The `callrecon` command line: database, replay and operator helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import psycopg
+
+from receiver import migrations
+from receiver.replay import replay
+from receiver.settings import ConfigError, Settings
+from receiver.sources import LANDERS
+
+from .provision import ProvisionError, ensure_database
+
+
+def _connect(settings):
+    """An autocommit connection; each unit of work opens its own transaction block."""
+    try:
+        return psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise ConfigError(f"cannot connect to DATABASE_URL ({str(exc).strip().splitlines()[0]}); "
+                          "run `callrecon db ensure`, or check the URL and that PostgreSQL runs") from None
+
+
+def cmd_db_ensure(args, settings):
+    """Start the local server if needed and create the database if missing."""
+    print(ensure_database(settings.database_url, log=lambda m: print(m, file=sys.stderr)))
+
+
+def cmd_db_upgrade(args, settings):
+    """Apply pending migrations."""
+    with _connect(settings) as conn:
+        ran = migrations.upgrade(conn, settings.sql_dir)
+    for m in ran:
+        print(f"applied {m.name}")
+    print(f"{len(ran)} migration(s) applied; schema is up to date")
+
+
+def cmd_db_status(args, settings):
+    """List applied and pending migrations; exit 1 when some are pending."""
+    with _connect(settings) as conn:
+        rows = migrations.status(conn, settings.sql_dir)
+    for m, state in rows:
+        print(f"{m.name:45} {state}")
+    pending = sum(1 for _, state in rows if state == "pending")
+    print(f"{len(rows) - pending} applied, {pending} pending")
+    return 1 if pending else 0
+
+
+def cmd_replay(args, settings):
+    """Re-parse quarantined (or all) raw callbacks after a parser fix."""
+    with _connect(settings) as conn:
+        report = replay(conn, settings, include_all=args.all, source=args.source,
+                        ids=args.id or None, limit=args.limit)
+    summary = {"replayed": report.total, "by_status": dict(report.by_status)}
+    if report.skipped_sources:
+        summary["skipped_unknown_sources"] = dict(report.skipped_sources)
+    print(json.dumps(summary))
+
+
+def cmd_urls(args, settings):
+    """Print the callback URL to paste into each vendor's console."""
+    base = args.base.rstrip("/")
+    shown = 0
+    for source in sorted(LANDERS):
+        tokens = settings.callback_tokens(source)
+        if tokens:
+            print(f"{source}: {base}/callbacks/{source}/{tokens[0]}")
+            shown += 1
+        else:
+            print(f"{source}: not configured (set {source.upper()}_CALLBACK_TOKENS)", file=sys.stderr)
+    return 0 if shown else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    parser = argparse.ArgumentParser(prog="callrecon", description=(
+        "callrecon: land vendor call outcomes in Postgres and reconcile what pushes missed. "
+        "Configuration comes from the environment (see README)."))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    db = commands.add_parser("db", help="database: ensure, upgrade, status",
+                             description="Manage the database and its migrations.")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("ensure", help="start local PostgreSQL if needed and create the database",
+                           description=cmd_db_ensure.__doc__).set_defaults(func=cmd_db_ensure)
+    db_commands.add_parser("upgrade", help="apply pending migrations from sql/",
+                           description=cmd_db_upgrade.__doc__).set_defaults(func=cmd_db_upgrade)
+    db_commands.add_parser("status", help="list applied and pending migrations",
+                           description=cmd_db_status.__doc__).set_defaults(func=cmd_db_status)
+
+    rp = commands.add_parser("replay", help="re-parse quarantined raw callbacks",
+                             description=cmd_replay.__doc__ + " Prints a JSON summary.")
+    rp.add_argument("--all", action="store_true", help="re-parse every raw row, not only quarantined ones")
+    rp.add_argument("--source", choices=sorted(LANDERS), help="only this vendor's callbacks")
+    rp.add_argument("--id", type=int, action="append", help="only this raw_inbox id (repeatable)")
+    rp.add_argument("--limit", type=int, help="stop after this many rows")
+    rp.set_defaults(func=cmd_replay)
+
+    urls = commands.add_parser("urls", help="print the callback URLs to give each vendor",
+                               description=cmd_urls.__doc__)
+    urls.add_argument("--base", default="http://127.0.0.1:8000",
+                      help="callrecon's public base URL (default %(default)s)")
+    urls.set_defaults(func=cmd_urls)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the `callrecon` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return args.func(args, settings) or 0
+    except (ConfigError, ProvisionError, migrations.MigrationError) as exc:
+        print(f"callrecon: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
