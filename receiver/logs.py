@@ -31,6 +31,22 @@ class JsonFormatter(logging.Formatter):
         return mask_text(json.dumps(entry, default=str), self.secrets)
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (test capture and reopened streams work)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        """The current sys.stderr."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        """Ignored: the handler always follows sys.stderr."""
+
+
 def configure(settings) -> None:
     """Send the `callrecon` loggers to stderr as JSON lines (once per process)."""
     logger = logging.getLogger("callrecon")
@@ -39,7 +55,7 @@ def configure(settings) -> None:
     for handler in list(logger.handlers):
         if getattr(handler, "_callrecon", False):
             logger.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter(settings.secret_values()))
     handler._callrecon = True
     logger.addHandler(handler)

@@ -117,18 +117,18 @@ class RecordError(ValueError):
         self.detail = detail
 
 
-def split_fields(record: dict) -> tuple[dict, dict]:
-    """Mapped fields (by column) and everything else (kept verbatim, secrets masked)."""
-    mapped, extra = {}, {}
+def split_fields(record: dict) -> tuple[dict, dict, dict]:
+    """Mapped fields (by column), everything else (verbatim, secrets masked), and column -> vendor name."""
+    mapped, extra, origin = {}, {}, {}
     for key, value in record.items():
         column = ALIASES.get(normalise_key(str(key)))
         if is_secret_field(str(key)):
             extra[key] = MASK
         elif column and column not in mapped:
-            mapped[column] = value
+            mapped[column], origin[column] = value, str(key)
         else:
             extra[key] = value
-    return mapped, extra
+    return mapped, extra, origin
 
 
 def is_notice(record: dict) -> bool:
@@ -156,14 +156,15 @@ def to_row(record, zone) -> dict:
     """Validate one pushed record into ozonetel_call column values (times in UTC)."""
     if not isinstance(record, dict):
         raise RecordError({"_schema": [f"expected a JSON object, got {type(record).__name__}"]})
-    mapped, extra = split_fields(record)
+    mapped, extra, origin = split_fields(record)
     if not mapped:
         keys = sorted(str(k) for k in record)[:20]
         raise RecordError({"_schema": [f"unknown shape: no known Ozonetel field among {keys}"]})
     try:
         row = RecordSchema().load(mapped)
     except ValidationError as exc:
-        raise RecordError(exc.messages) from None
+        # Name the field as the vendor sent it, so the quarantine reads in the vendor's terms.
+        raise RecordError({origin.get(k, k): v for k, v in exc.messages.items()}) from None
     row = {column: row.get(column) for column in COLUMNS}
     row["key_source"], row["call_key"] = call_key(row)
     for column in TIME_COLUMNS:

@@ -1,0 +1,177 @@
+"""The Ozonetel callback endpoint: every payload variant lands, repeats are counted once per push."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from urllib.parse import quote
+
+import pytest
+
+from conftest import OZONETEL_OLD_TOKEN, OZONETEL_TOKEN, SEEDS, fixture_bytes, fixture_json
+
+URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
+UTC = dt.timezone.utc
+
+
+def call_row(db, key):
+    """The ozonetel_call row for a call key, as a dict."""
+    cur = db.execute("SELECT * FROM ozonetel_call WHERE call_key = %s", (key,))
+    row = cur.fetchone()
+    return dict(zip([c.name for c in cur.description], row)) if row else None
+
+
+def raw_rows(db):
+    """All raw_inbox rows, oldest first, as dicts."""
+    cur = db.execute("SELECT * FROM raw_inbox ORDER BY id")
+    return [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
+
+
+def test_call_details_json_lands_as_typed_row(client, db):
+    resp = client.post(URL, data=fixture_bytes("ozonetel", "call_details__single.json"),
+                       content_type="application/json")
+    assert resp.status_code == 200, resp.json
+    assert resp.json["status"] == "landed" and resp.json["landed"] == 1
+
+    row = call_row(db, "2105221234567890")
+    assert row["key_source"] == "monitorUCID"
+    assert row["campaign_name"] == "Renewals_Nov"
+    assert row["caller_id"] == "9876543210"
+    # 10:15 IST is 04:45 UTC
+    assert row["start_time"] == dt.datetime(2024, 11, 20, 4, 45, tzinfo=UTC)
+    assert row["end_time"] == dt.datetime(2024, 11, 20, 4, 47, 5, tzinfo=UTC)
+    assert (row["time_to_answer_s"], row["call_duration_s"], row["duration_s"]) == (7, 125, 118)
+    assert row["status"] == "Answered" and row["dial_status"] == "answered"
+    assert row["disposition"] == "Interested" and row["hangup_by"] == "UserHangup"
+    assert row["audio_file"].endswith("2105221234567890.mp3")
+    assert row["transferred_to"] is None  # "" means none
+    assert row["extra"]["FallBackRule"] == "AgentDial"
+    assert row["extra"]["Apikey"] == "***"
+    assert row["source_timezone"] == "Asia/Kolkata"
+    assert row["seen_count"] == 1
+
+    [raw] = raw_rows(db)
+    assert raw["status"] == "landed" and raw["landed_count"] == 1 and raw["record_count"] == 1
+    assert raw["source"] == "ozonetel" and raw["content_type"] == "application/json"
+    assert row["first_raw_id"] == raw["id"] == resp.json["raw_id"]
+
+
+def _form(payload: str) -> bytes:
+    return f"data={quote(payload)}".encode()
+
+
+def _multipart(payload: str) -> tuple[bytes, str]:
+    boundary = "XbOuNdArY"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n{payload}\r\n"
+            f"--{boundary}--\r\n").encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def variants():
+    """(name, body, content type, expected call keys) for every accepted body shape."""
+    single = fixture_bytes("ozonetel", "call_details__single.json").decode()
+    array = fixture_bytes("ozonetel", "call_details__array.json").decode()
+    multipart_body, multipart_type = _multipart(single)
+    return [
+        ("json object", single.encode(), "application/json", ["2105221234567890"]),
+        ("json array", array.encode(), "application/json; charset=utf-8", ["2105221234567891", "2105221234567892"]),
+        ("form data field", _form(single), "application/x-www-form-urlencoded", ["2105221234567890"]),
+        ("form data field holding an array", _form(array), "application/x-www-form-urlencoded",
+         ["2105221234567891", "2105221234567892"]),
+        ("multipart data field", multipart_body, multipart_type, ["2105221234567890"]),
+        ("json as text/plain", single.encode(), "text/plain", ["2105221234567890"]),
+        ("json with no content type", single.encode(), None, ["2105221234567890"]),
+        ("csv doubled quotes", fixture_bytes("ozonetel", "call_details__doubled_quotes.txt"), "text/plain",
+         ["2105221234567893"]),
+        ("json inside a json string", json.dumps(single).encode(), "application/json", ["2105221234567890"]),
+        ("form fields without data", b"monitorUCID=2105221234567899&CampaignName=Renewals_Nov&Status=Answered",
+         "application/x-www-form-urlencoded", ["2105221234567899"]),
+    ]
+
+
+@pytest.mark.parametrize("name,body,content_type,keys", variants(), ids=[v[0] for v in variants()])
+def test_every_accepted_body_shape_lands(client, db, name, body, content_type, keys):
+    headers = {"Content-Type": content_type} if content_type else {}
+    resp = client.post(URL, data=body, headers=headers)
+    assert resp.status_code == 200, resp.json
+    assert resp.json["landed"] == len(keys)
+    landed = [r[0] for r in db.execute("SELECT call_key FROM ozonetel_call ORDER BY call_key")]
+    assert landed == sorted(keys)
+    assert [r["status"] for r in raw_rows(db)] == ["landed"]
+
+
+def test_dial_status_lead_without_call_id_gets_a_derived_key(client, db):
+    resp = client.post(URL, json=fixture_json("ozonetel", "dial_status__lead.json"))
+    assert resp.status_code == 200
+    [(key, source, phone, status, dial_status, unique_id)] = db.execute(
+        "SELECT call_key, key_source, phone_number, status, dial_status, request_unique_id FROM ozonetel_call")
+    assert source == "derived" and re.fullmatch(r"derived:[0-9a-f]{32}", key)
+    assert (phone, status, dial_status, unique_id) == ("9876500003", "Fail", "NoAnswer", "req-7f3a")
+
+    # The same lead pushed again with a new outcome updates the same row.
+    again = dict(fixture_json("ozonetel", "dial_status__lead.json"), status="Success", dialstatus="answered")
+    client.post(URL, json=again)
+    [(key2, status2, seen)] = db.execute("SELECT call_key, status, seen_count FROM ozonetel_call")
+    assert (key2, status2, seen) == (key, "Success", 2)
+
+
+def test_envelope_records_inherit_the_request_unique_id(client, db):
+    resp = client.post(URL, json=fixture_json("ozonetel", "dial_status__envelope.json"))
+    assert resp.status_code == 200 and resp.json["landed"] == 2
+    rows = db.execute("SELECT key_source, call_key, request_unique_id, campaign_name, status "
+                      "FROM ozonetel_call ORDER BY call_key").fetchall()
+    assert rows == [
+        ("UCID", "5105221234567804", "req-8b1c", "Renewals_Nov", "Success"),
+        ("DataUniqueId", "data:Renewals_Nov:77", "req-8b1c", "Renewals_Nov", "Pending"),
+    ]
+
+
+def seed_error_replies():
+    """The documented Ozonetel replies from seed 003, exactly as printed there."""
+    text = (SEEDS / "ozonetel-campaign-dial-status.txt").read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line.startswith(('{"status"', '"{""status'))]
+
+
+def test_seed_has_replies_to_test():
+    assert len(seed_error_replies()) == 16
+
+
+@pytest.mark.parametrize("reply", seed_error_replies())
+def test_ozonetel_status_replies_from_the_seed_are_kept_as_notes(client, db, reply):
+    resp = client.post(URL, data=reply.encode(), content_type="application/json")
+    assert resp.status_code == 200 and resp.json["status"] == "note"
+    [raw] = raw_rows(db)
+    assert raw["status"] == "note"
+    assert raw["error"]["notes"][0] in {"apiKey is invalid", "Authentication failed", "userName is invalid",
+                                        "campaignName is invalid"} or "callBackUrl" in raw["error"]["notes"][0]
+    assert db.execute("SELECT count(*) FROM ozonetel_call").fetchone()[0] == 0
+
+
+def test_same_record_pushed_ten_times_is_one_row_seen_ten_times(client, db):
+    body = fixture_bytes("ozonetel", "call_details__single.json")
+    for _ in range(10):
+        assert client.post(URL, data=body, content_type="application/json").status_code == 200
+    assert db.execute("SELECT count(*) FROM raw_inbox").fetchone()[0] == 10
+    [(count, seen, first, last)] = db.execute(
+        "SELECT count(*), max(seen_count), min(first_raw_id), max(last_raw_id) FROM ozonetel_call")
+    assert (count, seen) == (1, 10)
+    assert last - first == 9
+
+
+def test_a_later_push_updates_values_but_blank_fields_do_not_erase(client, db):
+    first = fixture_json("ozonetel", "call_details__single.json")
+    client.post(URL, json=first)
+    later = {"monitorUCID": first["monitorUCID"], "Disposition": "Converted", "AudioFile": ""}
+    client.post(URL, json=later)
+    row = call_row(db, first["monitorUCID"])
+    assert row["disposition"] == "Converted"
+    assert row["audio_file"] == first["AudioFile"]
+    assert row["seen_count"] == 2 and row["last_seen_at"] >= row["first_seen_at"]
+
+
+def test_both_tokens_work_during_rotation(client, db):
+    body = fixture_json("ozonetel", "dial_status__lead.json")
+    assert client.post(f"/callbacks/ozonetel/{OZONETEL_OLD_TOKEN}", json=body).status_code == 200
+    assert client.post(URL, json=body).status_code == 200
+    assert db.execute("SELECT count(*) FROM raw_inbox").fetchone()[0] == 2
