@@ -4,10 +4,9 @@ import os
 import shutil
 import tempfile
 
-from gunicorn.glogging import Logger
 
 # prometheus-client picks single- or multi-process mode when first imported, so the folder must be
-# in the environment before any worker imports the app (this file must not import `receiver`).
+# in the environment before anything imports prometheus_client (receiver/__init__ imports lazily).
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _metrics_dir:
     shutil.rmtree(_metrics_dir, ignore_errors=True)
@@ -16,7 +15,7 @@ if _metrics_dir:
 else:
     _made_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="callrecon-metrics-")
 
-MASK = "***"
+from receiver.access_log import RedactingLogger  # noqa: E402  (after the metrics folder is set)
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -31,29 +30,6 @@ limit_request_fields = 100
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
-
-
-class RedactingLogger(Logger):
-    """Access log without the callback token: /callbacks/<source>/<token> -> /callbacks/<source>/***."""
-
-    def atoms(self, resp, req, environ, request_time):
-        """Gunicorn's log atoms with every path-bearing atom redacted."""
-        atoms = super().atoms(resp, req, environ, request_time)
-        for key in ("r", "U", "q"):
-            value = atoms.get(key)
-            if isinstance(value, str) and "/callbacks/" in value:
-                atoms[key] = self._redact_line(value)
-        return atoms
-
-    @staticmethod
-    def _redact_line(value: str) -> str:
-        """Mask the token segment wherever /callbacks/<source>/<token> appears in a log atom."""
-        head, sep, tail = value.partition("/callbacks/")
-        source, slash, rest = tail.partition("/")
-        if not slash:
-            return value
-        token_end = min((i for i in (rest.find(c) for c in " ?#") if i >= 0), default=len(rest))
-        return f"{head}{sep}{source}/{MASK}{rest[token_end:]}"
 
 
 logger_class = RedactingLogger

@@ -1,0 +1,122 @@
+"""The `callrecon` command line: help everywhere, db commands, replay, urls, settings errors."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from conftest import OZONETEL_TOKEN
+from reconciler import cli
+from reconciler.provision import ensure_database
+from receiver.settings import ConfigError, Settings
+
+URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
+
+
+@pytest.fixture
+def run(env, monkeypatch, capsys):
+    """Run a callrecon command with the test environment; returns (exit code, stdout, stderr)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    def _run(*argv):
+        code = cli.main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return _run
+
+
+COMMANDS = [[], ["db"], ["db", "ensure"], ["db", "upgrade"], ["db", "status"], ["replay"], ["urls"]]
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c) or "callrecon" for c in COMMANDS])
+def test_every_command_has_help(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*argv, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: callrecon" in capsys.readouterr().out
+
+
+def test_top_level_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("db", "replay", "urls"):
+        assert f"    {command}" in out
+
+
+def test_db_status_and_upgrade_on_a_migrated_database(run):
+    code, out, _ = run("db", "status")
+    assert code == 0 and "0 pending" in out and "0001_raw_inbox.sql" in out
+    code, out, _ = run("db", "upgrade")
+    assert code == 0 and "0 migration(s) applied" in out
+
+
+def test_db_commands_explain_an_unreachable_database(run, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
+    code, _, err = run("db", "status")
+    assert code == 2 and "callrecon db ensure" in err
+
+
+def test_bad_setting_names_the_variable(run, monkeypatch):
+    monkeypatch.setenv("OZONETEL_TIMEZONE", "Mars/Olympus")
+    code, _, err = run("db", "status")
+    assert code == 2 and "OZONETEL_TIMEZONE" in err and "IANA" in err
+
+
+@pytest.mark.parametrize("name,value", [("MAX_BODY_BYTES", "ten"), ("DB_POOL_SIZE", "0")])
+def test_settings_reject_bad_numbers_with_the_variable_name(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_urls_prints_the_first_token(run):
+    code, out, _ = run("urls", "--base", "https://calls.example.com/")
+    assert code == 0 and out.strip() == f"ozonetel: https://calls.example.com/callbacks/ozonetel/{OZONETEL_TOKEN}"
+
+
+def test_replay_lands_quarantined_rows_after_a_parser_fix(client, db, run, monkeypatch):
+    from receiver import ozonetel
+
+    client.post(URL, json={"LegacyCallRef": "old-1", "CampaignName": "c"})
+    client.post(URL, json={"monitorUCID": "fine-1"})
+    assert db.execute("SELECT status FROM raw_inbox ORDER BY id").fetchall() == [("quarantined",), ("landed",)]
+
+    # The fix: a new alias line in ozonetel.FIELDS ("LegacyCallRef" is a monitorUCID).
+    monkeypatch.setitem(ozonetel.ALIASES, "legacycallref", "monitor_ucid")
+    code, out, _ = run("replay")
+    assert code == 0 and '"replayed": 1' in out and '"landed": 1' in out
+    assert db.execute("SELECT status, parse_count, error FROM raw_inbox ORDER BY id").fetchall() == [
+        ("landed", 2, None), ("landed", 1, None)]
+    assert db.execute("SELECT call_key, seen_count FROM ozonetel_call ORDER BY 1").fetchall() == [
+        ("fine-1", 1), ("old-1", 1)]
+
+
+def test_replay_all_is_harmless_to_seen_counts(client, db, run):
+    for _ in range(3):
+        client.post(URL, json={"monitorUCID": "r-1", "Disposition": "x"})
+    code, out, _ = run("replay", "--all")
+    assert code == 0 and '"replayed": 3' in out
+    assert db.execute("SELECT seen_count FROM ozonetel_call").fetchone() == (3,)
+    assert db.execute("SELECT sum(parse_count) FROM raw_inbox").fetchone() == (6,)
+
+
+def test_replay_of_an_older_push_does_not_overwrite_newer_values(client, db, run):
+    client.post(URL, json={"monitorUCID": "o-1", "Disposition": "first"})
+    client.post(URL, json={"monitorUCID": "o-1", "Disposition": "second"})
+    first_id = db.execute("SELECT min(id) FROM raw_inbox").fetchone()[0]
+    code, _, _ = run("replay", "--all", "--id", str(first_id))
+    assert code == 0
+    assert db.execute("SELECT disposition, seen_count FROM ozonetel_call").fetchone() == ("second", 2)
+
+
+def test_db_ensure_creates_a_missing_database(postgresql):
+    info = postgresql.info
+    name = f"{info.dbname}_ensure"
+    url = f"postgresql://{info.user}@{info.host}:{info.port}/{name}"
+    try:
+        assert ensure_database(url, log=lambda m: None) == f"created database {name}"
+        assert ensure_database(url, log=lambda m: None) == f"database {name} exists"
+    finally:
+        with psycopg.connect(f"postgresql://{info.user}@{info.host}:{info.port}/postgres", autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}"')

@@ -1,0 +1,104 @@
+"""The Procfile's web command, really served by gunicorn on loopback, against the test database."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURE_APIKEY, OZONETEL_TOKEN, ROOT, fixture_bytes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def procfile(kind: str) -> list[str]:
+    """One Procfile entry as argv."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith(f"{kind}:"):
+            return shlex.split(line.split(":", 1)[1])
+    raise AssertionError(f"no {kind} entry in Procfile")
+
+
+def http(method, url, body=None, content_type="application/json"):
+    """(status, parsed JSON or text) of one request."""
+    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode()
+
+
+def wait_for_text(path: Path, text: str, seconds: float = 10) -> str:
+    """The file's content once it contains text (access log lines are written after the reply)."""
+    deadline = time.monotonic() + seconds
+    while text not in path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return path.read_text()
+
+
+@pytest.fixture
+def served(env, tmp_path):
+    """gunicorn running the Procfile's web command; yields its base URL, then its log text."""
+    port = free_port()
+    argv = procfile("web")
+    argv[0] = str(Path(sys.executable).parent / argv[0])
+    log_path = tmp_path / "gunicorn.log"
+    proc_env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "2"}
+    proc_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=proc_env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if http("GET", f"{base}/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "gunicorn did not start:\n" + log_path.read_text()
+            time.sleep(0.1)
+        yield base, log_path
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_procfile_web_command_serves_callbacks_into_postgres(served, db):
+    base, log_path = served
+    status, body = http("POST", f"{base}/callbacks/ozonetel/{OZONETEL_TOKEN}",
+                        fixture_bytes("ozonetel", "call_details__single.json"))
+    assert status == 200 and body["landed"] == 1
+    assert db.execute("SELECT count(*) FROM ozonetel_call WHERE call_key = '2105221234567890'").fetchone() == (1,)
+    assert http("GET", f"{base}/readyz")[0] == 200
+    # several workers, one sum: prometheus-client multiprocess mode is on under gunicorn
+    for _ in range(4):
+        http("POST", f"{base}/callbacks/ozonetel/{OZONETEL_TOKEN}", b'{"monitorUCID": "x"}')
+    _, metrics = http("GET", f"{base}/metrics")
+    assert 'callrecon_callbacks_total{outcome="landed",source="ozonetel"} 5.0' in metrics
+    log = wait_for_text(log_path, "/callbacks/ozonetel/***")
+    assert "/callbacks/ozonetel/***" in log and '"msg": "callback"' in log
+    assert OZONETEL_TOKEN not in log and FIXTURE_APIKEY not in log
+
+
+def test_procfile_release_step_is_the_migration_command():
+    assert procfile("release") == ["callrecon", "db", "upgrade"]
