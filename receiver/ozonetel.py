@@ -9,14 +9,14 @@ kept in `extra`.
 from __future__ import annotations
 
 import hashlib
-import json
 
-from marshmallow import ValidationError
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
-from .fields import BaseSchema, Seconds, Text, VendorTime, to_utc
+from .fields import Seconds, Text, VendorTime, to_utc
 from .landing import Outcome, RawRef
-from .masking import MASK, is_secret_field, normalise_key
+from .mapping import FieldMap, RecordError, storable_json
+from .masking import normalise_key
 
 SOURCE = "ozonetel"
 
@@ -59,8 +59,7 @@ FIELDS = {
     "uui": (Text(), "UUI"),
 }
 TIME_COLUMNS = ("start_time", "end_time")
-ALIASES = {normalise_key(name): column for column, (_, *names) in FIELDS.items() for name in (column, *names)}
-RecordSchema = BaseSchema.from_dict({column: field for column, (field, *_) in FIELDS.items()}, name="OzonetelRecordSchema")
+FIELD_MAP = FieldMap("OzonetelRecordSchema", FIELDS)
 # A body with only these fields is Ozonetel telling us about a request (e.g. `{"status":"error",
 # "message":"Authentication failed","uniqueId":""}`), not a call: kept as a note, not quarantined.
 NOTICE_KEYS = frozenset({"status", "message", "uniqueid", "campaign", "campaignname", "username"})
@@ -72,7 +71,7 @@ KEY_RULES = (
     ("DataUniqueId", lambda r: r["data_unique_id"] and f"data:{r['campaign_name'] or ''}:{r['data_unique_id']}"),
 )
 
-COLUMNS = tuple(FIELDS)
+COLUMNS = FIELD_MAP.columns
 _FILL = sql.SQL(", ").join(
     # Values from the most recent callback win; an older one (a replay) only fills gaps.
     sql.SQL("{c} = CASE WHEN EXCLUDED.last_raw_id >= t.last_raw_id THEN COALESCE(EXCLUDED.{c}, t.{c}) "
@@ -109,28 +108,6 @@ ON CONFLICT (call_key) DO UPDATE SET
 )
 
 
-class RecordError(ValueError):
-    """One record cannot land; `detail` is stored in the quarantine."""
-
-    def __init__(self, detail):
-        super().__init__(str(detail))
-        self.detail = detail
-
-
-def split_fields(record: dict) -> tuple[dict, dict, dict]:
-    """Mapped fields (by column), everything else (verbatim, secrets masked), and column -> vendor name."""
-    mapped, extra, origin = {}, {}, {}
-    for key, value in record.items():
-        column = ALIASES.get(normalise_key(str(key)))
-        if is_secret_field(str(key)):
-            extra[key] = MASK
-        elif column and column not in mapped:
-            mapped[column], origin[column] = value, str(key)
-        else:
-            extra[key] = value
-    return mapped, extra, origin
-
-
 def is_notice(record: dict) -> bool:
     """True for Ozonetel's request-status messages, which carry no call."""
     keys = {normalise_key(str(k)) for k in record}
@@ -156,16 +133,11 @@ def to_row(record, zone) -> dict:
     """Validate one pushed record into ozonetel_call column values (times in UTC)."""
     if not isinstance(record, dict):
         raise RecordError({"_schema": [f"expected a JSON object, got {type(record).__name__}"]})
-    mapped, extra, origin = split_fields(record)
+    mapped, extra, origin = FIELD_MAP.split(record)
     if not mapped:
         keys = sorted(str(k) for k in record)[:20]
         raise RecordError({"_schema": [f"unknown shape: no known Ozonetel field among {keys}"]})
-    try:
-        row = RecordSchema().load(mapped)
-    except ValidationError as exc:
-        # Name the field as the vendor sent it, so the quarantine reads in the vendor's terms.
-        raise RecordError({origin.get(k, k): v for k, v in exc.messages.items()}) from None
-    row = {column: row.get(column) for column in COLUMNS}
+    row = FIELD_MAP.load(mapped, origin)
     row["key_source"], row["call_key"] = call_key(row)
     for column in TIME_COLUMNS:
         row[column] = to_utc(row[column], zone)
@@ -174,21 +146,8 @@ def to_row(record, zone) -> dict:
     return row
 
 
-def storable_json(extra: dict) -> dict:
-    """`extra` if Postgres jsonb can hold it (no NaN/Infinity, no NUL characters)."""
-    try:
-        text = json.dumps(extra, allow_nan=False)
-    except ValueError:
-        raise RecordError({"_extra": ["contains NaN or Infinity, which JSON does not allow"]}) from None
-    if "\\u0000" in text:
-        raise RecordError({"_extra": ["contains a NUL character, which Postgres cannot store"]})
-    return extra
-
-
 def land_records(conn, raw: RawRef, records: list, settings) -> Outcome:
     """Upsert every valid record of one callback; report the rest for the quarantine."""
-    from psycopg.types.json import Jsonb
-
     outcome = Outcome(record_count=len(records))
     params = []
     for index, record in enumerate(records):

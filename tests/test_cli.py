@@ -83,7 +83,7 @@ def test_replay_lands_quarantined_rows_after_a_parser_fix(client, db, run, monke
     assert db.execute("SELECT status FROM raw_inbox ORDER BY id").fetchall() == [("quarantined",), ("landed",)]
 
     # The fix: a new alias line in ozonetel.FIELDS ("LegacyCallRef" is a monitorUCID).
-    monkeypatch.setitem(ozonetel.ALIASES, "legacycallref", "monitor_ucid")
+    monkeypatch.setitem(ozonetel.FIELD_MAP.aliases, "legacycallref", "monitor_ucid")
     code, out, _ = run("replay")
     assert code == 0 and '"replayed": 1' in out and '"landed": 1' in out
     assert db.execute("SELECT status, parse_count, error FROM raw_inbox ORDER BY id").fetchall() == [

@@ -1,0 +1,64 @@
+"""Vendor field names -> our columns, validated by marshmallow; shared by every vendor's landing."""
+
+from __future__ import annotations
+
+import json
+
+from marshmallow import ValidationError
+
+from .fields import BaseSchema
+from .masking import MASK, is_secret_field, normalise_key
+
+
+class RecordError(ValueError):
+    """One record cannot land; `detail` (field -> messages) is stored in the quarantine."""
+
+    def __init__(self, detail):
+        super().__init__(str(detail))
+        self.detail = detail
+
+
+class FieldMap:
+    """Maps a vendor record onto columns by name, ignoring case and underscores.
+
+    `fields` is {column: (marshmallow field, vendor name, other vendor names...)}: adding a
+    vendor name for a column is one line there.
+    """
+
+    def __init__(self, name: str, fields: dict):
+        self.columns = tuple(fields)
+        self.aliases = {normalise_key(alias): column
+                        for column, (_, *names) in fields.items() for alias in (column, *names)}
+        self.schema = BaseSchema.from_dict({column: spec[0] for column, spec in fields.items()}, name=name)()
+
+    def split(self, record: dict) -> tuple[dict, dict, dict]:
+        """(mapped by column, unmapped fields with secrets masked, column -> vendor name)."""
+        mapped, extra, origin = {}, {}, {}
+        for key, value in record.items():
+            column = self.aliases.get(normalise_key(str(key)))
+            if is_secret_field(str(key)):
+                extra[key] = MASK
+            elif column and column not in mapped:
+                mapped[column], origin[column] = value, str(key)
+            else:
+                extra[key] = value
+        return mapped, extra, origin
+
+    def load(self, mapped: dict, origin: dict) -> dict:
+        """Validated values for every column (None where absent); errors use the vendor's names."""
+        try:
+            loaded = self.schema.load(mapped)
+        except ValidationError as exc:
+            raise RecordError({origin.get(k, k): v for k, v in exc.messages.items()}) from None
+        return {column: loaded.get(column) for column in self.columns}
+
+
+def storable_json(value):
+    """`value` if Postgres jsonb can hold it (no NaN/Infinity, no NUL characters)."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise RecordError({"_extra": ["contains NaN or Infinity, which JSON does not allow"]}) from None
+    if "\\u0000" in text:
+        raise RecordError({"_extra": ["contains a NUL character, which Postgres cannot store"]})
+    return value
