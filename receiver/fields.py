@@ -25,7 +25,15 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() in ("", "null"))
 
 
-class Text(fields.Field):
+class VendorField(fields.Field):
+    """Vendors send null for "no value" as often as they omit a field: both load as None."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_none", True)
+        super().__init__(**kwargs)
+
+
+class Text(VendorField):
     """A vendor string: numbers become text (ids arrive both ways); objects are an error."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -41,7 +49,7 @@ class Text(fields.Field):
         return text
 
 
-class VendorTime(fields.Field):
+class VendorTime(VendorField):
     """A naive vendor timestamp ('YYYY-MM-DD HH:MM:SS'); the landing code attaches the zone."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -58,7 +66,7 @@ class VendorTime(fields.Field):
         raise ValidationError(f"not a 'YYYY-MM-DD HH:MM:SS' time: {text[:40]!r}")
 
 
-class Seconds(fields.Field):
+class Seconds(VendorField):
     """A duration as 'HH:MM:SS', 'MM:SS' or a number of seconds; stored as whole seconds."""
 
     _CLOCK = re.compile(r"^(\d{1,4}):([0-5]?\d)(?::([0-5]?\d))?$")

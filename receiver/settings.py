@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,19 +44,124 @@ def _zone(env, name: str, default: str) -> zoneinfo.ZoneInfo:
         raise ConfigError(f"{name}={raw!r} is not an IANA time zone: use a name like {default!r}") from None
 
 
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from '30s', '15m', '12h', '1.5h', '250ms' or a bare number of seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(text)
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+def _duration(env, name: str, default: str) -> float:
+    """Parse a duration setting or explain what is wrong with it."""
+    raw = env.get(name, "").strip() or default
+    try:
+        seconds = parse_duration(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a duration: use a form like {default!r} (s, m, h)") from None
+    if seconds <= 0:
+        raise ConfigError(f"{name}={raw!r} must be longer than zero")
+    return seconds
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """N calls per period, e.g. '25/5s'."""
+
+    calls: int
+    period: float
+
+    @classmethod
+    def parse(cls, name: str, raw: str) -> "RateLimit":
+        """'25/5s' -> RateLimit(25, 5.0); the error names the variable."""
+        calls, _, period = raw.partition("/")
+        try:
+            limit = cls(int(calls), parse_duration(period or "x"))
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a rate limit: use CALLS/PERIOD like '25/5s' or '10/60s'") from None
+        if limit.calls < 1 or limit.period <= 0:
+            raise ConfigError(f"{name}={raw!r} must allow at least 1 call per positive period")
+        return limit
+
+    def __str__(self) -> str:
+        return f"{self.calls}/{self.period:g}s"
+
+
+LSQ_KINDS = ("call-log", "lead-update", "opportunity-capture")
+# Status paths: call-log from seed 000; the other two are inferred (vendors.md §3.2), so configurable.
+LSQ_DEFAULT_PATHS = {
+    "call-log": "/1/api/telephony/logcallcomplete/status",
+    "lead-update": "/lead/update/status",
+    "opportunity-capture": "/opportunity/capture/status",
+}
+
+
+@dataclass(frozen=True)
+class LeadSquaredSettings:
+    """LeadSquared async status polling (vendors.md §3)."""
+
+    base_url: str = ""
+    api_key: str = field(default="", repr=False)
+    paths: dict = field(default_factory=lambda: dict(LSQ_DEFAULT_PATHS))
+    rate_limit: RateLimit = RateLimit(25, 5.0)
+    poll_horizon: float = 12 * 3600
+    first_interval: float = 30.0
+    max_interval: float = 15 * 60
+    final_statuses: frozenset = frozenset({"success", "failure", "error"})
+    not_found_runs: int = 3
+    timeout: float = 20.0
+
+    @classmethod
+    def from_env(cls, env) -> "LeadSquaredSettings":
+        """The LSQ_* variables."""
+        paths = {kind: (env.get(f"LSQ_STATUS_PATH_{kind.upper().replace('-', '_')}", "").strip()
+                        or default) for kind, default in LSQ_DEFAULT_PATHS.items()}
+        finals = env.get("LSQ_FINAL_STATUSES", "").strip() or "Success,FAILURE,ERROR"
+        return cls(
+            base_url=env.get("LSQ_ASYNC_BASE_URL", "").strip().rstrip("/"),
+            api_key=env.get("LSQ_API_KEY", "").strip(),
+            paths=paths,
+            rate_limit=RateLimit.parse("LSQ_RATE_LIMIT", env.get("LSQ_RATE_LIMIT", "").strip() or "25/5s"),
+            poll_horizon=_duration(env, "LSQ_POLL_HORIZON", "12h"),
+            first_interval=_duration(env, "LSQ_POLL_FIRST_INTERVAL", "30s"),
+            max_interval=_duration(env, "LSQ_POLL_MAX_INTERVAL", "15m"),
+            final_statuses=frozenset(s.strip().lower() for s in finals.split(",") if s.strip()),
+            not_found_runs=_int(env, "LSQ_NOT_FOUND_RUNS", 3, minimum=1),
+            timeout=_duration(env, "LSQ_TIMEOUT", "20s"),
+        )
+
+    def problems(self) -> list[str]:
+        """What keeps this source from running, as messages naming the variables."""
+        found = []
+        if not self.base_url:
+            found.append("LSQ_ASYNC_BASE_URL is not set: use your region's async host, e.g. "
+                         "https://asyncapi-in21.leadsquared.com (README lists them)")
+        elif not self.base_url.startswith(("http://", "https://")):
+            found.append(f"LSQ_ASYNC_BASE_URL={self.base_url!r} must start with https://")
+        if not self.api_key:
+            found.append("LSQ_API_KEY is not set: export the account's x-api-key value")
+        return found
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything callrecon reads from the environment; build it with `Settings.from_env()`."""
 
     database_url: str = DEFAULT_DATABASE_URL
-    ozonetel_callback_tokens: tuple[str, ...] = ()
+    ozonetel_callback_tokens: tuple[str, ...] = field(default=(), repr=False)
     ozonetel_timezone: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo("Asia/Kolkata"))
-    ozonetel_api_key: str = ""
+    ozonetel_api_key: str = field(default="", repr=False)
     max_body_bytes: int = 10 * 1024 * 1024
     db_pool_size: int = 8
     db_pool_timeout: int = 5
     sql_dir: Path = DEFAULT_SQL_DIR
     log_level: str = "INFO"
+    leadsquared: LeadSquaredSettings = field(default_factory=LeadSquaredSettings)
+    reconcile_concurrency: int = 4
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -71,6 +177,8 @@ class Settings:
             db_pool_timeout=_int(env, "DB_POOL_TIMEOUT", 5, minimum=1),
             sql_dir=Path(env.get("CALLRECON_SQL_DIR", "").strip() or DEFAULT_SQL_DIR),
             log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
+            leadsquared=LeadSquaredSettings.from_env(env),
+            reconcile_concurrency=_int(env, "RECONCILE_CONCURRENCY", 4, minimum=1),
         )
 
     def callback_tokens(self, source: str) -> tuple[str, ...]:
@@ -79,5 +187,5 @@ class Settings:
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured secret, so masking and log checks can look for each of them."""
-        values = (*self.ozonetel_callback_tokens, self.ozonetel_api_key)
+        values = (*self.ozonetel_callback_tokens, self.ozonetel_api_key, self.leadsquared.api_key)
         return tuple(v for v in values if v)

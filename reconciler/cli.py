@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import psycopg
@@ -13,7 +14,13 @@ from receiver.replay import replay
 from receiver.settings import ConfigError, Settings
 from receiver.sources import LANDERS
 
+from receiver import leadsquared as lsq_landing
+from receiver.settings import LSQ_KINDS
+
+from . import status as status_report
 from .provision import ProvisionError, ensure_database
+from .runner import reconcile
+from .sources import SOURCES
 
 
 def _connect(settings):
@@ -75,6 +82,35 @@ def cmd_urls(args, settings):
     return 0 if shown else 1
 
 
+def cmd_track_leadsquared(args, settings):
+    """Register LeadSquared RequestIds to poll until final (args, or one per line on stdin)."""
+    ids = list(args.ids)
+    if not ids or ids == ["-"]:
+        ids = [line for line in sys.stdin.read().splitlines()]
+    ids = [i.strip() for i in ids if i.strip()]
+    bad = [i for i in ids if len(i) > 200]
+    if bad:
+        raise ConfigError(f"{len(bad)} id(s) longer than 200 characters; is the input one RequestId per line?")
+    if not ids:
+        raise ConfigError("no RequestIds given: pass them as arguments or one per line on stdin")
+    with _connect(settings) as conn, conn.transaction():
+        new = lsq_landing.register(conn, ids, args.kind, args.by)
+    print(f"registered {new} new, {len(ids) - new} already tracked ({args.kind})")
+
+
+def cmd_reconcile(args, settings):
+    """Poll vendors for what pushes missed, within each vendor's shared rate budget."""
+    return reconcile(settings, source=args.source, loop=args.loop, interval=args.interval,
+                     limit=args.limit, concurrency=args.concurrency or settings.reconcile_concurrency)
+
+
+def cmd_status(args, settings):
+    """Per source: pending, due now, final by status, failing, expired, oldest pending, last run."""
+    with _connect(settings) as conn:
+        report = status_report.collect(conn, settings)
+    print(json.dumps(report, default=str, indent=2) if args.json else status_report.render(report))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(prog="callrecon", description=(
@@ -100,6 +136,34 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--limit", type=int, help="stop after this many rows")
     rp.set_defaults(func=cmd_replay)
 
+    track = commands.add_parser("track", help="register vendor requests for the reconciler to follow",
+                                description="Register vendor request ids to follow until final.")
+    track_sources = track.add_subparsers(dest="track_source", metavar="SOURCE", required=True)
+    lsq = track_sources.add_parser("leadsquared", help="LeadSquared async RequestIds",
+                                   description=cmd_track_leadsquared.__doc__ + " Registering an id twice is harmless.")
+    lsq.add_argument("--kind", required=True, choices=LSQ_KINDS, help="which async API the ids came from")
+    lsq.add_argument("--by", default=f"cli:{os.environ.get('USER', 'unknown')}",
+                     help="who registers them (default %(default)s)")
+    lsq.add_argument("ids", nargs="*", metavar="ID", help="RequestIds; none or '-' reads one per line from stdin")
+    lsq.set_defaults(func=cmd_track_leadsquared)
+
+    rec = commands.add_parser("reconcile", help="poll vendors for what pushes missed",
+                              description=cmd_reconcile.__doc__ + " Prints one JSON summary per source run; "
+                              "exit 0 ok, 1 a run failed, 2 misconfigured.")
+    rec.add_argument("--source", default="all", choices=[*SOURCES, "all"], help="default %(default)s")
+    mode = rec.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="one pass over due work, then exit (default)")
+    mode.add_argument("--loop", action="store_true", help="run again every --interval seconds until SIGTERM")
+    rec.add_argument("--interval", type=float, default=60.0, help="seconds between passes with --loop")
+    rec.add_argument("--limit", type=int, help="stop a pass after this many items")
+    rec.add_argument("--concurrency", type=int, help="items in flight per process (RECONCILE_CONCURRENCY)")
+    rec.set_defaults(func=cmd_reconcile)
+
+    st = commands.add_parser("status", help="what the reconciler has pending, done and failed",
+                             description=cmd_status.__doc__)
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.set_defaults(func=cmd_status)
+
     urls = commands.add_parser("urls", help="print the callback URLs to give each vendor",
                                description=cmd_urls.__doc__)
     urls.add_argument("--base", default="http://127.0.0.1:8000",
@@ -113,6 +177,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        from receiver import logs
+        logs.configure(settings)
         return args.func(args, settings) or 0
     except (ConfigError, ProvisionError, migrations.MigrationError) as exc:
         print(f"callrecon: {exc}", file=sys.stderr)

@@ -26,7 +26,8 @@ def run(env, monkeypatch, capsys):
     return _run
 
 
-COMMANDS = [[], ["db"], ["db", "ensure"], ["db", "upgrade"], ["db", "status"], ["replay"], ["urls"]]
+COMMANDS = [[], ["db"], ["db", "ensure"], ["db", "upgrade"], ["db", "status"], ["replay"], ["urls"],
+            ["track"], ["track", "leadsquared"], ["reconcile"], ["status"]]
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c) or "callrecon" for c in COMMANDS])
@@ -41,7 +42,7 @@ def test_top_level_help_lists_the_commands(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     out = capsys.readouterr().out
-    for command in ("db", "replay", "urls"):
+    for command in ("db", "replay", "urls", "track", "reconcile", "status"):
         assert f"    {command}" in out
 
 
@@ -120,3 +121,63 @@ def test_db_ensure_creates_a_missing_database(postgresql):
     finally:
         with psycopg.connect(f"postgresql://{info.user}@{info.host}:{info.port}/postgres", autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def test_track_from_arguments_and_stdin_is_idempotent(run, db, monkeypatch):
+    import io
+    code, out, _ = run("track", "leadsquared", "--kind", "call-log", "--by", "ops", "id-1", "ID-1", "id-2")
+    assert code == 0 and out.strip() == "registered 2 new, 1 already tracked (call-log)"
+    monkeypatch.setattr("sys.stdin", io.StringIO("id-2\n\nid-3\n  id-4  \n"))
+    code, out, _ = run("track", "leadsquared", "--kind", "lead-update")
+    assert code == 0 and out.strip() == "registered 2 new, 1 already tracked (lead-update)"
+    assert db.execute("SELECT request_id, kind, registered_by FROM lsq_request ORDER BY 1").fetchall() == [
+        ("id-1", "call-log", "ops"), ("id-2", "call-log", "ops"),
+        ("id-3", "lead-update", "cli:" + __import__("os").environ.get("USER", "unknown")),
+        ("id-4", "lead-update", "cli:" + __import__("os").environ.get("USER", "unknown"))]
+
+
+def test_track_rejects_an_unknown_kind(run):
+    with pytest.raises(SystemExit) as exit_:
+        run("track", "leadsquared", "--kind", "calls", "x")
+    assert exit_.value.code == 2
+
+
+def test_reconcile_a_misconfigured_source_exits_2_naming_the_variable(run):
+    code, _, err = run("reconcile", "--source", "leadsquared")
+    assert code == 2 and "LSQ_ASYNC_BASE_URL is not set" in err and "LSQ_API_KEY is not set" in err
+
+
+def test_reconcile_all_skips_unconfigured_sources(run):
+    code, out, err = run("reconcile", "--source", "all", "--once")
+    assert code == 0 and "leadsquared: not configured, skipped" in err and out == ""
+
+
+def test_reconcile_and_status_against_a_fake_leadsquared(run, db, httpserver, monkeypatch):
+    import json
+
+    from fakes import FakeLeadSquared, status_body
+    fake = FakeLeadSquared(httpserver, "cli-key-123456")
+    fake.default = lambda rid, kind: (200, status_body(rid, "Success" if rid.startswith("ok") else "In-Queue"))
+    monkeypatch.setenv("LSQ_ASYNC_BASE_URL", fake.base_url)
+    monkeypatch.setenv("LSQ_API_KEY", "cli-key-123456")
+    run("track", "leadsquared", "--kind", "call-log", "ok-1", "ok-2", "wait-1")
+    code, out, _ = run("reconcile", "--source", "leadsquared", "--once")
+    summary = json.loads(out)
+    assert code == 0 and summary["outcome"] == "ok" and summary["counts"] == {"Success": 2, "In-Queue": 1}
+    code, out, _ = run("status", "--json")
+    report = json.loads(out)["leadsquared"]
+    assert code == 0
+    assert (report["pending"], report["due_now"], report["final_by_status"]) == (1, 0, {"Success": 2})
+    assert report["last_run"]["outcome"] == "ok" and report["oldest_pending_s"] >= 0
+    code, out, _ = run("status")
+    assert "leadsquared: pending 1 (due now 0" in out and "final: Success 2" in out
+
+
+def test_reconcile_exits_1_when_the_vendor_rejects_the_key(run, httpserver, monkeypatch):
+    from fakes import FakeLeadSquared
+    fake = FakeLeadSquared(httpserver, "right-key-999")
+    monkeypatch.setenv("LSQ_ASYNC_BASE_URL", fake.base_url)
+    monkeypatch.setenv("LSQ_API_KEY", "wrong-key-111")
+    run("track", "leadsquared", "--kind", "call-log", "k-1")
+    code, out, err = run("reconcile", "--source", "leadsquared")
+    assert code == 1 and "LSQ_API_KEY" in out and "wrong-key-111" not in out + err

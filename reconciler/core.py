@@ -1,0 +1,165 @@
+"""The reconciler core every vendor source runs on: claim an item, take a budget slot, call the
+vendor, land the answer, commit; record the run.
+
+Claiming is `SELECT ... FOR UPDATE SKIP LOCKED` inside the item's transaction: two processes
+never work on the same item, and a process that dies releases its items with its session. The
+item's new state and next poll time commit in that same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from .budget import Budget, Stopped
+from .vendor_http import Misconfigured, RateLimited, Unauthorized, VendorError
+
+log = logging.getLogger("callrecon.reconciler")
+
+START_RUN = """
+INSERT INTO reconcile_run (source, started_at, host, pid) VALUES (%(source)s, %(now)s, %(host)s, %(pid)s)
+RETURNING id
+"""
+FINISH_RUN = """
+UPDATE reconcile_run SET finished_at = %(now)s, outcome = %(outcome)s, counts = %(counts)s, error = %(error)s
+WHERE id = %(id)s
+"""
+
+
+def retry_delay(attempt: int, first: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with jitter (half to full interval) for the attempt-th failure."""
+    return min(cap, first * 2 ** max(attempt - 1, 0)) * rng.uniform(0.5, 1.0)
+
+
+@dataclass
+class RunResult:
+    """What one run of one source did."""
+
+    source: str
+    run_id: int
+    outcome: str
+    counts: Counter = field(default_factory=Counter)
+    error: str | None = None
+
+
+class Run:
+    """Shared state of one run: counts, limit, stop and abort signals across worker threads."""
+
+    def __init__(self, run_id: int, stop: threading.Event, limit: int | None, progress=None):
+        self.id, self.stop, self.limit, self.progress = run_id, stop, limit, progress
+        self.counts: Counter = Counter()
+        self.taken = 0
+        self.error: str | None = None
+        self.limited = False
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Reserve one item of the --limit; False once it is used up or we must stop."""
+        with self._lock:
+            if self.stop.is_set() or self.error:
+                return False
+            if self.limit is not None and self.taken >= self.limit:
+                self.limited = True
+                return False
+            self.taken += 1
+            return True
+
+    def untake(self) -> None:
+        """Give back a reservation that found no item."""
+        with self._lock:
+            self.taken -= 1
+
+    def count(self, outcome: str) -> None:
+        """Count one item's outcome and report progress."""
+        with self._lock:
+            self.counts[outcome] += 1
+            counts = Counter(self.counts)
+        if self.progress:
+            self.progress(counts)
+
+    def fail(self, message: str) -> None:
+        """Abort the run for every thread with one operator message."""
+        with self._lock:
+            if not self.error:
+                self.error = message
+
+
+def run_source(source, database_url: str, clock, *, stop: threading.Event, limit=None,
+               concurrency: int = 1, progress=None) -> RunResult:
+    """Work through every due item of one source, `concurrency` items at a time."""
+    budget = Budget(source.name, source.rate_limit, clock, source.call_timeout)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        budget.ensure(conn)
+        run_id = conn.execute(START_RUN, {"source": source.name, "now": clock.now(),
+                                          "host": socket.gethostname(), "pid": os.getpid()}).fetchone()[0]
+        run = Run(run_id, stop, limit, progress)
+        problems = source.problems()
+        if problems:
+            run.fail("; ".join(problems))
+        else:
+            threads = [threading.Thread(target=_worker, args=(source, database_url, budget, run, clock),
+                                        name=f"{source.name}-{n}", daemon=True) for n in range(concurrency)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        outcome = "failed" if run.error else "stopped" if (stop.is_set() or run.limited) else "ok"
+        conn.execute(FINISH_RUN, {"id": run_id, "now": clock.now(), "outcome": outcome,
+                                  "counts": Jsonb(dict(run.counts)), "error": run.error})
+    return RunResult(source.name, run_id, outcome, run.counts, run.error)
+
+
+def _worker(source, database_url, budget, run, clock) -> None:
+    """One thread: items one at a time until none is due, the limit is reached, or we must stop."""
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn, \
+                psycopg.connect(database_url, autocommit=True) as budget_conn:
+            while run.take():
+                if not _one_item(source, conn, budget_conn, budget, run, clock):
+                    run.untake()
+                    return
+    except psycopg.OperationalError as exc:
+        run.fail(f"database connection failed ({str(exc).strip().splitlines()[0]}): check DATABASE_URL")
+    except Exception as exc:  # a bug: stop this run loudly rather than spin on one item
+        log.exception("reconciler worker failed")
+        run.fail(f"internal error {type(exc).__name__}: see the log")
+
+
+def _one_item(source, conn, budget_conn, budget, run, clock) -> bool:
+    """Claim, call and land one item in one transaction; False when nothing is due."""
+    outcome = None
+    with conn.transaction():
+        item = source.claim(conn, clock.now())
+        if item is None:
+            return False
+        try:
+            slot = budget.acquire(budget_conn, run.stop)
+        except Stopped:
+            raise psycopg.Rollback()
+        try:
+            payload = source.fetch(item, clock.now())
+        except (Unauthorized, Misconfigured) as exc:
+            run.fail(source.explain(exc))
+            raise psycopg.Rollback()  # the item is untouched: no attempt burned on a config error
+        except RateLimited as exc:
+            budget.pause(budget_conn, exc.retry_after)
+            log.warning("rate limited", extra={"fields": {"source": source.name, "retry_after": exc.retry_after}})
+            run.count("rate-limited")
+            raise psycopg.Rollback()  # the item stays due and is taken again after the pause
+        except VendorError as exc:
+            outcome = source.failed(conn, item, exc, run.id, clock.now())
+        else:
+            outcome = source.land(conn, item, payload, clock.now())
+        finally:
+            budget.release(budget_conn, slot)
+    if outcome:
+        run.count(outcome)
+    return True

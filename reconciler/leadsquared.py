@@ -1,0 +1,162 @@
+"""LeadSquared async task statuses: poll each tracked RequestId until final (vendors.md §3).
+
+`GET {LSQ_ASYNC_BASE_URL}{path for the kind}?RequestID=<id>` with header `x-api-key`. In-Queue
+is polled again at growing intervals until the horizon, then marked expired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+
+from receiver import leadsquared as landing
+from receiver.mapping import RecordError
+
+from .core import retry_delay
+from .vendor_http import BadRequest, Misconfigured, Transient, Unauthorized, get_json, make_session
+
+SOURCE = "leadsquared"
+
+CLAIM = """
+SELECT id, request_id, kind, registered_at, attempts, not_found_runs, last_not_found_run
+FROM lsq_request
+WHERE final_at IS NULL AND next_poll_at <= %(now)s
+ORDER BY next_poll_at, id
+LIMIT 1
+FOR UPDATE SKIP LOCKED
+"""
+
+RECORD_FAILURE = """
+UPDATE lsq_request SET
+    attempts = attempts + 1, last_polled_at = %(now)s, last_error = %(last_error)s,
+    next_poll_at = %(next_poll_at)s, final_at = %(final_at)s, status = COALESCE(%(status)s, status),
+    not_found_runs = %(not_found_runs)s, last_not_found_run = %(last_not_found_run)s
+WHERE id = %(id)s
+"""
+
+STATUS = """
+SELECT
+    count(*) FILTER (WHERE final_at IS NULL) AS pending,
+    count(*) FILTER (WHERE final_at IS NULL AND next_poll_at <= %(now)s) AS due_now,
+    count(*) FILTER (WHERE final_at IS NULL AND last_error IS NOT NULL) AS failing,
+    count(*) FILTER (WHERE status = 'expired') AS expired,
+    extract(epoch FROM %(now)s - min(registered_at) FILTER (WHERE final_at IS NULL)) AS oldest_pending_s,
+    COALESCE((SELECT jsonb_object_agg(status, n) FROM (
+        SELECT status, count(*) AS n FROM lsq_request WHERE final_at IS NOT NULL GROUP BY status) f), '{}')
+        AS final_by_status
+FROM lsq_request
+"""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One tracked request, as claimed."""
+
+    id: int
+    request_id: str
+    kind: str
+    registered_at: dt.datetime
+    attempts: int
+    not_found_runs: int
+    last_not_found_run: int | None
+
+
+class LeadSquaredSource:
+    """The reconciler source for LeadSquared async status polling."""
+
+    name = SOURCE
+
+    def __init__(self, settings, rng: random.Random | None = None):
+        self.config = settings.leadsquared
+        self.secrets = settings.secret_values()
+        self.rate_limit = self.config.rate_limit
+        self.call_timeout = self.config.timeout
+        self.horizon = dt.timedelta(seconds=self.config.poll_horizon)
+        self.rng = rng or random.Random()
+        self.session = make_session(SOURCE, {"x-api-key": self.config.api_key})
+
+    def problems(self) -> list[str]:
+        """Configuration errors that keep this source from running."""
+        return self.config.problems()
+
+    def is_configured(self) -> bool:
+        """True once any LSQ_* connection setting is given (so `--source all` should run it)."""
+        return bool(self.config.base_url or self.config.api_key)
+
+    def explain(self, exc) -> str:
+        """The operator message for an error that stops the source."""
+        if isinstance(exc, Unauthorized):
+            return (f"LeadSquared rejected the API key ({exc}): check LSQ_API_KEY (the x-api-key value); "
+                    "no item was charged an attempt")
+        if isinstance(exc, Misconfigured):
+            return (f"LeadSquared status URL not found ({exc}): check LSQ_ASYNC_BASE_URL and the "
+                    "LSQ_STATUS_PATH_* settings")
+        return str(exc)
+
+    def status(self, conn, now) -> dict:
+        """Counts for `callrecon status`."""
+        cur = conn.execute(STATUS, {"now": now})
+        return dict(zip([c.name for c in cur.description], cur.fetchone()))
+
+    def claim(self, conn, now) -> Item | None:
+        """The most overdue item no other process holds, locked until this transaction ends."""
+        row = conn.execute(CLAIM, {"now": now}).fetchone()
+        return Item(*row) if row else None
+
+    def fetch(self, item: Item, now):
+        """One status call."""
+        url = self.config.base_url + self.config.paths[item.kind]
+        return get_json(self.session, url, params={"RequestID": item.request_id}, timeout=self.call_timeout,
+                        secrets=self.secrets, now=now)
+
+    def land(self, conn, item: Item, payload, now) -> str:
+        """Decode and store the status with its schedule; returns the outcome to count."""
+        try:
+            row = landing.parse_status(payload, item.request_id)
+        except RecordError as exc:
+            return self.failed(conn, item, Transient(f"unexpected status response: {exc.detail}"), None, now)
+        if row["status"].lower() in self.config.final_statuses:
+            landing.record_status(conn, item.id, row, now=now, next_poll_at=now, final_at=now)
+            return row["status"]
+        next_poll_at, expired = self._schedule(item, now, self._in_queue_interval(item))
+        landing.record_status(
+            conn, item.id, row, now=now, next_poll_at=next_poll_at, final_at=now if expired else None,
+            status="expired" if expired else None,
+            last_error=self._horizon_message(row["status"]) if expired else None)
+        return "expired" if expired else row["status"]
+
+    def failed(self, conn, item: Item, exc, run_id, now) -> str:
+        """Record a failed call: retry later, or mark not-found / expired; returns the outcome."""
+        not_found_runs, last_run = item.not_found_runs, item.last_not_found_run
+        status, outcome = None, "retry"
+        if isinstance(exc, BadRequest) and run_id is not None and run_id != last_run:
+            not_found_runs, last_run = not_found_runs + 1, run_id
+        delay = retry_delay(item.attempts + 1, self.config.first_interval, self.config.max_interval, self.rng)
+        next_poll_at, expired = self._schedule(item, now, delay)
+        final_at = None
+        if isinstance(exc, BadRequest) and not_found_runs >= self.config.not_found_runs:
+            status, outcome, final_at = "not-found", "not-found", now
+        elif expired:
+            status, outcome, final_at = "expired", "expired", now
+        conn.execute(RECORD_FAILURE, {
+            "id": item.id, "now": now, "last_error": str(exc)[:500], "next_poll_at": next_poll_at,
+            "final_at": final_at, "status": status, "not_found_runs": not_found_runs,
+            "last_not_found_run": last_run,
+        })
+        return outcome
+
+    def _in_queue_interval(self, item: Item) -> float:
+        """30 s, 60 s, 120 s ... up to the cap, by the number of polls so far."""
+        return min(self.config.max_interval, self.config.first_interval * 2 ** item.attempts)
+
+    def _schedule(self, item: Item, now, delay: float) -> tuple[dt.datetime, bool]:
+        """(next poll time, expired?): never past the horizon; at the horizon, expired."""
+        horizon_at = item.registered_at + self.horizon
+        if now >= horizon_at:
+            return now, True
+        return min(now + dt.timedelta(seconds=delay), horizon_at), False
+
+    def _horizon_message(self, status: str) -> str:
+        """Why an item expired."""
+        return f"still {status} after the poll horizon ({self.config.poll_horizon / 3600:g} h, LSQ_POLL_HORIZON)"

@@ -1,0 +1,46 @@
+"""`callrecon status`: per source, what is pending, due, final, failing, and how the last run went."""
+
+from __future__ import annotations
+
+import json
+
+from .clock import SystemClock
+from .sources import SOURCES
+
+LAST_RUN = """
+SELECT id, started_at, finished_at, outcome, counts, error
+FROM reconcile_run WHERE source = %(source)s ORDER BY started_at DESC, id DESC LIMIT 1
+"""
+
+
+def collect(conn, settings, clock=None) -> dict:
+    """{source: counts and last run} for every source."""
+    now = (clock or SystemClock()).now()
+    report = {}
+    for name, source_class in SOURCES.items():
+        entry = source_class(settings).status(conn, now)
+        entry["oldest_pending_s"] = round(float(entry["oldest_pending_s"]), 1) if entry["oldest_pending_s"] else None
+        last = conn.execute(LAST_RUN, {"source": name}).fetchone()
+        entry["last_run"] = None if last is None else {
+            "id": last[0], "started_at": last[1].isoformat(), "finished_at": last[2] and last[2].isoformat(),
+            "outcome": last[3], "counts": last[4], "error": last[5]}
+        report[name] = entry
+    return report
+
+
+def render(report: dict) -> str:
+    """Human-readable lines for a terminal."""
+    lines = []
+    for name, e in report.items():
+        age = f"{e['oldest_pending_s'] / 60:.1f} min" if e["oldest_pending_s"] is not None else "-"
+        finals = ", ".join(f"{k} {v}" for k, v in sorted(e["final_by_status"].items())) or "none"
+        lines.append(f"{name}: pending {e['pending']} (due now {e['due_now']}, failing {e['failing']}), "
+                     f"oldest pending {age}; final: {finals}; expired {e['expired']}")
+        run = e["last_run"]
+        if run:
+            tail = f" error: {run['error']}" if run["error"] else ""
+            lines.append(f"  last run #{run['id']} {run['outcome']} at {run['started_at']} "
+                         f"counts {json.dumps(run['counts'])}{tail}")
+        else:
+            lines.append("  never run")
+    return "\n".join(lines)

@@ -1,0 +1,306 @@
+"""LeadSquared status polling through the reconciler core, against a fake LeadSquared on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+
+import psycopg
+import pytest
+
+from fakes import FakeClock, FakeLeadSquared, seed_response, status_body
+from receiver import leadsquared as landing
+from receiver.settings import Settings
+from reconciler.clock import SystemClock
+from reconciler.core import run_source
+from reconciler.leadsquared import CLAIM, LeadSquaredSource
+
+API_KEY = "lsq-x-api-key-7d1e5c"
+
+
+@pytest.fixture
+def lsq_env(env, httpserver):
+    """Environment with LeadSquared pointed at the fake."""
+    return {**env, "LSQ_ASYNC_BASE_URL": httpserver.url_for("").rstrip("/"), "LSQ_API_KEY": API_KEY,
+            "LSQ_TIMEOUT": "2s"}
+
+
+@pytest.fixture
+def fake(httpserver):
+    return FakeLeadSquared(httpserver, API_KEY)
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def reconcile(lsq_env, database_url, clock):
+    """Run the LeadSquared source once; returns the RunResult."""
+    def _run(env_overrides=None, stop=None, limit=None, concurrency=1, run_clock=None):
+        settings = Settings.from_env({**lsq_env, **(env_overrides or {})})
+        source = LeadSquaredSource(settings, rng=random.Random(7))
+        return run_source(source, database_url, run_clock or clock, stop=stop or threading.Event(),
+                          limit=limit, concurrency=concurrency)
+    return _run
+
+
+def track(db, kind, *ids, registered_at=None):
+    with db.transaction():
+        landing.register(db, ids, kind, "test")
+        if registered_at:
+            db.execute("UPDATE lsq_request SET registered_at = %s, next_poll_at = %s", (registered_at, registered_at))
+
+
+def request_row(db, request_id):
+    cur = db.execute("SELECT * FROM lsq_request WHERE lower(request_id) = lower(%s)", (request_id,))
+    return dict(zip([c.name for c in cur.description], cur.fetchone()))
+
+
+@pytest.mark.parametrize("kind", ["call-log", "lead-update", "opportunity-capture"])
+def test_seed_responses_land_decoded_and_typed(db, fake, reconcile, clock, kind):
+    seed = seed_response(kind)
+    request_id = seed.get("RequestId") or seed.get("RequestID")
+    track(db, kind, request_id, registered_at=clock.now())
+    fake.script(request_id, (200, seed))
+    result = reconcile()
+    assert result.outcome == "ok" and result.counts == {"Success": 1}
+    row = request_row(db, request_id)
+    assert row["status"] == "Success" and row["final_at"] == clock.now()
+    assert row["status_reason"] == "Request was successfully completed"
+    assert row["task_current_step"] is None and row["task_last_step"] == "In-Process-Queue"
+    assert row["attempts"] == 1 and row["last_error"] is None
+    assert row["request_body_text"] is None and row["message_text"] is None
+    assert fake.calls[request_id] == 1
+
+
+def test_decoded_fields_are_queryable_jsonb(db, fake, reconcile, clock):
+    for kind in ("call-log", "lead-update", "opportunity-capture"):
+        seed = seed_response(kind)
+        request_id = seed.get("RequestId") or seed.get("RequestID")
+        track(db, kind, request_id, registered_at=clock.now())
+        fake.script(request_id, (200, seed))
+    reconcile()
+    rows = dict((kind, rest) for kind, *rest in db.execute("""
+        SELECT kind, task_type, request_body->>'CallSessionId', message->>'ProspectActivityId',
+               request_body->0->>'Value', message->'Message'->>'AffectedRows',
+               request_body->'Opportunity'->>'OpportunityEventCode', jsonb_typeof(message->'Status'),
+               message->>'CreatedOpportunityId'
+        FROM lsq_request"""))
+    assert rows["call-log"][:3] == ["Telephony-LogCall", "61df8827-63d1-4f31-bd3c-ae2d9947161d",
+                                    "a9532087-0378-11eb-b8e7-0641ba0398c2"]
+    assert rows["lead-update"][0] == "Lead Update" and rows["lead-update"][3:5] == ["Bangalore", "1"]
+    assert rows["opportunity-capture"][0] == "Opportunity Capture"
+    assert rows["opportunity-capture"][5:] == ["363", "number", "0722f894-64e3-4162-bf84-480017bbc9f1"]
+
+
+def test_in_queue_is_polled_again_later_then_success_is_final(db, fake, reconcile, clock):
+    track(db, "call-log", "rq-1", registered_at=clock.now())
+    fake.script("rq-1", (200, status_body("rq-1", "In-Queue")), (200, status_body("rq-1", "Success")))
+    assert reconcile().counts == {"In-Queue": 1}
+    row = request_row(db, "rq-1")
+    assert row["status"] == "In-Queue" and row["final_at"] is None
+    assert row["next_poll_at"] == clock.now() + dt.timedelta(seconds=30)
+
+    assert reconcile().counts == {}  # not due yet: no call
+    clock.advance(30)
+    assert reconcile().counts == {"Success": 1}
+    clock.advance(3600)
+    assert reconcile().counts == {}
+    assert fake.calls["rq-1"] == 2 and fake.repeat_final_polls == 0
+    assert request_row(db, "rq-1")["attempts"] == 2
+
+
+@pytest.mark.parametrize("status,canonical", [("FAILURE", "FAILURE"), ("ERROR", "ERROR"), ("failure", "FAILURE"),
+                                              ("success", "Success"), ("SUCCESS", "Success")])
+def test_failure_and_error_are_final_in_any_casing(db, fake, reconcile, clock, status, canonical):
+    track(db, "lead-update", "rq-2", registered_at=clock.now())
+    fake.script("rq-2", (200, status_body("rq-2", status, kind="lead-update", id_key="RequestID")))
+    assert reconcile().counts == {canonical: 1}
+    row = request_row(db, "rq-2")
+    assert (row["status"], row["status_raw"]) == (canonical, status) and row["final_at"] is not None
+
+
+def test_in_queue_intervals_grow_to_the_cap_then_expire_at_the_horizon(db, fake, reconcile, clock):
+    start = clock.now()
+    track(db, "call-log", "rq-3", registered_at=start)
+    fake.default = lambda request_id, kind: (200, status_body(request_id, "in-queue"))
+    env = {"LSQ_POLL_HORIZON": "40m", "LSQ_POLL_MAX_INTERVAL": "4m"}
+    offsets = []
+    for _ in range(30):
+        result = reconcile(env)
+        if result.counts:
+            offsets.append((clock.now() - start).total_seconds())
+        row = request_row(db, "rq-3")
+        if row["final_at"]:
+            break
+        clock.t = row["next_poll_at"]
+    assert offsets[:6] == [0, 30, 90, 210, 450, 690]  # +30, +60, +120, +240 (cap), +240
+    assert offsets[-1] == 2400  # the last poll is at the horizon itself
+    assert row["status"] == "expired" and "LSQ_POLL_HORIZON" in row["last_error"]
+    assert row["status_raw"] == "in-queue"
+
+
+def test_429_with_retry_after_pauses_everyone_and_the_item_is_not_lost(db, fake, reconcile, clock):
+    t0 = clock.now()
+    track(db, "call-log", "rq-4", registered_at=t0)
+    fake.script("rq-4", (429, "API calls exceeded the limit of 25 in 5 second(s)", {"Retry-After": "7"}),
+                (200, status_body("rq-4", "Success")))
+    result = reconcile()
+    assert result.counts == {"rate-limited": 1, "Success": 1}
+    assert db.execute("SELECT paused_until FROM rate_budget WHERE name = 'leadsquared'").fetchone()[0] == \
+        t0 + dt.timedelta(seconds=7)
+    row = request_row(db, "rq-4")
+    assert row["status"] == "Success" and row["attempts"] == 1  # the 429 did not cost an attempt
+    assert row["last_polled_at"] >= t0 + dt.timedelta(seconds=7)
+
+
+def test_429_without_retry_after_pauses_one_period(db, fake, reconcile, clock):
+    t0 = clock.now()
+    track(db, "call-log", "rq-5", registered_at=t0)
+    fake.script("rq-5", (429, "slow down"), (200, status_body("rq-5", "Success")))
+    assert reconcile().counts == {"rate-limited": 1, "Success": 1}
+    assert db.execute("SELECT paused_until FROM rate_budget").fetchone()[0] == t0 + dt.timedelta(seconds=5)
+
+
+def test_401_stops_the_source_without_burning_attempts(db, fake, reconcile, clock):
+    track(db, "call-log", *[f"rq-6-{n}" for n in range(5)], registered_at=clock.now())
+    result = reconcile({"LSQ_API_KEY": "wrong-key"})
+    assert result.outcome == "failed" and "LSQ_API_KEY" in result.error and "x-api-key" in result.error
+    assert sum(fake.calls.values()) == 1
+    assert db.execute("SELECT max(attempts), count(*) FILTER (WHERE status IS NULL) FROM lsq_request").fetchone() \
+        == (0, 5)
+    [(outcome, error)] = db.execute("SELECT outcome, error FROM reconcile_run")
+    assert outcome == "failed" and "LSQ_API_KEY" in error and "wrong-key" not in error
+
+
+def test_400_unknown_id_becomes_not_found_after_three_runs(db, fake, reconcile, clock):
+    track(db, "call-log", "rq-7", registered_at=clock.now())
+    for run in range(1, 4):
+        result = reconcile()
+        row = request_row(db, "rq-7")
+        assert row["not_found_runs"] == run
+        if run < 3:
+            assert result.counts == {"retry": 1} and row["final_at"] is None
+            assert "HTTP 400" in row["last_error"]
+            clock.t = row["next_poll_at"]
+    assert result.counts == {"not-found": 1}
+    assert row["status"] == "not-found" and row["final_at"] is not None
+
+
+@pytest.mark.parametrize("response,error", [
+    ((500, "upstream exploded"), "HTTP 500: upstream exploded"),
+    ((502, "<html>bad gateway</html>"), "HTTP 502"),
+    ((200, "<html>not json</html>"), "body is not JSON"),
+    ((200, {"unexpected": True}), "unexpected status response"),
+    ((200, {"RequestId": "someone-else", "TaskStatus": {"Status": "Success"}}), "different request"),
+    ((200, {"RequestId": "rq-8", "TaskStatus": {"Status": "Pondering"}}), "unknown status"),
+])
+def test_bad_answers_are_retried_with_backoff_and_recorded(db, fake, reconcile, clock, response, error):
+    track(db, "call-log", "rq-8", registered_at=clock.now())
+    fake.script("rq-8", response, (200, status_body("rq-8", "Success")))
+    assert reconcile().counts == {"retry": 1}
+    row = request_row(db, "rq-8")
+    assert error in row["last_error"] and row["attempts"] == 1 and row["final_at"] is None
+    wait = (row["next_poll_at"] - clock.now()).total_seconds()
+    assert 15 <= wait <= 30  # first retry: 30 s with jitter (half to full)
+    clock.t = row["next_poll_at"]
+    assert reconcile().counts == {"Success": 1}
+    assert request_row(db, "rq-8")["last_error"] is None
+
+
+def test_a_stalled_answer_times_out_and_is_retried(db, fake, reconcile, clock):
+    stall = threading.Event()
+    track(db, "call-log", "rq-9", registered_at=clock.now())
+    fake.on_call = lambda request_id: stall.wait(1.0)
+    result = reconcile({"LSQ_TIMEOUT": "0.2s"})
+    stall.set()
+    assert result.counts == {"retry": 1}
+    assert "no answer within 0.2s" in request_row(db, "rq-9")["last_error"]
+
+
+def test_secrets_in_vendor_error_bodies_are_masked(db, fake, reconcile, clock):
+    track(db, "call-log", "rq-10", registered_at=clock.now())
+    fake.script("rq-10", (500, f"debug: key={API_KEY}"))
+    reconcile()
+    assert API_KEY not in request_row(db, "rq-10")["last_error"]
+    assert "***" in request_row(db, "rq-10")["last_error"]
+
+
+def test_registering_twice_in_any_case_is_harmless(db):
+    with db.transaction():
+        assert landing.register(db, ["AbC-1", "abc-1", "ABC-1", "d-2"], "call-log", "test") == 2
+        assert landing.register(db, ["abc-1"], "lead-update", "test") == 0
+    assert db.execute("SELECT request_id, kind FROM lsq_request ORDER BY 1").fetchall() == [
+        ("AbC-1", "call-log"), ("d-2", "call-log")]
+
+
+def test_a_plain_insert_from_another_system_is_tracked(db, fake, reconcile, clock):
+    db.execute("INSERT INTO lsq_request (request_id, kind, registered_by, registered_at, next_poll_at) "
+               "VALUES ('ext-1', 'opportunity-capture', 'crm-sync', %s, %s) "
+               "ON CONFLICT ((lower(request_id))) DO NOTHING", (clock.now(), clock.now()))
+    fake.script("ext-1", (200, status_body("ext-1", "Success", kind="opportunity-capture")))
+    assert reconcile().counts == {"Success": 1}
+
+
+def test_two_reconcilers_on_one_backlog_never_poll_the_same_item(db, fake, lsq_env, database_url):
+    ids = [f"bk-{n}" for n in range(120)]
+    track(db, "call-log", *ids)
+    fake.default = lambda request_id, kind: (200, status_body(request_id, "Success"))
+    settings = Settings.from_env({**lsq_env, "LSQ_RATE_LIMIT": "10000/1s"})
+    results = []
+
+    def one_process():
+        source = LeadSquaredSource(settings)
+        results.append(run_source(source, database_url, SystemClock(), stop=threading.Event(), concurrency=3))
+
+    threads = [threading.Thread(target=one_process) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(fake.calls) == sorted(ids)
+    assert set(fake.calls.values()) == {1}
+    assert sum(r.counts["Success"] for r in results) == len(ids)
+    assert db.execute("SELECT count(*) FROM lsq_request WHERE status = 'Success'").fetchone()[0] == len(ids)
+
+
+def test_items_claimed_by_a_killed_reconciler_are_picked_up_again(db, fake, reconcile, clock, database_url):
+    track(db, "call-log", "held-1", "free-1", registered_at=clock.now())
+    fake.default = lambda request_id, kind: (200, status_body(request_id, "Success"))
+    doomed = psycopg.connect(database_url)
+    held = doomed.execute(CLAIM, {"now": clock.now()}).fetchone()  # claimed, transaction open
+    assert held[1] == "held-1"
+    assert reconcile().counts == {"Success": 1}
+    assert sorted(fake.calls) == ["free-1"]
+    doomed.close()  # the process dies: its session and locks go with it
+    assert reconcile().counts == {"Success": 1}
+    assert sorted(fake.calls) == ["free-1", "held-1"]
+
+
+def test_stop_request_finishes_the_item_in_hand_and_exits(db, fake, reconcile, clock):
+    track(db, "call-log", *[f"st-{n}" for n in range(5)], registered_at=clock.now())
+    fake.default = lambda request_id, kind: (200, status_body(request_id, "Success"))
+    stop = threading.Event()
+    fake.on_call = lambda request_id: stop.set()  # SIGTERM arrives during the first call
+    result = reconcile(stop=stop)
+    assert result.outcome == "stopped" and result.counts == {"Success": 1}
+    assert db.execute("SELECT count(*) FROM lsq_request WHERE status = 'Success'").fetchone()[0] == 1
+
+
+def test_limit_stops_after_n_items(db, fake, reconcile, clock):
+    track(db, "call-log", *[f"lim-{n}" for n in range(5)], registered_at=clock.now())
+    fake.default = lambda request_id, kind: (200, status_body(request_id, "Success"))
+    result = reconcile(limit=2)
+    assert result.outcome == "stopped" and result.counts == {"Success": 2}
+
+
+def test_the_api_key_goes_in_the_x_api_key_header_only(db, fake, reconcile, clock, httpserver):
+    track(db, "call-log", "hdr-1", registered_at=clock.now())
+    fake.script("hdr-1", (200, status_body("hdr-1", "Success")))
+    reconcile()
+    [(request, _)] = httpserver.log
+    assert request.headers["x-api-key"] == API_KEY
+    assert API_KEY not in request.url and request.args["RequestID"] == "hdr-1"
