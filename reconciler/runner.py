@@ -47,13 +47,14 @@ class Progress:
             self.stream.write("\n")
 
 
-def install_stop_signals(stop: threading.Event) -> None:
-    """SIGTERM/SIGINT: finish the item in hand, then exit."""
+def install_stop_signals(stop: threading.Event) -> dict:
+    """SIGTERM/SIGINT: finish the item in hand, then exit; returns the handlers it replaced."""
     def handler(signum, frame):
         log.info("stop requested", extra={"fields": {"signal": signal.Signals(signum).name}})
         stop.set()
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
 
 
 def selected_sources(name: str, settings):
@@ -83,6 +84,16 @@ def reconcile(settings, *, source: str, loop: bool, interval: float, limit, conc
         for message in broken:
             print(f"callrecon: {message}", file=sys.stderr)
         return 2
+    previous = install_stop_signals(stop)
+    try:
+        return _passes(settings, sources, stop, clock, loop, interval, limit, concurrency)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _passes(settings, sources, stop, clock, loop, interval, limit, concurrency) -> int:
+    """One pass over every source, repeated every `interval` seconds with --loop."""
     exit_code = 0
     while True:
         for src in sources:

@@ -27,7 +27,7 @@ CREATE TABLE lsq_request (
 );
 
 CREATE UNIQUE INDEX lsq_request_request_id_key ON lsq_request (lower(request_id));
-CREATE INDEX lsq_request_due_idx ON lsq_request (next_poll_at) WHERE final_at IS NULL;
+CREATE INDEX lsq_request_due_idx ON lsq_request (next_poll_at, id) WHERE final_at IS NULL;
 
 COMMENT ON TABLE lsq_request IS 'LeadSquared async requests (call log, lead update, opportunity capture) polled until final. Register with callrecon track leadsquared, or INSERT INTO lsq_request (request_id, kind, registered_by) VALUES (...) ON CONFLICT ((lower(request_id))) DO NOTHING.';
 COMMENT ON COLUMN lsq_request.id IS 'Internal id.';
