@@ -14,7 +14,7 @@ from . import inbox, metrics
 from .landing import RawRef, land
 from .masking import mask_body, mask_records, safe_headers, secret_values_in
 from .payloads import BodyError, decode
-from .sources import LANDERS
+from .sources import LANDERS, SOURCES
 
 bp = Blueprint("callbacks", __name__)
 log = logging.getLogger("callrecon.callbacks")
@@ -81,13 +81,15 @@ def receive(source: str, token: str):
         return response
 
     reply = {"raw_id": raw_id, "stored": True, "records": outcome.record_count, "landed": outcome.landed}
+    answer = SOURCES[source].reply
     if outcome.status == "quarantined":
         # 202, not 4xx: the body is safely stored and a resend could never parse any better.
         reply.update(status="quarantined", parsed=False, error=outcome.error_json()["message"],
                      message="stored but not (fully) parsed; it is kept for review and "
                              "`callrecon replay` re-parses it after a fix; do not resend")
         failed = len(outcome.errors) if outcome.fatal is None else max(outcome.record_count, 1)
-        return _finish(source, "quarantined", started, 202, reply, raw_id, outcome.record_count,
+        return _finish(source, "quarantined", started, *answer(202, reply), raw_id, outcome.record_count,
                        outcome.landed, failed)
     reply.update(status=outcome.status, parsed=True)
-    return _finish(source, outcome.status, started, 200, reply, raw_id, outcome.record_count, outcome.landed)
+    return _finish(source, outcome.status, started, *answer(200, reply), raw_id, outcome.record_count,
+                   outcome.landed)

@@ -110,3 +110,24 @@ def to_utc(naive: dt.datetime | None, zone) -> dt.datetime | None:
     if naive is None:
         return None
     return naive.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+
+
+class WholeNumber(VendorField):
+    """An integer that vendors send either as a number or as digits in a string (Huawei's "6")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if _blank(value):
+            return None
+        if isinstance(value, bool):
+            raise ValidationError("expected a whole number, got a boolean")
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            number = int(value.strip())
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        else:
+            raise ValidationError(f"expected a whole number, got {str(value)[:20]!r}")
+        if not -2**31 <= number < 2**31:
+            raise ValidationError("number out of range")
+        return number

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from marshmallow import ValidationError
+from psycopg import sql
 
 from .fields import BaseSchema
 from .masking import MASK, is_secret_field, normalise_key
@@ -62,3 +63,16 @@ def storable_json(value):
     if "\\u0000" in text:
         raise RecordError({"_extra": ["contains a NUL character, which Postgres cannot store"]})
     return value
+
+
+def fill_columns(columns, stale: str):
+    """SET items for an upsert: the newer record's non-empty values win; a stale one only fills gaps.
+
+    `stale` is an SQL condition on EXCLUDED (the incoming row) and t (the stored row) that is true
+    when the incoming record is older than what is stored (e.g. a replay of an earlier push).
+    """
+    return sql.SQL(", ").join(
+        sql.SQL("{c} = CASE WHEN {stale} THEN COALESCE(t.{c}, EXCLUDED.{c}) ELSE COALESCE(EXCLUDED.{c}, t.{c}) END")
+        .format(c=sql.Identifier(c), stale=sql.SQL(stale))
+        for c in columns
+    )

@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from .fields import Seconds, Text, VendorTime, to_utc
 from .landing import Outcome, RawRef
-from .mapping import FieldMap, RecordError, storable_json
+from .mapping import FieldMap, RecordError, fill_columns, storable_json
 from .masking import normalise_key
 
 SOURCE = "ozonetel"
@@ -72,12 +72,8 @@ KEY_RULES = (
 )
 
 COLUMNS = FIELD_MAP.columns
-_FILL = sql.SQL(", ").join(
-    # Values from the most recent callback win; an older one (a replay) only fills gaps.
-    sql.SQL("{c} = CASE WHEN EXCLUDED.last_raw_id >= t.last_raw_id THEN COALESCE(EXCLUDED.{c}, t.{c}) "
-            "ELSE COALESCE(t.{c}, EXCLUDED.{c}) END").format(c=sql.Identifier(c))
-    for c in COLUMNS
-)
+# Values from the most recent callback win; an older one (a replay) only fills gaps.
+_FILL = fill_columns(COLUMNS, "EXCLUDED.last_raw_id < t.last_raw_id")
 UPSERT_CALL = sql.SQL("""
 WITH sighting AS (
     INSERT INTO ozonetel_sighting (raw_id, record_index, call_key)

@@ -147,6 +147,80 @@ class LeadSquaredSettings:
         return found
 
 
+def _campaigns(env, name: str) -> tuple[tuple[int, int], ...]:
+    """'8:1001,8:1002' -> ((8, 1001), (8, 1002))."""
+    pairs = []
+    for part in env.get(name, "").split(","):
+        if not part.strip():
+            continue
+        vdn, _, campaign = part.strip().partition(":")
+        try:
+            pair = (int(vdn), int(campaign))
+        except ValueError:
+            raise ConfigError(f"{name}: {part.strip()!r} is not vdnId:campaignId (e.g. 8:1001)") from None
+        if not 1 <= pair[0] <= 9999:
+            raise ConfigError(f"{name}: vdnId {pair[0]} is outside 1..9999")
+        pairs.append(pair)
+    return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class HuaweiSettings:
+    """Huawei CC-iSales: push tokens, detail fetch, discovery (vendors.md §2)."""
+
+    callback_tokens: tuple[str, ...] = field(default=(), repr=False)
+    base_url: str = ""
+    ak: str = field(default="", repr=False)
+    sk: str = field(default="", repr=False)
+    timezone: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo("UTC"))
+    campaigns: tuple = ()
+    concurrency: int = 10
+    batch_gap: float = 1.0
+    timeout: float = 20.0
+    not_found_tries: int = 6
+    retry_first_interval: float = 60.0
+    retry_max_interval: float = 3600.0
+    signer: str = "auth-v2"
+    discovery_days: int = 7
+    page_size: int = 500
+    ca_bundle: str = ""
+
+    @classmethod
+    def from_env(cls, env) -> "HuaweiSettings":
+        """The HUAWEI_* variables."""
+        return cls(
+            callback_tokens=_tokens(env.get("HUAWEI_CALLBACK_TOKENS", "")),
+            base_url=env.get("HUAWEI_BASE_URL", "").strip().rstrip("/"),
+            ak=env.get("HUAWEI_AK", "").strip(),
+            sk=env.get("HUAWEI_SK", "").strip(),
+            timezone=_zone(env, "HUAWEI_TIMEZONE", "UTC"),
+            campaigns=_campaigns(env, "HUAWEI_CAMPAIGNS"),
+            concurrency=_int(env, "HUAWEI_CONCURRENCY", 10, minimum=1),
+            batch_gap=_duration(env, "HUAWEI_BATCH_GAP", "1s"),
+            timeout=_duration(env, "HUAWEI_TIMEOUT", "20s"),
+            not_found_tries=_int(env, "HUAWEI_NOT_FOUND_TRIES", 6, minimum=1),
+            retry_first_interval=_duration(env, "HUAWEI_RETRY_FIRST_INTERVAL", "60s"),
+            retry_max_interval=_duration(env, "HUAWEI_RETRY_MAX_INTERVAL", "1h"),
+            signer=env.get("HUAWEI_SIGNER", "").strip() or "auth-v2",
+            discovery_days=_int(env, "HUAWEI_DISCOVERY_DAYS", 7, minimum=1),
+            page_size=_int(env, "HUAWEI_PAGE_SIZE", 500, minimum=1),
+            ca_bundle=env.get("HUAWEI_CA_BUNDLE", "").strip(),
+        )
+
+    def problems(self) -> list[str]:
+        """What keeps the Huawei reconciler from running, naming the variables."""
+        found = []
+        if not self.base_url:
+            found.append("HUAWEI_BASE_URL is not set: use the CC-iSales address, e.g. https://10.1.2.3:28443")
+        if not (self.ak and self.sk):
+            found.append("HUAWEI_AK and HUAWEI_SK must both be set (the C2 interface AK/SK from Huawei operations)")
+        if self.page_size > 500:
+            found.append(f"HUAWEI_PAGE_SIZE={self.page_size} is above Huawei's maximum of 500")
+        if self.discovery_days > 30:
+            found.append(f"HUAWEI_DISCOVERY_DAYS={self.discovery_days} is above Huawei's 30-day query range")
+        return found
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything callrecon reads from the environment; build it with `Settings.from_env()`."""
@@ -162,6 +236,7 @@ class Settings:
     log_level: str = "INFO"
     leadsquared: LeadSquaredSettings = field(default_factory=LeadSquaredSettings)
     reconcile_concurrency: int = 4
+    huawei: HuaweiSettings = field(default_factory=HuaweiSettings)
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -179,13 +254,15 @@ class Settings:
             log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
             leadsquared=LeadSquaredSettings.from_env(env),
             reconcile_concurrency=_int(env, "RECONCILE_CONCURRENCY", 4, minimum=1),
+            huawei=HuaweiSettings.from_env(env),
         )
 
     def callback_tokens(self, source: str) -> tuple[str, ...]:
         """The accepted URL tokens for one vendor source."""
-        return {"ozonetel": self.ozonetel_callback_tokens}.get(source, ())
+        return {"ozonetel": self.ozonetel_callback_tokens, "huawei": self.huawei.callback_tokens}.get(source, ())
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured secret, so masking and log checks can look for each of them."""
-        values = (*self.ozonetel_callback_tokens, self.ozonetel_api_key, self.leadsquared.api_key)
+        values = (*self.ozonetel_callback_tokens, self.ozonetel_api_key, self.leadsquared.api_key,
+                  *self.huawei.callback_tokens, self.huawei.ak, self.huawei.sk)
         return tuple(v for v in values if v)

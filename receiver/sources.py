@@ -1,7 +1,34 @@
-"""Vendor sources callrecon accepts callbacks from, and the landing function for each."""
+"""Vendor sources callrecon accepts callbacks from: how each lands, and how it wants its reply."""
 
-from . import ozonetel
+from __future__ import annotations
 
-LANDERS = {
-    ozonetel.SOURCE: ozonetel.land_records,
+from dataclasses import dataclass
+from typing import Callable
+
+from . import huawei, ozonetel
+
+
+def json_reply(status_code: int, body: dict) -> tuple[int, dict]:
+    """Our own JSON reply, unchanged (Ozonetel documents no expected reply)."""
+    return status_code, body
+
+
+def huawei_reply(status_code: int, body: dict) -> tuple[int, dict]:
+    """Huawei re-pushes on anything but HTTP 200 + retCode "0" (§2.4); a stored body must not be re-pushed."""
+    message = "success" if body.get("status") in ("landed", "note") else f"stored; quarantined: {body.get('error')}"
+    return 200, {**huawei.ACK, "retMsg": message, "raw_id": body.get("raw_id")}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One vendor's callback handling."""
+
+    land: Callable
+    reply: Callable = json_reply
+
+
+SOURCES = {
+    ozonetel.SOURCE: Source(ozonetel.land_records),
+    huawei.SOURCE: Source(huawei.land_records, huawei_reply),
 }
+LANDERS = {name: source.land for name, source in SOURCES.items()}

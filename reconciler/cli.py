@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -14,10 +15,12 @@ from receiver.replay import replay
 from receiver.settings import ConfigError, Settings
 from receiver.sources import LANDERS
 
+from receiver import huawei as huawei_landing
 from receiver import leadsquared as lsq_landing
 from receiver.settings import LSQ_KINDS
 
 from . import status as status_report
+from .clock import SystemClock
 from .provision import ProvisionError, ensure_database
 from .runner import reconcile
 from .sources import SOURCES
@@ -84,24 +87,41 @@ def cmd_urls(args, settings):
 
 def cmd_track_leadsquared(args, settings):
     """Register LeadSquared RequestIds to poll until final (args, or one per line on stdin)."""
-    ids = list(args.ids)
-    if not ids or ids == ["-"]:
-        ids = [line for line in sys.stdin.read().splitlines()]
-    ids = [i.strip() for i in ids if i.strip()]
-    bad = [i for i in ids if len(i) > 200]
-    if bad:
-        raise ConfigError(f"{len(bad)} id(s) longer than 200 characters; is the input one RequestId per line?")
-    if not ids:
-        raise ConfigError("no RequestIds given: pass them as arguments or one per line on stdin")
+    ids = _ids_from(args.ids)
     with _connect(settings) as conn, conn.transaction():
         new = lsq_landing.register(conn, ids, args.kind, args.by)
     print(f"registered {new} new, {len(ids) - new} already tracked ({args.kind})")
 
 
+def _ids_from(args_ids) -> list[str]:
+    """Ids from the arguments, or one per line on stdin when none (or '-') are given."""
+    ids = list(args_ids)
+    if not ids or ids == ["-"]:
+        ids = sys.stdin.read().splitlines()
+    ids = [i.strip() for i in ids if i.strip()]
+    bad = [i for i in ids if len(i) > 200]
+    if bad:
+        raise ConfigError(f"{len(bad)} id(s) longer than 200 characters; is the input one id per line?")
+    if not ids:
+        raise ConfigError("no ids given: pass them as arguments or one per line on stdin")
+    return ids
+
+
+def cmd_track_huawei(args, settings):
+    """Queue Huawei calls for a detail fetch (callIds as args, or one per line on stdin)."""
+    ids = _ids_from(args.ids)
+    if not 1 <= args.vdn <= 9999:
+        raise ConfigError(f"--vdn {args.vdn} is outside Huawei's 1..9999")
+    with _connect(settings) as conn, conn.transaction():
+        new = huawei_landing.register(conn, args.vdn, ids, settings, SystemClock().now())
+    print(f"registered {new} new, {len(ids) - new} already known (vdn {args.vdn})")
+
+
 def cmd_reconcile(args, settings):
     """Poll vendors for what pushes missed, within each vendor's shared rate budget."""
     return reconcile(settings, source=args.source, loop=args.loop, interval=args.interval,
-                     limit=args.limit, concurrency=args.concurrency or settings.reconcile_concurrency)
+                     limit=args.limit, concurrency=args.concurrency or settings.reconcile_concurrency,
+                     since=args.since)
 
 
 def cmd_status(args, settings):
@@ -146,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="who registers them (default %(default)s)")
     lsq.add_argument("ids", nargs="*", metavar="ID", help="RequestIds; none or '-' reads one per line from stdin")
     lsq.set_defaults(func=cmd_track_leadsquared)
+    hw = track_sources.add_parser("huawei", help="Huawei callIds to fetch details for",
+                                  description=cmd_track_huawei.__doc__ + " Registering a call twice is harmless.")
+    hw.add_argument("--vdn", type=int, required=True, help="the calls' vdnId (1..9999)")
+    hw.add_argument("ids", nargs="*", metavar="CALLID", help="callIds; none or '-' reads one per line from stdin")
+    hw.set_defaults(func=cmd_track_huawei)
 
     rec = commands.add_parser("reconcile", help="poll vendors for what pushes missed",
                               description=cmd_reconcile.__doc__ + " Prints one JSON summary per source run; "
@@ -157,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--interval", type=float, default=60.0, help="seconds between passes with --loop")
     rec.add_argument("--limit", type=int, help="stop a pass after this many items")
     rec.add_argument("--concurrency", type=int, help="items in flight per process (RECONCILE_CONCURRENCY)")
+    rec.add_argument("--since", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                     help="Huawei discovery: query days from this date again, even those already covered")
     rec.set_defaults(func=cmd_reconcile)
 
     st = commands.add_parser("status", help="what the reconciler has pending, done and failed",

@@ -93,9 +93,9 @@ class Run:
 
 
 def run_source(source, database_url: str, clock, *, stop: threading.Event, limit=None,
-               concurrency: int = 1, progress=None) -> RunResult:
+               concurrency: int = 1, progress=None, since=None) -> RunResult:
     """Work through every due item of one source, `concurrency` items at a time."""
-    budget = Budget(source.name, source.rate_limit, clock, source.call_timeout)
+    budget = Budget(getattr(source, "budget_name", source.name), source.rate_limit, clock, source.call_timeout)
     with psycopg.connect(database_url, autocommit=True) as conn:
         budget.ensure(conn)
         run_id = conn.execute(START_RUN, {"source": source.name, "now": clock.now(),
@@ -105,6 +105,8 @@ def run_source(source, database_url: str, clock, *, stop: threading.Event, limit
         if problems:
             run.fail("; ".join(problems))
         else:
+            if hasattr(source, "prepare"):
+                source.prepare(conn, clock.now(), since)
             threads = [threading.Thread(target=_worker, args=(source, database_url, budget, run, clock),
                                         name=f"{source.name}-{n}", daemon=True) for n in range(concurrency)]
             for thread in threads:

@@ -62,18 +62,19 @@ def selected_sources(name: str, settings):
     names = list(SOURCES) if name == "all" else [name]
     run, skipped, broken = [], [], []
     for source_name in names:
-        source = SOURCES[source_name](settings)
-        problems = source.problems()
+        sources = [source_class(settings) for source_class in SOURCES[source_name]]
+        problems = sources[0].problems()
         if not problems:
-            run.append(source)
-        elif name == "all" and not source.is_configured():
+            run.extend(sources)
+        elif name == "all" and not sources[0].is_configured():
             skipped.append(f"{source_name}: not configured, skipped")
         else:
             broken.append(f"{source_name}: " + "; ".join(problems))
     return run, skipped, broken
 
 
-def reconcile(settings, *, source: str, loop: bool, interval: float, limit, concurrency: int, stop=None) -> int:
+def reconcile(settings, *, source: str, loop: bool, interval: float, limit, concurrency: int, stop=None,
+              since=None) -> int:
     """Run the chosen sources; exit code 0 ok, 1 a run failed, 2 misconfigured."""
     stop = stop or threading.Event()
     clock = SystemClock(stop)
@@ -86,13 +87,13 @@ def reconcile(settings, *, source: str, loop: bool, interval: float, limit, conc
         return 2
     previous = install_stop_signals(stop)
     try:
-        return _passes(settings, sources, stop, clock, loop, interval, limit, concurrency)
+        return _passes(settings, sources, stop, clock, loop, interval, limit, concurrency, since)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _passes(settings, sources, stop, clock, loop, interval, limit, concurrency) -> int:
+def _passes(settings, sources, stop, clock, loop, interval, limit, concurrency, since) -> int:
     """One pass over every source, repeated every `interval` seconds with --loop."""
     exit_code = 0
     while True:
@@ -101,7 +102,7 @@ def _passes(settings, sources, stop, clock, loop, interval, limit, concurrency) 
                 break
             progress = Progress(src.name)
             result = run_source(src, settings.database_url, clock, stop=stop, limit=limit,
-                                concurrency=concurrency, progress=progress)
+                                concurrency=concurrency, progress=progress, since=since)
             progress.close()
             print(json.dumps({"source": result.source, "run_id": result.run_id, "outcome": result.outcome,
                               "counts": dict(result.counts), "error": result.error}))
@@ -109,4 +110,5 @@ def _passes(settings, sources, stop, clock, loop, interval, limit, concurrency) 
                 exit_code = 1
         if not loop or stop.is_set():
             return exit_code
+        since = None  # --since re-opens windows once, not on every pass
         clock.sleep(interval)

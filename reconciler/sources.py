@@ -1,7 +1,13 @@
-"""Reconciler sources by name; `--source all` runs each in this order."""
+"""Reconciler sources by the name `--source` takes; `all` runs each in this order.
 
+A name can cover several work sources that share one vendor budget (Huawei: discovery first, so
+the calls it finds get their detail in the same pass).
+"""
+
+from .huawei import HuaweiDetailSource, HuaweiDiscoverySource
 from .leadsquared import LeadSquaredSource
 
 SOURCES = {
-    LeadSquaredSource.name: LeadSquaredSource,
+    "leadsquared": (LeadSquaredSource,),
+    "huawei": (HuaweiDiscoverySource, HuaweiDetailSource),
 }

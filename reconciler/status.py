@@ -17,7 +17,8 @@ def collect(conn, settings, clock=None) -> dict:
     """{source: counts and last run} for every source."""
     now = (clock or SystemClock()).now()
     report = {}
-    for name, source_class in SOURCES.items():
+    for source_class in (cls for group in SOURCES.values() for cls in group):
+        name = source_class.name
         entry = source_class(settings).status(conn, now)
         entry["oldest_pending_s"] = round(float(entry["oldest_pending_s"]), 1) if entry["oldest_pending_s"] else None
         last = conn.execute(LAST_RUN, {"source": name}).fetchone()

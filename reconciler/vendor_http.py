@@ -91,8 +91,15 @@ def retry_after_seconds(value: str | None, now: dt.datetime) -> float | None:
 
 def get_json(session: requests.Session, url: str, *, params: dict, timeout: float, secrets, now: dt.datetime):
     """GET and decode JSON, raising the VendorError subclass that says what to do next."""
+    return request_json(session, "GET", url, params=params, timeout=timeout, secrets=secrets, now=now)
+
+
+def request_json(session: requests.Session, method: str, url: str, *, timeout: float, secrets, now: dt.datetime,
+                 params: dict | None = None, data: bytes | None = None, headers: dict | None = None):
+    """One call, JSON answer decoded; failures raise the VendorError subclass that says what to do."""
     try:
-        resp = session.get(url, params=params, timeout=(CONNECT_TIMEOUT, timeout))
+        resp = session.request(method, url, params=params, data=data, headers=headers,
+                               timeout=(CONNECT_TIMEOUT, timeout))
     except requests.Timeout:
         raise Transient(f"no answer within {timeout:g}s") from None
     except requests.ConnectionError as exc:

@@ -26,7 +26,7 @@ def run(env, monkeypatch, capsys):
     return _run
 
 
-COMMANDS = [[], ["db"], ["db", "ensure"], ["db", "upgrade"], ["db", "status"], ["replay"], ["urls"],
+COMMANDS = [[], ["db"], ["db", "ensure"], ["db", "upgrade"], ["db", "status"], ["replay"], ["urls"], ["track", "huawei"],
             ["track"], ["track", "leadsquared"], ["reconcile"], ["status"]]
 
 
