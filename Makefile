@@ -22,14 +22,15 @@ db: install
 
 # First run writes .callrecon.env (mode 600) with a fresh callback token; exported variables win over it.
 .callrecon.env:
-	@umask 077; token=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))'); \
-	  printf 'export OZONETEL_CALLBACK_TOKENS="$${OZONETEL_CALLBACK_TOKENS:-%s}"\n' "$$token" > $@; \
-	  echo "wrote $@ with a new callback token (keep it private; delete the file to rotate)"
+	@umask 077; new() { $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))'; }; \
+	  printf 'export OZONETEL_CALLBACK_TOKENS="$${OZONETEL_CALLBACK_TOKENS:-%s}"\n' "$$(new)" > $@; \
+	  printf 'export HUAWEI_CALLBACK_TOKENS="$${HUAWEI_CALLBACK_TOKENS:-%s}"\n' "$$(new)" >> $@; \
+	  echo "wrote $@ with new callback tokens (keep them private; delete the file to rotate)"
 
 run: db .callrecon.env
 	@source .callrecon.env; \
 	  base="$${PUBLIC_BASE_URL:-http://$$(hostname -I 2>/dev/null | awk '{print $$1}' | grep . || echo 127.0.0.1):$(PORT)}"; \
-	  echo "Paste this callBackUrl into Ozonetel CloudAgent:"; \
+	  echo "Paste the callBackUrl into each vendor's console:"; \
 	  $(BIN)/callrecon urls --base "$$base"; \
 	  exec $(BIN)/gunicorn -c python:receiver.gunicorn_conf 'receiver:create_app()'
 

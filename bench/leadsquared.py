@@ -7,7 +7,8 @@ enforces the limit (and answers 429 past it), runs two `callrecon reconcile --so
 - achieved calls/s ÷ allowed calls/s while due work remained. Achieved is (calls − N) divided by
   the time from the N-th call (the moment the window first filled) to the last call: a client
   that reuses every slot the moment the window lets it scores 1.0, whether it starts with a
-  burst or evenly, and a client that leaves budget idle scores less;
+  burst or evenly, and a client that leaves budget idle scores less (backlogs are whole multiples
+  of N, so the last window is a full one);
 - 429 answers, repeat polls of items already final, and each process's peak RSS (wait4).
 """
 
@@ -16,40 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from benchlib import DEFAULT_ADMIN_URL, fresh_database, free_port, run_reconcilers, start_fake
+
 SCENARIOS = {
     "real": [("25/5s", 25, 5.0, 350)],
     "scaled": [("500/5s", 500, 5.0, 2_000), ("500/5s", 500, 5.0, 20_000)],
 }
 RUN_LIMIT_SECONDS = 900
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def fresh_database(admin_url: str, name: str) -> str:
-    """Drop and create the bench database, migrate it; returns its URL."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
-    subprocess.run([BIN / "callrecon", "db", "upgrade"], env={**os.environ, "DATABASE_URL": url},
-                   check=True, capture_output=True)
-    return url
 
 
 def register(url: str, count: int) -> None:
@@ -62,43 +41,22 @@ def register(url: str, count: int) -> None:
 
 def run_scenario(admin_url: str, label: str, calls: int, period: float, ids: int, concurrency: int) -> dict:
     """One scenario; returns its figures."""
-    url = fresh_database(admin_url, "callrecon_bench")
+    url = fresh_database(admin_url)
     register(url, ids)
     port = free_port()
-    fake = subprocess.Popen([sys.executable, str(ROOT / "bench" / "fake_leadsquared.py"), str(port), str(calls),
-                             str(period)], stdout=subprocess.PIPE, text=True)
-    assert fake.stdout.readline().strip() == "ready"
+    fake = start_fake("fake_leadsquared.py", port, calls, period)
     env = {**os.environ, "DATABASE_URL": url, "LSQ_ASYNC_BASE_URL": f"http://127.0.0.1:{port}",
            "LSQ_API_KEY": "bench-key", "LSQ_RATE_LIMIT": label, "RECONCILE_CONCURRENCY": str(concurrency),
            "LOG_LEVEL": "WARNING"}
     try:
-        started = time.monotonic()
-        logs = [open(f"/tmp/callrecon-bench-reconciler-{n}.log", "wb") for n in range(2)]
-        procs = [subprocess.Popen([BIN / "callrecon", "reconcile", "--source", "leadsquared", "--once"], env=env,
-                                  stdout=subprocess.PIPE, stderr=log) for log in logs]
-        rss_kib, summaries = [], []
-        deadline = started + RUN_LIMIT_SECONDS
-        for proc in procs:
-            usage = None
-            while usage is None:
-                pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    usage, proc.returncode = ru, os.waitstatus_to_exitcode(status)
-                elif time.monotonic() > deadline:
-                    proc.kill()
-                else:
-                    time.sleep(0.2)
-            out = proc.stdout.read().decode()
-            summaries.append(json.loads(out.strip().splitlines()[-1]) if out.strip() else {"outcome": "no output"})
-            rss_kib.append(usage.ru_maxrss)
-        for log in logs:
-            log.close()
-        wall = time.monotonic() - started
+        runs, rss_kib, wall = run_reconcilers(env, ["reconcile", "--source", "leadsquared", "--once"], 2,
+                                              RUN_LIMIT_SECONDS)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats", timeout=10) as resp:
             stats = json.load(resp)
     finally:
         fake.terminate()
         fake.wait()
+    summaries = [run[-1] for run in runs]
     with psycopg.connect(url) as conn:
         done = conn.execute("SELECT count(*) FROM lsq_request WHERE status = 'Success'").fetchone()[0]
     times = stats["times"]
@@ -117,15 +75,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=sorted(SCENARIOS), help="run one scenario group")
     parser.add_argument("--concurrency", type=int, default=4, help="RECONCILE_CONCURRENCY per process")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL",
-                                                                 "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--ids", type=int, help="override every scenario's backlog size (a quick smoke run)")
+    parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL,
+                        help="server to create the callrecon_bench database on (default %(default)s)")
     args = parser.parse_args()
     groups = [args.only] if args.only else list(SCENARIOS)
     rows = []
     for group in groups:
         for label, calls, period, ids in SCENARIOS[group]:
             print(f"running {label} with {ids} ids, two processes ...", file=sys.stderr, flush=True)
-            rows.append(run_scenario(args.database_url, label, calls, period, ids, args.concurrency))
+            rows.append(run_scenario(args.database_url, label, calls, period, args.ids or ids, args.concurrency))
     header = ("limit", "ids", "calls", "wall_s", "achieved_per_s", "allowed_per_s", "ratio", "http_429",
               "repeat_final_polls", "peak_rss_mib", "outcomes")
     print(" | ".join(header))

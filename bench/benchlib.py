@@ -1,0 +1,72 @@
+"""What the reconciler benchmarks share: a fresh database, a free port, reconciler processes with peak RSS."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fresh_database(admin_url: str, name: str = "callrecon_bench") -> str:
+    """Drop and create the bench database and migrate it; returns its URL."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
+    subprocess.run([BIN / "callrecon", "db", "upgrade"], env={**os.environ, "DATABASE_URL": url},
+                   check=True, capture_output=True)
+    return url
+
+
+def start_fake(script: str, *args) -> subprocess.Popen:
+    """Start a fake vendor from bench/ and wait until it says ready."""
+    fake = subprocess.Popen([sys.executable, str(ROOT / "bench" / script), *map(str, args)],
+                            stdout=subprocess.PIPE, text=True)
+    if fake.stdout.readline().strip() != "ready":
+        fake.kill()
+        raise RuntimeError(f"{script} did not start")
+    return fake
+
+
+def run_reconcilers(env: dict, argv: list[str], processes: int, limit_seconds: float) -> tuple[list, list, float]:
+    """Run `processes` copies of `callrecon ARGV` at once; (JSON summaries, peak RSS KiB each, wall s)."""
+    started = time.monotonic()
+    logs = [open(f"/tmp/callrecon-bench-reconciler-{n}.log", "wb") for n in range(processes)]
+    procs = [subprocess.Popen([BIN / "callrecon", *argv], env=env, stdout=subprocess.PIPE, stderr=log)
+             for log in logs]
+    summaries, rss_kib = [], []
+    deadline = started + limit_seconds
+    for proc in procs:
+        usage = None
+        while usage is None:  # wait4, not poll(): it also returns this child's own peak RSS
+            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                usage, proc.returncode = ru, os.waitstatus_to_exitcode(status)
+            elif time.monotonic() > deadline:
+                proc.kill()
+            else:
+                time.sleep(0.2)
+        out = proc.stdout.read().decode().strip()
+        summaries.append([json.loads(line) for line in out.splitlines()] if out else [{"outcome": "no output"}])
+        rss_kib.append(usage.ru_maxrss)
+    for log in logs:
+        log.close()
+    return summaries, rss_kib, time.monotonic() - started
