@@ -181,3 +181,13 @@ def test_reconcile_exits_1_when_the_vendor_rejects_the_key(run, httpserver, monk
     run("track", "leadsquared", "--kind", "call-log", "k-1")
     code, out, err = run("reconcile", "--source", "leadsquared")
     assert code == 1 and "LSQ_API_KEY" in out and "wrong-key-111" not in out + err
+
+
+def test_track_huawei_reads_call_ids_from_stdin(run, db, monkeypatch):
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO("1644464743-1388\n1644464743-1391\n1644464743-1388\n"))
+    code, out, _ = run("track", "huawei", "--vdn", "8")
+    assert code == 0 and out.strip() == "registered 2 new, 1 already known (vdn 8)"
+    assert db.execute("SELECT count(*) FROM huawei_call WHERE detail_status = 'pending'").fetchone() == (2,)
+    code, _, err = run("track", "huawei", "--vdn", "10000", "x")
+    assert code == 2 and "1..9999" in err
