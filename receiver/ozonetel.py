@@ -14,6 +14,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .fields import Seconds, Text, VendorTime, to_utc
+from . import ozonetel_ledger
 from .landing import Outcome, RawRef
 from .mapping import FieldMap, RecordError, fill_columns, storable_json
 from .masking import normalise_key
@@ -145,10 +146,11 @@ def to_row(record, zone) -> dict:
 def land_records(conn, raw: RawRef, records: list, settings) -> Outcome:
     """Upsert every valid record of one callback; report the rest for the quarantine."""
     outcome = Outcome(record_count=len(records))
-    params = []
+    params, notices = [], []
     for index, record in enumerate(records):
         if isinstance(record, dict) and is_notice(record):
-            outcome.notes.append(str(record.get("message") or record.get("Message"))[:500])
+            notices.append(record)
+            outcome.notes.append(ozonetel_ledger.notice_fields(record)[2])
             continue
         try:
             row = to_row(record, settings.ozonetel_timezone)
@@ -160,5 +162,6 @@ def land_records(conn, raw: RawRef, records: list, settings) -> Outcome:
     if params:
         with conn.cursor() as cur:
             cur.executemany(UPSERT_CALL, params)
+    ozonetel_ledger.match(conn, params, notices, raw.received_at)
     outcome.landed = len(params)
     return outcome

@@ -147,6 +147,55 @@ class LeadSquaredSettings:
         return found
 
 
+OZONETEL_DEFAULT_API_URL = "https://in1-ccaas-bulkupload.ozonetel.com/endpoint/dailer/data/preview/download"
+
+
+def _choice(env, name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of a fixed set of words, or an error naming the variable and the choices."""
+    raw = (env.get(name, "").strip() or default).lower()
+    if raw not in choices:
+        raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
+@dataclass(frozen=True)
+class OzonetelApiSettings:
+    """Ozonetel Campaign Dial Status requests (vendors.md §1.1); the receiver's own settings stay top-level."""
+
+    api_url: str = OZONETEL_DEFAULT_API_URL
+    username: str = ""
+    campaigns: tuple[str, ...] = ()
+    public_base_url: str = ""
+    rate_limit: RateLimit = RateLimit(10, 60.0)
+    window: float = 3600.0
+    push_timeout: float = 900.0
+    settle: float = 600.0
+    max_tries: int = 3
+    sortby: str = "1"
+    apikey_in: str = "body"
+    request_format: str = "json"
+    timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, env) -> "OzonetelApiSettings":
+        """The OZONETEL_* variables of the reconciler."""
+        return cls(
+            api_url=env.get("OZONETEL_API_URL", "").strip() or OZONETEL_DEFAULT_API_URL,
+            username=env.get("OZONETEL_USERNAME", "").strip(),
+            campaigns=tuple(c.strip() for c in env.get("OZONETEL_CAMPAIGNS", "").split(",") if c.strip()),
+            public_base_url=env.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
+            rate_limit=RateLimit.parse("OZONETEL_RATE_LIMIT", env.get("OZONETEL_RATE_LIMIT", "").strip() or "10/60s"),
+            window=_duration(env, "OZONETEL_WINDOW", "1h"),
+            push_timeout=_duration(env, "OZONETEL_PUSH_TIMEOUT", "15m"),
+            settle=_duration(env, "OZONETEL_SETTLE", "10m"),
+            max_tries=_int(env, "OZONETEL_MAX_TRIES", 3, minimum=1),
+            sortby=_choice(env, "OZONETEL_SORTBY", "1", ("0", "1", "2")),
+            apikey_in=_choice(env, "OZONETEL_APIKEY_IN", "body", ("body", "header", "both")),
+            request_format=_choice(env, "OZONETEL_REQUEST_FORMAT", "json", ("json", "form")),
+            timeout=_duration(env, "OZONETEL_TIMEOUT", "30s"),
+        )
+
+
 def _campaigns(env, name: str) -> tuple[tuple[int, int], ...]:
     """'8:1001,8:1002' -> ((8, 1001), (8, 1002))."""
     pairs = []
@@ -237,6 +286,7 @@ class Settings:
     leadsquared: LeadSquaredSettings = field(default_factory=LeadSquaredSettings)
     reconcile_concurrency: int = 4
     huawei: HuaweiSettings = field(default_factory=HuaweiSettings)
+    ozonetel_api: OzonetelApiSettings = field(default_factory=OzonetelApiSettings)
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -255,11 +305,27 @@ class Settings:
             leadsquared=LeadSquaredSettings.from_env(env),
             reconcile_concurrency=_int(env, "RECONCILE_CONCURRENCY", 4, minimum=1),
             huawei=HuaweiSettings.from_env(env),
+            ozonetel_api=OzonetelApiSettings.from_env(env),
         )
 
     def callback_tokens(self, source: str) -> tuple[str, ...]:
         """The accepted URL tokens for one vendor source."""
         return {"ozonetel": self.ozonetel_callback_tokens, "huawei": self.huawei.callback_tokens}.get(source, ())
+
+    def ozonetel_problems(self) -> list[str]:
+        """What keeps the Ozonetel reconciler from running, naming the variables."""
+        api, found = self.ozonetel_api, []
+        for name, value in (("OZONETEL_API_KEY", self.ozonetel_api_key), ("OZONETEL_USERNAME", api.username),
+                            ("PUBLIC_BASE_URL", api.public_base_url)):
+            if not value:
+                found.append(f"{name} is not set")
+        if not api.campaigns:
+            found.append("OZONETEL_CAMPAIGNS is not set: list the campaign names, comma-separated")
+        if not self.ozonetel_callback_tokens:
+            found.append("OZONETEL_CALLBACK_TOKENS is not set: the callBackUrl needs a token")
+        if api.public_base_url and not api.public_base_url.startswith(("http://", "https://")):
+            found.append(f"PUBLIC_BASE_URL={api.public_base_url!r} must start with https:// (Ozonetel insists)")
+        return found
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured secret, so masking and log checks can look for each of them."""

@@ -22,8 +22,15 @@ from receiver.settings import LSQ_KINDS
 from . import status as status_report
 from .clock import SystemClock
 from .provision import ProvisionError, ensure_database
+from .ozonetel import OzonetelSource, windows
 from .runner import reconcile
 from .sources import SOURCES
+
+
+BACKFILL_KNOWN = """
+SELECT count(*) FROM ozonetel_request
+WHERE campaign_name = %(campaign)s AND window_from >= %(start)s AND window_to <= %(end)s
+"""
 
 
 def _connect(settings):
@@ -117,6 +124,34 @@ def cmd_track_huawei(args, settings):
     print(f"registered {new} new, {len(ids) - new} already known (vdn {args.vdn})")
 
 
+def cmd_backfill_ozonetel(args, settings):
+    """Ask Ozonetel to push a past date range again, window by window, within the rate limit."""
+    source = OzonetelSource(settings)
+    zone = settings.ozonetel_timezone
+    start = dt.datetime.combine(args.since, dt.time(), zone).astimezone(dt.timezone.utc)
+    end = dt.datetime.combine(args.until, dt.time(), zone).astimezone(dt.timezone.utc)
+    if end <= start:
+        raise ConfigError("--until must be after --since (both are dates in OZONETEL_TIMEZONE; --until is exclusive)")
+    planned = list(windows(start, end, source.window))
+    limit = settings.ozonetel_api.rate_limit
+    with _connect(settings) as conn:
+        known = conn.execute(BACKFILL_KNOWN, {"campaign": args.campaign, "start": start, "end": end}).fetchone()[0]
+    todo = len(planned) - known
+    seconds = max(todo - 1, 0) // limit.calls * limit.period
+    print(f"{args.campaign}: {len(planned)} windows of {source.window} from {args.since} to {args.until} "
+          f"({zone.key}); {known} already in the ledger; {todo} requests to send, about "
+          f"{seconds / 60:.1f} min at {limit}")
+    if args.dry_run:
+        return 0
+    problems = source.problems()
+    if problems:
+        raise ConfigError("; ".join(problems))
+    with _connect(settings) as conn, conn.transaction():
+        source.add_windows(conn, args.campaign, start, end, SystemClock().now(), "backfill")
+    return reconcile(settings, source="ozonetel", loop=False, interval=0, limit=None,
+                     concurrency=settings.reconcile_concurrency)
+
+
 def cmd_reconcile(args, settings):
     """Poll vendors for what pushes missed, within each vendor's shared rate budget."""
     return reconcile(settings, source=args.source, loop=args.loop, interval=args.interval,
@@ -185,6 +220,20 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--since", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
                      help="Huawei discovery: query days from this date again, even those already covered")
     rec.set_defaults(func=cmd_reconcile)
+
+    backfill = commands.add_parser("backfill", help="ask a vendor to push a past date range again",
+                                   description="Ask a vendor to push a past date range again.")
+    backfill_sources = backfill.add_subparsers(dest="backfill_source", metavar="SOURCE", required=True)
+    bo = backfill_sources.add_parser("ozonetel", help="Ozonetel Campaign Dial Status, window by window",
+                                     description=cmd_backfill_ozonetel.__doc__ + " Windows already in the "
+                                     "ledger are left alone; the rest are sent under OZONETEL_RATE_LIMIT.")
+    bo.add_argument("--campaign", required=True, help="Ozonetel campaign name")
+    bo.add_argument("--since", required=True, type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                    help="first day (in OZONETEL_TIMEZONE)")
+    bo.add_argument("--until", required=True, type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                    help="day after the last one (exclusive)")
+    bo.add_argument("--dry-run", action="store_true", help="only print how many requests and how long")
+    bo.set_defaults(func=cmd_backfill_ozonetel)
 
     st = commands.add_parser("status", help="what the reconciler has pending, done and failed",
                              description=cmd_status.__doc__)

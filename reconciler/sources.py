@@ -6,8 +6,10 @@ the calls it finds get their detail in the same pass).
 
 from .huawei import HuaweiDetailSource, HuaweiDiscoverySource
 from .leadsquared import LeadSquaredSource
+from .ozonetel import OzonetelSource
 
 SOURCES = {
     "leadsquared": (LeadSquaredSource,),
     "huawei": (HuaweiDiscoverySource, HuaweiDetailSource),
+    "ozonetel": (OzonetelSource,),
 }

@@ -95,7 +95,7 @@ def get_json(session: requests.Session, url: str, *, params: dict, timeout: floa
 
 
 def request_json(session: requests.Session, method: str, url: str, *, timeout: float, secrets, now: dt.datetime,
-                 params: dict | None = None, data: bytes | None = None, headers: dict | None = None):
+                 params: dict | None = None, data=None, headers: dict | None = None, decode=None):
     """One call, JSON answer decoded; failures raise the VendorError subclass that says what to do."""
     try:
         resp = session.request(method, url, params=params, data=data, headers=headers,
@@ -116,6 +116,6 @@ def request_json(session: requests.Session, method: str, url: str, *, timeout: f
     if resp.status_code != 200:
         raise Transient(excerpt, resp.status_code)
     try:
-        return resp.json()
+        return decode(resp.text) if decode else resp.json()
     except ValueError:
         raise Transient(f"body is not JSON: {excerpt!r}", resp.status_code) from None

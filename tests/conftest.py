@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def load_schema(**kwargs) -> None:
         migrations.upgrade(conn, SQL_DIR)
 
 
-postgresql_noproc = factories.postgresql_noproc(load=[load_schema])
+# One database name per checkout, so two checkouts (e.g. git worktrees) can run the suite at once.
+TEST_DBNAME = "callrecon_test_" + hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+postgresql_noproc = factories.postgresql_noproc(dbname=TEST_DBNAME, load=[load_schema])
 postgresql = factories.postgresql("postgresql_noproc")
 
 

@@ -227,3 +227,95 @@ class FakeISales:
             return Response(json.dumps(answer), 200, content_type="application/json")
         finally:
             self._leave()
+
+
+OZONETEL_SEED = "ozonetel-campaign-dial-status.txt"
+
+
+def ozonetel_seed_replies() -> dict:
+    """Seed 003's documented error replies, by message, exactly as printed (doubled quotes included)."""
+    text = (SEEDS / OZONETEL_SEED).read_text(encoding="utf-8")
+    replies = {}
+    for line in text.splitlines():
+        if line.startswith(('{"status"', '"{""status')):
+            body = line[1:-1].replace('""', '"') if line.startswith('"') else line
+            replies.setdefault(json.loads(body)["message"], line)
+    return replies
+
+
+class FakeOzonetel:
+    """The Campaign Dial Status API: replies at once, then pushes the records to the callBackUrl.
+
+    Enforces a sliding-window limit (answering Ozonetel's "Request limit exhausted" past it) and
+    records every request it accepted, by campaign window.
+    """
+
+    def __init__(self, httpserver, api_key: str, username: str, limit=(10, 60.0)):
+        import time
+
+        self.api_key, self.username, self.limit = api_key, username, limit
+        self.records: dict = {}          # campaign -> list of records to push per request
+        self.replies: list = []          # queued raw reply texts (one per request) before normal handling
+        self.drop_next = 0               # pushes to "lose"
+        self.requests: list = []         # accepted request parameter dicts
+        self.window_counts: Counter = Counter()
+        self.over_limit = 0
+        self.push_delay = 0.2
+        self.pushes: list = []
+        self._arrivals = []
+        self._lock = threading.Lock()
+        self._time = time.monotonic
+        self._threads = []
+        httpserver.expect_request("/endpoint/dailer/data/preview/download", method="POST") \
+            .respond_with_handler(self.handle)
+        self.url = httpserver.url_for("/endpoint/dailer/data/preview/download")
+
+    def handle(self, request):
+        now = self._time()
+        with self._lock:
+            calls, period = self.limit
+            self._arrivals = [t for t in self._arrivals if now - t < period] + [now]
+            if len(self._arrivals) > calls:
+                self.over_limit += 1
+                return Response('{"status": "error", "message": "Request limit exhausted", "uniqueId": ""}', 200)
+            if self.replies:
+                return Response(self.replies.pop(0), 200, content_type="application/json")
+        params = json.loads(request.get_data()) if request.is_json else request.form.to_dict()
+        if params.get("apiKey") != self.api_key:
+            return Response('{"status": "error","message": "Authentication failed","uniqueId": ""}', 200)
+        if params.get("userName") != self.username:
+            return Response('{"status": "error","message": "userName is invalid","uniqueId": ""}', 200)
+        if params.get("campaignName") not in self.records:
+            return Response('"{""status"": ""error"",""message"": ""campaignName is invalid"", ""uniqueId"": """"}"',
+                            200)
+        with self._lock:
+            self.requests.append(params)
+            self.window_counts[(params["campaignName"], params["fromDate"], params["toDate"])] += 1
+            unique_id = f"uid-{len(self.requests)}"
+            drop = self.drop_next > 0
+            self.drop_next -= 1 if drop else 0
+        if not drop:
+            records = [dict(r, uniqueId=unique_id) for r in self.records[params["campaignName"]]]
+            thread = threading.Thread(target=self._push, args=(params["callBackUrl"], records))
+            thread.start()
+            self._threads.append(thread)
+        return Response(json.dumps({"status": "success", "message": "Data processing", "uniqueId": unique_id}), 200,
+                        content_type="application/json")
+
+    def _push(self, url, records):
+        import time
+        import urllib.request
+
+        time.sleep(self.push_delay)  # like Ozonetel: the data comes after the reply
+        body = ("data=" + __import__("urllib.parse").parse.quote(json.dumps(records))).encode()
+        request = urllib.request.Request(url, data=body, method="POST",
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                self.pushes.append(resp.status)
+        except OSError as exc:  # the receiver is gone (test over): record, don't raise in a thread
+            self.pushes.append(repr(exc))
+
+    def join(self):
+        for thread in self._threads:
+            thread.join(10)

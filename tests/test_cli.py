@@ -27,7 +27,7 @@ def run(env, monkeypatch, capsys):
 
 
 COMMANDS = [[], ["db"], ["db", "ensure"], ["db", "upgrade"], ["db", "status"], ["replay"], ["urls"], ["track", "huawei"],
-            ["track"], ["track", "leadsquared"], ["reconcile"], ["status"]]
+            ["track"], ["track", "leadsquared"], ["reconcile"], ["status"], ["backfill"], ["backfill", "ozonetel"]]
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c) or "callrecon" for c in COMMANDS])

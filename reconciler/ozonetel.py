@@ -1,0 +1,234 @@
+"""Ozonetel Campaign Dial Status: ask Ozonetel to push each campaign window, and ask again when the
+push never comes (vendors.md §1.1, seed 003).
+
+The API does not answer with data: it accepts the request and later POSTs the records to our
+callBackUrl, where the receiver lands them and credits the ledger row (receiver/ozonetel_ledger.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from dataclasses import dataclass
+
+from psycopg.types.json import Jsonb
+
+from receiver.masking import MASK
+from receiver.payloads import lenient_json
+
+from .core import retry_delay
+from .vendor_http import Misconfigured, RateLimited, Transient, Unauthorized, VendorError, make_session, request_json
+
+SOURCE = "ozonetel"
+CALLBACK_PATH = "/callbacks/ozonetel/"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+# Seed 003's documented replies, by a fragment of the message: what each means for the operator.
+CONFIG_ERRORS = {
+    "apikey is invalid": "Ozonetel says the apiKey is invalid or missing: check OZONETEL_API_KEY "
+                         "(and OZONETEL_APIKEY_IN: body, header or both)",
+    "authentication failed": "Ozonetel rejected the credentials (Authentication failed): check OZONETEL_API_KEY "
+                             "and OZONETEL_USERNAME belong to the same account",
+    "username is invalid": "Ozonetel says the userName is invalid or missing: check OZONETEL_USERNAME",
+    "campaignname is invalid": "Ozonetel says a campaign name is invalid: check OZONETEL_CAMPAIGNS",
+    "callbackurl": "Ozonetel refused the callBackUrl: set PUBLIC_BASE_URL to callrecon's public http(s):// address",
+}
+LIMIT_MESSAGE = "request limit exhausted"
+
+ENSURE_WINDOW = """
+INSERT INTO ozonetel_request (campaign_name, window_from, window_to, next_at, origin)
+VALUES (%(campaign)s, %(window_from)s, %(window_to)s, %(now)s, %(origin)s)
+ON CONFLICT (campaign_name, window_from, window_to) DO NOTHING
+"""
+LAST_WINDOW_END = "SELECT max(window_to) FROM ozonetel_request WHERE campaign_name = %(campaign)s AND origin = 'reconcile'"
+TIME_OUT = """
+UPDATE ozonetel_request SET
+    state = CASE WHEN tries >= %(max_tries)s THEN 'failed' ELSE 'timed-out' END,
+    next_at = %(now)s,
+    last_error = 'no push within ' || %(timeout)s || ' of request ' || tries ||
+                 CASE WHEN tries >= %(max_tries)s THEN '; gave up after ' || tries || ' tries (OZONETEL_MAX_TRIES)'
+                      ELSE '; asking again' END
+WHERE state = 'requested' AND sent_at <= %(deadline)s
+"""
+CLAIM = """
+SELECT id, campaign_name, window_from, window_to, tries FROM ozonetel_request
+WHERE state IN ('pending', 'timed-out') AND next_at <= %(now)s
+ORDER BY next_at, id
+LIMIT 1
+FOR UPDATE SKIP LOCKED
+"""
+ACCEPTED = """
+UPDATE ozonetel_request SET state = 'requested', tries = tries + 1, sent_at = %(now)s, params = %(params)s,
+    reply_status = %(status)s, reply_message = %(message)s, unique_id = NULLIF(%(unique_id)s, ''), last_error = NULL
+WHERE id = %(id)s
+"""
+FAILED = """
+UPDATE ozonetel_request SET next_at = %(next_at)s, last_error = %(error)s, state = %(state)s,
+    reply_status = COALESCE(%(status)s, reply_status), reply_message = COALESCE(%(message)s, reply_message)
+WHERE id = %(id)s
+"""
+STATUS = """
+SELECT count(*) FILTER (WHERE state IN ('pending', 'requested', 'timed-out')) AS pending,
+       count(*) FILTER (WHERE state IN ('pending', 'timed-out') AND next_at <= %(now)s) AS due_now,
+       count(*) FILTER (WHERE state IN ('pending', 'timed-out') AND last_error IS NOT NULL) AS failing,
+       0 AS expired,
+       extract(epoch FROM %(now)s - min(window_to) FILTER (WHERE state IN ('pending', 'requested', 'timed-out')))
+           AS oldest_pending_s,
+       COALESCE((SELECT jsonb_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM ozonetel_request
+                 WHERE state IN ('received', 'failed') GROUP BY state) f), '{}') AS final_by_status
+FROM ozonetel_request
+"""
+
+
+@dataclass(frozen=True)
+class Window:
+    """One campaign window due to be requested."""
+
+    id: int
+    campaign: str
+    window_from: dt.datetime
+    window_to: dt.datetime
+    tries: int
+
+
+def classify(message: str) -> VendorError | None:
+    """The domain error for one of Ozonetel's documented error messages (None if unknown)."""
+    folded = message.lower().replace(" ", "")
+    for fragment, advice in CONFIG_ERRORS.items():
+        if fragment.replace(" ", "") in folded:
+            return Misconfigured(advice)
+    if LIMIT_MESSAGE.replace(" ", "") in folded:
+        return RateLimited("Request limit exhausted", status=None)
+    return None
+
+
+def windows(start: dt.datetime, end: dt.datetime, size: dt.timedelta):
+    """[from, to) windows of `size` from start, the last ending at or before end."""
+    while start + size <= end:
+        yield start, start + size
+        start += size
+
+
+def floor_time(moment: dt.datetime, size: dt.timedelta, zone) -> dt.datetime:
+    """`moment` rounded down to a whole multiple of `size` on the local clock of `zone` (11:35 -> 11:00)."""
+    local = moment.astimezone(zone).replace(tzinfo=None)
+    epoch = dt.datetime(1970, 1, 1)
+    return (epoch + ((local - epoch) // size) * size).replace(tzinfo=zone).astimezone(dt.timezone.utc)
+
+
+class OzonetelSource:
+    """Requests dial-status pushes for campaign windows, within Ozonetel's 10-per-minute limit."""
+
+    name = SOURCE
+
+    def __init__(self, settings, rng: random.Random | None = None):
+        self.settings = settings
+        self.config = settings.ozonetel_api
+        self.secrets = settings.secret_values()
+        self.rate_limit = self.config.rate_limit
+        self.call_timeout = self.config.timeout
+        self.window = dt.timedelta(seconds=self.config.window)
+        self.rng = rng or random.Random()
+        headers = {"apiKey": settings.ozonetel_api_key} if self.config.apikey_in in ("header", "both") else {}
+        self.session = make_session(SOURCE, headers)
+
+    def problems(self) -> list[str]:
+        """Configuration errors that keep this source from running."""
+        return self.settings.ozonetel_problems()
+
+    def is_configured(self) -> bool:
+        """True once any of the reconciler's Ozonetel settings is given."""
+        return bool(self.config.username or self.config.campaigns)
+
+    def explain(self, exc) -> str:
+        """The operator message for an error that stops the source."""
+        if isinstance(exc, Unauthorized):
+            found = classify(exc.detail)
+            return found.detail if found else (f"Ozonetel rejected the request ({exc}): check OZONETEL_API_KEY "
+                                               "and OZONETEL_USERNAME")
+        if isinstance(exc, Misconfigured):
+            return exc.detail if exc.status is None else f"Ozonetel URL not found ({exc}): check OZONETEL_API_URL"
+        return str(exc)
+
+    @property
+    def callback_url(self) -> str:
+        """Where Ozonetel should push: PUBLIC_BASE_URL + the Ozonetel path + the first token."""
+        return self.config.public_base_url + CALLBACK_PATH + self.settings.ozonetel_callback_tokens[0]
+
+    def prepare(self, conn, now, since=None) -> None:
+        """Add the windows since the last one up to now minus the settle delay; time out stale requests."""
+        last_complete = floor_time(now - dt.timedelta(seconds=self.config.settle), self.window,
+                                   self.settings.ozonetel_timezone)
+        with conn.transaction():
+            for campaign in self.config.campaigns:
+                start = conn.execute(LAST_WINDOW_END, {"campaign": campaign}).fetchone()[0]
+                start = start or last_complete - self.window
+                self.add_windows(conn, campaign, start, last_complete, now, "reconcile")
+            conn.execute(TIME_OUT, {"now": now, "max_tries": self.config.max_tries,
+                                    "timeout": f"{self.config.push_timeout:g}s",
+                                    "deadline": now - dt.timedelta(seconds=self.config.push_timeout)})
+
+    def add_windows(self, conn, campaign: str, start, end, now, origin: str) -> int:
+        """Ledger rows for every window in [start, end); existing ones are left alone."""
+        added = 0
+        for window_from, window_to in windows(start, end, self.window):
+            added += conn.execute(ENSURE_WINDOW, {"campaign": campaign, "window_from": window_from,
+                                                  "window_to": window_to, "now": now, "origin": origin}).rowcount
+        return added
+
+    def status(self, conn, now) -> dict:
+        """Counts for `callrecon status`."""
+        cur = conn.execute(STATUS, {"now": now})
+        return dict(zip([c.name for c in cur.description], cur.fetchone()))
+
+    def claim(self, conn, now) -> Window | None:
+        """The most overdue window no other process holds."""
+        row = conn.execute(CLAIM, {"now": now}).fetchone()
+        return Window(*row) if row else None
+
+    def request_params(self, item: Window) -> dict:
+        """The Campaign Dial Status parameters for one window (seed 003), dates in OZONETEL_TIMEZONE."""
+        zone = self.settings.ozonetel_timezone
+        params = {
+            "fromDate": item.window_from.astimezone(zone).strftime(DATE_FORMAT),
+            "toDate": item.window_to.astimezone(zone).strftime(DATE_FORMAT),
+            "sortby": self.config.sortby, "status": "All", "dialstatus": "All", "dispositions": "ALL",
+            "campaignName": item.campaign, "userName": self.config.username, "callBackUrl": self.callback_url,
+        }
+        if self.config.apikey_in in ("body", "both"):
+            params["apiKey"] = self.settings.ozonetel_api_key
+        return params
+
+    def fetch(self, item: Window, now):
+        """Send the request; Ozonetel's documented error replies become domain errors here."""
+        params = self.request_params(item)
+        if self.config.request_format == "json":
+            data, headers = json.dumps(params).encode(), {"Content-Type": "application/json"}
+        else:
+            data, headers = params, None  # requests form-encodes a dict
+        payload = request_json(self.session, "POST", self.config.api_url, timeout=self.call_timeout,
+                               secrets=self.secrets, now=now, data=data, headers=headers, decode=lenient_json)
+        if not isinstance(payload, dict):
+            raise Transient(f"unexpected reply: {str(payload)[:100]!r}")
+        if str(payload.get("status", "")).lower() != "success":
+            message = str(payload.get("message", ""))[:300]
+            raise classify(message) or Transient(f"Ozonetel replied error: {message}")
+        return payload
+
+    def land(self, conn, item: Window, payload: dict, now) -> str:
+        """Ozonetel accepted the request: wait for the push."""
+        params = {k: (MASK if k == "apiKey" else v) for k, v in self.request_params(item).items()}
+        params["callBackUrl"] = self.config.public_base_url + CALLBACK_PATH + MASK
+        conn.execute(ACCEPTED, {"id": item.id, "now": now, "params": Jsonb(params),
+                                "status": str(payload.get("status")), "message": str(payload.get("message", ""))[:300],
+                                "unique_id": str(payload.get("uniqueId") or "")})
+        return "requested"
+
+    def failed(self, conn, item: Window, exc, run_id, now) -> str:
+        """A failed request: try again later with backoff."""
+        delay = retry_delay(item.tries + 1, 60.0, 3600.0, self.rng)
+        conn.execute(FAILED, {"id": item.id, "next_at": now + dt.timedelta(seconds=delay), "error": str(exc)[:500],
+                              "state": "pending" if item.tries == 0 else "timed-out", "status": None,
+                              "message": None})
+        return "retry"

@@ -1,0 +1,216 @@
+"""Ozonetel Campaign Dial Status requests, end to end on loopback: reconcile asks, the fake pushes to the
+running receiver, the ledger turns received."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug.serving import make_server
+
+from conftest import OZONETEL_TOKEN
+from fakes import FakeClock, FakeOzonetel, ozonetel_seed_replies
+from receiver import create_app
+from receiver.settings import Settings
+from reconciler.clock import SystemClock
+from reconciler.core import run_source
+from reconciler.ozonetel import OzonetelSource
+
+API_KEY = "KKozo-test-4f2a9c"
+USER = "acme_ops"
+UTC = dt.timezone.utc
+RECORDS = [
+    {"monitorUCID": "77001", "CampaignName": "Renewals_Nov", "CallerID": "9876500101", "StartTime": "2026-11-23 10:10:00",
+     "Status": "Answered", "DialStatus": "answered", "Apikey": API_KEY},
+    {"monitorUCID": "77002", "CampaignName": "Renewals_Nov", "CallerID": "9876500102", "StartTime": "2026-11-23 10:20:00",
+     "Status": "NotAnswered", "DialStatus": "not_answered", "Apikey": API_KEY},
+    {"campaignName": "Renewals_Nov", "phoneNumber": "9876500103", "status": "Pending", "dialstatus": "All"},
+]
+
+
+@pytest.fixture
+def api_server():
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
+def receiver_url(env):
+    """The real receiver app served on a loopback port, as Ozonetel's callBackUrl target."""
+    app = create_app(Settings.from_env(env))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    app.extensions["callrecon_pool"].close()
+
+
+@pytest.fixture
+def fake(api_server):
+    fake = FakeOzonetel(api_server, API_KEY, USER)
+    fake.records["Renewals_Nov"] = RECORDS
+    yield fake
+    fake.join()
+
+
+@pytest.fixture
+def oz_env(env, fake, receiver_url):
+    return {**env, "OZONETEL_API_URL": fake.url, "OZONETEL_API_KEY": API_KEY, "OZONETEL_USERNAME": USER,
+            "OZONETEL_CAMPAIGNS": "Renewals_Nov", "PUBLIC_BASE_URL": receiver_url, "OZONETEL_WINDOW": "1h",
+            "OZONETEL_SETTLE": "10m", "OZONETEL_PUSH_TIMEOUT": "15m", "OZONETEL_MAX_TRIES": "2"}
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(dt.datetime(2026, 11, 23, 6, 5, tzinfo=UTC))  # 11:35 in Kolkata
+
+
+@pytest.fixture
+def run(oz_env, database_url, clock):
+    def _run(overrides=None, run_clock=None, stop=None):
+        source = OzonetelSource(Settings.from_env({**oz_env, **(overrides or {})}), rng=random.Random(1))
+        return run_source(source, database_url, run_clock or clock, stop=stop or threading.Event())
+    return _run
+
+
+def ledger(db):
+    cur = db.execute("SELECT * FROM ozonetel_request ORDER BY window_from")
+    return [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
+
+
+def wait_for(db, sql, expected, seconds=10.0):
+    """Poll until the query returns `expected` (pushes arrive after the reply, on their own thread)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = db.execute(sql).fetchone()
+        if value == expected or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_a_window_is_requested_pushed_and_received(db, fake, run):
+    result = run()
+    assert result.counts == {"requested": 1}
+    [row] = ledger(db)
+    # the last complete window before now - settle: 04:30-05:30 UTC = 10:00-11:00 in Kolkata
+    assert (row["window_from"], row["window_to"]) == (dt.datetime(2026, 11, 23, 4, 30, tzinfo=UTC),
+                                                      dt.datetime(2026, 11, 23, 5, 30, tzinfo=UTC))
+    [sent] = fake.requests
+    assert (sent["fromDate"], sent["toDate"]) == ("2026-11-23 10:00:00", "2026-11-23 11:00:00")
+    assert (sent["status"], sent["dialstatus"], sent["dispositions"], sent["sortby"]) == ("All", "All", "ALL", "1")
+    assert sent["callBackUrl"].endswith(f"/callbacks/ozonetel/{OZONETEL_TOKEN}")
+    assert row["params"]["apiKey"] == "***" and OZONETEL_TOKEN not in str(row["params"])
+    assert wait_for(db, "SELECT state, records_received FROM ozonetel_request", ("received", 3)) == ("received", 3)
+    assert db.execute("SELECT count(*) FROM ozonetel_call WHERE request_unique_id = 'uid-1'").fetchone() == (3,)
+    assert run().counts == {}  # nothing new is due
+
+
+def test_a_dropped_push_is_asked_again_after_the_timeout(db, fake, run, clock):
+    fake.drop_next = 1
+    assert run().counts == {"requested": 1}
+    assert ledger(db)[0]["state"] == "requested"
+    clock.advance(14 * 60)
+    assert run().counts == {}  # not timed out yet
+    clock.advance(60)
+    assert run().counts == {"requested": 1}
+    assert wait_for(db, "SELECT state, tries FROM ozonetel_request", ("received", 2)) == ("received", 2)
+    assert list(fake.window_counts.values()) == [2]
+
+
+def test_a_window_is_given_up_after_max_tries_with_the_reason(db, fake, run, clock):
+    fake.drop_next = 5
+    run()
+    clock.advance(15 * 60)
+    run()
+    clock.advance(15 * 60)
+    assert run().counts == {}
+    [row] = [r for r in ledger(db) if r["tries"]]
+    assert row["state"] == "failed" and "gave up after 2 tries" in row["last_error"]
+
+
+@pytest.mark.parametrize("message,advice", [
+    ("apiKey is invalid", "OZONETEL_API_KEY"),
+    ("Authentication failed", "OZONETEL_USERNAME belong to the same account"),
+    ("userName is invalid", "OZONETEL_USERNAME"),
+    ("campaignName is invalid", "OZONETEL_CAMPAIGNS"),
+    ("callBackUrl cannot be empty (OR) it should contain ‘http://test.com/’ or 'https://test.com/", "PUBLIC_BASE_URL"),
+])
+def test_each_documented_error_stops_the_source_with_one_clear_message(db, fake, run, clock, message, advice):
+    fake.replies = [ozonetel_seed_replies()[message]] * 5
+    clock.t = dt.datetime(2026, 11, 23, 9, 5, tzinfo=UTC)  # three windows due
+    result = run()
+    assert result.outcome == "failed" and advice in result.error
+    assert len(fake.replies) == 4  # one request, no retry storm
+    assert {(r["state"], r["tries"]) for r in ledger(db)} == {("pending", 0)}
+    assert API_KEY not in result.error
+
+
+def test_the_limit_reply_backs_off_and_the_window_is_sent_later(db, fake, run, clock):
+    fake.replies = [ozonetel_seed_replies().get("Request limit exhausted",
+                                                '{"status": "error", "message": "Request limit exhausted"}')]
+    t0 = clock.now()
+    result = run()
+    assert result.counts == {"rate-limited": 1, "requested": 1}
+    assert db.execute("SELECT paused_until FROM rate_budget WHERE name = 'ozonetel'").fetchone() == \
+        (t0 + dt.timedelta(seconds=60),)
+    assert clock.now() >= t0 + dt.timedelta(seconds=60)
+
+
+def test_backfill_dry_run_counts_requests_and_time(oz_env, db, monkeypatch, capsys):
+    from reconciler import cli
+    for name, value in oz_env.items():
+        monkeypatch.setenv(name, value)
+    code = cli.main(["backfill", "ozonetel", "--campaign", "Renewals_Nov", "--since", "2026-11-01",
+                     "--until", "2026-11-03", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    # 48 one-hour windows; at 10 per 60 s the last is sent after (48 - 1) // 10 = 4 periods
+    assert "48 windows" in out and "48 requests to send, about 4.0 min at 10/60s" in out
+    assert db.execute("SELECT count(*) FROM ozonetel_request").fetchone() == (0,)
+
+
+def test_backfill_creates_the_windows_and_sends_them(oz_env, db, fake, monkeypatch, capsys):
+    from reconciler import cli
+    for name, value in {**oz_env, "OZONETEL_WINDOW": "6h", "OZONETEL_CAMPAIGNS": "Renewals_Nov"}.items():
+        monkeypatch.setenv(name, value)
+    code = cli.main(["backfill", "ozonetel", "--campaign", "Renewals_Nov", "--since", "2026-11-01",
+                     "--until", "2026-11-02"])
+    assert code == 0
+    origins = dict(db.execute("SELECT origin, count(*) FROM ozonetel_request GROUP BY origin").fetchall())
+    assert origins["backfill"] == 4
+    assert db.execute("SELECT count(*) FROM ozonetel_request WHERE origin = 'backfill' AND state = 'requested' "
+                      "OR origin = 'backfill' AND state = 'received'").fetchone() == (4,)
+    assert ("Renewals_Nov", "2026-11-01 00:00:00", "2026-11-01 06:00:00") in fake.window_counts
+
+
+def test_two_reconcilers_never_request_a_window_twice_nor_exceed_the_limit(oz_env, db, fake, database_url):
+    fake.limit = (4, 1.0)
+    fake.push_delay = 0.0
+    settings = Settings.from_env({**oz_env, "OZONETEL_RATE_LIMIT": "4/1s", "OZONETEL_WINDOW": "1h"})
+    source = OzonetelSource(settings)
+    now = SystemClock().now()
+    with db.transaction():
+        source.add_windows(db, "Renewals_Nov", now - dt.timedelta(hours=14), now - dt.timedelta(hours=2), now,
+                           "backfill")
+    results = []
+
+    def one_process():
+        results.append(run_source(OzonetelSource(settings), database_url, SystemClock(), stop=threading.Event(),
+                                  concurrency=2))
+
+    threads = [threading.Thread(target=one_process) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fake.over_limit == 0
+    assert len(fake.window_counts) >= 12 and set(fake.window_counts.values()) == {1}
+    assert sum(r.counts["requested"] for r in results) == len(fake.window_counts)
