@@ -109,3 +109,32 @@ def campaign_pairs(env, name: str) -> tuple[tuple[int, int], ...]:
             raise ConfigError(f"{name}: vdnId {pair[0]} is outside 1..9999")
         pairs.append(pair)
     return tuple(pairs)
+
+
+DAY_NAMES = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+def working_hours(env, name: str, default: str) -> str:
+    """'09:00-19:00' (local time, end exclusive), validated."""
+    raw = env.get(name, "").strip() or default
+    if not _HOURS.match(raw) or raw.split("-")[0] >= raw.split("-")[1]:
+        raise ConfigError(f"{name}={raw!r} is not a time range like {default!r} (HH:MM-HH:MM, start before end)")
+    return raw
+
+
+def weekdays(env, name: str, default: str) -> tuple[int, ...]:
+    """'Mon-Sat' or 'Mon,Wed,Fri' or '1,2,3' -> ISO weekday numbers (Mon=1)."""
+    raw = (env.get(name, "").strip() or default).lower()
+    days: set[int] = set()
+    try:
+        for part in raw.split(","):
+            first, _, last = part.strip().partition("-")
+            a = DAY_NAMES[first[:3]] if first[:3] in DAY_NAMES else int(first)
+            b = (DAY_NAMES[last[:3]] if last[:3] in DAY_NAMES else int(last)) if last else a
+            days.update(range(a, b + 1))
+    except (KeyError, ValueError):
+        raise ConfigError(f"{name}={raw!r} is not a list of weekdays like {default!r}") from None
+    if not days or not days <= set(range(1, 8)):
+        raise ConfigError(f"{name}={raw!r} is not a list of weekdays like {default!r}")
+    return tuple(sorted(days))

@@ -113,3 +113,14 @@ def status(conn, sql_dir: Path) -> list[tuple[Migration, str]]:
             state += " (file modified since)"
         rows.append((migration, state))
     return rows
+
+
+def apply_database_settings(conn, values: dict) -> None:
+    """ALTER DATABASE ... SET each callrecon.* value, for the analyst views (new sessions see them)."""
+    from psycopg import sql
+
+    dbname = conn.execute("SELECT current_database()").fetchone()[0]
+    for name, value in values.items():
+        conn.execute(sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+            sql.Identifier(dbname), sql.SQL(".").join(map(sql.Identifier, name.split("."))), sql.Literal(value)))
+        conn.execute("SELECT set_config(%s, %s, false)", (name, value))

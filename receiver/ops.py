@@ -8,7 +8,7 @@ import psycopg
 from flask import Blueprint, Response, current_app, jsonify
 from psycopg_pool import PoolTimeout
 
-from . import metrics, migrations
+from . import health, metrics, migrations
 
 bp = Blueprint("ops", __name__)
 log = logging.getLogger("callrecon.ops")
@@ -39,6 +39,11 @@ def readyz():
 
 @bp.get("/metrics")
 def prometheus():
-    """Prometheus exposition of callback counters and latency."""
+    """Prometheus exposition of callback counters and latency, plus source silence from the database."""
     payload, content_type = metrics.render()
+    try:
+        with current_app.extensions["callrecon_pool"].connection() as conn:
+            payload += health.exposition(health.source_health(conn))
+    except (psycopg.Error, PoolTimeout) as exc:
+        log.warning("source health unavailable for /metrics", extra={"fields": {"error": type(exc).__name__}})
     return Response(payload, content_type=content_type)

@@ -7,7 +7,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .env_values import ConfigError, RateLimit, integer, tokens, zone  # noqa: F401  (re-exported)
+from .env_values import ConfigError, RateLimit, duration, integer, tokens, weekdays, working_hours, zone  # noqa: F401
 from .vendor_settings import (  # noqa: F401  (re-exported)
     LSQ_KINDS, HuaweiSettings, LeadSquaredSettings, OzonetelApiSettings,
 )
@@ -33,6 +33,10 @@ class Settings:
     reconcile_concurrency: int = 4
     huawei: HuaweiSettings = field(default_factory=HuaweiSettings)
     ozonetel_api: OzonetelApiSettings = field(default_factory=OzonetelApiSettings)
+    business_timezone: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo("UTC"))
+    silence_threshold: float = 1800.0
+    working_hours: str = "09:00-19:00"
+    working_days: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -52,11 +56,24 @@ class Settings:
             reconcile_concurrency=integer(env, "RECONCILE_CONCURRENCY", 4, minimum=1),
             huawei=HuaweiSettings.from_env(env),
             ozonetel_api=OzonetelApiSettings.from_env(env),
+            business_timezone=zone(env, "BUSINESS_TIMEZONE", "UTC"),
+            silence_threshold=duration(env, "SILENCE_THRESHOLD", "30m"),
+            working_hours=working_hours(env, "WORKING_HOURS", "09:00-19:00"),
+            working_days=weekdays(env, "WORKING_DAYS", "Mon-Sat"),
         )
 
     def callback_tokens(self, source: str) -> tuple[str, ...]:
         """The accepted URL tokens for one vendor source."""
         return {"ozonetel": self.ozonetel_callback_tokens, "huawei": self.huawei.callback_tokens}.get(source, ())
+
+    def database_settings(self) -> dict:
+        """The callrecon.* settings the analyst views read (written by `callrecon db upgrade`)."""
+        return {
+            "callrecon.business_timezone": self.business_timezone.key,
+            "callrecon.silence_threshold": f"{self.silence_threshold:g} seconds",
+            "callrecon.working_hours": self.working_hours,
+            "callrecon.working_days": ",".join(map(str, self.working_days)),
+        }
 
     def ozonetel_problems(self) -> list[str]:
         """What keeps the Ozonetel reconciler from running, naming the variables."""

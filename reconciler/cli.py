@@ -51,6 +51,7 @@ def cmd_db_upgrade(args, settings):
     """Apply pending migrations."""
     with _connect(settings) as conn:
         ran = migrations.upgrade(conn, settings.sql_dir)
+        migrations.apply_database_settings(conn, settings.database_settings())
     for m in ran:
         print(f"applied {m.name}")
     print(f"{len(ran)} migration(s) applied; schema is up to date")

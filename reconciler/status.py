@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from receiver import health
+
 from .clock import SystemClock
 from .sources import SOURCES
 
@@ -26,13 +28,24 @@ def collect(conn, settings, clock=None) -> dict:
             "id": last[0], "started_at": last[1].isoformat(), "finished_at": last[2] and last[2].isoformat(),
             "outcome": last[3], "counts": last[4], "error": last[5]}
         report[name] = entry
+    report["push_sources"] = {row["source"]: {
+        "silent": row["silent"], "in_working_hours": row["in_working_hours"],
+        "last_callback_age_s": None if row["silent_for_s"] is None else round(float(row["silent_for_s"]), 1),
+        "quarantined": row["quarantined"]} for row in health.source_health(conn)}
     return report
 
 
 def render(report: dict) -> str:
     """Human-readable lines for a terminal."""
     lines = []
+    for name, e in report.get("push_sources", {}).items():
+        age = "never" if e["last_callback_age_s"] is None else f"{e['last_callback_age_s'] / 60:.1f} min ago"
+        flag = "SILENT" if e["silent"] else "ok"
+        lines.append(f"{name} pushes: {flag}; last callback {age}; quarantined {e['quarantined']}"
+                     + ("" if e["in_working_hours"] else " (outside working hours)"))
     for name, e in report.items():
+        if name == "push_sources":
+            continue
         age = f"{e['oldest_pending_s'] / 60:.1f} min" if e["oldest_pending_s"] is not None else "-"
         finals = ", ".join(f"{k} {v}" for k, v in sorted(e["final_by_status"].items())) or "none"
         lines.append(f"{name}: pending {e['pending']} (due now {e['due_now']}, failing {e['failing']}), "
