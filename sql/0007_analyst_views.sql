@@ -200,3 +200,4 @@ COMMENT ON COLUMN leadsquared_health.oldest_non_final_age IS 'Age of the oldest 
 CREATE INDEX ozonetel_call_start_idx ON ozonetel_call (start_time);
 CREATE INDEX huawei_call_ring_idx ON huawei_call ((COALESCE(ack_begin_time, call_time)));
 CREATE INDEX lsq_request_status_reason_idx ON lsq_request (status, status_reason) WHERE status IN ('FAILURE', 'ERROR');
+CREATE INDEX lsq_request_call_log_link_idx ON lsq_request (registered_at) WHERE kind = 'call-log' AND status = 'Success';

@@ -27,7 +27,8 @@ def run(env, monkeypatch, capsys):
 
 
 COMMANDS = [[], ["db"], ["db", "ensure"], ["db", "upgrade"], ["db", "status"], ["replay"], ["urls"], ["track", "huawei"],
-            ["track"], ["track", "leadsquared"], ["reconcile"], ["status"], ["backfill"], ["backfill", "ozonetel"]]
+            ["track"], ["track", "leadsquared"], ["reconcile"], ["status"], ["backfill"], ["backfill", "ozonetel"],
+            ["prune"], ["db", "docs"]]
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c) or "callrecon" for c in COMMANDS])

@@ -1,0 +1,181 @@
+"""The analyst layer: canonical calls from two vendors, completeness, silence, docs, example queries, pruning."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import OZONETEL_TOKEN, ROOT, SQL_DIR, fixture_bytes
+from fakes import huawei_seed_response
+from receiver import create_app
+from receiver import huawei as huawei_landing
+from receiver.retention import prune
+from receiver.settings import Settings
+from reconciler import schema_docs
+
+HW_TOKEN = "hw-analyst-token-1"
+UTC = dt.timezone.utc
+QUERIES = sorted((SQL_DIR / "queries").glob("*.sql"))
+
+
+@pytest.fixture
+def two_vendor_client(env):
+    app = create_app(Settings.from_env({**env, "HUAWEI_CALLBACK_TOKENS": HW_TOKEN, "HUAWEI_TIMEZONE": "UTC"}))
+    yield app.test_client()
+    app.extensions["callrecon_pool"].close()
+
+
+@pytest.fixture
+def loaded(two_vendor_client, db, env):
+    """Both vendors' samples landed through the real endpoints and landing code, times moved to today."""
+    client = two_vendor_client
+    assert client.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}", data=fixture_bytes("ozonetel", "call_details__array.json"),
+                       content_type="application/json").status_code == 200
+    assert client.post(f"/callbacks/huawei/{HW_TOKEN}", data=fixture_bytes("huawei", "push__array.json"),
+                       content_type="application/json").json["retCode"] == "0"
+    seed = huawei_seed_response()["data"]
+    with db.transaction():
+        huawei_landing.land_detail(db, 8, "1644464743-1388", seed, Settings.from_env({**env, "HUAWEI_TIMEZONE": "UTC"}),
+                                   dt.datetime.now(UTC))
+        # Shift every sample time so that the last-N-days queries see it.
+        db.execute("UPDATE ozonetel_call SET start_time = start_time + (now() - '2024-11-20 06:00+00'), "
+                   "end_time = end_time + (now() - '2024-11-20 06:00+00')")
+        db.execute("UPDATE huawei_call SET call_time = call_time + (now() - '2022-02-10 04:00+00'), "
+                   "ack_begin_time = ack_begin_time + (now() - '2022-02-10 04:00+00'), "
+                   "call_begin_time = call_begin_time + (now() - '2022-02-10 04:00+00'), "
+                   "call_end_time = call_end_time + (now() - '2022-02-10 04:00+00')")
+    return client
+
+
+def test_canonical_view_has_one_row_per_call_with_provenance(loaded, db):
+    cur = db.execute("SELECT * FROM call ORDER BY vendor, vendor_call_id")
+    rows = [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
+    assert [(r["vendor"], r["vendor_call_id"]) for r in rows] == [
+        ("huawei", "8:1644464743-1388"), ("huawei", "8:1644464743-1391"),
+        ("ozonetel", "2105221234567891"), ("ozonetel", "2105221234567892")]
+    hw, hw_failed, oz_missed, oz_answered = rows
+    assert hw["outcome"] == "answered" and hw["duration_s"] == 4 and hw["recording_expires_at"] is not None
+    assert hw["value_sources"]["end_time"] == "detail" and hw["value_sources"]["phone_number"] == "detail"
+    assert hw["source"] == "push"
+    assert hw_failed["outcome"] == "no-answer" and hw_failed["value_sources"] == {
+        "campaign": "push", "phone_number": "push", "ring_time": "push", "outcome": "push"}
+    assert oz_missed["outcome"] == "no-answer" and oz_answered["outcome"] == "answered"
+    assert oz_answered["disposition"] == "Wrap up time exceeded :120" and oz_answered["duration_s"] == 130
+    assert oz_answered["value_sources"]["end_time"] == "push" and oz_answered["source"] == "push"
+    assert all(r["ring_time"].tzinfo is not None for r in rows)
+
+
+@pytest.mark.parametrize("dial_status,status,outcome", [
+    ("answered", None, "answered"), ("not_answered", None, "no-answer"), (None, "NotAnswered", "no-answer"),
+    ("user_disconnected", None, "rejected"), ("busy", None, "busy"), ("invalid_number", None, "failed"),
+    ("exception", None, "failed"), (None, None, "unknown"), ("weird", None, "unknown")])
+def test_ozonetel_outcomes_fold_into_the_documented_set(db, dial_status, status, outcome):
+    assert db.execute("SELECT callrecon_ozonetel_outcome(%s, %s)", (dial_status, status)).fetchone() == (outcome,)
+
+
+@pytest.mark.parametrize("call_status,fail_code,outcome", [
+    (6, "00000", "answered"), (5, "00537", "busy"), (5, "00603", "no-answer"), (5, "01040", "no-answer"),
+    (5, "00604", "rejected"), (5, "00606", "failed"), (None, None, "unknown")])
+def test_huawei_outcomes_fold_into_the_documented_set(db, call_status, fail_code, outcome):
+    assert db.execute("SELECT callrecon_huawei_outcome(%s, %s)", (call_status, fail_code)).fetchone() == (outcome,)
+
+
+def test_completeness_counts_calls_and_windows_per_campaign_day(loaded, db):
+    today = db.execute("SELECT (now() AT TIME ZONE 'UTC')::date").fetchone()[0]
+    db.execute("INSERT INTO ozonetel_request (campaign_name, window_from, window_to, state) VALUES "
+               "('Renewals_Nov', date_trunc('day', now()), date_trunc('day', now()) + interval '1 hour', 'received'), "
+               "('Renewals_Nov', date_trunc('day', now()) + interval '1 hour', date_trunc('day', now()) + "
+               "interval '2 hours', 'failed')")
+    rows = {(r[0], r[1]): r[2:] for r in db.execute(
+        "SELECT vendor, campaign, calls, calls_pushed, calls_missing_detail, windows_requested, windows_received, "
+        "windows_failed FROM completeness_daily WHERE day = %s", (today,))}
+    assert rows[("huawei", "1001")] == (2, 2, 1, 0, 0, 0)
+    assert rows[("ozonetel", "Renewals_Nov")] == (2, 2, 0, 2, 1, 1)
+
+
+def test_silence_is_flagged_in_working_hours_and_cleared_by_a_callback(two_vendor_client, db):
+    db.execute("SET callrecon.working_hours = '00:00-24:00'")
+    db.execute("SET callrecon.working_days = '1,2,3,4,5,6,7'")
+    db.execute("SET callrecon.silence_threshold = '1 hour'")
+    assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": True, "huawei": True}
+    two_vendor_client.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}", json={"monitorUCID": "s-1"})
+    assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": False, "huawei": True}
+    db.execute("SET callrecon.working_days = '8'")  # no real weekday: outside working days, never silent
+    assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": False,
+                                                                                      "huawei": False}
+
+
+def test_metrics_expose_source_silence_gauges(two_vendor_client):
+    two_vendor_client.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}", json={"monitorUCID": "g-1"})
+    text = two_vendor_client.get("/metrics").get_data(as_text=True)
+    assert 'callrecon_source_silent{source="huawei"}' in text
+    assert 'callrecon_source_last_callback_age_seconds{source="ozonetel"}' in text
+    assert 'callrecon_source_last_callback_age_seconds{source="huawei"}' not in text  # never called back
+    assert 'callrecon_raw_quarantined{source="ozonetel"} 0.0' in text
+
+
+def test_status_prints_a_silence_line_per_push_source(env, db, monkeypatch, capsys):
+    from reconciler import cli
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["status", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["push_sources"]) == {"ozonetel", "huawei"}
+    assert report["push_sources"]["huawei"]["last_callback_age_s"] is None
+
+
+def test_committed_schema_docs_are_current(db):
+    committed = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
+    assert schema_docs.render(db) == committed, "docs/schema.md is stale: run `callrecon db docs` and commit it"
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=[q.stem for q in QUERIES])
+def test_every_example_query_runs(loaded, db, query):
+    cur = db.execute(query.read_text(encoding="utf-8"))
+    assert cur.description is not None
+    rows = cur.fetchall()
+    if query.stem == "answer_rate_by_campaign_day":
+        rates = {(r[0], r[1]): r[5] for r in rows}
+        assert rates[("huawei", "1001")] == 50.0 and rates[("ozonetel", "Renewals_Nov")] == 50.0
+    if query.stem == "calls_missing_detail":
+        assert [r[1] for r in rows] == ["1644464743-1391"]
+
+
+def test_at_least_five_example_queries():
+    assert len(QUERIES) >= 5
+
+
+def test_crm_log_is_linked_to_its_call_by_number_and_start_time(loaded, db):
+    end = db.execute("SELECT end_time, ring_time FROM call WHERE vendor_call_id = '2105221234567892'").fetchone()
+    body = {"DestinationNumber": "9876500002", "StartTime": end[1].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")}
+    db.execute("INSERT INTO lsq_request (request_id, kind, status, request_body, registered_at, final_at) "
+               "VALUES ('crm-1', 'call-log', 'Success', %s, %s, %s)",
+               (json.dumps(body), end[0] + dt.timedelta(seconds=20), end[0] + dt.timedelta(seconds=95)))
+    rows = db.execute((SQL_DIR / "queries" / "call_end_to_crm_log.sql").read_text()).fetchall()
+    assert rows == [("ozonetel", 1, 20.0, 95.0, 95.0)]
+
+
+def test_prune_deletes_old_landed_raw_rows_only(loaded, db):
+    db.execute("UPDATE raw_inbox SET received_at = now() - interval '100 days'")
+    quarantined = loaded.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}", data=b"{broken", content_type="application/json")
+    db.execute("UPDATE raw_inbox SET received_at = now() - interval '100 days' WHERE id = %s",
+               (quarantined.json["raw_id"],))
+    before = dt.datetime.now(UTC) - dt.timedelta(days=90)
+    assert prune(db, before, include_quarantined=False, dry_run=True) == 2
+    assert prune(db, before, include_quarantined=False, dry_run=False, batch=1) == 2
+    assert db.execute("SELECT status FROM raw_inbox").fetchall() == [("quarantined",)]
+    assert db.execute("SELECT count(*) FROM call").fetchone() == (4,)  # typed rows stay
+    assert db.execute("SELECT count(*) FROM ozonetel_sighting").fetchone() == (0,)
+    assert prune(db, before, include_quarantined=True, dry_run=False) == 1
+
+
+def test_prune_command_reports_what_it_would_do(env, monkeypatch, capsys):
+    from reconciler import cli
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["prune", "--raw-older-than", "90d", "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("would delete 0 raw callbacks (landed, note)")
+    assert cli.main(["prune", "--raw-older-than", "soon"]) == 2
