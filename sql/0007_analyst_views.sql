@@ -201,3 +201,5 @@ CREATE INDEX ozonetel_call_start_idx ON ozonetel_call (start_time);
 CREATE INDEX huawei_call_ring_idx ON huawei_call ((COALESCE(ack_begin_time, call_time)));
 CREATE INDEX lsq_request_status_reason_idx ON lsq_request (status, status_reason) WHERE status IN ('FAILURE', 'ERROR');
 CREATE INDEX lsq_request_call_log_link_idx ON lsq_request (registered_at) WHERE kind = 'call-log' AND status = 'Success';
+CREATE INDEX ozonetel_call_phone_start_idx ON ozonetel_call ((COALESCE(phone_number, dialed_number, caller_id)), start_time);
+CREATE INDEX huawei_call_called_ring_idx ON huawei_call (called, (COALESCE(ack_begin_time, call_time)));

@@ -1,10 +1,31 @@
 -- Where the data has gaps in the last 7 business days: Ozonetel windows not received,
 -- Huawei calls without detail. One row per vendor, campaign and day with a gap.
--- Uses: ozonetel_call_start_idx and huawei_call_ring_idx (the view's day filter), ozonetel_request_window_idx.
-SELECT vendor, campaign, day, calls, calls_missing_detail,
-       windows_requested, windows_received, windows_failed,
-       windows_requested - windows_received AS windows_not_received
-FROM completeness_daily
-WHERE day >= (now() AT TIME ZONE callrecon_setting('business_timezone', 'UTC'))::date - 6
-  AND (calls_missing_detail > 0 OR windows_failed > 0 OR windows_requested > windows_received)
+-- (completeness_daily holds the same counts for all days; this query bounds the scans by time first.)
+-- Uses: huawei_call_ring_idx, ozonetel_request_window_idx
+WITH tz AS (SELECT callrecon_setting('business_timezone', 'UTC') AS zone),
+since AS (SELECT (date_trunc('day', now() AT TIME ZONE zone) - interval '6 days') AT TIME ZONE zone AS t FROM tz),
+detail AS (
+    SELECT 'huawei'::text AS vendor, h.campaign_id AS campaign,
+           (COALESCE(h.ack_begin_time, h.call_time) AT TIME ZONE tz.zone)::date AS day,
+           count(*) AS calls_missing_detail
+    FROM huawei_call h, tz
+    WHERE COALESCE(h.ack_begin_time, h.call_time) >= (SELECT t FROM since)
+      AND h.call_begin_time IS NULL AND h.call_end_time IS NULL
+    GROUP BY 1, 2, 3),
+windows AS (
+    SELECT 'ozonetel'::text AS vendor, r.campaign_name AS campaign, (r.window_from AT TIME ZONE tz.zone)::date AS day,
+           count(*) FILTER (WHERE r.state <> 'pending') AS windows_requested,
+           count(*) FILTER (WHERE r.state = 'received') AS windows_received,
+           count(*) FILTER (WHERE r.state = 'failed') AS windows_failed
+    FROM ozonetel_request r, tz
+    WHERE r.window_from >= (SELECT t FROM since)
+    GROUP BY 1, 2, 3)
+SELECT COALESCE(d.vendor, w.vendor) AS vendor, COALESCE(d.campaign, w.campaign) AS campaign,
+       COALESCE(d.day, w.day) AS day, COALESCE(d.calls_missing_detail, 0) AS calls_missing_detail,
+       COALESCE(w.windows_requested, 0) AS windows_requested, COALESCE(w.windows_received, 0) AS windows_received,
+       COALESCE(w.windows_failed, 0) AS windows_failed,
+       COALESCE(w.windows_requested - w.windows_received, 0) AS windows_not_received
+FROM detail d FULL JOIN windows w ON w.vendor = d.vendor AND w.campaign = d.campaign AND w.day = d.day
+WHERE COALESCE(d.calls_missing_detail, 0) > 0 OR COALESCE(w.windows_failed, 0) > 0
+   OR COALESCE(w.windows_requested, 0) > COALESCE(w.windows_received, 0)
 ORDER BY day DESC, vendor, campaign;

@@ -1,0 +1,142 @@
+"""Benchmark: the example analyst queries (sql/queries/*.sql) on 1M synthetic calls.
+
+Loads a fresh database with COPY (not row by row): calls split between Ozonetel and Huawei over
+the last 180 days, LeadSquared call logs, and the Ozonetel window ledger. Then, for each query,
+it prints the median of 5 timed runs and whether its plan uses the indexes the query's
+"-- Uses:" comment names. Target: every query <= 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+from benchlib import DEFAULT_ADMIN_URL, ROOT, fresh_database
+
+QUERIES = sorted((ROOT / "sql" / "queries").glob("*.sql"))
+DAYS = 180
+CAMPAIGNS = [f"Campaign_{n:02d}" for n in range(20)]
+LIMIT_MS = 200.0
+
+
+def load(url: str, calls: int, seed: int = 7) -> dict:
+    """COPY synthetic rows into the vendor tables; returns the counts."""
+    rng = random.Random(seed)
+    now = dt.datetime.now(dt.timezone.utc)
+    ozonetel = calls * 6 // 10
+    huawei = calls - ozonetel
+    linkable = []  # (phone, start) of some answered calls, for call logs that match them
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        with cur.copy("COPY ozonetel_call (call_key, key_source, monitor_ucid, campaign_name, phone_number, "
+                      "status, dial_status, disposition, start_time, end_time, duration_s, source_timezone, "
+                      "first_seen_at, last_seen_at, seen_count, first_raw_id, last_raw_id) FROM STDIN") as copy:
+            for n in range(ozonetel):  # calls land in roughly the order they happen, as in production
+                start = now - dt.timedelta(seconds=DAYS * 86400 * (1 - n / ozonetel) + rng.uniform(0, 600))
+                answered = rng.random() < 0.45
+                talk = rng.randint(10, 600) if answered else 0
+                phone = f"98{rng.randint(0, 99999999):08d}"
+                if answered and rng.random() < 0.15:
+                    linkable.append((phone, start + dt.timedelta(seconds=talk + 20), start))
+                copy.write_row((f"9{n:011d}", "monitorUCID", f"9{n:011d}", rng.choice(CAMPAIGNS),
+                                phone, "Answered" if answered else "NotAnswered",
+                                "answered" if answered else "not_answered", "Interested" if answered else None,
+                                start, start + dt.timedelta(seconds=talk + 20), talk, "Asia/Kolkata",
+                                start, start, 1, 1, 1))
+        with cur.copy("COPY huawei_call (vdn_id, call_id, campaign_id, called, call_time, call_status, fail_code, "
+                      "ack_begin_time, call_begin_time, call_end_time, value_sources, source_timezone, "
+                      "first_seen_at, last_seen_at, push_count, detail_status, detail_next_at) FROM STDIN") as copy:
+            sources = json.dumps({"called": "push", "call_status": "push", "call_end_time": "detail"})
+            for n in range(huawei):
+                start = now - dt.timedelta(seconds=DAYS * 86400 * (1 - n / huawei) + rng.uniform(0, 600))
+                ok = rng.random() < 0.4
+                detail = rng.random() < 0.98
+                copy.write_row((8, f"{n}-{rng.randint(1000, 9999)}", str(1000 + rng.randint(0, 9)),
+                                f"88{rng.randint(0, 999999):06d}", start, 6 if ok else 5,
+                                "00000" if ok else rng.choice(["00603", "00537", "00604", "00606"]),
+                                start if detail else None, start + dt.timedelta(seconds=5) if detail and ok else None,
+                                start + dt.timedelta(seconds=90) if detail else None, sources, "UTC", start, start, 1,
+                                "done" if detail else "pending", start))
+        with cur.copy("COPY lsq_request (request_id, kind, registered_at, status, status_reason, request_body, "
+                      "final_at, next_poll_at) FROM STDIN") as copy:
+            for n in range(calls // 10):
+                if linkable and rng.random() < 0.5:  # a call log for a real call: submitted 20-120 s after it ended
+                    phone, ended, start = linkable.pop(rng.randrange(len(linkable)))
+                    at, status = ended + dt.timedelta(seconds=rng.randint(20, 120)), "Success"
+                else:
+                    phone, start = f"97{rng.randint(0, 99999999):08d}", now - dt.timedelta(days=rng.uniform(0, DAYS))
+                    at = start + dt.timedelta(minutes=5)
+                    status = rng.choices(["Success", "FAILURE", "ERROR", "In-Queue"], [90, 5, 2, 3])[0]
+                body = json.dumps({"DestinationNumber": phone,
+                                   "StartTime": start.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")})
+                copy.write_row((f"lsq-{n}", "call-log", at, status,
+                                "Request was successfully completed" if status == "Success" else f"MXDuplicate {n % 7}",
+                                body, None if status == "In-Queue" else at + dt.timedelta(seconds=40), at))
+        with cur.copy("COPY ozonetel_request (campaign_name, window_from, window_to, state, tries, records_received) "
+                      "FROM STDIN") as copy:
+            start = (now - dt.timedelta(days=DAYS)).replace(minute=0, second=0, microsecond=0)
+            for campaign in CAMPAIGNS:
+                for hour in range(DAYS * 24):
+                    frm = start + dt.timedelta(hours=hour)
+                    state = rng.choices(["received", "failed", "requested"], [97, 1, 2])[0]
+                    copy.write_row((campaign, frm, frm + dt.timedelta(hours=1), state, 1, rng.randint(0, 50)))
+        conn.commit()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return {"ozonetel_call": ozonetel, "huawei_call": huawei, "lsq_request": calls // 10,
+            "ozonetel_request": len(CAMPAIGNS) * DAYS * 24}
+
+
+def intended_indexes(text: str) -> list[str]:
+    """Index names from the query's '-- Uses:' comment."""
+    uses = " ".join(line for line in text.splitlines() if line.startswith("-- Uses:") or line.startswith("--   "))
+    return sorted(set(re.findall(r"\b[a-z_]+_idx\b", uses)))
+
+
+def plan_indexes(conn, text: str) -> set[str]:
+    """Index names the plan of `text` uses."""
+    plan = conn.execute("EXPLAIN (FORMAT JSON) " + text).fetchone()[0]
+    return set(re.findall(r'"Index Name": "([^"]+)"', json.dumps(plan)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL)
+    args = parser.parse_args()
+    url = fresh_database(args.database_url)
+    started = time.monotonic()
+    counts = load(url, args.calls)
+    print(f"loaded {counts} in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    ok = True
+    print("query | rows | median_ms | max_ms | intended indexes used")
+    with psycopg.connect(url, autocommit=True) as conn:
+        for path in QUERIES:
+            text = path.read_text(encoding="utf-8")
+            timings = []
+            for _ in range(args.runs + 1):  # the first run warms the cache and is not counted
+                t0 = time.perf_counter()
+                rows = conn.execute(text).fetchall()
+                timings.append((time.perf_counter() - t0) * 1000)
+            timings = timings[1:]
+            wanted = intended_indexes(text)
+            used = plan_indexes(conn, text)
+            hits = [f"{name}:{'yes' if name in used else 'no'}" for name in wanted]
+            median = statistics.median(timings)
+            ok = ok and median <= LIMIT_MS
+            print(f"{Path(path).stem} | {len(rows)} | {median:.1f} | {max(timings):.1f} | {' '.join(hits) or '-'}")
+    print("PASS" if ok else f"FAIL: a query's median is above {LIMIT_MS:g} ms")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
