@@ -11,7 +11,7 @@ def create_app(settings=None):
     """Build the app; settings default to the environment (read once, here)."""
     from flask import Flask
 
-    from . import callbacks, errors, logs, ops
+    from . import callbacks, errors, logs, openapi, ops
     from .db import make_pool
     from .settings import Settings
 
@@ -25,4 +25,5 @@ def create_app(settings=None):
     errors.register(app)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(openapi.bp)
     return app

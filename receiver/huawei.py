@@ -18,7 +18,7 @@ from .landing import Outcome, RawRef
 from .mapping import FieldMap, RecordError, fill_columns, storable_json
 
 SOURCE = "huawei"
-FIELD_MAP = FieldMap("HuaweiCallResultSchema", {
+FIELD_MAP_SPEC = {
     "vdn_id": (WholeNumber(), "vdnId"),
     "call_id": (Text(), "callId"),
     "campaign_id": (Text(), "campaignId"),
@@ -33,7 +33,8 @@ FIELD_MAP = FieldMap("HuaweiCallResultSchema", {
     "ack_begin_time": (VendorTime(), "ackBeginTime"),
     "call_begin_time": (VendorTime(), "callBeginTime"),
     "call_end_time": (VendorTime(), "callEndTime"),
-})
+}
+FIELD_MAP = FieldMap("HuaweiCallResultSchema", FIELD_MAP_SPEC)
 TIME_COLUMNS = ("call_time", "ack_begin_time", "call_begin_time", "call_end_time")
 VALUE_COLUMNS = tuple(c for c in FIELD_MAP.columns if c not in ("vdn_id", "call_id")) + ("record_expires_at",)
 ACK = {"retCode": "0", "retMsg": "success"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import psycopg
@@ -11,6 +12,7 @@ import pytest
 from pytest_postgresql import factories
 
 from receiver import create_app, migrations
+from receiver.logs import JsonFormatter
 from receiver.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +25,9 @@ OZONETEL_OLD_TOKEN = "tok-old-8e1f0a6b5c"
 # The Apikey value inside the Ozonetel fixtures: it must never reach the database or the logs.
 FIXTURE_APIKEY = "KK0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d"
 CONFIGURED_API_KEY = "cfg-ozonetel-key-55aa77"
+# Every secret value any test configures or sends; after each test the database (every table and
+# view) and the log lines written during the test are scanned for each of them.
+SECRETS = {OZONETEL_TOKEN, OZONETEL_OLD_TOKEN, FIXTURE_APIKEY, CONFIGURED_API_KEY}
 
 
 def load_schema(**kwargs) -> None:
@@ -38,11 +43,50 @@ postgresql_noproc = factories.postgresql_noproc(dbname=TEST_DBNAME, load=[load_s
 postgresql = factories.postgresql("postgresql_noproc")
 
 
+class LogCopy(logging.Handler):
+    """Keeps every callrecon log line, formatted as in production, for the secret scan."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="session")
+def log_copy():
+    handler = LogCopy()
+    logging.getLogger("callrecon").addHandler(handler)
+    yield handler
+    logging.getLogger("callrecon").removeHandler(handler)
+
+
+def scan_for_secrets(url: str, lines: list[str]) -> list[str]:
+    """Where any registered secret appears: 'table: secret' or 'log: secret'."""
+    found = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        relations = [r[0] for r in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v')")]
+        for name in relations:
+            text = conn.execute(f'SELECT string_agg(t::text, chr(10)) FROM "{name}" t').fetchone()[0] or ""
+            found += [f"{name}: {secret[:6]}..." for secret in SECRETS if secret in text]
+    log_text = "\n".join(lines)
+    found += [f"log: {secret[:6]}..." for secret in SECRETS if secret in log_text]
+    return found
+
+
 @pytest.fixture
-def database_url(postgresql) -> str:
-    """URL of this test's own database."""
+def database_url(postgresql, log_copy) -> str:
+    """URL of this test's own database; afterwards, no secret may be in it or in the logs."""
     info = postgresql.info
-    return f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+    url = f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+    start = len(log_copy.lines)
+    yield url
+    leaks = scan_for_secrets(url, log_copy.lines[start:])
+    assert not leaks, f"secret values leaked: {leaks}"
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OZONETEL_TOKEN, ROOT, SQL_DIR, fixture_bytes
+from conftest import SECRETS, OZONETEL_TOKEN, ROOT, SQL_DIR, fixture_bytes
 from fakes import huawei_seed_response
 from receiver import create_app
 from receiver import huawei as huawei_landing
@@ -17,6 +17,7 @@ from receiver.settings import Settings
 from reconciler import schema_docs
 
 HW_TOKEN = "hw-analyst-token-1"
+SECRETS.add(HW_TOKEN)
 UTC = dt.timezone.utc
 QUERIES = sorted((SQL_DIR / "queries").glob("*.sql"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from conftest import OZONETEL_TOKEN
+from conftest import OZONETEL_TOKEN, SECRETS
 from reconciler import cli
 from reconciler.provision import ensure_database
 from receiver.settings import ConfigError, Settings
@@ -161,6 +161,7 @@ def test_reconcile_and_status_against_a_fake_leadsquared(run, db, httpserver, mo
     fake.default = lambda rid, kind: (200, status_body(rid, "Success" if rid.startswith("ok") else "In-Queue"))
     monkeypatch.setenv("LSQ_ASYNC_BASE_URL", fake.base_url)
     monkeypatch.setenv("LSQ_API_KEY", "cli-key-123456")
+    SECRETS.add("cli-key-123456")
     run("track", "leadsquared", "--kind", "call-log", "ok-1", "ok-2", "wait-1")
     code, out, _ = run("reconcile", "--source", "leadsquared", "--once")
     summary = json.loads(out)

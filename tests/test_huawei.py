@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from pytest_httpserver import HTTPServer
 
-from conftest import fixture_bytes
+from conftest import SECRETS, fixture_bytes
 from fakes import FakeClock, FakeISales, huawei_seed_response
 from receiver import create_app
 from receiver import huawei as landing
@@ -22,6 +22,7 @@ from reconciler.huawei import CLAIM_CALL, HuaweiDetailSource, HuaweiDiscoverySou
 
 AK, SK = "hw-ak-5e6f7a8b", "hw-sk-0c1d2e3f4a5b"
 TOKEN = "hw-token-9a8b7c6d"
+SECRETS.update({AK, SK, TOKEN})
 URL = f"/callbacks/huawei/{TOKEN}"
 UTC = dt.timezone.utc
 SEED = huawei_seed_response()

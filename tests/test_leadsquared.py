@@ -9,6 +9,7 @@ import threading
 import psycopg
 import pytest
 
+from conftest import SECRETS
 from fakes import FakeClock, FakeLeadSquared, seed_response, status_body
 from receiver import leadsquared as landing
 from receiver.settings import Settings
@@ -17,6 +18,7 @@ from reconciler.core import run_source
 from reconciler.leadsquared import CLAIM, LeadSquaredSource
 
 API_KEY = "lsq-x-api-key-7d1e5c"
+SECRETS.add(API_KEY)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug.serving import make_server
 
-from conftest import OZONETEL_TOKEN
+from conftest import SECRETS, OZONETEL_TOKEN
 from fakes import FakeClock, FakeOzonetel, ozonetel_seed_replies
 from receiver import create_app
 from receiver.settings import Settings
@@ -22,6 +22,7 @@ from reconciler.ozonetel import OzonetelSource
 
 API_KEY = "KKozo-test-4f2a9c"
 USER = "acme_ops"
+SECRETS.add(API_KEY)
 UTC = dt.timezone.utc
 RECORDS = [
     {"monitorUCID": "77001", "CampaignName": "Renewals_Nov", "CallerID": "9876500101", "StartTime": "2026-11-23 10:10:00",

@@ -9,9 +9,11 @@ import sys
 import threading
 from pathlib import Path
 
+from conftest import SECRETS
 from fakes import FakeLeadSquared, status_body
 
 API_KEY = "proc-key-4b8e2f"
+SECRETS.add(API_KEY)
 
 
 def test_sigterm_mid_call_commits_that_item_and_exits_zero(env, db, httpserver):

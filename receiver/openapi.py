@@ -1,0 +1,70 @@
+"""GET /openapi.json: the callback endpoints described from the same field maps the parsers use.
+
+Generated with apispec's marshmallow plugin, so the description cannot drift from the code; the
+schemathesis run in the test suite is driven by it.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, jsonify
+from marshmallow import Schema
+
+from . import huawei, ozonetel
+from .fields import Seconds, Text, VendorTime, WholeNumber
+
+bp = Blueprint("openapi", __name__)
+
+ERROR = {"type": "object", "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
+
+
+def vendor_schema(name: str, fields: dict) -> type[Schema]:
+    """A schema keyed by the vendor's own field names (the first name listed for each column)."""
+    return Schema.from_dict({column: copy.copy(spec[0]) for column, spec in fields.items()}, name=name)
+
+
+def _vendor_names(schema: type[Schema], fields: dict) -> None:
+    """Point each field's data_key at the vendor's field name."""
+    for column, (_, *names) in fields.items():
+        schema._declared_fields[column].data_key = names[0] if names else column
+
+
+def build_spec() -> dict:
+    """The OpenAPI 3 document for the callback endpoints."""
+    plugin = MarshmallowPlugin()
+    spec = APISpec(title="callrecon callbacks", version="1", openapi_version="3.0.3", plugins=[plugin])
+    plugin.map_to_openapi_type(Text, "string", None)
+    plugin.map_to_openapi_type(VendorTime, "string", None)
+    plugin.map_to_openapi_type(Seconds, "string", None)
+    plugin.map_to_openapi_type(WholeNumber, "integer", None)
+    for name, source_fields in (("OzonetelRecord", ozonetel.FIELDS), ("HuaweiCallResult", huawei.FIELD_MAP_SPEC)):
+        schema = vendor_schema(name, source_fields)
+        _vendor_names(schema, source_fields)
+        spec.components.schema(name, schema=schema)
+    spec.components.schema("Error", ERROR)
+    for source, record in (("ozonetel", "OzonetelRecord"), ("huawei", "HuaweiCallResult")):
+        ref = {"$ref": f"#/components/schemas/{record}"}
+        # Huawei pushes a bare array (§2.4); Ozonetel one object or an array.
+        body = {"type": "array", "items": ref} if source == "huawei" else {"oneOf": [ref, {"type": "array", "items": ref}]}
+        spec.path(path=f"/callbacks/{source}/{{token}}", operations={"post": {
+            "summary": f"{source} pushes call results here",
+            "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {
+                "200": {"description": "stored and landed (or kept as a note)"},
+                "202": {"description": "stored, not (fully) parsed: quarantined; do not resend"},
+                "401": {"description": "unknown token; nothing stored",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "413": {"description": "body over MAX_BODY_BYTES; nothing stored"},
+                "503": {"description": "database unavailable; nothing stored; retry"},
+            }}})
+    return spec.to_dict()
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI description of the callback endpoints."""
+    return jsonify(build_spec())

@@ -1,0 +1,125 @@
+"""Hostile input at scale: schemathesis against /openapi.json, hypothesis against every parser."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from conftest import SECRETS, OZONETEL_TOKEN
+from receiver import create_app, huawei, leadsquared, ozonetel
+from receiver.mapping import RecordError
+from receiver.payloads import BodyError, decode
+from receiver.settings import Settings
+
+HW_TOKEN = "hw-fuzz-token-77"
+SECRETS.add(HW_TOKEN)
+ZONE = Settings().ozonetel_timezone
+
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30))
+json_values = st.recursive(json_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=5)), max_leaves=20)
+field_names = st.sampled_from(["monitorUCID", "UCID", "CallID", "StartTime", "EndTime", "Duration", "CampaignName",
+                               "phone", "Status", "DialStatus", "Apikey", "vdnId", "callId", "callStatus",
+                               "callTimeStr", "ackBeginTime", "recordPath", "uniqueId", "status", "message"])
+vendorish = st.dictionaries(st.one_of(field_names, st.text(max_size=10)), json_values, max_size=8)
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(postgresql_noproc):
+    """One app for the schemathesis run, on its own database from the same template."""
+    import psycopg
+    from pytest_postgresql.janitor import DatabaseJanitor
+
+    janitor = DatabaseJanitor(user=postgresql_noproc.user, host=postgresql_noproc.host, port=postgresql_noproc.port,
+                              dbname=f"{postgresql_noproc.dbname}_fuzz", template_dbname=postgresql_noproc.template_dbname,
+                              )
+    with janitor:
+        url = (f"postgresql://{postgresql_noproc.user}@{postgresql_noproc.host}:{postgresql_noproc.port}/"
+               f"{postgresql_noproc.dbname}_fuzz")
+        app = create_app(Settings.from_env({"DATABASE_URL": url, "OZONETEL_CALLBACK_TOKENS": OZONETEL_TOKEN,
+                                            "HUAWEI_CALLBACK_TOKENS": HW_TOKEN, "MAX_BODY_BYTES": "65536"}))
+        yield app
+        app.extensions["callrecon_pool"].close()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM raw_inbox").fetchone()[0] > 0
+
+
+@pytest.fixture(scope="module")
+def openapi_schema(fuzz_app):
+    return schemathesis.openapi.from_wsgi("/openapi.json", fuzz_app)
+
+
+def test_callback_endpoints_never_answer_5xx(openapi_schema):
+    """schemathesis cases for every described operation, sent with a valid token: never a 5xx."""
+    operations = [result.ok() for result in openapi_schema.get_all_operations()]
+    assert {op.path for op in operations} == {"/callbacks/ozonetel/{token}", "/callbacks/huawei/{token}"}
+    statuses = []
+    for operation in operations:
+        token = OZONETEL_TOKEN if "ozonetel" in operation.path else HW_TOKEN
+
+        @given(operation.as_strategy())
+        @hsettings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+        def send(case):
+            case.path_parameters = {**(case.path_parameters or {}), "token": token}
+            response = case.call()
+            statuses.append(response.status_code)
+            assert response.status_code in (200, 202, 413), response.text
+
+        send()
+    assert 200 in statuses and len(statuses) >= 100
+
+
+@given(st.binary(max_size=300), st.sampled_from([None, "application/json", "text/plain",
+                                                  "application/x-www-form-urlencoded",
+                                                  "multipart/form-data; boundary=x"]))
+@hsettings(max_examples=300, deadline=None)
+def test_decode_raises_only_body_error(body, content_type):
+    try:
+        records = decode(body, content_type)
+    except BodyError:
+        return
+    assert isinstance(records, list)
+
+
+@given(json_values)
+@hsettings(max_examples=300, deadline=None)
+def test_decode_of_any_json_raises_only_body_error(value):
+    try:
+        decode(json.dumps(value).encode(), "application/json")
+    except BodyError:
+        pass
+
+
+@given(st.one_of(vendorish, json_values))
+@hsettings(max_examples=400, deadline=None)
+def test_ozonetel_parser_raises_only_record_error(record):
+    try:
+        row = ozonetel.to_row(record, ZONE)
+    except RecordError:
+        return
+    assert row["call_key"] and row["key_source"] in {"monitorUCID", "UCID", "CallID", "DataUniqueId", "derived"}
+    assert "Apikey" not in json.dumps(row["extra"]) or row["extra"].get("Apikey") == "***"
+
+
+@given(st.one_of(vendorish, json_values), st.sampled_from(["push", "bulk", "detail"]))
+@hsettings(max_examples=400, deadline=None)
+def test_huawei_parser_raises_only_record_error(record, label):
+    try:
+        row = huawei.to_row(record, ZONE, label)
+    except RecordError:
+        return
+    assert 1 <= row["vdn_id"] <= 9999 and row["call_id"]
+
+
+@given(st.one_of(st.dictionaries(st.sampled_from(["RequestId", "RequestID", "TaskStatus", "x"]),
+                                 st.one_of(json_values, vendorish), max_size=3), json_values))
+@hsettings(max_examples=400, deadline=None)
+def test_leadsquared_parser_raises_only_record_error(payload):
+    try:
+        row = leadsquared.parse_status(payload, "rq-1")
+    except RecordError:
+        return
+    assert row["status"] in leadsquared.STATUSES
