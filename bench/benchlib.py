@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -70,3 +72,39 @@ def run_reconcilers(env: dict, argv: list[str], processes: int, limit_seconds: f
     for log in logs:
         log.close()
     return summaries, rss_kib, time.monotonic() - started
+
+
+def serve(env: dict, port: int, log_path: str, app: str | None = None) -> subprocess.Popen:
+    """gunicorn as the Procfile's web command runs it (or the same config serving another `app`).
+
+    Returns once the server answers HTTP on 127.0.0.1:`port`; `env` is the whole environment.
+    """
+    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    argv = line.split(":", 1)[1].split()
+    argv = [str(BIN / argv[0])] + [a.strip("'") for a in argv[1:]]
+    if app:
+        argv = argv[:-1] + ["--pythonpath", str(ROOT / "bench"), app]
+    env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("gunicorn did not start: see " + log_path)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a process group politely, then firmly."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)

@@ -7,6 +7,7 @@ scenario | requests | acknowledged | acked-but-missing | errors | recovery s.
 - pg-restart: `pg_ctlcluster … restart` in the middle of a callback stream. During the outage the
   receiver answers 503 + Retry-After; recovery is the time from PostgreSQL accepting connections
   again to the first 2xx. (This restarts the machine's PostgreSQL: don't run it beside other work.)
+- pg-outage: the same with `stop`, 3 s down, `start`; /readyz is polled while the database is down.
 - worker-kill: SIGKILL one gunicorn worker under load; the master replaces it.
 - reconciler-kill: SIGKILL a reconciler mid-run, start another: no item lost or finalised twice
   (a trigger in the bench database counts second finalisations).
@@ -32,7 +33,7 @@ import time
 
 import psycopg
 
-from benchlib import BIN, DEFAULT_ADMIN_URL, ROOT, free_port, fresh_database, start_fake
+from benchlib import BIN, DEFAULT_ADMIN_URL, free_port, fresh_database, serve, start_fake, stop
 
 TOKEN = "faults-token-5c1b9e"
 APIKEY = "KKfaults-apikey-8d2e"
@@ -40,36 +41,11 @@ LSQ_KEY = "faults-lsq-key-31f0"
 SECRETS = (TOKEN, APIKEY, LSQ_KEY)
 
 
-def serve(url: str, port: int, log_path: str, extra_env=None) -> subprocess.Popen:
-    """gunicorn with the Procfile's web command; returns once /healthz answers."""
-    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
-    argv = line.split(":", 1)[1].split()
-    argv = [str(BIN / argv[0])] + [a.strip("'") for a in argv[1:]]
+def web(url: str, port: int, extra_env=None) -> subprocess.Popen:
+    """callrecon's receiver under gunicorn, configured with this bench's secrets."""
     env = {**os.environ, "DATABASE_URL": url, "OZONETEL_CALLBACK_TOKENS": TOKEN, "OZONETEL_API_KEY": APIKEY,
-           "HOST": "127.0.0.1", "PORT": str(port), "MAX_BODY_BYTES": "65536", **(extra_env or {})}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("gunicorn did not start: see " + log_path)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Stop a process group politely, then firmly."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+           "MAX_BODY_BYTES": "65536", **(extra_env or {})}
+    return serve(env, port, "/tmp/callrecon-faults-web.log")
 
 
 class Load:
@@ -86,6 +62,7 @@ class Load:
         self.errors = 0
         self.first_2xx_after: dict[float, float] = {}
         self.ok_times: list[float] = []
+        self.retry_after_missing = 0    # 503s without a Retry-After header
         self.stop = threading.Event()
 
     def body(self, n: int, rng: random.Random) -> tuple[bytes, str, str | None, str]:
@@ -140,6 +117,9 @@ class Load:
                     if ucid:
                         self.acked.append(ucid)
             if status == 503:
+                if not resp.getheader("Retry-After"):
+                    with self.lock:
+                        self.retry_after_missing += 1
                 time.sleep(0.05)
 
     def run(self) -> None:
@@ -159,17 +139,33 @@ class Load:
         return len(set(self.acked) - present)
 
 
-def scenario_pg_restart(admin_url: str) -> dict:
+def readyz_status(port: int) -> int | None:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/readyz")
+        return conn.getresponse().status
+    except (OSError, http.client.HTTPException):
+        return None
+
+
+def pg_outage(admin_url: str, name: str, actions: list[tuple[str, float]]) -> dict:
+    """Callbacks stream while PostgreSQL goes through `actions` (pg_ctlcluster verb, pause after)."""
     url = fresh_database(admin_url, "callrecon_faults")
     port = free_port()
-    web = serve(url, port, "/tmp/callrecon-faults-web.log")
+    server = web(url, port)
     load = Load(port, seconds=14)
     runner = threading.Thread(target=load.run)
     runner.start()
     time.sleep(3)
     version = os.listdir("/etc/postgresql")[0]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True,
-                   capture_output=True)
+    readyz_down: set[int | None] = set()
+    for verb, pause in actions:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", verb], check=True,
+                       capture_output=True)
+        until = time.monotonic() + pause
+        while time.monotonic() < until:
+            readyz_down.add(readyz_status(port))
+            time.sleep(0.2)
     back = None
     while back is None:
         try:
@@ -178,30 +174,43 @@ def scenario_pg_restart(admin_url: str) -> dict:
         except psycopg.OperationalError:
             time.sleep(0.05)
     runner.join()
-    stop(web)
+    stop(server)
     after = [t for t in load.ok_times if t >= back]
-    return {"scenario": "pg-restart", "requests": load.sent, "acknowledged": sum(
+    note = (f"503 + Retry-After during the outage {load.statuses.get(503, 0)} "
+            f"(without Retry-After {load.retry_after_missing}); no reply {load.errors}")
+    if readyz_down:
+        note += f"; /readyz while down: {sorted(readyz_down, key=str)}"
+    return {"scenario": name, "requests": load.sent, "acknowledged": sum(
         v for k, v in load.statuses.items() if 200 <= k < 300), "missing": load.acked_missing(url),
-        "errors": sum(v for k, v in load.statuses.items() if k >= 500 and k != 503),
-        "recovery_s": round(min(after) - back, 2) if after else None,
-        "note": f"503 + Retry-After during the outage {load.statuses.get(503, 0)}; no reply {load.errors}"}
+        "errors": sum(v for k, v in load.statuses.items() if k >= 500 and k != 503) + load.retry_after_missing,
+        "recovery_s": round(min(after) - back, 2) if after else None, "note": note}
+
+
+def scenario_pg_restart(admin_url: str) -> dict:
+    """`pg_ctlcluster … restart` mid-stream: the outage lasts as long as the restart does."""
+    return pg_outage(admin_url, "pg-restart", [("restart", 0)])
+
+
+def scenario_pg_outage(admin_url: str) -> dict:
+    """`stop`, 3 s down, `start`: long enough to see the 503s and /readyz saying so."""
+    return pg_outage(admin_url, "pg-outage", [("stop", 3), ("start", 0)])
 
 
 def scenario_worker_kill(admin_url: str) -> dict:
     url = fresh_database(admin_url, "callrecon_faults")
     port = free_port()
-    web = serve(url, port, "/tmp/callrecon-faults-web.log")
+    server = web(url, port)
     load = Load(port, seconds=10)
     runner = threading.Thread(target=load.run)
     runner.start()
     time.sleep(3)
-    children = subprocess.run(["pgrep", "-P", str(web.pid)], capture_output=True, text=True).stdout.split()
+    children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
     killed = int(children[0])
     os.kill(killed, signal.SIGKILL)
     killed_at = time.monotonic()
     runner.join()
-    after = subprocess.run(["pgrep", "-P", str(web.pid)], capture_output=True, text=True).stdout.split()
-    stop(web)
+    after = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+    stop(server)
     ok_after = [t for t in load.ok_times if t >= killed_at]
     return {"scenario": "worker-kill", "requests": load.sent,
             "acknowledged": sum(v for k, v in load.statuses.items() if 200 <= k < 300),
@@ -313,10 +322,10 @@ def scenario_vendor_faults(admin_url: str) -> dict:
 def scenario_storm(admin_url: str) -> dict:
     url = fresh_database(admin_url, "callrecon_faults")
     port = free_port()
-    web = serve(url, port, "/tmp/callrecon-faults-web.log")
+    server = web(url, port)
     load = Load(port, hostile_every=10, limit=20_000)
     load.run()
-    stop(web)
+    stop(server)
     fives = sum(v for k, v in load.statuses.items() if k >= 500)
     return {"scenario": "storm", "requests": load.sent,
             "acknowledged": sum(v for k, v in load.statuses.items() if 200 <= k < 300),
@@ -342,7 +351,7 @@ def secret_scan(admin_url: str) -> int:
 
 SCENARIOS = {"storm": scenario_storm, "worker-kill": scenario_worker_kill,
              "reconciler-kill": scenario_reconciler_kill, "vendor-faults": scenario_vendor_faults,
-             "pg-restart": scenario_pg_restart}
+             "pg-restart": scenario_pg_restart, "pg-outage": scenario_pg_outage}
 
 
 def main() -> int:
@@ -364,7 +373,8 @@ def main() -> int:
     leaks = secret_scan(args.database_url)
     print(f"secret values found in the last database and the logs: {leaks}")
     ok = all(r["missing"] == 0 for r in rows) and leaks == 0
-    ok = ok and all(r["recovery_s"] is not None and r["recovery_s"] <= 5 for r in rows if r["scenario"] == "pg-restart")
+    ok = ok and all(r["recovery_s"] is not None and r["recovery_s"] <= 5 for r in rows
+                     if r["scenario"].startswith("pg-"))
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

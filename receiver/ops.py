@@ -11,6 +11,10 @@ from psycopg_pool import PoolTimeout
 from . import health, metrics, migrations
 
 bp = Blueprint("ops", __name__)
+
+# Probes answer within a load balancer's usual 1-2 s probe timeout, even while callbacks wait
+# DB_POOL_TIMEOUT for a connection during a database outage.
+PROBE_POOL_TIMEOUT_S = 1.0
 log = logging.getLogger("callrecon.ops")
 
 
@@ -25,7 +29,7 @@ def readyz():
     """Ready when the database answers and every migration in sql/ is applied; else 503."""
     settings = current_app.config["CALLRECON_SETTINGS"]
     try:
-        with current_app.extensions["callrecon_pool"].connection() as conn:
+        with current_app.extensions["callrecon_pool"].connection(timeout=PROBE_POOL_TIMEOUT_S) as conn:
             waiting = migrations.pending(conn, settings.sql_dir)
     except (psycopg.Error, PoolTimeout) as exc:
         return jsonify(status="unavailable", database="unreachable",
@@ -42,7 +46,7 @@ def prometheus():
     """Prometheus exposition of callback counters and latency, plus source silence from the database."""
     payload, content_type = metrics.render()
     try:
-        with current_app.extensions["callrecon_pool"].connection() as conn:
+        with current_app.extensions["callrecon_pool"].connection(timeout=PROBE_POOL_TIMEOUT_S) as conn:
             payload += health.exposition(health.source_health(conn))
     except (psycopg.Error, PoolTimeout) as exc:
         log.warning("source health unavailable for /metrics", extra={"fields": {"error": type(exc).__name__}})

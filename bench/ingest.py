@@ -1,0 +1,150 @@
+"""Ingest throughput: callrecon's receiver beside a Flask app that stores nothing and a naive one.
+
+One run, one gunicorn config (receiver/gunicorn_conf.py, as the Procfile serves it), one load
+generator (wrk, 16 connections, 2 threads), for each post shape (1 record, 20-record arrays):
+
+  a  hello:     Flask reads the body and answers JSON; stores nothing (the framework's ceiling)
+  b  naive:     parse, one INSERT, commit, per request (bench/ingest_apps.py)
+  c  callrecon: the real receiver and schema (raw_inbox, then typed ozonetel_call rows)
+
+Prints req/s, records/s, p50, p99 and non-2xx for each, the ratios c/a and c/b, and checks that
+every acknowledged record is in Postgres (c: ozonetel_call rows; b: records in naive_callback).
+Exit status 0 only when the single-record acceptance holds: c >= 0.7 a, c >= 3 b, p99(c) <= 50 ms,
+0 non-2xx and 0 acknowledged-but-missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+import psycopg
+
+from benchlib import DEFAULT_ADMIN_URL, ROOT, free_port, fresh_database, serve, stop
+from ingest_apps import NAIVE_TABLE
+
+TOKEN = "ingest-token-7d41c0"
+APIKEY = "KKingest-apikey-52e9"
+APPS = {"a": ("hello", "ingest_apps:hello_app()"),
+        "b": ("naive", "ingest_apps:naive_app()"),
+        "c": ("callrecon", None)}
+
+
+def parse_wrk(text: str) -> dict:
+    """req/s, p50/p99 ms, completed requests, non-2xx and socket errors from `wrk --latency` output."""
+    def ms(label):
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    requests = int(re.search(r"^\s*(\d+) requests in", text, re.M).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)), "p50": ms("50"),
+            "p99": ms("99"), "requests": requests, "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": sum(map(int, errors.groups())) if errors else 0}
+
+
+def stored_records(url: str, app: str) -> int:
+    with psycopg.connect(url) as conn:
+        if app == "b":
+            return conn.execute(
+                "SELECT count(*) FROM naive_callback, jsonb_array_elements(CASE jsonb_typeof(body) WHEN 'array' "
+                "THEN body ELSE jsonb_build_array(body) END) AS record "
+                "WHERE record->>'monitorUCID' LIKE 'bench-%'").fetchone()[0]
+        return conn.execute("SELECT count(*) FROM ozonetel_call WHERE monitor_ucid LIKE 'bench-%'").fetchone()[0]
+
+
+def measure(app: str, records: int, seconds: int, connections: int, admin_url: str) -> dict:
+    name, spec = APPS[app]
+    url = fresh_database(admin_url, "callrecon_ingest")
+    if app == "b":
+        with psycopg.connect(url) as conn:
+            conn.execute(NAIVE_TABLE)
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "OZONETEL_CALLBACK_TOKENS": TOKEN, "OZONETEL_API_KEY": APIKEY}
+    server = serve(env, port, f"/tmp/callrecon-ingest-{name}.log", app=spec)
+    load_env = {**os.environ, "INGEST_PATH": f"/callbacks/ozonetel/{TOKEN}", "INGEST_RECORDS": str(records),
+                "INGEST_APIKEY": APIKEY}
+    wrk = ["wrk", "-t2", f"-c{connections}", "--latency", "-s", str(ROOT / "bench" / "ingest_post.lua"),
+           f"http://127.0.0.1:{port}"]
+    try:
+        subprocess.run(wrk + ["-d2s"], env={**load_env, "INGEST_PREFIX": "warm"}, capture_output=True, check=True)
+        out = subprocess.run(wrk + [f"-d{seconds}s"], env=load_env, capture_output=True, text=True, check=True)
+    finally:
+        stop(server)
+    result = parse_wrk(out.stdout)
+    acked = (result["requests"] - result["non2xx"]) * records
+    result.update(app=app, name=name, records=records, rec_s=result["rps"] * records)
+    if app != "a":
+        # Ids are unique per record and the warm-up's start with "warm-", so every acknowledged
+        # record of the measured run is one row here; a request cut off when wrk stops may add one.
+        result["stored"] = stored_records(url, app)
+        result["missing"] = max(acked - result["stored"], 0)
+    else:
+        result["stored"], result["missing"] = None, 0
+    return result
+
+
+def ensure_wrk() -> None:
+    if subprocess.run(["which", "wrk"], capture_output=True).returncode == 0:
+        return
+    print("installing wrk from Debian's packages ...", file=sys.stderr)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+
+
+def machine() -> str:
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--records", type=int, action="append", help="records per post (repeatable; default 1 and 20)")
+    parser.add_argument("--apps", default="abc", help="which of a, b, c to run (default abc)")
+    parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL)
+    args = parser.parse_args()
+    ensure_wrk()
+    print(f"machine: {machine()}; wrk -t2 -c{args.connections} -d{args.seconds}s; gunicorn "
+          f"receiver/gunicorn_conf.py (WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', 'default')})")
+    ok = True
+    for records in args.records or [1, 20]:
+        rows = {}
+        for app in args.apps:
+            print(f"running {APPS[app][0]} with {records} record(s) per post ...", file=sys.stderr, flush=True)
+            rows[app] = measure(app, records, args.seconds, args.connections, args.database_url)
+            time.sleep(1)
+        print(f"\n{records} record(s) per post")
+        print("app | req/s | records/s | p50 ms | p99 ms | non-2xx | socket errors | acknowledged records "
+              "| stored | acked-but-missing")
+        for r in rows.values():
+            print(f"{r['app']} {r['name']} | {r['rps']:.0f} | {r['rec_s']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+                  f"{r['non2xx']} | {r['socket_errors']} | {(r['requests'] - r['non2xx']) * records} | "
+                  f"{r['stored'] if r['stored'] is not None else '-'} | {r['missing']}")
+        if "c" in rows:
+            c = rows["c"]
+            ca = c["rps"] / rows["a"]["rps"] if "a" in rows else None
+            cb = c["rps"] / rows["b"]["rps"] if "b" in rows else None
+            print(f"c/a = {ca:.2f}" if ca else "c/a = -", f"; c/b = {cb:.2f}" if cb else "; c/b = -", sep="")
+            if records == 1:
+                checks = {"c >= 0.7 a": ca is None or ca >= 0.7, "c >= 3 b": cb is None or cb >= 3,
+                          "p99(c) <= 50 ms": c["p99"] <= 50, "0 non-2xx": c["non2xx"] == 0,
+                          "0 acked-but-missing": all(r["missing"] == 0 for r in rows.values())}
+                for label, held in checks.items():
+                    print(f"  {'PASS' if held else 'FAIL'} {label}")
+                ok = ok and all(checks.values())
+        ok = ok and all(r["missing"] == 0 for r in rows.values())
+    print("\nPASS" if ok else "\nFAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
