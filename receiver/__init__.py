@@ -11,8 +11,9 @@ def create_app(settings=None):
     """Build the app; settings default to the environment (read once, here)."""
     from flask import Flask
 
-    from . import callbacks, errors, logs, openapi, ops
+    from . import callbacks, errors, inbox, logs, openapi, ops
     from .db import make_pool
+    from .groupcommit import GroupCommit
     from .settings import Settings
 
     settings = settings or Settings.from_env()
@@ -22,6 +23,7 @@ def create_app(settings=None):
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["callrecon_pool"] = make_pool(settings)
+    app.extensions["callrecon_raw_writer"] = GroupCommit(app.extensions["callrecon_pool"], inbox.store_many)
     errors.register(app)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(ops.bp)

@@ -6,11 +6,10 @@ import hmac
 import logging
 import time
 
-import psycopg
 from flask import Blueprint, current_app, jsonify, request
-from psycopg_pool import PoolTimeout
 
 from . import inbox, metrics
+from .groupcommit import UNAVAILABLE
 from .landing import RawRef, land
 from .masking import mask_body, mask_records, safe_headers, secret_values_in
 from .payloads import BodyError, decode
@@ -62,16 +61,21 @@ def receive(source: str, token: str):
     except BodyError as exc:
         records, secrets = exc, set()
     secrets.update(settings.secret_values())
-    body = mask_body(received, secrets)
+    raw = dict(source=source, client_addr=request.remote_addr, content_type=content_type,
+               headers=safe_headers(request.headers.items(), secrets), body=mask_body(received, secrets),
+               received_bytes=len(received))
 
     try:
-        with current_app.extensions["callrecon_pool"].connection() as conn:
-            raw_id, received_at = inbox.store(
-                conn, source=source, client_addr=request.remote_addr, content_type=content_type,
-                headers=safe_headers(request.headers.items(), secrets), body=body, received_bytes=len(received))
-            outcome = land(conn, LANDERS[source], RawRef(raw_id, received_at), records, settings)
-        # Leaving the `with` block committed the raw row (and the typed rows): only now may we answer 2xx.
-    except (psycopg.OperationalError, PoolTimeout) as exc:
+        if settings.landing_mode == "deferred":
+            # Group commit returns only after the commit that holds this raw row.
+            raw_id, _ = current_app.extensions["callrecon_raw_writer"].submit(raw)
+            outcome = None
+        else:
+            with current_app.extensions["callrecon_pool"].connection() as conn:
+                raw_id, received_at = inbox.store(conn, **raw)
+                outcome = land(conn, LANDERS[source], RawRef(raw_id, received_at), records, settings)
+        # The raw row (and any typed rows) are committed: only now may we answer 2xx.
+    except UNAVAILABLE as exc:
         log.error("database unavailable", extra={"fields": {"source": source, "error": type(exc).__name__}})
         response = _finish(source, "db_unavailable", started, 503, {
             "error": "database_unavailable",
@@ -80,8 +84,13 @@ def receive(source: str, token: str):
         response[0].headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
-    reply = {"raw_id": raw_id, "stored": True, "records": outcome.record_count, "landed": outcome.landed}
     answer = SOURCES[source].reply
+    if outcome is None:
+        count = 0 if isinstance(records, BodyError) else len(records)
+        reply = {"raw_id": raw_id, "stored": True, "records": count, "status": "stored", "parsed": False,
+                 "message": "stored; `callrecon land` lands it shortly (LANDING_MODE=deferred)"}
+        return _finish(source, "stored", started, *answer(200, reply), raw_id, count)
+    reply = {"raw_id": raw_id, "stored": True, "records": outcome.record_count, "landed": outcome.landed}
     if outcome.status == "quarantined":
         # 202, not 4xx: the body is safely stored and a resend could never parse any better.
         reply.update(status="quarantined", parsed=False, error=outcome.error_json()["message"],

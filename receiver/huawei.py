@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from .fields import Text, VendorTime, WholeNumber, to_utc
 from .landing import Outcome, RawRef
-from .mapping import FieldMap, RecordError, fill_columns, storable_json
+from .mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
 
 SOURCE = "huawei"
 FIELD_MAP_SPEC = {
@@ -61,7 +61,7 @@ ON CONFLICT (vdn_id, call_id) DO UPDATE SET
 
 def _upsert(sighting: bool):
     """The upsert statement; pushes also record a sighting, which makes push_count exact."""
-    return sql.SQL(_UPSERT).format(
+    return Statement.of(sql.SQL(_UPSERT).format(
         sighting=sql.SQL("""WITH sighting AS (
             INSERT INTO huawei_sighting (raw_id, record_index, vdn_id, call_id)
             VALUES (%(raw_id)s, %(record_index)s, %(vdn_id)s, %(call_id)s)
@@ -71,7 +71,7 @@ def _upsert(sighting: bool):
         values=sql.SQL(", ").join(sql.Placeholder(c) for c in VALUE_COLUMNS),
         fill=fill_columns(VALUE_COLUMNS, _STALE),
         stale=sql.SQL(_STALE),
-    )
+    ))
 
 
 UPSERT_PUSHED = _upsert(sighting=True)
@@ -135,9 +135,7 @@ def land_records(conn, raw: RawRef, records: list, settings) -> Outcome:
             outcome.errors[str(index)] = exc.detail
             continue
         params.append(dict(row, raw_id=raw.id, record_index=index, seen_at=raw.received_at))
-    if params:
-        with conn.cursor() as cur:
-            cur.executemany(UPSERT_PUSHED, params)
+    write_rows(conn, UPSERT_PUSHED, params)
     outcome.landed = len(params)
     return outcome
 
@@ -152,9 +150,7 @@ def land_fetched(conn, records: list, settings, label: str, now: dt.datetime) ->
             errors[str(index)] = exc.detail
             continue
         params.append(dict(row, raw_id=None, seen_at=now))
-    if params:
-        with conn.cursor() as cur:
-            cur.executemany(UPSERT_FETCHED, params)
+    write_rows(conn, UPSERT_FETCHED, params)
     return len(params), errors
 
 

@@ -12,6 +12,15 @@ VALUES (%(source)s, %(client_addr)s, %(content_type)s, %(headers)s, %(body)s, %(
 RETURNING id, received_at
 """
 
+# Many raw rows in one statement (group commit). Identity values are drawn in the order unnest
+# yields rows, so ordering the returned rows by id gives the input order.
+INSERT_RAW_MANY = """
+INSERT INTO raw_inbox (source, client_addr, content_type, headers, body, body_sha256, body_bytes)
+SELECT * FROM unnest(%(source)s::text[], %(client_addr)s::inet[], %(content_type)s::text[],
+                     %(headers)s::jsonb[], %(body)s::bytea[], %(body_sha256)s::text[], %(body_bytes)s::int[])
+RETURNING id, received_at
+"""
+
 RECORD_OUTCOME = """
 UPDATE raw_inbox
 SET status = %(status)s, record_count = %(record_count)s, landed_count = %(landed)s,
@@ -33,6 +42,17 @@ FOR UPDATE SKIP LOCKED
 """
 
 
+# Rows stored by a deferred-landing receiver and not yet parsed (raw_inbox_unlanded_idx).
+SELECT_PENDING = """
+SELECT id, received_at, source, content_type, body
+FROM raw_inbox
+WHERE status = 'received' AND id > %(after_id)s
+ORDER BY id
+LIMIT %(batch)s
+FOR UPDATE SKIP LOCKED
+"""
+
+
 def store(conn, *, source, client_addr, content_type, headers, body: bytes, received_bytes: int):
     """Insert one raw callback (already masked); returns (id, received_at)."""
     row = conn.execute(INSERT_RAW, {
@@ -47,6 +67,21 @@ def store(conn, *, source, client_addr, content_type, headers, body: bytes, rece
     return row[0], row[1]
 
 
+def store_many(conn, rows: list[dict]) -> list[tuple[int, object]]:
+    """Insert raw callbacks (keyword arguments of `store`) in one statement; (id, received_at) each."""
+    columns = {name: [] for name in ("source", "client_addr", "content_type", "headers", "body",
+                                     "body_sha256", "body_bytes")}
+    for row in rows:
+        columns["source"].append(row["source"])
+        columns["client_addr"].append(row["client_addr"])
+        columns["content_type"].append(row["content_type"])
+        columns["headers"].append(Jsonb(row["headers"]))
+        columns["body"].append(row["body"])
+        columns["body_sha256"].append(hashlib.sha256(row["body"]).hexdigest())
+        columns["body_bytes"].append(row["received_bytes"])
+    return sorted(tuple(r) for r in conn.execute(INSERT_RAW_MANY, columns).fetchall())
+
+
 def record_outcome(conn, raw_id: int, outcome) -> None:
     """Write what landing made of a raw row into the row itself."""
     error = outcome.error_json()
@@ -56,8 +91,10 @@ def record_outcome(conn, raw_id: int, outcome) -> None:
     })
 
 
-def rows_for_replay(conn, *, after_id: int, include_all: bool, source, ids, batch: int):
-    """The next batch of raw rows to re-parse, locked for this transaction."""
+def rows_for_replay(conn, *, after_id: int, include_all: bool, source, ids, batch: int, pending_only=False):
+    """The next batch of raw rows to re-parse (or, pending_only, never parsed), locked for this transaction."""
+    if pending_only:
+        return conn.execute(SELECT_PENDING, {"after_id": after_id, "batch": batch}).fetchall()
     return conn.execute(SELECT_FOR_REPLAY, {
         "after_id": after_id, "all": include_all, "source": source, "ids": ids, "batch": batch,
     }).fetchall()

@@ -8,6 +8,7 @@ then a key-based pattern catches an api-key field in bodies we could not decode.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from urllib.parse import quote, quote_plus
@@ -66,16 +67,20 @@ def mask_records(records: list) -> list:
     return [clean(r) for r in records]
 
 
-def _encodings(value: str) -> set[bytes]:
-    """The byte forms a secret value can take inside a body."""
+@functools.lru_cache(maxsize=256)
+def _encodings(value: str) -> tuple[bytes, ...]:
+    """The byte forms a secret value can take inside a body, longest first.
+
+    Cached: the same few secrets (configured keys, the account Apikey) arrive on every callback.
+    """
     forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
-    return {f.encode("utf-8") for f in forms if f}
+    return tuple(sorted({f.encode("utf-8") for f in forms if f}, key=len, reverse=True))
 
 
 def mask_body(body: bytes, values) -> bytes:
     """The body with every known secret value, and any api-key field's value, masked."""
     for value in sorted({v for v in values if v and len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
-        for form in sorted(_encodings(value), key=len, reverse=True):
+        for form in _encodings(value):
             body = body.replace(form, MASK.encode())
     return _KEY_VALUE.sub(lambda m: m.group(1) + MASK.encode(), body)
 

@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 from .fields import Seconds, Text, VendorTime, to_utc
 from . import ozonetel_ledger
 from .landing import Outcome, RawRef
-from .mapping import FieldMap, RecordError, fill_columns, storable_json
+from .mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
 from .masking import normalise_key
 
 SOURCE = "ozonetel"
@@ -75,7 +75,7 @@ KEY_RULES = (
 COLUMNS = FIELD_MAP.columns
 # Values from the most recent callback win; an older one (a replay) only fills gaps.
 _FILL = fill_columns(COLUMNS, "EXCLUDED.last_raw_id < t.last_raw_id")
-UPSERT_CALL = sql.SQL("""
+UPSERT_CALL = Statement.of(sql.SQL("""
 WITH sighting AS (
     INSERT INTO ozonetel_sighting (raw_id, record_index, call_key)
     VALUES (%(raw_id)s, %(record_index)s, %(call_key)s)
@@ -102,7 +102,7 @@ ON CONFLICT (call_key) DO UPDATE SET
     columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
     values=sql.SQL(", ").join(sql.Placeholder(c) for c in COLUMNS),
     fill=_FILL,
-)
+))
 
 
 def is_notice(record: dict) -> bool:
@@ -159,9 +159,7 @@ def land_records(conn, raw: RawRef, records: list, settings) -> Outcome:
             continue
         row.update(extra=Jsonb(row["extra"]), raw_id=raw.id, record_index=index, received_at=raw.received_at)
         params.append(row)
-    if params:
-        with conn.cursor() as cur:
-            cur.executemany(UPSERT_CALL, params)
+    write_rows(conn, UPSERT_CALL, params)
     ozonetel_ledger.match(conn, params, notices, raw.received_at)
     outcome.landed = len(params)
     return outcome

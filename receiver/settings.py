@@ -7,7 +7,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .env_values import ConfigError, RateLimit, duration, integer, tokens, weekdays, working_hours, zone  # noqa: F401
+from .env_values import ConfigError, RateLimit, choice, duration, integer, tokens, weekdays, working_hours, zone  # noqa: F401
 from .vendor_settings import (  # noqa: F401  (re-exported)
     LSQ_KINDS, HuaweiSettings, LeadSquaredSettings, OzonetelApiSettings,
 )
@@ -27,6 +27,7 @@ class Settings:
     max_body_bytes: int = 10 * 1024 * 1024
     db_pool_size: int = 8
     db_pool_timeout: int = 5
+    landing_mode: str = "inline"
     sql_dir: Path = DEFAULT_SQL_DIR
     log_level: str = "INFO"
     leadsquared: LeadSquaredSettings = field(default_factory=LeadSquaredSettings)
@@ -50,6 +51,7 @@ class Settings:
             max_body_bytes=integer(env, "MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024),
             db_pool_size=integer(env, "DB_POOL_SIZE", 8, minimum=1),
             db_pool_timeout=integer(env, "DB_POOL_TIMEOUT", 5, minimum=1),
+            landing_mode=choice(env, "LANDING_MODE", "inline", ("inline", "deferred")),
             sql_dir=Path(env.get("CALLRECON_SQL_DIR", "").strip() or DEFAULT_SQL_DIR),
             log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
             leadsquared=LeadSquaredSettings.from_env(env),

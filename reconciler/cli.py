@@ -12,7 +12,7 @@ from receiver.settings import LSQ_KINDS, ConfigError, Settings
 from receiver.sources import LANDERS
 
 from .commands import (cmd_backfill_ozonetel, cmd_db_docs, cmd_db_ensure, cmd_db_status, cmd_db_upgrade,
-                       cmd_prune, cmd_reconcile, cmd_replay, cmd_status, cmd_track_huawei,
+                       cmd_land, cmd_prune, cmd_reconcile, cmd_replay, cmd_status, cmd_track_huawei,
                        cmd_track_leadsquared, cmd_urls)
 from .provision import ProvisionError
 from .sources import SOURCES
@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--id", type=int, action="append", help="only this raw_inbox id (repeatable)")
     rp.add_argument("--limit", type=int, help="stop after this many rows")
     rp.set_defaults(func=cmd_replay)
+
+    land = commands.add_parser("land", help="land raw callbacks stored with LANDING_MODE=deferred",
+                               description=cmd_land.__doc__ + " Prints a JSON summary per pass that landed "
+                               "something; --follow keeps going until SIGTERM (the Procfile's lander).")
+    land.add_argument("--follow", action="store_true", help="keep landing new rows until SIGTERM")
+    land.add_argument("--interval", type=float, default=0.2, help="seconds to wait when nothing is pending")
+    land.set_defaults(func=cmd_land)
 
     track = commands.add_parser("track", help="register vendor requests for the reconciler to follow",
                                 description="Register vendor request ids to follow until final.")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
+import threading
+import time
 
 import psycopg
 
@@ -84,6 +87,37 @@ def cmd_replay(args, settings):
     if report.skipped_sources:
         summary["skipped_unknown_sources"] = dict(report.skipped_sources)
     print(json.dumps(summary))
+
+
+def cmd_land(args, settings):
+    """Land raw callbacks that a LANDING_MODE=deferred receiver stored and nothing has parsed yet."""
+    from .runner import install_stop_signals
+
+    log = logging.getLogger("callrecon.land")
+    stop = threading.Event()
+    install_stop_signals(stop)
+    conn = _connect(settings)
+    while True:
+        try:
+            started = time.monotonic()
+            report = replay(conn, settings, pending_only=True)
+        except psycopg.OperationalError as exc:
+            # The database went away: keep the process, retry when it is back.
+            log.warning("database unavailable; retrying", extra={"fields": {"error": type(exc).__name__}})
+            conn.close()
+            if stop.wait(args.interval * 10):
+                return 0
+            try:
+                conn = psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
+            except psycopg.OperationalError:
+                pass
+            continue
+        if report.total or not args.follow:
+            print(json.dumps({"landed_callbacks": report.total, "by_status": dict(report.by_status),
+                              "seconds": round(time.monotonic() - started, 3)}), flush=True)
+        if not args.follow or stop.wait(0 if report.total else args.interval):
+            conn.close()
+            return 0
 
 
 def cmd_prune(args, settings):

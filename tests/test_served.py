@@ -7,6 +7,7 @@ import os
 import shlex
 import socket
 import subprocess
+import threading
 import sys
 import time
 import urllib.error
@@ -102,3 +103,55 @@ def test_procfile_web_command_serves_callbacks_into_postgres(served, db):
 
 def test_procfile_release_step_is_the_migration_command():
     assert procfile("release") == ["callrecon", "db", "upgrade"]
+
+
+@pytest.fixture
+def deferred_env(env):
+    return {**env, "LANDING_MODE": "deferred"}
+
+
+def test_procfile_lander_lands_what_a_deferred_web_stored_under_concurrent_posts(deferred_env, tmp_path, db):
+    """Real gunicorn (LANDING_MODE=deferred) and the Procfile's lander process, side by side."""
+    port = free_port()
+    web_argv = procfile("web")
+    web_argv[0] = str(Path(sys.executable).parent / web_argv[0])
+    lander_argv = procfile("lander")
+    lander_argv[lander_argv.index("callrecon")] = str(Path(sys.executable).parent / "callrecon")
+    proc_env = {**os.environ, **deferred_env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "2"}
+    proc_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = open(tmp_path / "procs.log", "wb")
+    web = subprocess.Popen(web_argv, cwd=ROOT, env=proc_env, stdout=log, stderr=subprocess.STDOUT)
+    lander = subprocess.Popen(lander_argv, cwd=ROOT, env=proc_env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/callbacks/ozonetel/{OZONETEL_TOKEN}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200:
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "procs.log").read_text()
+                time.sleep(0.1)
+        replies = []
+
+        def post(n):
+            for i in range(10):
+                replies.append(http("POST", base, json.dumps({"monitorUCID": f"srv-{n}-{i}"}).encode()))
+
+        threads = [threading.Thread(target=post, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert len(replies) == 80 and all(s == 200 and b["status"] == "stored" for s, b in replies)
+        deadline = time.monotonic() + 20
+        while db.execute("SELECT count(*) FROM ozonetel_call WHERE call_key LIKE 'srv-%'").fetchone()[0] < 80:
+            assert time.monotonic() < deadline, (tmp_path / "procs.log").read_text()
+            time.sleep(0.1)
+        assert db.execute("SELECT count(*) FROM raw_inbox WHERE status <> 'landed'").fetchone()[0] == 0
+    finally:
+        for proc in (web, lander):
+            proc.terminate()
+            proc.wait(timeout=30)
+        log.close()
+    assert lander.returncode == 0  # SIGTERM ends it cleanly

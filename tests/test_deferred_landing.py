@@ -1,0 +1,172 @@
+"""LANDING_MODE=deferred: the request stores the raw row (group-committed); `callrecon land` lands it."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import psycopg
+import pytest
+
+from conftest import OZONETEL_TOKEN, fixture_bytes
+from receiver import create_app, inbox
+from receiver.db import make_pool
+from receiver.groupcommit import GroupCommit
+from receiver.settings import Settings
+
+URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
+
+
+@pytest.fixture
+def deferred_env(env):
+    return {**env, "LANDING_MODE": "deferred"}
+
+
+@pytest.fixture
+def deferred_client(deferred_env):
+    app = create_app(Settings.from_env(deferred_env))
+    yield app.test_client()
+    app.extensions["callrecon_pool"].close()
+
+
+def land(deferred_env, monkeypatch, capsys) -> dict:
+    from reconciler import cli
+    for name, value in deferred_env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["land"]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def raw_row(db, raw_id):
+    cur = db.execute("SELECT status, record_count, landed_count, body FROM raw_inbox WHERE id = %s", (raw_id,))
+    return dict(zip([c.name for c in cur.description], cur.fetchone()))
+
+
+def test_deferred_reply_comes_after_the_raw_commit_and_land_types_it(deferred_client, deferred_env, db,
+                                                                      monkeypatch, capsys):
+    resp = deferred_client.post(URL, data=fixture_bytes("ozonetel", "call_details__single.json"),
+                                content_type="application/json")
+    assert resp.status_code == 200, resp.json
+    assert resp.json["status"] == "stored" and resp.json["stored"] is True and resp.json["records"] == 1
+    raw = raw_row(db, resp.json["raw_id"])
+    assert raw["status"] == "received"  # committed, not yet parsed
+    assert b"Apikey" in bytes(raw["body"]) and b'"***"' in bytes(raw["body"])  # masked before storing
+    assert db.execute("SELECT count(*) FROM ozonetel_call").fetchone()[0] == 0
+
+    summary = land(deferred_env, monkeypatch, capsys)
+    assert summary["landed_callbacks"] == 1 and summary["by_status"] == {"landed": 1}
+    assert raw_row(db, resp.json["raw_id"])["status"] == "landed"
+    assert db.execute("SELECT extra->>'Apikey' FROM ozonetel_call WHERE call_key = '2105221234567890'"
+                      ).fetchone()[0] == "***"
+    # A second pass finds nothing left: each raw row is landed once.
+    assert land(deferred_env, monkeypatch, capsys)["landed_callbacks"] == 0
+
+
+def test_deferred_unparseable_body_is_stored_then_quarantined_by_land(deferred_client, deferred_env, db,
+                                                                      monkeypatch, capsys):
+    resp = deferred_client.post(URL, data=b'{"monitorUCID": ', content_type="application/json")
+    assert resp.status_code == 200 and resp.json["stored"] is True and resp.json["records"] == 0
+    assert land(deferred_env, monkeypatch, capsys)["by_status"] == {"quarantined": 1}
+    assert raw_row(db, resp.json["raw_id"])["status"] == "quarantined"
+
+
+def test_deferred_bad_token_and_database_down_still_refuse(deferred_env, db):
+    app = create_app(Settings.from_env({**deferred_env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
+                                        "DB_POOL_TIMEOUT": "1"}))
+    try:
+        client = app.test_client()
+        assert client.post("/callbacks/ozonetel/wrong", json={"monitorUCID": "1"}).status_code == 401
+        resp = client.post(URL, json={"monitorUCID": "1"})
+        assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
+    finally:
+        app.extensions["callrecon_pool"].close()
+    assert db.execute("SELECT count(*) FROM raw_inbox").fetchone()[0] == 0
+
+
+def test_deferred_huawei_push_gets_the_acknowledgement_huawei_expects(deferred_env, db):
+    app = create_app(Settings.from_env({**deferred_env, "HUAWEI_CALLBACK_TOKENS": "hw-deferred-token-1"}))
+    try:
+        resp = app.test_client().post("/callbacks/huawei/hw-deferred-token-1",
+                                      data=fixture_bytes("huawei", "push__array.json"), content_type="application/json")
+    finally:
+        app.extensions["callrecon_pool"].close()
+    assert resp.status_code == 200 and resp.json["retCode"] == "0" and resp.json["retMsg"] == "success"
+    assert db.execute("SELECT status FROM raw_inbox").fetchone()[0] == "received"
+
+
+def raw_item(n: int, client_addr: str = "127.0.0.1") -> dict:
+    body = json.dumps({"monitorUCID": f"gc-{n}"}).encode()
+    return dict(source="ozonetel", client_addr=client_addr, content_type="application/json", headers={},
+                body=body, received_bytes=len(body))
+
+
+def test_group_commit_shares_one_commit_among_waiting_requests(settings, db):
+    """Requests queued while a commit is in flight go in the next one, each getting its own id."""
+    database = make_pool(settings)
+    batches: list[int] = []
+    first_in_flight, all_queued = threading.Event(), threading.Event()
+
+    def write(conn, items):
+        batches.append(len(items))
+        if len(batches) == 1:
+            first_in_flight.set()
+            assert all_queued.wait(10)
+        return inbox.store_many(conn, items)
+
+    committer = GroupCommit(database, write)
+    results: dict[int, tuple] = {}
+
+    def post(n):
+        results[n] = committer.submit(raw_item(n))
+
+    try:
+        leader = threading.Thread(target=post, args=(0,))
+        leader.start()
+        assert first_in_flight.wait(10)
+        others = [threading.Thread(target=post, args=(n,)) for n in range(1, 16)]
+        for t in others:
+            t.start()
+        while len(committer._queue) < 15:
+            threading.Event().wait(0.01)
+        all_queued.set()
+        for t in [leader, *others]:
+            t.join(10)
+    finally:
+        database.close()
+    assert batches == [1, 15]
+    stored = dict(db.execute("SELECT id, body FROM raw_inbox").fetchall())
+    assert len(stored) == 16 == len({raw_id for raw_id, _ in results.values()})
+    for n, (raw_id, _) in results.items():  # every thread got the id of its own row
+        assert json.loads(bytes(stored[raw_id]))["monitorUCID"] == f"gc-{n}"
+
+
+def test_group_commit_one_bad_row_does_not_cost_the_others(settings, db):
+    database = make_pool(settings)
+    committer = GroupCommit(database, inbox.store_many)
+    try:
+        committer._leading = True  # as if a commit were in flight: both requests queue behind it
+        outcomes = {}
+
+        def post(n, addr):
+            try:
+                outcomes[n] = committer.submit(raw_item(n, addr))
+            except psycopg.Error as exc:
+                outcomes[n] = exc
+
+        threads = [threading.Thread(target=post, args=(1, "127.0.0.1")),
+                   threading.Thread(target=post, args=(2, "not-an-address"))]
+        for t in threads:
+            t.start()
+        while len(committer._queue) < 2:
+            threading.Event().wait(0.01)
+        # Hand the lead to the first waiter, as a finishing leader would.
+        with committer._lock:
+            committer._queue[0].lead = True
+            committer._queue[0].wake.set()
+        for t in threads:
+            t.join(10)
+    finally:
+        database.close()
+    assert isinstance(outcomes[2], psycopg.DataError)
+    assert isinstance(outcomes[1], tuple)
+    assert db.execute("SELECT count(*) FROM raw_inbox").fetchone()[0] == 1
