@@ -55,6 +55,20 @@ def wait_for_text(path: Path, text: str, seconds: float = 10) -> str:
     return path.read_text()
 
 
+def wait_until_healthy(base: str, proc: subprocess.Popen, log_path: Path) -> None:
+    """Return once gunicorn answers /healthz; fail with its log if it dies or takes over 20 s."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if http("GET", f"{base}/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        assert proc.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline, "gunicorn did not start:\n" + log_path.read_text()
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def served(env, tmp_path):
     """gunicorn running the Procfile's web command; yields its base URL, then its log text."""
@@ -68,16 +82,7 @@ def served(env, tmp_path):
         proc = subprocess.Popen(argv, cwd=ROOT, env=proc_env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if http("GET", f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "gunicorn did not start:\n" + log_path.read_text()
-            time.sleep(0.1)
+        wait_until_healthy(base, proc, log_path)
         yield base, log_path
     finally:
         proc.terminate()
@@ -124,14 +129,7 @@ def test_procfile_lander_lands_what_a_deferred_web_stored_under_concurrent_posts
     lander = subprocess.Popen(lander_argv, cwd=ROOT, env=proc_env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/callbacks/ozonetel/{OZONETEL_TOKEN}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200:
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, (tmp_path / "procs.log").read_text()
-                time.sleep(0.1)
+        wait_until_healthy(f"http://127.0.0.1:{port}", web, tmp_path / "procs.log")
         replies = []
 
         def post(n):
