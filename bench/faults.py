@@ -148,15 +148,21 @@ def readyz_status(port: int) -> int | None:
         return None
 
 
-def pg_outage(admin_url: str, name: str, actions: list[tuple[str, float]]) -> dict:
-    """Callbacks stream while PostgreSQL goes through `actions` (pg_ctlcluster verb, pause after)."""
+def streaming(admin_url: str, seconds: float):
+    """A fresh database, callrecon serving it, and a callback stream 3 s under way."""
     url = fresh_database(admin_url, "callrecon_faults")
     port = free_port()
     server = web(url, port)
-    load = Load(port, seconds=14)
+    load = Load(port, seconds=seconds)
     runner = threading.Thread(target=load.run)
     runner.start()
     time.sleep(3)
+    return url, port, server, load, runner
+
+
+def pg_outage(admin_url: str, name: str, actions: list[tuple[str, float]]) -> dict:
+    """Callbacks stream while PostgreSQL goes through `actions` (pg_ctlcluster verb, pause after)."""
+    url, port, server, load, runner = streaming(admin_url, 14)
     version = os.listdir("/etc/postgresql")[0]
     readyz_down: set[int | None] = set()
     for verb, pause in actions:
@@ -197,13 +203,7 @@ def scenario_pg_outage(admin_url: str) -> dict:
 
 
 def scenario_worker_kill(admin_url: str) -> dict:
-    url = fresh_database(admin_url, "callrecon_faults")
-    port = free_port()
-    server = web(url, port)
-    load = Load(port, seconds=10)
-    runner = threading.Thread(target=load.run)
-    runner.start()
-    time.sleep(3)
+    url, port, server, load, runner = streaming(admin_url, 10)
     children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
     killed = int(children[0])
     os.kill(killed, signal.SIGKILL)

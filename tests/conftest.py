@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pytest_httpserver import HTTPServer
 from pytest_postgresql import factories
 
 from receiver import create_app, migrations
@@ -120,6 +121,16 @@ def app(settings):
 def client(app):
     """Flask test client."""
     return app.test_client()
+
+
+@pytest.fixture
+def vendor_server():
+    """A threaded loopback HTTP server for a fake vendor, so concurrent requests really overlap."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
 
 
 @pytest.fixture

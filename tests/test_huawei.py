@@ -9,7 +9,6 @@ import threading
 
 import psycopg
 import pytest
-from pytest_httpserver import HTTPServer
 
 from conftest import SECRETS, fixture_bytes
 from fakes import FakeClock, FakeISales, huawei_seed_response
@@ -30,13 +29,8 @@ SEED_CALL = (8, "1644464743-1388")
 
 
 @pytest.fixture
-def isales_server():
-    """A threaded loopback HTTP server, so concurrent requests really overlap."""
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
+def isales_server(vendor_server):
+    return vendor_server
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import threading
 import time
 
 import pytest
-from pytest_httpserver import HTTPServer
 from werkzeug.serving import make_server
 
 from conftest import SECRETS, OZONETEL_TOKEN
@@ -34,12 +33,8 @@ RECORDS = [
 
 
 @pytest.fixture
-def api_server():
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
+def api_server(vendor_server):
+    return vendor_server
 
 
 @pytest.fixture
