@@ -7,8 +7,13 @@ more are queued, it hands the lead to the oldest waiter, so no request leads for
 gets its answer only after the commit that holds its row: `synchronous_commit` stays on and a 2xx
 still means the row is on disk.
 
-If a batch fails for anything but the database being unavailable, every row of it is retried in
-a transaction of its own, so one bad row cannot cost the others their acknowledgement.
+`write(conn, items)` runs on the database's held autocommit connection, so it must be one
+statement: that statement is the whole transaction. If a batch fails for anything but the database
+being unavailable, every row of it is retried alone, so one bad row cannot cost the others their
+acknowledgement. If the held connection fails, the batch is tried once more on a new one: the
+connection may have died while idle (a database restart). Should the first attempt have committed
+after all (the connection lost between the commit and its reply), its rows are stored twice:
+duplicate raw rows are harmless, landing deduplicates.
 """
 
 from __future__ import annotations
@@ -71,10 +76,19 @@ class GroupCommit:
             else:
                 self._leading = False
 
+    def _write(self, items: list):
+        for attempt in (1, 2):
+            conn, fresh = self.db.held()
+            try:
+                return self.write(conn, items)
+            except psycopg.OperationalError:
+                self.db.drop_held()
+                if fresh or attempt == 2:
+                    raise
+
     def _commit(self, batch: list[_Slot]) -> None:
         try:
-            with self.db.connection() as conn:
-                results = self.write(conn, [slot.item for slot in batch])
+            results = self._write([slot.item for slot in batch])
         except UNAVAILABLE as exc:
             for slot in batch:
                 slot.error = exc

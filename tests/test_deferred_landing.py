@@ -170,3 +170,20 @@ def test_group_commit_one_bad_row_does_not_cost_the_others(settings, db):
     assert isinstance(outcomes[2], psycopg.DataError)
     assert isinstance(outcomes[1], tuple)
     assert db.execute("SELECT count(*) FROM raw_inbox").fetchone()[0] == 1
+
+
+def test_group_commit_replaces_a_held_connection_that_died_while_idle(settings, db):
+    """After a database restart the leader's held connection is dead; the batch goes through on a new one."""
+    database = make_pool(settings)
+    committer = GroupCommit(database, inbox.store_many)
+    try:
+        first_id, _ = committer.submit(raw_item(1))
+        held, fresh = database.held()
+        assert not fresh
+        db.execute("SELECT pg_terminate_backend(%s)", (held.info.backend_pid,))
+        second_id, _ = committer.submit(raw_item(2))
+        assert database.held()[0] is not held
+    finally:
+        database.close()
+    assert second_id > first_id
+    assert db.execute("SELECT count(*) FROM raw_inbox").fetchone()[0] == 2
