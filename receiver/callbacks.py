@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import time
 
@@ -36,7 +37,9 @@ def _finish(source, outcome, started, status_code, body, raw_id=None, records=0,
         "source": source, "outcome": outcome, "records": records, "landed": landed,
         "raw_id": raw_id, "status": status_code, "ms": round(ms, 1),
     }})
-    return jsonify(body), status_code
+    # Not jsonify: it costs twice as much per callback (profiled), for the same compact JSON.
+    return current_app.response_class(json.dumps(body, separators=(",", ":")) + "\n", status_code,
+                                      mimetype="application/json")
 
 
 @bp.post("/callbacks/<source>/<token>")
@@ -55,9 +58,12 @@ def receive(source: str, token: str):
 
     received = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
     content_type = request.headers.get("Content-Type")
+    deferred = settings.landing_mode == "deferred"
     try:
-        decoded = decode(received, content_type)
-        secrets, records = secret_values_in(decoded), mask_records(decoded)
+        records = decode(received, content_type)
+        secrets = secret_values_in(records)
+        if not deferred:  # deferred: `callrecon land` decodes and masks the stored body itself
+            records = mask_records(records)
     except BodyError as exc:
         records, secrets = exc, set()
     secrets.update(settings.secret_values())
@@ -66,7 +72,7 @@ def receive(source: str, token: str):
                received_bytes=len(received))
 
     try:
-        if settings.landing_mode == "deferred":
+        if deferred:
             # Group commit returns only after the commit that holds this raw row.
             raw_id, _ = current_app.extensions["callrecon_raw_writer"].submit(raw)
             outcome = None
@@ -81,7 +87,7 @@ def receive(source: str, token: str):
             "error": "database_unavailable",
             "message": "callrecon could not store this callback because its database is unavailable; "
                        "nothing was kept, send it again shortly"})
-        response[0].headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
     answer = SOURCES[source].reply

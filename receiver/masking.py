@@ -20,18 +20,29 @@ SECRET_HEADER_NAMES = frozenset({
     "x-lsq-accesskey", "x-lsq-secretkey",
 })
 MIN_SECRET_LENGTH = 4
+_MASK_BYTES = MASK.encode()
 
 # An api-key field followed by its value, in JSON ("Apikey": "v"), CSV-doubled (""Apikey"": ""v""),
 # escaped JSON (\"Apikey\":\"v\"), form (Apikey=v) and url-encoded JSON (%22Apikey%22%3A%22v%22).
+# The pattern starts at the key itself, not at quotes before it: any quote before it is kept as it
+# is anyway, and a literal start lets the regex engine skip ahead (profiled: 20 us per body -> 6).
 _KEY_VALUE = re.compile(
-    rb'(?i)((?:%22|["\\])*api_?key(?:%22|%5C|%3A|%20|[\s"\\:=+])+)'
+    rb'(?i)(api_?key(?:%22|%5C|%3A|%20|[\s"\\:=+])+)'
     rb'((?:(?!%22|%2C|%7D|%26)[^"\\&,}\s\'])+)'
 )
+_KEY_VALUE_MASKED = rb"\g<1>" + _MASK_BYTES
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+@functools.lru_cache(maxsize=4096)
 def normalise_key(key: str) -> str:
-    """Field name folded for comparison: `monitor_UCID`, `monitorUCID` -> `monitorucid`."""
-    return re.sub(r"[^a-z0-9]", "", key.lower())
+    """Field name folded for comparison: `monitor_UCID`, `monitorUCID` -> `monitorucid`.
+
+    Cached: every callback repeats the same few dozen field names, and this ran for each of them.
+    """
+    return _NOT_ALNUM.sub("", key.lower())
 
 
 def is_secret_field(key: str) -> bool:
@@ -67,28 +78,43 @@ def mask_records(records: list) -> list:
     return [clean(r) for r in records]
 
 
+def _encodings(value: str) -> set[bytes]:
+    """The byte forms a secret value can take inside a body."""
+    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+    return {f.encode("utf-8") for f in forms if f}
+
+
 @functools.lru_cache(maxsize=256)
-def _encodings(value: str) -> tuple[bytes, ...]:
-    """The byte forms a secret value can take inside a body, longest first.
+def _body_forms(values: frozenset) -> tuple[bytes, ...]:
+    """Every byte form of every secret worth masking, longest first (a secret inside another goes last).
 
     Cached: the same few secrets (configured keys, the account Apikey) arrive on every callback.
     """
-    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
-    return tuple(sorted({f.encode("utf-8") for f in forms if f}, key=len, reverse=True))
+    forms = set()
+    for value in values:
+        if value and len(value) >= MIN_SECRET_LENGTH:
+            forms |= _encodings(value)
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _text_forms(values: frozenset) -> tuple[str, ...]:
+    return tuple(sorted((v for v in values if v and len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True))
 
 
 def mask_body(body: bytes, values) -> bytes:
     """The body with every known secret value, and any api-key field's value, masked."""
-    for value in sorted({v for v in values if v and len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
-        for form in _encodings(value):
-            body = body.replace(form, MASK.encode())
-    return _KEY_VALUE.sub(lambda m: m.group(1) + MASK.encode(), body)
+    for form in _body_forms(frozenset(values)):
+        if form in body:
+            body = body.replace(form, _MASK_BYTES)
+    return _KEY_VALUE.sub(_KEY_VALUE_MASKED, body)
 
 
 def mask_text(text: str, values) -> str:
     """A log line or error message with every known secret value masked."""
-    for value in sorted({v for v in values if v and len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
-        text = text.replace(value, MASK)
+    for value in _text_forms(frozenset(values)):
+        if value in text:
+            text = text.replace(value, MASK)
     return text
 
 
