@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
                                "something; --follow keeps going until SIGTERM (the Procfile's lander).")
     land.add_argument("--follow", action="store_true", help="keep landing new rows until SIGTERM")
     land.add_argument("--interval", type=float, default=0.2, help="seconds to wait when nothing is pending")
+    land.add_argument("--yield-above", type=float, default=50, metavar="PER_S",
+                      help="with --follow: while more raw callbacks than this arrive per second, wait "
+                           "(the receiver gets the CPU); 0 lands as they come (default 50)")
+    land.add_argument("--max-lag", type=float, default=60, metavar="S",
+                      help="with --follow: land anyway once the oldest waiting callback is this old (default 60)")
     land.set_defaults(func=cmd_land)
 
     track = commands.add_parser("track", help="register vendor requests for the reconciler to follow",

@@ -14,11 +14,13 @@ import psycopg
 from receiver import huawei as huawei_landing
 from receiver import leadsquared as lsq_landing
 from receiver import migrations
+from receiver.replay import BATCH as REPLAY_BATCH
 from receiver.replay import replay
 from receiver.settings import ConfigError
 from receiver.sources import LANDERS
 
 from . import schema_docs
+from .bursts import BurstWatch
 from . import status as status_report
 from .clock import SystemClock
 from .ozonetel import OzonetelSource, windows
@@ -97,10 +99,23 @@ def cmd_land(args, settings):
     stop = threading.Event()
     install_stop_signals(stop)
     conn = _connect(settings)
+    watch = BurstWatch(args.yield_above, args.max_lag) if args.follow and args.yield_above > 0 else None
+    waiting = False
     while True:
         try:
+            if watch is not None and watch.should_wait(conn):
+                if not waiting:
+                    log.info("callbacks arriving in a burst; landing waits until it ends",
+                             extra={"fields": {"per_second": round(watch.rate), "max_lag_s": args.max_lag}})
+                waiting = True
+                if stop.wait(args.interval):
+                    conn.close()
+                    return 0
+                continue
+            waiting = False
             started = time.monotonic()
-            report = replay(conn, settings, pending_only=True)
+            # Following, a pass is one batch, so the burst watch is asked again between batches.
+            report = replay(conn, settings, pending_only=True, limit=REPLAY_BATCH if args.follow else None)
         except psycopg.OperationalError as exc:
             # The database went away: keep the process, retry when it is back.
             log.warning("database unavailable; retrying", extra={"fields": {"error": type(exc).__name__}})

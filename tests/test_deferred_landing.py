@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 
 import psycopg
@@ -187,3 +189,52 @@ def test_group_commit_replaces_a_held_connection_that_died_while_idle(settings, 
         database.close()
     assert second_id > first_id
     assert db.execute("SELECT count(*) FROM raw_inbox").fetchone()[0] == 2
+
+
+def test_lander_waits_during_a_burst_but_never_past_the_max_lag(db):
+    from reconciler.bursts import BurstWatch
+
+    now = [100.0]
+    watch = BurstWatch(yield_above=50, max_lag_s=60, clock=lambda: now[0])
+    assert watch.should_wait(db) is False  # nothing pending, no rate yet
+    inbox.store_many(db, [raw_item(n) for n in range(100)])
+    now[0] += 1
+    assert watch.should_wait(db) is True and watch.rate == 100  # 100 rows in the last second
+    inbox.store_many(db, [raw_item(n) for n in range(100, 110)])
+    now[0] += 1
+    assert watch.should_wait(db) is False and watch.rate == 10  # the burst is over: land
+    inbox.store_many(db, [raw_item(n) for n in range(110, 210)])
+    db.execute("UPDATE raw_inbox SET received_at = now() - interval '61 seconds' "
+               "WHERE id = (SELECT min(id) FROM raw_inbox)")
+    now[0] += 1
+    assert watch.should_wait(db) is False  # still a burst, but the oldest row is 61 s old
+    assert watch.rate == 100
+
+
+def test_land_follow_yields_to_a_burst_then_lands_it(deferred_env, db, monkeypatch, capsys):
+    """The real command: rows arriving fast wait; once arrivals stop, every row is landed."""
+    from reconciler import cli
+
+    for name, value in deferred_env.items():
+        monkeypatch.setenv(name, value)
+    stop_after = threading.Timer(4, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    feeding = threading.Event()
+
+    def feed():
+        with psycopg.connect(deferred_env["DATABASE_URL"], autocommit=True) as conn:
+            for n in range(15):  # 150 rows/s for 1.5 s
+                inbox.store_many(conn, [raw_item(1000 * n + k) for k in range(15)])
+                threading.Event().wait(0.1)
+        feeding.set()
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    stop_after.start()
+    try:
+        assert cli.main(["land", "--follow", "--interval", "0.1", "--yield-above", "50"]) == 0
+    finally:
+        stop_after.cancel()
+        feeder.join(10)
+    assert feeding.is_set()
+    assert db.execute("SELECT count(*) FROM raw_inbox WHERE status <> 'received'").fetchone()[0] == 225
+    assert "landing waits until it ends" in capsys.readouterr().err
