@@ -1,4 +1,4 @@
-"""Source silence, read from the source_health view: for /metrics and `callrecon status`."""
+"""Source silence and the landing backlog, read from the database: for /metrics and `callrecon status`."""
 
 from __future__ import annotations
 
@@ -12,17 +12,30 @@ FROM source_health ORDER BY source
 """
 
 
+# Raw callbacks a LANDING_MODE=deferred receiver stored and the lander has not parsed yet
+# (raw_inbox_unlanded_idx); during a burst the lander waits, up to its --max-lag.
+UNLANDED = """
+SELECT source, count(*) AS unlanded, extract(epoch FROM now() - min(received_at))::float8 AS oldest_s
+FROM raw_inbox WHERE status = 'received' GROUP BY source
+"""
+
+
 def source_health(conn) -> list[dict]:
     """One dict per push source: seconds since the last callback, silent?, quarantined rows."""
     cur = conn.execute(SOURCE_HEALTH)
     return [dict(zip([c.name for c in cur.description], row)) for row in cur.fetchall()]
 
 
+def unlanded(conn) -> dict[str, tuple[int, float]]:
+    """Per source: raw callbacks waiting for the lander, and the oldest one's age in seconds."""
+    return {source: (count, oldest_s) for source, count, oldest_s in conn.execute(UNLANDED).fetchall()}
+
+
 class _Snapshot:
     """A one-off collector over rows already read."""
 
-    def __init__(self, rows: list[dict]):
-        self.rows = rows
+    def __init__(self, rows: list[dict], backlog: dict[str, tuple[int, float]]):
+        self.rows, self.backlog = rows, backlog
 
     def collect(self):
         silent = GaugeMetricFamily("callrecon_source_silent",
@@ -33,16 +46,28 @@ class _Snapshot:
                                 labels=["source"])
         quarantined = GaugeMetricFamily("callrecon_raw_quarantined", "Quarantined raw callbacks, by source.",
                                         labels=["source"])
+        waiting = GaugeMetricFamily("callrecon_raw_unlanded",
+                                    "Raw callbacks stored (LANDING_MODE=deferred) and not landed yet, by source.",
+                                    labels=["source"])
+        oldest = GaugeMetricFamily("callrecon_raw_unlanded_oldest_seconds",
+                                   "Age of the oldest raw callback not landed yet (absent when none).",
+                                   labels=["source"])
+        sources = {row["source"] for row in self.rows} | set(self.backlog)
         for row in self.rows:
             silent.add_metric([row["source"]], 1.0 if row["silent"] else 0.0)
             if row["silent_for_s"] is not None:
                 age.add_metric([row["source"]], float(row["silent_for_s"]))
             quarantined.add_metric([row["source"]], float(row["quarantined"]))
-        yield from (silent, age, quarantined)
+        for source in sorted(sources):
+            count, oldest_s = self.backlog.get(source, (0, None))
+            waiting.add_metric([source], float(count))
+            if oldest_s is not None:
+                oldest.add_metric([source], float(oldest_s))
+        yield from (silent, age, quarantined, waiting, oldest)
 
 
-def exposition(rows: list[dict]) -> bytes:
-    """Prometheus text for the source-health gauges (read fresh at each scrape, not per process)."""
+def exposition(rows: list[dict], backlog: dict[str, tuple[int, float]]) -> bytes:
+    """Prometheus text for the source-health and backlog gauges (read fresh at each scrape, not per process)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(rows))
+    registry.register(_Snapshot(rows, backlog))
     return generate_latest(registry)

@@ -43,11 +43,11 @@ def readyz():
 
 @bp.get("/metrics")
 def prometheus():
-    """Prometheus exposition of callback counters and latency, plus source silence from the database."""
+    """Prometheus exposition of callback counters and latency, plus source silence and backlog from the database."""
     payload, content_type = metrics.render()
     try:
         with current_app.extensions["callrecon_pool"].connection(timeout=PROBE_POOL_TIMEOUT_S) as conn:
-            payload += health.exposition(health.source_health(conn))
+            payload += health.exposition(health.source_health(conn), health.unlanded(conn))
     except (psycopg.Error, PoolTimeout) as exc:
         log.warning("source health unavailable for /metrics", extra={"fields": {"error": type(exc).__name__}})
     return Response(payload, content_type=content_type)

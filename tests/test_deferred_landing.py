@@ -238,3 +238,21 @@ def test_land_follow_yields_to_a_burst_then_lands_it(deferred_env, db, monkeypat
     assert feeding.is_set()
     assert db.execute("SELECT count(*) FROM raw_inbox WHERE status <> 'received'").fetchone()[0] == 225
     assert "landing waits until it ends" in capsys.readouterr().err
+
+
+def test_metrics_show_the_landing_backlog_until_land_clears_it(deferred_client, deferred_env, db,
+                                                                monkeypatch, capsys):
+    from test_operations import _sample
+
+    for n in range(3):
+        assert deferred_client.post(URL, json={"monitorUCID": f"backlog-{n}"}).status_code == 200
+    db.execute("UPDATE raw_inbox SET received_at = now() - interval '42 seconds' "
+               "WHERE id = (SELECT min(id) FROM raw_inbox)")
+    text = deferred_client.get("/metrics").get_data(as_text=True)
+    assert _sample(text, "callrecon_raw_unlanded", 'source="ozonetel"') == 3
+    assert 42 <= _sample(text, "callrecon_raw_unlanded_oldest_seconds", 'source="ozonetel"') < 60
+
+    land(deferred_env, monkeypatch, capsys)
+    text = deferred_client.get("/metrics").get_data(as_text=True)
+    assert 'callrecon_raw_unlanded{source="ozonetel"} 0.0' in text
+    assert "callrecon_raw_unlanded_oldest_seconds{" not in text
