@@ -19,7 +19,6 @@ from receiver.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = ROOT / "sql"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SEEDS = ROOT.parent / "shared" / "seeds"
 
 OZONETEL_TOKEN = "tok-new-3f9d2c7a1b"
 OZONETEL_OLD_TOKEN = "tok-old-8e1f0a6b5c"

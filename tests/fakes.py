@@ -10,7 +10,8 @@ from pathlib import Path
 
 from werkzeug.wrappers import Response
 
-SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
+# The vendor pages the tests use, copied into tests/fixtures/<vendor>/ (the first line names the page).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LSQ_SEEDS = {
     "call-log": "leadsquared-post-call-log-status.txt",
     "lead-update": "leadsquared-update-lead-status.txt",
@@ -44,7 +45,7 @@ class FakeClock:
 
 def seed_response(kind: str) -> dict:
     """The example status response printed in a LeadSquared seed page."""
-    text = (SEEDS / LSQ_SEEDS[kind]).read_text(encoding="utf-8")
+    text = (FIXTURES / "leadsquared" / LSQ_SEEDS[kind]).read_text(encoding="utf-8")
     start = text.index("\n{") + 1
     value, _ = json.JSONDecoder().raw_decode(text[start:])
     return value
@@ -118,7 +119,7 @@ HUAWEI_API = "/rest/isales/v1/openapi/campaigns"
 
 def huawei_seed_response() -> dict:
     """The example callresultdetail response printed in seed 004."""
-    text = (SEEDS / HUAWEI_SEED).read_text(encoding="utf-8")
+    text = (FIXTURES / "huawei" / HUAWEI_SEED).read_text(encoding="utf-8")
     start = text.index("\n{") + 1
     value, _ = json.JSONDecoder().raw_decode(text[start:])
     return value
@@ -234,7 +235,7 @@ OZONETEL_SEED = "ozonetel-campaign-dial-status.txt"
 
 def ozonetel_seed_replies() -> dict:
     """Seed 003's documented error replies, by message, exactly as printed (doubled quotes included)."""
-    text = (SEEDS / OZONETEL_SEED).read_text(encoding="utf-8")
+    text = (FIXTURES / "ozonetel" / OZONETEL_SEED).read_text(encoding="utf-8")
     replies = {}
     for line in text.splitlines():
         if line.startswith(('{"status"', '"{""status')):

@@ -19,6 +19,14 @@ HW_TOKEN = "hw-analyst-token-1"
 SECRETS.add(HW_TOKEN)
 UTC = dt.timezone.utc
 QUERIES = sorted((SQL_DIR / "queries").glob("*.sql"))
+# The UTC dates of the vendor samples' calls (fixtures call_details__array.json and push__array.json).
+OZONETEL_SAMPLE_DAY = dt.date(2024, 11, 20)
+HUAWEI_SAMPLE_DAY = dt.date(2022, 2, 10)
+
+
+def sample_day(db) -> dt.date:
+    """The UTC date the samples are moved to: yesterday by the database's clock, at any hour of the day."""
+    return db.execute("SELECT (now() AT TIME ZONE 'UTC')::date - 1").fetchone()[0]
 
 
 @pytest.fixture
@@ -40,13 +48,15 @@ def loaded(two_vendor_client, db, env):
     with db.transaction():
         huawei_landing.land_detail(db, 8, "1644464743-1388", seed, Settings.from_env({**env, "HUAWEI_TIMEZONE": "UTC"}),
                                    dt.datetime.now(UTC))
-        # Shift every sample time so that the last-N-days queries see it.
-        db.execute("UPDATE ozonetel_call SET start_time = start_time + (now() - '2024-11-20 06:00+00'), "
-                   "end_time = end_time + (now() - '2024-11-20 06:00+00')")
-        db.execute("UPDATE huawei_call SET call_time = call_time + (now() - '2022-02-10 04:00+00'), "
-                   "ack_begin_time = ack_begin_time + (now() - '2022-02-10 04:00+00'), "
-                   "call_begin_time = call_begin_time + (now() - '2022-02-10 04:00+00'), "
-                   "call_end_time = call_end_time + (now() - '2022-02-10 04:00+00')")
+        # Move every sample to yesterday (UTC), whole days only, so that each keeps its time of day and
+        # the last-N-days queries see it at whatever hour the suite runs: never "tomorrow", never future.
+        day = sample_day(db)
+        db.execute("UPDATE ozonetel_call SET start_time = start_time + %(d)s * interval '1 day', "
+                   "end_time = end_time + %(d)s * interval '1 day'", {"d": (day - OZONETEL_SAMPLE_DAY).days})
+        db.execute("UPDATE huawei_call SET call_time = call_time + %(d)s * interval '1 day', "
+                   "ack_begin_time = ack_begin_time + %(d)s * interval '1 day', "
+                   "call_begin_time = call_begin_time + %(d)s * interval '1 day', "
+                   "call_end_time = call_end_time + %(d)s * interval '1 day'", {"d": (day - HUAWEI_SAMPLE_DAY).days})
     return client
 
 
@@ -84,14 +94,14 @@ def test_huawei_outcomes_fold_into_the_documented_set(db, call_status, fail_code
 
 
 def test_completeness_counts_calls_and_windows_per_campaign_day(loaded, db):
-    today = db.execute("SELECT (now() AT TIME ZONE 'UTC')::date").fetchone()[0]
+    day = sample_day(db)
+    start = dt.datetime.combine(day, dt.time(), UTC)
     db.execute("INSERT INTO ozonetel_request (campaign_name, window_from, window_to, state) VALUES "
-               "('Renewals_Nov', date_trunc('day', now()), date_trunc('day', now()) + interval '1 hour', 'received'), "
-               "('Renewals_Nov', date_trunc('day', now()) + interval '1 hour', date_trunc('day', now()) + "
-               "interval '2 hours', 'failed')")
+               "('Renewals_Nov', %(t)s, %(t)s + interval '1 hour', 'received'), "
+               "('Renewals_Nov', %(t)s + interval '1 hour', %(t)s + interval '2 hours', 'failed')", {"t": start})
     rows = {(r[0], r[1]): r[2:] for r in db.execute(
         "SELECT vendor, campaign, calls, calls_pushed, calls_missing_detail, windows_requested, windows_received, "
-        "windows_failed FROM completeness_daily WHERE day = %s", (today,))}
+        "windows_failed FROM completeness_daily WHERE day = %s", (day,))}
     assert rows[("huawei", "1001")] == (2, 2, 1, 0, 0, 0)
     assert rows[("ozonetel", "Renewals_Nov")] == (2, 2, 0, 2, 1, 1)
 

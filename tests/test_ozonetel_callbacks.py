@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import OZONETEL_OLD_TOKEN, OZONETEL_TOKEN, SEEDS, fixture_bytes, fixture_json
+from conftest import OZONETEL_OLD_TOKEN, OZONETEL_TOKEN, fixture_bytes, fixture_json
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
 UTC = dt.timezone.utc
@@ -129,7 +129,7 @@ def test_envelope_records_inherit_the_request_unique_id(client, db):
 
 def seed_error_replies():
     """The documented Ozonetel replies from seed 003, exactly as printed there."""
-    text = (SEEDS / "ozonetel-campaign-dial-status.txt").read_text(encoding="utf-8")
+    text = fixture_bytes("ozonetel", "ozonetel-campaign-dial-status.txt").decode("utf-8")
     return [line for line in text.splitlines() if line.startswith(('{"status"', '"{""status'))]
 
 
