@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import threading
 from collections import Counter
@@ -32,11 +31,6 @@ FINISH_RUN = """
 UPDATE reconcile_run SET finished_at = %(now)s, outcome = %(outcome)s, counts = %(counts)s, error = %(error)s
 WHERE id = %(id)s
 """
-
-
-def retry_delay(attempt: int, first: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with jitter (half to full interval) for the attempt-th failure."""
-    return min(cap, first * 2 ** max(attempt - 1, 0)) * rng.uniform(0.5, 1.0)
 
 
 @dataclass

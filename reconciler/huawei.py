@@ -17,7 +17,7 @@ from receiver import huawei as landing
 from receiver.mapping import RecordError
 from receiver.settings import RateLimit
 
-from .core import retry_delay
+from .failures import retry_delay
 from .huawei_signing import signer
 from .vendor_http import BadRequest, Misconfigured, Transient, Unauthorized, make_session, request_json
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from receiver import leadsquared as landing
 from receiver.mapping import RecordError
 
-from .core import retry_delay
+from .failures import retry_delay
 from .vendor_http import BadRequest, Misconfigured, Transient, Unauthorized, get_json, make_session
 
 SOURCE = "leadsquared"

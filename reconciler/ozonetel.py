@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 from receiver.masking import MASK
 from receiver.payloads import lenient_json
 
-from .core import retry_delay
+from .failures import retry_delay
 from .vendor_http import Misconfigured, RateLimited, Transient, Unauthorized, VendorError, make_session, request_json
 
 SOURCE = "ozonetel"

@@ -2,7 +2,7 @@
 failures turned into domain errors that carry a short, secret-free reason.
 
 Retries do not happen here: each retry is a new call that must take a slot from the shared rate
-budget, so the reconciler core reschedules the item with backoff instead (core.retry_delay).
+budget, so the reconciler core reschedules the item with backoff instead (failures.py).
 """
 
 from __future__ import annotations
