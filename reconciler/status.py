@@ -6,6 +6,7 @@ import json
 
 from receiver import health
 
+from . import blocks
 from .clock import SystemClock
 from .sources import SOURCES
 
@@ -32,6 +33,8 @@ def collect(conn, settings, clock=None) -> dict:
         "silent": row["silent"], "in_working_hours": row["in_working_hours"],
         "last_callback_age_s": None if row["silent_for_s"] is None else round(float(row["silent_for_s"]), 1),
         "quarantined": row["quarantined"]} for row in health.source_health(conn)}
+    report["stopped"] = [{**stop, **{k: stop[k].isoformat() for k in ("since", "last_seen_at", "recheck_at")}}
+                         for stop in blocks.listing(conn)]
     return report
 
 
@@ -43,8 +46,12 @@ def render(report: dict) -> str:
         flag = "SILENT" if e["silent"] else "ok"
         lines.append(f"{name} pushes: {flag}; last callback {age}; quarantined {e['quarantined']}"
                      + ("" if e["in_working_hours"] else " (outside working hours)"))
+    for stop in report.get("stopped", []):
+        what = stop["source"] if stop["scope"] == "source" else f"{stop['source']} {stop['scope']} {stop['key']!r}"
+        lines.append(f"STOPPED {what} since {stop['since']}: {stop['reason']}; fix: {stop['fix']} "
+                     f"(tried again by itself once the settings change, or at {stop['recheck_at']})")
     for name, e in report.items():
-        if name == "push_sources":
+        if name in ("push_sources", "stopped"):
             continue
         age = f"{e['oldest_pending_s'] / 60:.1f} min" if e["oldest_pending_s"] is not None else "-"
         finals = ", ".join(f"{k} {v}" for k, v in sorted(e["final_by_status"].items())) or "none"
