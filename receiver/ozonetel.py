@@ -73,8 +73,12 @@ KEY_RULES = (
 )
 
 COLUMNS = FIELD_MAP.columns
-# Values from the most recent callback win; an older one (a replay) only fills gaps.
-_FILL = fill_columns(COLUMNS, "EXCLUDED.last_raw_id < t.last_raw_id")
+# Values of the record with the latest event time win (EndTime, else StartTime): a late re-push of
+# an earlier dial carries an older event time and only fills gaps. Where the times are equal, or one
+# record has none (a disposition update), the later callback wins, and a replay only fills gaps.
+_STALE = ("CASE WHEN EXCLUDED.event_at <> t.event_at THEN EXCLUDED.event_at < t.event_at "
+          "ELSE EXCLUDED.last_raw_id < t.last_raw_id END")
+_FILL = fill_columns(COLUMNS, _STALE)
 UPSERT_CALL = Statement.of(sql.SQL("""
 WITH sighting AS (
     INSERT INTO ozonetel_sighting (raw_id, record_index, call_key)
@@ -82,14 +86,15 @@ WITH sighting AS (
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), fresh AS (SELECT count(*)::int AS n FROM sighting)
-INSERT INTO ozonetel_call AS t (call_key, key_source, {columns}, extra, source_timezone,
+INSERT INTO ozonetel_call AS t (call_key, key_source, {columns}, extra, source_timezone, event_at,
                                 first_seen_at, last_seen_at, seen_count, first_raw_id, last_raw_id)
-VALUES (%(call_key)s, %(key_source)s, {values}, %(extra)s, %(source_timezone)s,
+VALUES (%(call_key)s, %(key_source)s, {values}, %(extra)s, %(source_timezone)s, %(event_at)s,
         %(received_at)s, %(received_at)s, 1, %(raw_id)s, %(raw_id)s)
 ON CONFLICT (call_key) DO UPDATE SET
     {fill},
-    extra = CASE WHEN EXCLUDED.last_raw_id >= t.last_raw_id THEN t.extra || EXCLUDED.extra
-                 ELSE EXCLUDED.extra || t.extra END,
+    extra = CASE WHEN {stale} THEN EXCLUDED.extra || t.extra ELSE t.extra || EXCLUDED.extra END,
+    event_at = CASE WHEN {stale} THEN COALESCE(t.event_at, EXCLUDED.event_at)
+                    ELSE COALESCE(EXCLUDED.event_at, t.event_at) END,
     key_source = EXCLUDED.key_source,
     source_timezone = EXCLUDED.source_timezone,
     first_seen_at = LEAST(t.first_seen_at, EXCLUDED.first_seen_at),
@@ -102,6 +107,7 @@ ON CONFLICT (call_key) DO UPDATE SET
     columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
     values=sql.SQL(", ").join(sql.Placeholder(c) for c in COLUMNS),
     fill=_FILL,
+    stale=sql.SQL(_STALE),
 ))
 
 
@@ -138,6 +144,7 @@ def to_row(record, zone) -> dict:
     row["key_source"], row["call_key"] = call_key(row)
     for column in TIME_COLUMNS:
         row[column] = to_utc(row[column], zone)
+    row["event_at"] = row["end_time"] or row["start_time"]
     row["extra"] = storable_json(extra)
     row["source_timezone"] = zone.key
     return row
@@ -160,6 +167,6 @@ def land_records(conn, raw: RawRef, records: list, settings) -> Outcome:
         row.update(extra=Jsonb(row["extra"]), raw_id=raw.id, record_index=index, received_at=raw.received_at)
         params.append(row)
     write_rows(conn, UPSERT_CALL, params)
-    ozonetel_ledger.match(conn, params, notices, raw.received_at)
+    ozonetel_ledger.match(conn, raw.id, params, notices, raw.received_at)
     outcome.landed = len(params)
     return outcome

@@ -1,8 +1,9 @@
 """Match Ozonetel pushes to the Campaign Dial Status requests that asked for them (ozonetel_request).
 
 Rule (README "Matching pushes to requests"): a record carrying a `uniqueId` counts for the request
-with that uniqueId. A record without one counts for every request of its campaign whose window
-holds the record's StartTime. A status notice (`{"status", "message", "uniqueId"}` without call
+whose call (any try, not only the last) got that uniqueId. A record without one counts for every
+asked-for request of its campaign whose window holds the record's StartTime. Each raw callback is
+credited once per request, so replays count nothing twice. A status notice (`{"status", "message", "uniqueId"}` without call
 data) with a uniqueId closes its request: `success` as received with no records, `error` as failed.
 """
 
@@ -10,26 +11,29 @@ from __future__ import annotations
 
 from .masking import normalise_key
 
-MATCH_BY_UNIQUE_ID = """
-WITH m AS (
-    SELECT r.id, count(*)::int AS n
-    FROM ozonetel_request r JOIN unnest(%(ids)s::text[]) AS x(unique_id) ON r.unique_id = x.unique_id
-    GROUP BY r.id)
-UPDATE ozonetel_request r SET state = 'received', records_received = records_received + m.n,
-    received_at = COALESCE(received_at, %(now)s), last_received_at = %(now)s, last_error = NULL
-FROM m WHERE r.id = m.id
-"""
-MATCH_BY_WINDOW = """
-WITH m AS (
-    SELECT r.id, count(*)::int AS n
-    FROM ozonetel_request r
-    JOIN unnest(%(campaigns)s::text[], %(times)s::timestamptz[]) AS x(campaign, t)
-      ON r.campaign_name = x.campaign AND x.t >= r.window_from AND x.t < r.window_to
+# One statement credits a callback's records to their windows: by any try's uniqueId (a late push
+# for an earlier try still counts), else by campaign and StartTime in a window already asked for.
+# The credit row per (window, raw callback) makes a replay of the same callback count nothing.
+MATCH = """
+WITH matched AS (
+    SELECT t.request_id AS id
+    FROM unnest(%(ids)s::text[]) AS x(unique_id)
+    JOIN LATERAL (SELECT request_id FROM ozonetel_request_try
+                  WHERE unique_id = x.unique_id ORDER BY try DESC LIMIT 1) t ON true
+    UNION ALL
+    SELECT r.id
+    FROM unnest(%(campaigns)s::text[], %(times)s::timestamptz[]) AS x(campaign, t)
+    JOIN ozonetel_request r ON r.campaign_name = x.campaign AND x.t >= r.window_from AND x.t < r.window_to
     WHERE r.state IN ('requested', 'timed-out', 'received')
-    GROUP BY r.id)
-UPDATE ozonetel_request r SET state = 'received', records_received = records_received + m.n,
+), credit AS (
+    INSERT INTO ozonetel_request_credit (request_id, raw_id, records, credited_at)
+    SELECT id, %(raw_id)s, count(*)::int, %(now)s FROM matched GROUP BY id
+    ON CONFLICT DO NOTHING
+    RETURNING request_id, records
+)
+UPDATE ozonetel_request r SET state = 'received', records_received = records_received + c.records,
     received_at = COALESCE(received_at, %(now)s), last_received_at = %(now)s, last_error = NULL
-FROM m WHERE r.id = m.id
+FROM credit c WHERE r.id = c.request_id
 """
 CLOSE_BY_NOTICE = """
 UPDATE ozonetel_request SET
@@ -37,7 +41,8 @@ UPDATE ozonetel_request SET
     received_at = CASE WHEN %(ok)s THEN COALESCE(received_at, %(now)s) ELSE received_at END,
     last_received_at = %(now)s,
     last_error = CASE WHEN %(ok)s THEN NULL ELSE 'Ozonetel pushed an error: ' || %(message)s END
-WHERE unique_id = %(unique_id)s AND state IN ('requested', 'timed-out')
+WHERE id IN (SELECT request_id FROM ozonetel_request_try WHERE unique_id = %(unique_id)s)
+  AND state IN ('requested', 'timed-out')
 """
 
 
@@ -48,16 +53,14 @@ def notice_fields(record: dict) -> tuple[str, str, str]:
             str(folded.get("message") or "")[:500])
 
 
-def match(conn, rows: list[dict], notices: list[dict], now) -> None:
-    """Credit landed rows and notices to their requests, in the landing transaction."""
+def match(conn, raw_id: int, rows: list[dict], notices: list[dict], now) -> None:
+    """Credit one callback's landed rows and notices to their requests, in the landing transaction."""
     ids = [r["request_unique_id"] for r in rows if r.get("request_unique_id")]
-    if ids:
-        conn.execute(MATCH_BY_UNIQUE_ID, {"ids": ids, "now": now})
     timed = [(r["campaign_name"], r["start_time"]) for r in rows
              if not r.get("request_unique_id") and r.get("campaign_name") and r.get("start_time")]
-    if timed:
-        conn.execute(MATCH_BY_WINDOW, {"campaigns": [c for c, _ in timed], "times": [t for _, t in timed],
-                                       "now": now})
+    if ids or timed:
+        conn.execute(MATCH, {"ids": ids, "campaigns": [c for c, _ in timed], "times": [t for _, t in timed],
+                             "raw_id": raw_id, "now": now})
     for notice in notices:
         unique_id, status, message = notice_fields(notice)
         if unique_id:

@@ -80,7 +80,11 @@ class OzonetelApiSettings:
     push_timeout: float = 900.0
     settle: float = 600.0
     max_tries: int = 3
-    sortby: str = "1"
+    retry_first_interval: float = 60.0
+    retry_max_interval: float = 3600.0
+    horizon: float = 15 * 86400
+    recheck: float = 3600.0
+    sortby: str = "2"
     apikey_in: str = "body"
     request_format: str = "json"
     timeout: float = 30.0
@@ -98,7 +102,11 @@ class OzonetelApiSettings:
             push_timeout=duration(env, "OZONETEL_PUSH_TIMEOUT", "15m"),
             settle=duration(env, "OZONETEL_SETTLE", "10m"),
             max_tries=integer(env, "OZONETEL_MAX_TRIES", 3, minimum=1),
-            sortby=choice(env, "OZONETEL_SORTBY", "1", ("0", "1", "2")),
+            retry_first_interval=duration(env, "OZONETEL_RETRY_FIRST_INTERVAL", "60s"),
+            retry_max_interval=duration(env, "OZONETEL_RETRY_MAX_INTERVAL", "1h"),
+            horizon=duration(env, "OZONETEL_HORIZON", "15d"),
+            recheck=duration(env, "OZONETEL_RECHECK", "1h"),
+            sortby=choice(env, "OZONETEL_SORTBY", "2", ("0", "1", "2")),
             apikey_in=choice(env, "OZONETEL_APIKEY_IN", "body", ("body", "header", "both")),
             request_format=choice(env, "OZONETEL_REQUEST_FORMAT", "json", ("json", "form")),
             timeout=duration(env, "OZONETEL_TIMEOUT", "30s"),

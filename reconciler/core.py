@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.types.json import Jsonb
 
+from . import blocks
 from .budget import Budget, Stopped
 from .vendor_http import Misconfigured, RateLimited, Unauthorized, VendorError
 
@@ -52,6 +53,7 @@ class Run:
         self.counts: Counter = Counter()
         self.taken = 0
         self.error: str | None = None
+        self.source_stop: tuple[str, str] | None = None  # (vendor's words, fix) when credentials or URL are wrong
         self.limited = False
         self._lock = threading.Lock()
 
@@ -108,6 +110,11 @@ def run_source(source, database_url: str, clock, *, stop: threading.Event, limit
             for thread in threads:
                 thread.join()
         outcome = "failed" if run.error else "stopped" if (stop.is_set() or run.limited) else "ok"
+        if run.source_stop:
+            blocks.record(conn, source.name, "source", "", reason=run.source_stop[0], fix=run.source_stop[1],
+                          config="", now=clock.now(), recheck=0)
+        elif not run.error and run.counts:
+            blocks.lift(conn, source.name, "source")  # a call went through: the credentials work again
         conn.execute(FINISH_RUN, {"id": run_id, "now": clock.now(), "outcome": outcome,
                                   "counts": Jsonb(dict(run.counts)), "error": run.error})
     return RunResult(source.name, run_id, outcome, run.counts, run.error)
@@ -143,6 +150,7 @@ def _one_item(source, conn, budget_conn, budget, run, clock) -> bool:
         try:
             payload = source.fetch(item, clock.now())
         except (Unauthorized, Misconfigured) as exc:
+            run.source_stop = (str(exc), source.explain(exc))
             run.fail(source.explain(exc))
             raise psycopg.Rollback()  # the item is untouched: no attempt burned on a config error
         except RateLimited as exc:

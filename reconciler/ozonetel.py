@@ -17,8 +17,11 @@ from psycopg.types.json import Jsonb
 from receiver.masking import MASK
 from receiver.payloads import lenient_json
 
-from .failures import retry_delay
-from .vendor_http import Misconfigured, RateLimited, Transient, Unauthorized, VendorError, make_session, request_json
+from . import blocks
+from .failures import FailurePolicy
+from .vendor_http import (
+    Misconfigured, RateLimited, ScopeMisconfigured, Transient, Unauthorized, VendorError, make_session, request_json,
+)
 
 SOURCE = "ozonetel"
 CALLBACK_PATH = "/callbacks/ozonetel/"
@@ -31,10 +34,13 @@ CONFIG_ERRORS = {
     "authentication failed": "Ozonetel rejected the credentials (Authentication failed): check OZONETEL_API_KEY "
                              "and OZONETEL_USERNAME belong to the same account",
     "username is invalid": "Ozonetel says the userName is invalid or missing: check OZONETEL_USERNAME",
-    "campaignname is invalid": "Ozonetel says a campaign name is invalid: check OZONETEL_CAMPAIGNS",
     "callbackurl": "Ozonetel refused the callBackUrl: set PUBLIC_BASE_URL to callrecon's public http(s):// address",
 }
 LIMIT_MESSAGE = "request limit exhausted"
+# About one campaign only: that campaign is stopped (reconciler.blocks), the others go on.
+CAMPAIGN_ERROR = "campaignname is invalid"
+CAMPAIGN_FIX = ("check the name in OZONETEL_CAMPAIGNS against the campaign in CloudAgent (exact spelling and "
+                "case); it is asked again by itself once OZONETEL_CAMPAIGNS changes, or after OZONETEL_RECHECK")
 
 ENSURE_WINDOW = """
 INSERT INTO ozonetel_request (campaign_name, window_from, window_to, next_at, origin)
@@ -44,19 +50,34 @@ ON CONFLICT (campaign_name, window_from, window_to) DO NOTHING
 LAST_WINDOW_END = "SELECT max(window_to) FROM ozonetel_request WHERE campaign_name = %(campaign)s AND origin = 'reconcile'"
 TIME_OUT = """
 UPDATE ozonetel_request SET
-    state = CASE WHEN tries >= %(max_tries)s THEN 'failed' ELSE 'timed-out' END,
+    state = CASE WHEN tries >= %(max_tries)s OR (origin = 'reconcile' AND window_to < %(horizon)s) THEN 'failed'
+                 ELSE 'timed-out' END,
     next_at = %(now)s,
     last_error = 'no push within ' || %(timeout)s || ' of request ' || tries ||
                  CASE WHEN tries >= %(max_tries)s THEN '; gave up after ' || tries || ' tries (OZONETEL_MAX_TRIES)'
+                      WHEN origin = 'reconcile' AND window_to < %(horizon)s
+                          THEN '; gave up: the window is older than OZONETEL_HORIZON'
                       ELSE '; asking again' END
 WHERE state = 'requested' AND sent_at <= %(deadline)s
 """
+# Windows that can no longer be answered: waiting for a retry, but older than the horizon. A backfill
+# window is exempt: the operator asked for that age on purpose; OZONETEL_MAX_TRIES still bounds it.
+EXPIRE = """
+UPDATE ozonetel_request SET state = 'failed',
+    last_error = COALESCE(last_error || '; ', '') || 'gave up: the window is older than OZONETEL_HORIZON'
+WHERE state IN ('pending', 'timed-out') AND origin = 'reconcile' AND window_to < %(horizon)s
+"""
 CLAIM = """
-SELECT id, campaign_name, window_from, window_to, tries FROM ozonetel_request
-WHERE state IN ('pending', 'timed-out') AND next_at <= %(now)s
+SELECT id, campaign_name, window_from, window_to, tries, origin FROM ozonetel_request
+WHERE state IN ('pending', 'timed-out') AND next_at <= %(now)s AND campaign_name <> ALL(%(blocked)s::text[])
 ORDER BY next_at, id
 LIMIT 1
 FOR UPDATE SKIP LOCKED
+"""
+ADD_TRY = """
+INSERT INTO ozonetel_request_try (request_id, try, sent_at, outcome, unique_id, error)
+VALUES (%(id)s, (SELECT COALESCE(max(try), 0) + 1 FROM ozonetel_request_try WHERE request_id = %(id)s),
+        %(now)s, %(outcome)s, NULLIF(%(unique_id)s, ''), %(error)s)
 """
 ACCEPTED = """
 UPDATE ozonetel_request SET state = 'requested', tries = tries + 1, sent_at = %(now)s, params = %(params)s,
@@ -64,9 +85,11 @@ UPDATE ozonetel_request SET state = 'requested', tries = tries + 1, sent_at = %(
 WHERE id = %(id)s
 """
 FAILED = """
-UPDATE ozonetel_request SET next_at = %(next_at)s, last_error = %(error)s, state = %(state)s,
-    reply_status = COALESCE(%(status)s, reply_status), reply_message = COALESCE(%(message)s, reply_message)
+UPDATE ozonetel_request SET tries = tries + 1, next_at = %(next_at)s, last_error = %(error)s, state = %(state)s
 WHERE id = %(id)s
+"""
+CAMPAIGN_STOPPED = """
+UPDATE ozonetel_request SET last_error = %(error)s, next_at = %(now)s WHERE id = %(id)s
 """
 STATUS = """
 SELECT count(*) FILTER (WHERE state IN ('pending', 'requested', 'timed-out')) AS pending,
@@ -90,11 +113,14 @@ class Window:
     window_from: dt.datetime
     window_to: dt.datetime
     tries: int
+    origin: str
 
 
 def classify(message: str) -> VendorError | None:
     """The domain error for one of Ozonetel's documented error messages (None if unknown)."""
     folded = message.lower().replace(" ", "")
+    if CAMPAIGN_ERROR.replace(" ", "") in folded:
+        return ScopeMisconfigured(f"Ozonetel: {message[:200]}")
     for fragment, advice in CONFIG_ERRORS.items():
         if fragment.replace(" ", "") in folded:
             return Misconfigured(advice)
@@ -130,6 +156,12 @@ class OzonetelSource:
         self.call_timeout = self.config.timeout
         self.window = dt.timedelta(seconds=self.config.window)
         self.rng = rng or random.Random()
+        self.policy = FailurePolicy(self.config.retry_first_interval, self.config.retry_max_interval,
+                                    self.config.max_tries, "OZONETEL_MAX_TRIES")
+        self.horizon = dt.timedelta(seconds=self.config.horizon)
+        # Campaign stops hold while these settings are unchanged (blocks.config_hash).
+        self.campaign_config = blocks.config_hash(self.config.api_url, self.config.username,
+                                                  sorted(self.config.campaigns))
         headers = {"apiKey": settings.ozonetel_api_key} if self.config.apikey_in in ("header", "both") else {}
         self.session = make_session(SOURCE, headers)
 
@@ -165,9 +197,10 @@ class OzonetelSource:
                 start = conn.execute(LAST_WINDOW_END, {"campaign": campaign}).fetchone()[0]
                 start = start or last_complete - self.window
                 self.add_windows(conn, campaign, start, last_complete, now, "reconcile")
-            conn.execute(TIME_OUT, {"now": now, "max_tries": self.config.max_tries,
+            conn.execute(TIME_OUT, {"now": now, "max_tries": self.config.max_tries, "horizon": now - self.horizon,
                                     "timeout": f"{self.config.push_timeout:g}s",
                                     "deadline": now - dt.timedelta(seconds=self.config.push_timeout)})
+            conn.execute(EXPIRE, {"horizon": now - self.horizon})
 
     def add_windows(self, conn, campaign: str, start, end, now, origin: str) -> int:
         """Ledger rows for every window in [start, end); existing ones are left alone."""
@@ -184,7 +217,8 @@ class OzonetelSource:
 
     def claim(self, conn, now) -> Window | None:
         """The most overdue window no other process holds."""
-        row = conn.execute(CLAIM, {"now": now}).fetchone()
+        blocked = sorted(blocks.active(conn, SOURCE, "campaign", self.campaign_config, now))
+        row = conn.execute(CLAIM, {"now": now, "blocked": blocked}).fetchone()
         return Window(*row) if row else None
 
     def request_params(self, item: Window) -> dict:
@@ -217,18 +251,31 @@ class OzonetelSource:
         return payload
 
     def land(self, conn, item: Window, payload: dict, now) -> str:
-        """Ozonetel accepted the request: wait for the push."""
+        """Ozonetel accepted the request: wait for the push; the campaign is evidently valid."""
         params = {k: (MASK if k == "apiKey" else v) for k, v in self.request_params(item).items()}
         params["callBackUrl"] = self.config.public_base_url + CALLBACK_PATH + MASK
+        unique_id = str(payload.get("uniqueId") or "")
+        conn.execute(ADD_TRY, {"id": item.id, "now": now, "outcome": "accepted", "unique_id": unique_id,
+                               "error": None})
         conn.execute(ACCEPTED, {"id": item.id, "now": now, "params": Jsonb(params),
                                 "status": str(payload.get("status")), "message": str(payload.get("message", ""))[:300],
-                                "unique_id": str(payload.get("uniqueId") or "")})
+                                "unique_id": unique_id})
+        blocks.lift(conn, SOURCE, "campaign", item.campaign)
         return "requested"
 
     def failed(self, conn, item: Window, exc, run_id, now) -> str:
-        """A failed request: try again later with backoff."""
-        delay = retry_delay(item.tries + 1, 60.0, 3600.0, self.rng)
-        conn.execute(FAILED, {"id": item.id, "next_at": now + dt.timedelta(seconds=delay), "error": str(exc)[:500],
-                              "state": "pending" if item.tries == 0 else "timed-out", "status": None,
-                              "message": None})
-        return "retry"
+        """A failed call counts a try (failures.FailurePolicy); an invalid campaign stops only that campaign."""
+        if isinstance(exc, ScopeMisconfigured):
+            conn.execute(ADD_TRY, {"id": item.id, "now": now, "outcome": "campaign-invalid", "unique_id": "",
+                                   "error": exc.detail[:500]})
+            conn.execute(CAMPAIGN_STOPPED, {"id": item.id, "now": now, "error": f"campaign stopped: {exc.detail}"})
+            blocks.record(conn, SOURCE, "campaign", item.campaign, reason=exc.detail, fix=CAMPAIGN_FIX,
+                          config=self.campaign_config, now=now, recheck=self.config.recheck)
+            return "campaign-misconfigured"
+        horizon_at = item.window_to + self.horizon if item.origin == "reconcile" else None
+        verdict = self.policy.after_failure(item.tries + 1, now, self.rng, horizon_at=horizon_at)
+        error = str(exc)[:400] + (f"; {verdict.why}" if verdict.give_up else "")
+        conn.execute(ADD_TRY, {"id": item.id, "now": now, "outcome": "failed", "unique_id": "", "error": error})
+        conn.execute(FAILED, {"id": item.id, "next_at": verdict.next_at, "error": error,
+                              "state": "failed" if verdict.give_up else "pending" if item.tries == 0 else "timed-out"})
+        return "failed" if verdict.give_up else "retry"

@@ -44,6 +44,12 @@ class Misconfigured(VendorError):
     reason = "misconfigured"
 
 
+class ScopeMisconfigured(VendorError):
+    """The vendor says one campaign or VDN of ours is wrong: stop that one (reconciler.blocks), not the source."""
+
+    reason = "scope_misconfigured"
+
+
 class RateLimited(VendorError):
     """429: slow down; `retry_after` seconds if the vendor said."""
 

@@ -248,7 +248,9 @@ class FakeOzonetel:
     """The Campaign Dial Status API: replies at once, then pushes the records to the callBackUrl.
 
     Enforces a sliding-window limit (answering Ozonetel's "Request limit exhausted" past it) and
-    records every request it accepted, by campaign window.
+    records every request it accepted, by campaign window. A record may carry `_created` and
+    `_updated` (local times): it is then pushed only for a window that holds that time, chosen by the
+    request's sortby (1 created, 2 updated; 0 every record), as seed 003 describes.
     """
 
     def __init__(self, httpserver, api_key: str, username: str, limit=(10, 60.0)):
@@ -262,6 +264,10 @@ class FakeOzonetel:
         self.window_counts: Counter = Counter()
         self.over_limit = 0
         self.push_delay = 0.2
+        self.broken: set = set()         # campaigns whose requests get HTTP 503
+        self.calls: Counter = Counter()  # every request by campaign, whatever the answer
+        self.hold = False                # keep pushes in `held` until release()
+        self.held: list = []
         self.pushes: list = []
         self._arrivals = []
         self._lock = threading.Lock()
@@ -282,6 +288,10 @@ class FakeOzonetel:
             if self.replies:
                 return Response(self.replies.pop(0), 200, content_type="application/json")
         params = json.loads(request.get_data()) if request.is_json else request.form.to_dict()
+        with self._lock:
+            self.calls[params.get("campaignName")] += 1
+        if params.get("campaignName") in self.broken:
+            return Response("<html>503 Service Unavailable</html>", 503)
         if params.get("apiKey") != self.api_key:
             return Response('{"status": "error","message": "Authentication failed","uniqueId": ""}', 200)
         if params.get("userName") != self.username:
@@ -296,12 +306,36 @@ class FakeOzonetel:
             drop = self.drop_next > 0
             self.drop_next -= 1 if drop else 0
         if not drop:
-            records = [dict(r, uniqueId=unique_id) for r in self.records[params["campaignName"]]]
-            thread = threading.Thread(target=self._push, args=(params["callBackUrl"], records))
-            thread.start()
-            self._threads.append(thread)
+            records = [{k: v for k, v in dict(r, uniqueId=unique_id).items() if not k.startswith("_")}
+                       for r in self.records[params["campaignName"]] if self._in_window(r, params)]
+            if not records:
+                pass  # nothing in the window: the fake stays silent (the real shape of "nothing" is unknown)
+            elif self.hold:
+                self.held.append((params["callBackUrl"], records))
+            else:
+                self._start_push(params["callBackUrl"], records)
         return Response(json.dumps({"status": "success", "message": "Data processing", "uniqueId": unique_id}), 200,
                         content_type="application/json")
+
+    @staticmethod
+    def _in_window(record: dict, params: dict) -> bool:
+        """Whether a record belongs to the requested window under the request's sortby."""
+        field = {"1": "_created", "2": "_updated"}.get(str(params.get("sortby")))
+        if field is None or field not in record:
+            return True
+        return params["fromDate"] <= record[field] < params["toDate"]
+
+    def _start_push(self, url, records):
+        thread = threading.Thread(target=self._push, args=(url, records))
+        thread.start()
+        self._threads.append(thread)
+
+    def release(self):
+        """Deliver the held pushes now, oldest first (a late push)."""
+        held, self.held = self.held, []
+        for url, records in held:
+            self._start_push(url, records)
+        self.join()
 
     def _push(self, url, records):
         import time

@@ -175,3 +175,21 @@ def test_both_tokens_work_during_rotation(client, db):
     assert client.post(f"/callbacks/ozonetel/{OZONETEL_OLD_TOKEN}", json=body).status_code == 200
     assert client.post(URL, json=body).status_code == 200
     assert db.execute("SELECT count(*) FROM raw_inbox").fetchone()[0] == 2
+
+
+def test_a_late_push_with_an_older_event_time_never_overwrites_a_newer_state(client, db):
+    """Event-time order (#14): the re-dial's answered outcome arrives first, the first dial's late re-push after."""
+    lead = {"DataUniqueId": "L-9", "CampaignName": "Renewals_Nov", "phoneNumber": "9876500209"}
+    newer = dict(lead, StartTime="2026-11-23 11:20:00", EndTime="2026-11-23 11:22:00", DialStatus="answered",
+                 Disposition="Converted")
+    older = dict(lead, StartTime="2026-11-23 10:10:00", EndTime="2026-11-23 10:10:30", DialStatus="not_answered",
+                 Disposition="No answer", AgentID="A-7")
+    assert client.post(URL, json=newer).status_code == 200
+    assert client.post(URL, json=older).status_code == 200
+    row = call_row(db, "data:Renewals_Nov:L-9")
+    assert (row["dial_status"], row["disposition"]) == ("answered", "Converted")
+    assert row["agent_id"] == "A-7"  # an older record still fills what the newer one lacked
+    assert row["event_at"] == dt.datetime(2026, 11, 23, 5, 52, tzinfo=dt.timezone.utc)  # 11:22 IST
+    canonical = db.execute("SELECT outcome, end_time FROM call WHERE vendor_call_id = 'data:Renewals_Nov:L-9'").fetchone()
+    assert canonical == ("answered", dt.datetime(2026, 11, 23, 5, 52, tzinfo=dt.timezone.utc))
+    assert row["seen_count"] == 2

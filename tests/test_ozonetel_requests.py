@@ -18,6 +18,7 @@ from receiver.settings import Settings
 from reconciler.clock import SystemClock
 from reconciler.core import run_source
 from reconciler.ozonetel import OzonetelSource
+from receiver.replay import replay
 
 API_KEY = "KKozo-test-4f2a9c"
 USER = "acme_ops"
@@ -101,7 +102,7 @@ def test_a_window_is_requested_pushed_and_received(db, fake, run):
                                                       dt.datetime(2026, 11, 23, 5, 30, tzinfo=UTC))
     [sent] = fake.requests
     assert (sent["fromDate"], sent["toDate"]) == ("2026-11-23 10:00:00", "2026-11-23 11:00:00")
-    assert (sent["status"], sent["dialstatus"], sent["dispositions"], sent["sortby"]) == ("All", "All", "ALL", "1")
+    assert (sent["status"], sent["dialstatus"], sent["dispositions"], sent["sortby"]) == ("All", "All", "ALL", "2")  # by updated date
     assert sent["callBackUrl"].endswith(f"/callbacks/ozonetel/{OZONETEL_TOKEN}")
     assert row["params"]["apiKey"] == "***" and OZONETEL_TOKEN not in str(row["params"])
     assert wait_for(db, "SELECT state, records_received FROM ozonetel_request", ("received", 3)) == ("received", 3)
@@ -136,7 +137,6 @@ def test_a_window_is_given_up_after_max_tries_with_the_reason(db, fake, run, clo
     ("apiKey is invalid", "OZONETEL_API_KEY"),
     ("Authentication failed", "OZONETEL_USERNAME belong to the same account"),
     ("userName is invalid", "OZONETEL_USERNAME"),
-    ("campaignName is invalid", "OZONETEL_CAMPAIGNS"),
     ("callBackUrl cannot be empty (OR) it should contain ‘http://test.com/’ or 'https://test.com/", "PUBLIC_BASE_URL"),
 ])
 def test_each_documented_error_stops_the_source_with_one_clear_message(db, fake, run, clock, message, advice):
@@ -210,3 +210,93 @@ def test_two_reconcilers_never_request_a_window_twice_nor_exceed_the_limit(oz_en
     assert fake.over_limit == 0
     assert len(fake.window_counts) >= 12 and set(fake.window_counts.values()) == {1}
     assert sum(r.counts["requested"] for r in results) == len(fake.window_counts)
+
+
+def call_row(db, call_key):
+    cur = db.execute("SELECT * FROM call WHERE vendor = 'ozonetel' AND vendor_call_id = %s", (call_key,))
+    return dict(zip([c.name for c in cur.description], cur.fetchone()))
+
+
+@pytest.mark.parametrize("sortby,outcome", [("2", "answered"), ("1", "no-answer")])
+def test_a_lead_redialled_in_a_later_window_lands_its_later_outcome_by_updated_date(
+        db, fake, run, clock, sortby, outcome):
+    """Created and first dialled in W1 (10-11 IST), re-dialled in W2 (11-12 IST). By updated date (the
+    default) W2's request brings the later outcome; by created date the lead belongs to W1, which was
+    asked before the re-dial and is never asked again, so the answered dial is never requested."""
+    lead = {"DataUniqueId": "L-1", "CampaignName": "Renewals_Nov", "phoneNumber": "9876500201",
+            "_created": "2026-11-23 10:05:00"}
+    fake.records["Renewals_Nov"] = [dict(lead, _updated="2026-11-23 10:10:00", StartTime="2026-11-23 10:10:00",
+                                         DialStatus="not_answered", Apikey=API_KEY)]
+    assert run({"OZONETEL_SORTBY": sortby}).counts == {"requested": 1}  # W1
+    fake.join()
+    assert call_row(db, "data:Renewals_Nov:L-1")["outcome"] == "no-answer"
+    fake.records["Renewals_Nov"] = [dict(lead, _updated="2026-11-23 11:20:00", StartTime="2026-11-23 11:20:00",
+                                         DialStatus="answered", Apikey=API_KEY)]
+    clock.advance(3600)
+    assert run({"OZONETEL_SORTBY": sortby}).counts == {"requested": 1}  # W2
+    fake.join()
+    assert [p for p in fake.pushes if p != 200] == []
+    assert call_row(db, "data:Renewals_Nov:L-1")["outcome"] == outcome
+
+
+def test_a_late_push_for_an_earlier_try_still_counts_and_a_replay_counts_nothing(db, fake, run, clock, oz_env):
+    fake.hold = True
+    assert run().counts == {"requested": 1}  # try 1: uid-1, its push is late
+    clock.advance(15 * 60)
+    assert run().counts == {"requested": 1}  # timed out, try 2: uid-2, its push is late too
+    [row] = [r for r in ledger(db) if r["tries"]]
+    assert row["unique_id"] == "uid-2"
+    first, second = fake.held
+    fake.held = [first]
+    fake.release()  # the push for try 1 arrives after try 2 was sent
+    assert wait_for(db, "SELECT state, records_received FROM ozonetel_request WHERE tries > 0",
+                    ("received", 3)) == ("received", 3)
+    assert db.execute("SELECT try, outcome, unique_id FROM ozonetel_request_try ORDER BY try").fetchall() == [
+        (1, "accepted", "uid-1"), (2, "accepted", "uid-2")]
+    report = replay(db, Settings.from_env(oz_env), include_all=True)  # every raw callback again
+    assert report.by_status == {"landed": 1}
+    assert db.execute("SELECT records_received FROM ozonetel_request WHERE tries > 0").fetchone() == (3,)
+
+
+def test_an_invalid_campaign_stops_only_itself_and_a_failing_one_gives_up(db, fake, run, clock, oz_env):
+    """Acceptance (#14): Good is healthy, Typo is unknown to Ozonetel, Flaky always answers 503."""
+    from reconciler import status
+    fake.records["Good"] = RECORDS[:1]
+    fake.broken = {"Flaky"}
+    fake.limit = (10_000, 60.0)  # the fake's limiter runs on real time; the budget under test on FakeClock
+    settings = {"OZONETEL_CAMPAIGNS": "Good,Typo,Flaky", "OZONETEL_MAX_TRIES": "3", "OZONETEL_RECHECK": "1d"}
+    clock.t = dt.datetime(2026, 11, 23, 8, 5, tzinfo=UTC)  # 13:35 IST: one window per campaign is due
+    for _ in range(12):  # runs, each after every wait of the ledger has elapsed
+        run(settings)
+        fake.join()  # the pushes land (on real time) before the clock moves on
+        clock.advance(2 * 3600)
+    rows = db.execute("SELECT campaign_name, state, tries FROM ozonetel_request").fetchall()
+    good = [(state, tries) for campaign, state, tries in rows if campaign == "Good"]
+    flaky = [(state, tries) for campaign, state, tries in rows if campaign == "Flaky"]
+    assert len(good) == 1 + 11 * 2  # the first run's window, then the two hours each later run adds
+    assert set(good) == {("received", 1)}  # every window requested once, and its push arrived
+    assert fake.calls["Typo"] == 1  # misconfigured after one call, never asked again within OZONETEL_RECHECK
+    assert flaky and {state for state, _ in flaky} <= {"failed", "timed-out", "pending"}
+    assert all(tries <= 3 for _, tries in flaky)
+    assert ("failed", 3) in flaky
+    assert fake.calls["Flaky"] == sum(tries for _, tries in flaky)
+    report = status.collect(db, Settings.from_env({**oz_env, **settings}), clock)
+    [stop] = report["stopped"]
+    assert (stop["source"], stop["scope"], stop["key"]) == ("ozonetel", "campaign", "Typo")
+    assert "campaignName is invalid" in stop["reason"] and "OZONETEL_CAMPAIGNS" in stop["fix"]
+    assert report["ozonetel"]["final_by_status"]["failed"] >= 1
+    assert report["ozonetel"]["final_by_status"]["received"] >= 1
+    text = status.render(report)
+    assert "STOPPED ozonetel campaign 'Typo'" in text and "failed" in text
+
+
+def test_a_stopped_campaign_resumes_once_the_setting_changes(db, fake, run, clock):
+    fake.limit = (10_000, 60.0)
+    settings = {"OZONETEL_CAMPAIGNS": "Renewals_Nov,Typo"}
+    assert run(settings).counts == {"requested": 1, "campaign-misconfigured": 1}
+    clock.advance(60)
+    assert run(settings).counts == {}  # stopped: not asked again
+    fake.records["Typo"] = RECORDS[:1]  # the campaign now exists on Ozonetel's side
+    clock.advance(3600)  # OZONETEL_RECHECK passed: one call tries again and succeeds
+    assert run(settings).counts["requested"] >= 2
+    assert db.execute("SELECT count(*) FROM reconcile_block").fetchone() == (0,)
