@@ -146,8 +146,7 @@ def _one_item(source, conn, budget_conn, budget, run, clock) -> bool:
             run.fail(source.explain(exc))
             raise psycopg.Rollback()  # the item is untouched: no attempt burned on a config error
         except RateLimited as exc:
-            budget.pause(budget_conn, exc.retry_after)
-            log.warning("rate limited", extra={"fields": {"source": source.name, "retry_after": exc.retry_after}})
+            _slow_down(source, budget, budget_conn, exc)
             run.count("rate-limited")
             raise psycopg.Rollback()  # the item stays due and is taken again after the pause
         except VendorError as exc:
@@ -159,3 +158,13 @@ def _one_item(source, conn, budget_conn, budget, run, clock) -> bool:
     if outcome:
         run.count(outcome)
     return True
+
+
+def _slow_down(source, budget, budget_conn, exc: RateLimited) -> None:
+    """Pause every process's budget; if the vendor stated a lower limit, keep to it from now on."""
+    fields = {"source": source.name, "retry_after": exc.retry_after, "pause_s": exc.wait}
+    if exc.limit is not None:
+        in_force = budget.learn(budget_conn, exc.limit)
+        fields.update(stated_limit=str(exc.limit), limit_in_force=str(in_force))
+    budget.pause(budget_conn, exc.wait)
+    log.warning("rate limited", extra={"fields": fields})
