@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.types.json import Jsonb
 
-from .budget import Budget, Stopped
+from .budget import Budget, Stopped, budget_name
 from .vendor_http import Misconfigured, RateLimited, Unauthorized, VendorError
 
 log = logging.getLogger("callrecon.reconciler")
@@ -89,7 +89,7 @@ class Run:
 def run_source(source, database_url: str, clock, *, stop: threading.Event, limit=None,
                concurrency: int = 1, progress=None, since=None) -> RunResult:
     """Work through every due item of one source, `concurrency` items at a time."""
-    budget = Budget(getattr(source, "budget_name", source.name), source.rate_limit, clock, source.call_timeout)
+    budget = Budget(budget_name(source), source.rate_limit, clock, source.call_timeout)
     with psycopg.connect(database_url, autocommit=True) as conn:
         budget.ensure(conn)
         run_id = conn.execute(START_RUN, {"source": source.name, "now": clock.now(),
