@@ -403,3 +403,32 @@ def test_the_api_key_goes_in_the_x_api_key_header_only(db, fake, reconcile, cloc
     [(request, _)] = httpserver.log
     assert request.headers["x-api-key"] == API_KEY
     assert API_KEY not in request.url and request.args["RequestID"] == "hdr-1"
+
+
+def test_a_backlog_behind_a_stricter_vendor_limit_finishes_without_stopping(db, httpserver, reconcile, clock):
+    """Issue #14 acceptance: LeadSquared allows 10 calls per 5 s and answers 403 past it; we are told 25/5s."""
+    fake = FakeLeadSquared(httpserver, API_KEY, limit=(10, 5.0), clock=clock)
+    answered = Counter()
+
+    def in_queue_then_success(request_id, kind):
+        answered[request_id] += 1
+        return 200, status_body(request_id, "In-Queue" if answered[request_id] == 1 else "Success")
+
+    fake.default = in_queue_then_success
+    ids = [f"bl-{n}" for n in range(40)]
+    track(db, "call-log", *ids, registered_at=clock.now())
+    runs = []
+    for _ in range(10):
+        runs.append(reconcile({"LSQ_RATE_LIMIT": "25/5s"}, concurrency=4))
+        pending_next = db.execute("SELECT min(next_poll_at) FROM lsq_request WHERE final_at IS NULL").fetchone()[0]
+        if pending_next is None:
+            break
+        clock.t = max(clock.t, pending_next)
+    assert [r.outcome for r in runs] == ["ok"] * len(runs) and all(r.error is None for r in runs)
+    assert len(runs) >= 2  # the learned limit outlived the second run's ensure() with 25/5s
+    assert db.execute("SELECT status, count(*), max(failed_tries) FROM lsq_request GROUP BY status").fetchall() == \
+        [("Success", 40, 0)]
+    assert 1 <= fake.over_limit <= 20
+    assert sum(r.counts["rate-limited"] for r in runs) == fake.over_limit
+    assert db.execute("SELECT learned_calls, learned_period_ms, effective_calls FROM rate_budget").fetchone() == \
+        (10, 5000, 10)
