@@ -64,7 +64,7 @@ def status_body(request_id: str, status: str, kind: str = "call-log", id_key: st
 
 
 def lsq_error(message: str, exception_type: str | None = None) -> dict:
-    """LeadSquared's error body (apidocs error-handling): {"Status":"Error","ExceptionType":"MX…","ExceptionMessage":…}."""
+    """LeadSquared's error body (apidocs error-handling): Status Error, ExceptionType MX…, ExceptionMessage."""
     body = {"Status": "Error", "ExceptionMessage": message}
     if exception_type:
         body["ExceptionType"] = exception_type
