@@ -29,7 +29,7 @@ class LeadSquaredSettings:
     first_interval: float = 30.0
     max_interval: float = 15 * 60
     final_statuses: frozenset = frozenset({"success", "failure", "error"})
-    not_found_runs: int = 3
+    max_tries: int = 10
     timeout: float = 20.0
 
     @classmethod
@@ -47,7 +47,7 @@ class LeadSquaredSettings:
             first_interval=duration(env, "LSQ_POLL_FIRST_INTERVAL", "30s"),
             max_interval=duration(env, "LSQ_POLL_MAX_INTERVAL", "15m"),
             final_statuses=frozenset(s.strip().lower() for s in finals.split(",") if s.strip()),
-            not_found_runs=integer(env, "LSQ_NOT_FOUND_RUNS", 3, minimum=1),
+            max_tries=integer(env, "LSQ_MAX_TRIES", 10, minimum=1),
             timeout=duration(env, "LSQ_TIMEOUT", "20s"),
         )
 

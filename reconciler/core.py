@@ -19,7 +19,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from . import blocks
-from .budget import Budget, Stopped
+from .budget import Budget, Stopped, budget_name
 from .vendor_http import Misconfigured, RateLimited, Unauthorized, VendorError
 
 log = logging.getLogger("callrecon.reconciler")
@@ -91,7 +91,7 @@ class Run:
 def run_source(source, database_url: str, clock, *, stop: threading.Event, limit=None,
                concurrency: int = 1, progress=None, since=None) -> RunResult:
     """Work through every due item of one source, `concurrency` items at a time."""
-    budget = Budget(getattr(source, "budget_name", source.name), source.rate_limit, clock, source.call_timeout)
+    budget = Budget(budget_name(source), source.rate_limit, clock, source.call_timeout)
     with psycopg.connect(database_url, autocommit=True) as conn:
         budget.ensure(conn)
         run_id = conn.execute(START_RUN, {"source": source.name, "now": clock.now(),
@@ -154,8 +154,7 @@ def _one_item(source, conn, budget_conn, budget, run, clock) -> bool:
             run.fail(source.explain(exc))
             raise psycopg.Rollback()  # the item is untouched: no attempt burned on a config error
         except RateLimited as exc:
-            budget.pause(budget_conn, exc.retry_after)
-            log.warning("rate limited", extra={"fields": {"source": source.name, "retry_after": exc.retry_after}})
+            _slow_down(source, budget, budget_conn, exc)
             run.count("rate-limited")
             raise psycopg.Rollback()  # the item stays due and is taken again after the pause
         except VendorError as exc:
@@ -167,3 +166,13 @@ def _one_item(source, conn, budget_conn, budget, run, clock) -> bool:
     if outcome:
         run.count(outcome)
     return True
+
+
+def _slow_down(source, budget, budget_conn, exc: RateLimited) -> None:
+    """Pause every process's budget; if the vendor stated a lower limit, keep to it from now on."""
+    fields = {"source": source.name, "retry_after": exc.retry_after, "pause_s": exc.wait}
+    if exc.limit is not None:
+        in_force = budget.learn(budget_conn, exc.limit)
+        fields.update(stated_limit=str(exc.limit), limit_in_force=str(in_force))
+    budget.pause(budget_conn, exc.wait)
+    log.warning("rate limited", extra={"fields": fields})

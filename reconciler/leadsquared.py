@@ -1,25 +1,35 @@
 """LeadSquared async task statuses: poll each tracked RequestId until final (vendors.md §3).
 
-`GET {LSQ_ASYNC_BASE_URL}{path for the kind}?RequestID=<id>` with header `x-api-key`. In-Queue
-is polled again at growing intervals until the horizon, then marked expired.
+`GET {LSQ_ASYNC_BASE_URL}{path for the kind}?RequestID=<id>` with the headers the status pages
+list: `x-api-key` and `Content-Type: application/json` (seed 000). In-Queue is polled again at
+growing intervals until the horizon, then marked expired. A failed call (400, 5xx, timeout, an
+unreadable answer) is one try under the shared FailurePolicy: after LSQ_MAX_TRIES the item is
+`failed`. The pages document no answer for an unknown RequestID (400 is a malformed request, 404
+a wrong URL), so nothing is taken to mean one: such an id ends `failed` with LeadSquared's words.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from dataclasses import dataclass
 
 from receiver import leadsquared as landing
 from receiver.mapping import RecordError
 
-from .failures import retry_delay
+from .failures import FailurePolicy
 from .vendor_http import BadRequest, Misconfigured, Transient, Unauthorized, get_json, make_session
 
 SOURCE = "leadsquared"
+# Seed 000: "Pass the x-api-key in the header", "Content-Type is application/json".
+STATUS_HEADERS = {"Content-Type": "application/json"}
+# LeadSquared's generic 401 text says "Check your AccessKey and SecretKey"; status calls send
+# neither, so that advice is cut from what the operator reads.
+KEY_PAIR_ADVICE = re.compile(r"[^.]*\b(?:access\s*key|secret\s*key)\b[^.]*\.?", re.IGNORECASE)
 
 CLAIM = """
-SELECT id, request_id, kind, registered_at, attempts, not_found_runs, last_not_found_run
+SELECT id, request_id, kind, registered_at, attempts, failed_tries
 FROM lsq_request
 WHERE final_at IS NULL AND next_poll_at <= %(now)s
 ORDER BY next_poll_at, id
@@ -29,9 +39,9 @@ FOR UPDATE SKIP LOCKED
 
 RECORD_FAILURE = """
 UPDATE lsq_request SET
-    attempts = attempts + 1, last_polled_at = %(now)s, last_error = %(last_error)s,
-    next_poll_at = %(next_poll_at)s, final_at = %(final_at)s, status = COALESCE(%(status)s, status),
-    not_found_runs = %(not_found_runs)s, last_not_found_run = %(last_not_found_run)s
+    attempts = attempts + 1, failed_tries = failed_tries + 1, last_polled_at = %(now)s,
+    last_error = %(last_error)s, next_poll_at = %(next_poll_at)s, final_at = %(final_at)s,
+    status = COALESCE(%(status)s, status)
 WHERE id = %(id)s
 """
 
@@ -58,8 +68,7 @@ class Item:
     kind: str
     registered_at: dt.datetime
     attempts: int
-    not_found_runs: int
-    last_not_found_run: int | None
+    failed_tries: int
 
 
 class LeadSquaredSource:
@@ -74,7 +83,9 @@ class LeadSquaredSource:
         self.call_timeout = self.config.timeout
         self.horizon = dt.timedelta(seconds=self.config.poll_horizon)
         self.rng = rng or random.Random()
-        self.session = make_session(SOURCE, {"x-api-key": self.config.api_key})
+        self.policy = FailurePolicy(self.config.first_interval, self.config.max_interval, self.config.max_tries,
+                                    "LSQ_MAX_TRIES")
+        self.session = make_session(SOURCE, {"x-api-key": self.config.api_key, **STATUS_HEADERS})
 
     def problems(self) -> list[str]:
         """Configuration errors that keep this source from running."""
@@ -87,8 +98,10 @@ class LeadSquaredSource:
     def explain(self, exc) -> str:
         """The operator message for an error that stops the source."""
         if isinstance(exc, Unauthorized):
-            return (f"LeadSquared rejected the API key ({exc}): check LSQ_API_KEY (the x-api-key value); "
-                    "no item was charged an attempt")
+            said = KEY_PAIR_ADVICE.sub("", exc.detail).strip()
+            return (f"LeadSquared refused the x-api-key header (HTTP {exc.status}{': ' + said if said else ''}): "
+                    "check LSQ_API_KEY, the account's API key, which callrecon sends as that header and nothing "
+                    "else on status calls; no item was charged an attempt")
         if isinstance(exc, Misconfigured):
             return (f"LeadSquared status URL not found ({exc}): check LSQ_ASYNC_BASE_URL and the "
                     "LSQ_STATUS_PATH_* settings")
@@ -127,32 +140,38 @@ class LeadSquaredSource:
         return "expired" if expired else row["status"]
 
     def failed(self, conn, item: Item, exc, run_id, now) -> str:
-        """Record a failed call: retry later, or mark not-found / expired; returns the outcome."""
-        not_found_runs, last_run = item.not_found_runs, item.last_not_found_run
-        status, outcome = None, "retry"
-        if isinstance(exc, BadRequest) and run_id is not None and run_id != last_run:
-            not_found_runs, last_run = not_found_runs + 1, run_id
-        delay = retry_delay(item.attempts + 1, self.config.first_interval, self.config.max_interval, self.rng)
-        next_poll_at, expired = self._schedule(item, now, delay)
-        final_at = None
-        if isinstance(exc, BadRequest) and not_found_runs >= self.config.not_found_runs:
-            status, outcome, final_at = "not-found", "not-found", now
-        elif expired:
-            status, outcome, final_at = "expired", "expired", now
+        """One failed call is one try: retry with backoff, else give up (failed, or expired at the horizon)."""
+        reason = self._reason(exc)
+        verdict = self.policy.after_failure(item.failed_tries + 1, now, self.rng, self._horizon_at(item))
+        status = None
+        if verdict.give_up:
+            status = "expired" if now >= self._horizon_at(item) else "failed"
+            reason = f"{reason}; {verdict.why}"
         conn.execute(RECORD_FAILURE, {
-            "id": item.id, "now": now, "last_error": str(exc)[:500], "next_poll_at": next_poll_at,
-            "final_at": final_at, "status": status, "not_found_runs": not_found_runs,
-            "last_not_found_run": last_run,
+            "id": item.id, "now": now, "last_error": reason[:500], "next_poll_at": verdict.next_at,
+            "final_at": now if verdict.give_up else None, "status": status,
         })
-        return outcome
+        return status or "retry"
+
+    @staticmethod
+    def _reason(exc) -> str:
+        """last_error for a failed call; a 400 is LeadSquared calling the request malformed, never an unknown id."""
+        if isinstance(exc, BadRequest):
+            return (f"malformed request (HTTP 400): {exc.detail} (LeadSquared: content type or body not as "
+                    "its API expects; check LSQ_STATUS_PATH_* and the RequestID)")
+        return str(exc)
 
     def _in_queue_interval(self, item: Item) -> float:
-        """30 s, 60 s, 120 s ... up to the cap, by the number of polls so far."""
-        return min(self.config.max_interval, self.config.first_interval * 2 ** item.attempts)
+        """30 s, 60 s, 120 s ... up to the cap, by the number of answered polls so far (failed calls back off apart)."""
+        return min(self.config.max_interval, self.config.first_interval * 2 ** (item.attempts - item.failed_tries))
+
+    def _horizon_at(self, item: Item) -> dt.datetime:
+        """When polling this item stops: LSQ_POLL_HORIZON after registration."""
+        return item.registered_at + self.horizon
 
     def _schedule(self, item: Item, now, delay: float) -> tuple[dt.datetime, bool]:
         """(next poll time, expired?): never past the horizon; at the horizon, expired."""
-        horizon_at = item.registered_at + self.horizon
+        horizon_at = self._horizon_at(item)
         if now >= horizon_at:
             return now, True
         return min(now + dt.timedelta(seconds=delay), horizon_at), False

@@ -6,7 +6,7 @@ import json
 
 from receiver import health
 
-from . import blocks
+from . import blocks, budget
 from .clock import SystemClock
 from .sources import SOURCES
 
@@ -22,7 +22,9 @@ def collect(conn, settings, clock=None) -> dict:
     report = {}
     for source_class in (cls for group in SOURCES.values() for cls in group):
         name = source_class.name
-        entry = source_class(settings).status(conn, now)
+        source = source_class(settings)
+        entry = source.status(conn, now)
+        entry["rate_budget"] = budget.state(conn, budget.budget_name(source))
         entry["oldest_pending_s"] = round(float(entry["oldest_pending_s"]), 1) if entry["oldest_pending_s"] else None
         last = conn.execute(LAST_RUN, {"source": name}).fetchone()
         entry["last_run"] = None if last is None else {
@@ -57,6 +59,8 @@ def render(report: dict) -> str:
         finals = ", ".join(f"{k} {v}" for k, v in sorted(e["final_by_status"].items())) or "none"
         lines.append(f"{name}: pending {e['pending']} (due now {e['due_now']}, failing {e['failing']}), "
                      f"oldest pending {age}; final: {finals}; expired {e['expired']}")
+        if e.get("rate_budget"):
+            lines.append(_budget_line(e["rate_budget"]))
         run = e["last_run"]
         if run:
             tail = f" error: {run['error']}" if run["error"] else ""
@@ -65,3 +69,12 @@ def render(report: dict) -> str:
         else:
             lines.append("  never run")
     return "\n".join(lines)
+
+
+def _budget_line(b: dict) -> str:
+    """The budget in force, and the limit the vendor stated if it ever did."""
+    if not b["learned"]:
+        return f"  rate budget {b['in_force']} (configured)"
+    applied = "" if b["in_force"] != b["configured"] else ", not stricter: ignored"
+    return (f"  rate budget {b['in_force']} in force (configured {b['configured']}; the vendor stated "
+            f"{b['learned']} at {b['learned_at']}{applied})")

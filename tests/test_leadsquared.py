@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
+from collections import Counter
 
 import psycopg
 import pytest
 
 from conftest import SECRETS
-from fakes import FakeClock, FakeLeadSquared, seed_response, status_body
+from fakes import FakeClock, FakeLeadSquared, lsq_error, seed_response, status_body
 from receiver import leadsquared as landing
-from receiver.settings import Settings
+from receiver.settings import ConfigError, Settings
+from reconciler import status as status_report
 from reconciler.clock import SystemClock
 from reconciler.core import run_source
 from reconciler.leadsquared import CLAIM, LeadSquaredSource
@@ -178,18 +180,113 @@ def test_401_stops_the_source_without_burning_attempts(db, fake, reconcile, cloc
     assert outcome == "failed" and "LSQ_API_KEY" in error and "wrong-key" not in error
 
 
-def test_400_unknown_id_becomes_not_found_after_three_runs(db, fake, reconcile, clock):
+def test_the_401_message_names_the_x_api_key_header_not_accesskey_or_secretkey(db, fake, reconcile, clock):
+    track(db, "call-log", "rq-401", registered_at=clock.now())
+    result = reconcile({"LSQ_API_KEY": "wrong-key"})  # the fake answers the seed pages' 401 text
+    assert result.outcome == "failed"
+    assert "x-api-key header (HTTP 401: The API call was made with invalid access credentials.)" in result.error
+    assert "LSQ_API_KEY" in result.error
+    assert "AccessKey" not in result.error and "SecretKey" not in result.error
+
+
+def test_a_403_that_is_not_about_a_limit_stops_the_source(db, fake, reconcile, clock):
+    track(db, "call-log", "rq-403", "rq-403b", registered_at=clock.now())
+    fake.script("rq-403", (403, lsq_error("User does not have permission", "MXUnAuthorizedException")))
+    result = reconcile()
+    assert result.outcome == "failed" and "HTTP 403" in result.error and "LSQ_API_KEY" in result.error
+    assert sum(fake.calls.values()) == 1 and request_row(db, "rq-403")["attempts"] == 0
+
+
+def test_a_403_limit_message_is_a_rate_limit_that_lowers_the_shared_budget(db, fake, reconcile, clock, lsq_env):
+    t0 = clock.now()
+    track(db, "call-log", "rq-lim", registered_at=t0)
+    fake.script("rq-lim", (403, lsq_error("API calls exceeded the limit of 10 in 5 second(s)",
+                                          "MXAPIRateLimitExceededException")),
+                (200, status_body("rq-lim", "Success")))
+    result = reconcile()  # LSQ_RATE_LIMIT is 25/5s by default
+    assert result.outcome == "ok" and result.counts == {"rate-limited": 1, "Success": 1}
+    row = request_row(db, "rq-lim")
+    assert row["attempts"] == 1 and row["failed_tries"] == 0 and row["last_polled_at"] == t0 + dt.timedelta(seconds=5)
+    assert db.execute("SELECT calls, learned_calls, effective_calls, effective_period_ms, paused_until "
+                      "FROM rate_budget").fetchone() == (25, 10, 10, 5000, t0 + dt.timedelta(seconds=5))
+    assert db.execute("SELECT count(*) FROM rate_slot").fetchone() == (10,)
+    report = status_report.collect(db, Settings.from_env(lsq_env), clock)
+    assert report["leadsquared"]["rate_budget"]["learned"] == "10/5s"
+    assert "rate budget 10/5s in force (configured 25/5s; the vendor stated 10/5s" in status_report.render(report)
+
+
+def poll_until_final(db, reconcile, clock, request_id, env=None, runs=20):
+    """Run the source, jumping the clock to the item's next poll, until it is final; returns its row and counts."""
+    counts = Counter()
+    for _ in range(runs):
+        result = reconcile(env)
+        assert result.outcome == "ok", result.error
+        counts.update(result.counts)
+        row = request_row(db, request_id)
+        if row["final_at"]:
+            return row, counts
+        clock.t = row["next_poll_at"]
+    raise AssertionError(f"{request_id} not final after {runs} runs")
+
+
+def test_a_400_is_a_malformed_request_not_an_unknown_id_and_fails_after_lsq_max_tries(db, fake, reconcile, clock):
     track(db, "call-log", "rq-7", registered_at=clock.now())
-    for run in range(1, 4):
-        result = reconcile()
-        row = request_row(db, "rq-7")
-        assert row["not_found_runs"] == run
-        if run < 3:
-            assert result.counts == {"retry": 1} and row["final_at"] is None
-            assert "HTTP 400" in row["last_error"]
-            clock.t = row["next_poll_at"]
-    assert result.counts == {"not-found": 1}
-    assert row["status"] == "not-found" and row["final_at"] is not None
+    fake.script("rq-7", *[(400, lsq_error("RequestID is not in the expected format", "MXInvalidInputException"))] * 4)
+    row, counts = poll_until_final(db, reconcile, clock, "rq-7", {"LSQ_MAX_TRIES": "4"})
+    assert counts == {"retry": 3, "failed": 1} and fake.calls["rq-7"] == 4
+    assert (row["status"], row["failed_tries"], row["attempts"]) == ("failed", 4, 4)
+    assert row["last_error"].startswith("malformed request (HTTP 400): MXInvalidInputException: RequestID is not in "
+                                        "the expected format")
+    assert "LSQ_MAX_TRIES=4" in row["last_error"]
+
+
+def test_status_calls_send_x_api_key_and_content_type_json(db, fake, reconcile, clock, httpserver):
+    track(db, "call-log", "hdr-2", registered_at=clock.now())
+    fake.script("hdr-2", (200, status_body("hdr-2", "Success")))
+    assert reconcile().counts == {"Success": 1}
+    [(request, _)] = httpserver.log
+    assert request.headers["x-api-key"] == API_KEY and request.headers["Content-Type"] == "application/json"
+
+
+def test_error_text_is_read_from_exception_message(db, fake, reconcile, clock):
+    track(db, "call-log", "rq-em", registered_at=clock.now())
+    fake.script("rq-em", (500, lsq_error("Database is unreachable", "MXDataBaseException")))
+    assert reconcile().counts == {"retry": 1}
+    assert request_row(db, "rq-em")["last_error"] == "HTTP 500: MXDataBaseException: Database is unreachable"
+
+
+def test_in_queue_polls_are_not_failed_tries(db, fake, reconcile, clock):
+    track(db, "call-log", "rq-mix", registered_at=clock.now())
+    in_queue = (200, status_body("rq-mix", "In-Queue"))
+    fake.script("rq-mix", in_queue, (502, "bad gateway"), in_queue, in_queue, (504, "gateway timeout"))
+    row, counts = poll_until_final(db, reconcile, clock, "rq-mix", {"LSQ_MAX_TRIES": "2"})
+    assert counts == {"In-Queue": 3, "retry": 1, "failed": 1}
+    assert (row["status"], row["attempts"], row["failed_tries"]) == ("failed", 5, 2)
+    assert row["last_error"] == "HTTP 504: gateway timeout; gave up after 2 failed tries (LSQ_MAX_TRIES=2)"
+
+
+def test_failing_calls_past_the_horizon_end_expired(db, fake, reconcile, clock):
+    track(db, "call-log", "rq-late", registered_at=clock.now() - dt.timedelta(hours=13))
+    fake.script("rq-late", (500, "upstream exploded"))
+    assert reconcile().counts == {"expired": 1}
+    row = request_row(db, "rq-late")
+    assert row["status"] == "expired" and "past the vendor's horizon" in row["last_error"]
+
+
+def test_callrecon_status_lists_failed_items(db, fake, reconcile, clock, lsq_env):
+    track(db, "call-log", "rq-f", registered_at=clock.now())
+    fake.script("rq-f", (500, "upstream exploded"))
+    reconcile({"LSQ_MAX_TRIES": "1"})
+    report = status_report.collect(db, Settings.from_env(lsq_env), clock)
+    assert report["leadsquared"]["final_by_status"] == {"failed": 1}
+    assert "final: failed 1" in status_report.render(report)
+
+
+def test_lsq_max_tries_is_read_from_the_environment(lsq_env):
+    assert Settings.from_env(lsq_env).leadsquared.max_tries == 10
+    assert Settings.from_env({**lsq_env, "LSQ_MAX_TRIES": "4"}).leadsquared.max_tries == 4
+    with pytest.raises(ConfigError, match="LSQ_MAX_TRIES"):
+        Settings.from_env({**lsq_env, "LSQ_MAX_TRIES": "0"})
 
 
 @pytest.mark.parametrize("response,error", [
@@ -306,3 +403,32 @@ def test_the_api_key_goes_in_the_x_api_key_header_only(db, fake, reconcile, cloc
     [(request, _)] = httpserver.log
     assert request.headers["x-api-key"] == API_KEY
     assert API_KEY not in request.url and request.args["RequestID"] == "hdr-1"
+
+
+def test_a_backlog_behind_a_stricter_vendor_limit_finishes_without_stopping(db, httpserver, reconcile, clock):
+    """Issue #14 acceptance: LeadSquared allows 10 calls per 5 s and answers 403 past it; we are told 25/5s."""
+    fake = FakeLeadSquared(httpserver, API_KEY, limit=(10, 5.0), clock=clock)
+    answered = Counter()
+
+    def in_queue_then_success(request_id, kind):
+        answered[request_id] += 1
+        return 200, status_body(request_id, "In-Queue" if answered[request_id] == 1 else "Success")
+
+    fake.default = in_queue_then_success
+    ids = [f"bl-{n}" for n in range(40)]
+    track(db, "call-log", *ids, registered_at=clock.now())
+    runs = []
+    for _ in range(10):
+        runs.append(reconcile({"LSQ_RATE_LIMIT": "25/5s"}, concurrency=4))
+        pending_next = db.execute("SELECT min(next_poll_at) FROM lsq_request WHERE final_at IS NULL").fetchone()[0]
+        if pending_next is None:
+            break
+        clock.t = max(clock.t, pending_next)
+    assert [r.outcome for r in runs] == ["ok"] * len(runs) and all(r.error is None for r in runs)
+    assert len(runs) >= 2  # the learned limit outlived the second run's ensure() with 25/5s
+    assert db.execute("SELECT status, count(*), max(failed_tries) FROM lsq_request GROUP BY status").fetchall() == \
+        [("Success", 40, 0)]
+    assert 1 <= fake.over_limit <= 20
+    assert sum(r.counts["rate-limited"] for r in runs) == fake.over_limit
+    assert db.execute("SELECT learned_calls, learned_period_ms, effective_calls FROM rate_budget").fetchone() == \
+        (10, 5000, 10)
