@@ -13,9 +13,11 @@ from urllib.parse import parse_qs, urlparse
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from .env_values import ConfigError
 from .fields import Text, VendorTime, WholeNumber, to_utc
 from .landing import Outcome, RawRef
 from .mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
+from .vendor_settings import TIMEZONE_REQUIRED
 
 SOURCE = "huawei"
 FIELD_MAP_SPEC = {
@@ -102,6 +104,13 @@ def record_expiry(record_path: str | None) -> dt.datetime | None:
         return None
 
 
+def zone_of(settings):
+    """HUAWEI_TIMEZONE: every naive Huawei time is read in it; there is no silent default."""
+    if settings.huawei.timezone is None:
+        raise ConfigError(TIMEZONE_REQUIRED)
+    return settings.huawei.timezone
+
+
 def to_row(record, zone, label: str) -> dict:
     """Validate one Huawei call record into huawei_call values; `label` names the source."""
     if not isinstance(record, dict):
@@ -130,7 +139,7 @@ def land_records(conn, raw: RawRef, records: list, settings) -> Outcome:
     params = []
     for index, record in enumerate(records):
         try:
-            row = to_row(record, settings.huawei.timezone, "push")
+            row = to_row(record, zone_of(settings), "push")
         except RecordError as exc:
             outcome.errors[str(index)] = exc.detail
             continue
@@ -145,7 +154,7 @@ def land_fetched(conn, records: list, settings, label: str, now: dt.datetime) ->
     params, errors = [], {}
     for index, record in enumerate(records):
         try:
-            row = to_row(record, settings.huawei.timezone, label)
+            row = to_row(record, zone_of(settings), label)
         except RecordError as exc:
             errors[str(index)] = exc.detail
             continue
@@ -171,6 +180,6 @@ def register(conn, vdn_id: int, call_ids, settings, now: dt.datetime) -> int:
     with conn.cursor() as cur:
         for call_id in call_ids:
             cur.execute(REGISTER, {"vdn_id": vdn_id, "call_id": call_id, "now": now,
-                                   "source_timezone": settings.huawei.timezone.key})
+                                   "source_timezone": zone_of(settings).key})
             new += cur.rowcount
     return new

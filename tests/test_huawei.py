@@ -7,6 +7,8 @@ import json
 import random
 import threading
 
+import zoneinfo
+
 import psycopg
 import pytest
 
@@ -14,7 +16,8 @@ from conftest import SECRETS, fixture_bytes
 from fakes import FakeClock, FakeISales, huawei_seed_response
 from receiver import create_app
 from receiver import huawei as landing
-from receiver.settings import Settings
+from receiver.settings import ConfigError, Settings
+from reconciler import cli
 from reconciler.clock import SystemClock
 from reconciler.core import run_source
 from reconciler.huawei import CLAIM_CALL, HuaweiDetailSource, HuaweiDiscoverySource
@@ -273,3 +276,44 @@ def test_the_signer_can_be_switched_off_by_configuration(db, isales, run, clock,
     assert result.outcome == "failed" and isales.bad_signatures == 1  # this fake insists on auth-v2
     result = run(HuaweiDetailSource, {"HUAWEI_SIGNER": "no.such.module:sign"})
     assert result.outcome == "failed" and "HUAWEI_SIGNER" in result.error
+
+
+@pytest.mark.parametrize("setting", ["HUAWEI_CALLBACK_TOKENS", "HUAWEI_BASE_URL", "HUAWEI_AK", "HUAWEI_SK"])
+def test_huawei_without_a_time_zone_refuses_to_start_web_and_reconciler(hw_env, setting, monkeypatch, capsys):
+    env = {k: v for k, v in hw_env.items() if not k.startswith("HUAWEI_")}
+    env[setting] = hw_env[setting]
+    for name in list(hw_env):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=r"^HUAWEI_TIMEZONE is not set: .*tenant's time zone.*Asia/Shanghai"):
+        create_app()  # what gunicorn's 'receiver:create_app()' runs
+    assert cli.main(["status"]) == 2  # every reconciler command reads the same settings first
+    err = capsys.readouterr().err
+    assert err.startswith("callrecon: HUAWEI_TIMEZONE is not set") and err.count("\n") == 1
+
+
+def test_seed_times_read_in_the_tenant_zone_put_the_link_expiry_after_the_call_end(db, hw_env, clock):
+    settings = Settings.from_env(hw_env)  # Asia/Shanghai: the seed page is dated GMT+08:00
+    with db.transaction():
+        landing.land_detail(db, *SEED_CALL, SEED["data"], settings, clock.now())
+    row = call_row(db, *SEED_CALL)
+    assert row["source_timezone"] == "Asia/Shanghai"
+    assert row["call_end_time"] == dt.datetime(2022, 2, 10, 3, 45, 51, tzinfo=UTC)
+    assert row["record_expires_at"] - row["call_end_time"] == dt.timedelta(hours=5, minutes=30, seconds=9)
+    misread = landing.to_row(SEED["data"], zoneinfo.ZoneInfo("UTC"), "detail")  # the old silent default
+    assert misread["record_expires_at"] < misread["call_end_time"]
+
+
+ZONED_COLUMNS = [("huawei_call", c, "HUAWEI_TIMEZONE") for c in landing.TIME_COLUMNS] + \
+    [("huawei_call_explained", c, "HUAWEI_TIMEZONE") for c in landing.TIME_COLUMNS] + \
+    [("ozonetel_call", c, "OZONETEL_TIMEZONE") for c in ("start_time", "end_time")] + \
+    [("call", c, "HUAWEI_TIMEZONE") for c in ("ring_time", "connect_time", "end_time")] + \
+    [("call", c, "OZONETEL_TIMEZONE") for c in ("ring_time", "connect_time", "end_time")]
+
+
+@pytest.mark.parametrize("table,column,setting", ZONED_COLUMNS)
+def test_every_naive_vendor_time_column_names_the_zone_it_was_read_in(db, table, column, setting):
+    comment = db.execute("SELECT col_description(%s::regclass, attnum) FROM pg_attribute "
+                         "WHERE attrelid = %s::regclass AND attname = %s", (table, table, column)).fetchone()[0]
+    assert setting in comment
