@@ -20,7 +20,8 @@ from receiver.settings import ConfigError, Settings
 from reconciler import cli
 from reconciler.clock import SystemClock
 from reconciler.core import run_source
-from reconciler.huawei import CLAIM_CALL, HuaweiDetailSource, HuaweiDiscoverySource
+from reconciler.huawei import CLAIM_CALL, HuaweiDetailSource
+from reconciler.huawei_discovery import HuaweiDiscoverySource
 
 AK, SK = "hw-ak-5e6f7a8b", "hw-sk-0c1d2e3f4a5b"
 TOKEN = "hw-token-9a8b7c6d"
@@ -251,7 +252,7 @@ def test_calls_claimed_by_a_killed_reconciler_are_picked_up_again(db, isales, ru
     for call_id in ("k-1", "k-2"):
         isales.details[(8, call_id)] = dict(SEED["data"], callId=call_id)
     doomed = psycopg.connect(database_url)
-    assert doomed.execute(CLAIM_CALL, {"now": clock.now()}).fetchone()[1] == "k-1"
+    assert doomed.execute(CLAIM_CALL, {"now": clock.now(), "blocked": [], "horizon": dt.timedelta(days=30)}).fetchone()[1] == "k-1"
     assert run(HuaweiDetailSource).counts == {"detail-done": 1}
     doomed.close()
     assert run(HuaweiDetailSource).counts == {"detail-done": 1}
@@ -317,3 +318,111 @@ def test_every_naive_vendor_time_column_names_the_zone_it_was_read_in(db, table,
     comment = db.execute("SELECT col_description(%s::regclass, attnum) FROM pg_attribute "
                          "WHERE attrelid = %s::regclass AND attname = %s", (table, table, column)).fetchone()[0]
     assert setting in comment
+
+
+def register(db, hw_env, clock, vdn, *call_ids):
+    with db.transaction():
+        landing.register(db, vdn, list(call_ids), Settings.from_env(hw_env), clock.now())
+
+
+def test_result_desc_is_read_first_and_return_desc_is_kept(db, isales, run, clock, hw_env):
+    register(db, hw_env, clock, 8, "d-1")
+    isales.scripts[(8, "d-1")].append((200, {"returnCode": "0200001", "resultCode": "0200001",
+                                             "resultDesc": "callId contains invalid characters",
+                                             "returnDesc": "Parameter error."}))
+    assert run(HuaweiDetailSource).counts == {"detail-failed": 1}
+    assert call_row(db, 8, "d-1")["detail_error"] == \
+        "0200001 callId contains invalid characters (returnDesc: Parameter error.)"
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 405, 429, 502])
+def test_an_undocumented_http_status_is_retried_never_a_source_stop(db, isales, run, clock, hw_env, status):
+    register(db, hw_env, clock, 8, "u-1", "u-2")
+    isales.scripts[(8, "u-1")].append((status, "<html>nope</html>"))
+    for call_id in ("u-1", "u-2"):
+        isales.details[(8, call_id)] = dict(SEED["data"], callId=call_id)
+    result = run(HuaweiDetailSource)
+    assert result.outcome == "ok" and result.counts == {"retry": 1, "detail-done": 1}
+    row = call_row(db, 8, "u-1")
+    assert row["detail_status"] == "pending" and row["detail_attempts"] == 1
+    assert row["detail_error"].startswith(f"HTTP {status}: <html>nope</html>") and "HUAWEI_BASE_URL" in row["detail_error"]
+    clock.t = row["detail_next_at"]
+    assert run(HuaweiDetailSource).counts == {"detail-done": 1}
+
+
+def test_failed_calls_give_up_after_huawei_max_tries_with_the_last_reason(db, isales, run, clock, hw_env):
+    register(db, hw_env, clock, 8, "m-1")
+    isales.scripts[(8, "m-1")].extend([(503, "busy")] * 3)
+    for _ in range(3):
+        result = run(HuaweiDetailSource, {"HUAWEI_MAX_TRIES": "3"})
+        clock.t = call_row(db, 8, "m-1")["detail_next_at"]
+    row = call_row(db, 8, "m-1")
+    assert result.counts == {"detail-failed": 1} and row["detail_status"] == "failed" and row["detail_attempts"] == 3
+    assert row["detail_error"].startswith("HTTP 503: busy") and "(HUAWEI_MAX_TRIES=3)" in row["detail_error"]
+
+
+def test_a_call_past_its_recording_link_expiry_fails_at_its_next_failure(db, isales, run, clock, hw_env):
+    register(db, hw_env, clock, 8, "h-1", "h-2")
+    db.execute("UPDATE huawei_call SET record_expires_at = %s WHERE call_id = 'h-1'", (clock.now(),))
+    db.execute("UPDATE huawei_call SET first_seen_at = %s WHERE call_id = 'h-2'",
+               (clock.now() - dt.timedelta(days=31),))  # HUAWEI_DETAIL_HORIZON defaults to 30 days
+    for call_id in ("h-1", "h-2"):
+        isales.scripts[(8, call_id)].append((500, "boom"))
+    assert run(HuaweiDetailSource).counts == {"detail-failed": 2}
+    assert "past the vendor's horizon" in call_row(db, 8, "h-1")["detail_error"]
+    assert call_row(db, 8, "h-2")["detail_status"] == "failed"
+
+
+def test_discovery_windows_give_up_after_huawei_max_tries(db, isales, run, clock):
+    isales.bulk_scripts[(8, 1001)].extend([(500, "down")] * 4)
+    assert run(HuaweiDiscoverySource, {"HUAWEI_MAX_TRIES": "2"}).counts == {"retry": 2}
+    clock.advance(2 * 3600)
+    assert run(HuaweiDiscoverySource, {"HUAWEI_MAX_TRIES": "2"}).counts == {"window-failed": 2}
+    rows = db.execute("SELECT state, failures, last_error FROM huawei_discovery_window").fetchall()
+    assert {r[:2] for r in rows} == {("failed", 2)} and all("HUAWEI_MAX_TRIES=2" in r[2] for r in rows)
+
+
+def stopped(db, hw_env, clock):
+    from reconciler import status
+    return [(s["source"], s["scope"], s["key"]) for s in status.collect(db, Settings.from_env(hw_env), clock)["stopped"]]
+
+
+def test_a_parameter_error_on_the_vdn_stops_only_that_vdn_until_the_recheck(db, isales, run, clock, hw_env):
+    register(db, hw_env, clock, 8, "v-1", "v-2")
+    register(db, hw_env, clock, 9, "w-1")
+    isales.scripts[(8, "v-1")].append((200, {"returnCode": "0200001", "resultDesc": "vdnId is invalid",
+                                             "returnDesc": "Parameter error."}))
+    for key in ((8, "v-1"), (8, "v-2"), (9, "w-1")):
+        isales.details[key] = dict(SEED["data"], vdnId=key[0], callId=key[1])
+    result = run(HuaweiDetailSource)
+    assert result.outcome == "ok" and result.counts == {"vdn-stopped": 1, "detail-done": 1}
+    assert isales.detail_calls[(8, "v-2")] == 0 and call_row(db, 8, "v-1")["detail_attempts"] == 0
+    assert stopped(db, hw_env, clock) == [("huawei", "vdn", "8")]
+    other = Settings.from_env({**hw_env, "HUAWEI_BASE_URL": "https://elsewhere:28443"})
+    assert HuaweiDetailSource(Settings.from_env(hw_env)).blocked_vdns(db, clock.now()) == [8]
+    clock.advance(3601)  # HUAWEI_RETRY_MAX_INTERVAL: one more try of the VDN, which now answers
+    assert run(HuaweiDetailSource).counts == {"detail-done": 2}
+    assert stopped(db, hw_env, clock) == [] and HuaweiDetailSource(other).blocked_vdns(db, clock.now()) == []
+
+
+def test_a_repeated_404_on_a_vdn_path_stops_that_vdn_and_lifts_when_settings_change(db, isales, run, clock, hw_env):
+    register(db, hw_env, clock, 8, "x-1", "x-2")
+    register(db, hw_env, clock, 9, "y-1")
+    for call_id in ("x-1", "x-2"):
+        isales.scripts[(8, call_id)].append((404, "no such path"))
+    isales.details[(9, "y-1")] = dict(SEED["data"], vdnId=9, callId="y-1")
+    result = run(HuaweiDetailSource)
+    assert result.outcome == "ok" and result.counts == {"retry": 1, "vdn-stopped": 1, "detail-done": 1}
+    assert stopped(db, hw_env, clock) == [("huawei", "vdn", "8")]
+    assert HuaweiDetailSource(Settings.from_env(hw_env)).blocked_vdns(db, clock.now()) == [8]
+    other = HuaweiDetailSource(Settings.from_env({**hw_env, "HUAWEI_BASE_URL": "https://elsewhere:28443"}))
+    assert other.blocked_vdns(db, clock.now()) == [] and stopped(db, hw_env, clock) == []
+
+
+def test_a_vdn_error_in_discovery_stops_that_vdns_windows_only(db, isales, run, clock, hw_env):
+    isales.bulk_scripts[(8, 1001)].append((200, {"returnCode": "02000007", "resultDesc": "vdnId value is wrong"}))
+    result = run(HuaweiDiscoverySource, {"HUAWEI_CAMPAIGNS": "8:1001,9:2002"})
+    assert result.outcome == "ok" and result.counts == {"vdn-stopped": 1, "page": 2}
+    states = dict(db.execute("SELECT vdn_id || ':' || day, state FROM huawei_discovery_window").fetchall())
+    assert states["9:2022-02-10"] == "covered" and states["8:2022-02-10"] == "pending"
+    assert stopped(db, hw_env, clock) == [("huawei", "vdn", "8")]
