@@ -41,18 +41,23 @@ TIME_COLUMNS = ("call_time", "ack_begin_time", "call_begin_time", "call_end_time
 VALUE_COLUMNS = tuple(c for c in FIELD_MAP.columns if c not in ("vdn_id", "call_id")) + ("record_expires_at",)
 ACK = {"retCode": "0", "retMsg": "success"}
 
-_STALE = "EXCLUDED.last_raw_id IS NOT NULL AND t.last_raw_id IS NOT NULL AND EXCLUDED.last_raw_id < t.last_raw_id"
+# A record is stale when its event time is older than the stored one; with no event time to compare
+# (or equal ones), a replay of an earlier push is stale by its raw id.
+_STALE = ("(CASE WHEN EXCLUDED.event_time <> t.event_time THEN EXCLUDED.event_time < t.event_time "
+          "ELSE EXCLUDED.last_raw_id IS NOT NULL AND t.last_raw_id IS NOT NULL AND EXCLUDED.last_raw_id < t.last_raw_id "
+          "END)")
 _UPSERT = """
 {sighting}
-INSERT INTO huawei_call AS t (vdn_id, call_id, {columns}, value_sources, extra, source_timezone,
+INSERT INTO huawei_call AS t (vdn_id, call_id, {columns}, event_time, value_sources, extra, source_timezone,
                               first_seen_at, last_seen_at, push_count, first_raw_id, last_raw_id, detail_next_at)
-VALUES (%(vdn_id)s, %(call_id)s, {values}, %(value_sources)s, %(extra)s, %(source_timezone)s,
+VALUES (%(vdn_id)s, %(call_id)s, {values}, %(event_time)s, %(value_sources)s, %(extra)s, %(source_timezone)s,
         %(seen_at)s, %(seen_at)s, {push_count}, %(raw_id)s, %(raw_id)s, %(seen_at)s)
 ON CONFLICT (vdn_id, call_id) DO UPDATE SET
     {fill},
     value_sources = CASE WHEN {stale} THEN EXCLUDED.value_sources || t.value_sources
                          ELSE t.value_sources || EXCLUDED.value_sources END,
     extra = CASE WHEN {stale} THEN EXCLUDED.extra || t.extra ELSE t.extra || EXCLUDED.extra END,
+    event_time = GREATEST(t.event_time, EXCLUDED.event_time),
     source_timezone = EXCLUDED.source_timezone,
     last_seen_at = GREATEST(t.last_seen_at, EXCLUDED.last_seen_at),
     push_count = t.push_count + {push_count},
@@ -127,6 +132,7 @@ def to_row(record, zone, label: str) -> dict:
     for column in TIME_COLUMNS:
         row[column] = to_utc(row[column], zone)
     row["record_expires_at"] = record_expiry(row["record_path"])
+    row["event_time"] = row["call_end_time"] or row["call_time"]
     row["value_sources"] = Jsonb({c: label for c in VALUE_COLUMNS if row.get(c) is not None})
     row["extra"] = Jsonb(storable_json(extra))
     row["source_timezone"] = zone.key

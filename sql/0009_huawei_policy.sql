@@ -21,3 +21,8 @@ COMMENT ON COLUMN huawei_discovery_window.last_error IS 'Last error for this win
 COMMENT ON COLUMN huawei_call.detail_status IS 'pending (detail not fetched yet), done, not-found (0200007 after HUAWEI_NOT_FOUND_TRIES tries), failed (a parameter error about the call, HUAWEI_MAX_TRIES failed calls, or past the horizon: the recording link''s expiry, else first_seen_at + HUAWEI_DETAIL_HORIZON; see detail_error).';
 COMMENT ON COLUMN huawei_call.detail_attempts IS 'Detail calls made for this call that counted a try (calls parked while their VDN is stopped do not count).';
 COMMENT ON COLUMN huawei_call.detail_error IS 'Last detail error: Huawei returnCode, resultDesc then returnDesc (when it differs), or the HTTP failure with what to check.';
+
+-- Event-time order: a late or repeated record about an earlier moment never overwrites newer state.
+ALTER TABLE huawei_call ADD COLUMN event_time timestamptz;
+COMMENT ON COLUMN huawei_call.event_time IS 'Event time of the newest record applied to this call: callEndTime, else callTimeStr (read in HUAWEI_TIMEZONE, UTC). A push, bulk row or detail with an older event time only fills empty columns; NULL for calls landed before 0009 until their next record.';
+COMMENT ON COLUMN huawei_call.value_sources IS 'Which source last set each column: {"called": "push", "call_end_time": "detail", ...}; sources are push, detail, bulk. A record older by event_time never replaces a value.';

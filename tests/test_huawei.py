@@ -426,3 +426,20 @@ def test_a_vdn_error_in_discovery_stops_that_vdns_windows_only(db, isales, run, 
     states = dict(db.execute("SELECT vdn_id || ':' || day, state FROM huawei_discovery_window").fetchall())
     assert states["9:2022-02-10"] == "covered" and states["8:2022-02-10"] == "pending"
     assert stopped(db, hw_env, clock) == [("huawei", "vdn", "8")]
+
+
+def test_an_older_record_delivered_late_never_overwrites_newer_state(hw_client, db, hw_env, clock):
+    newer = {"campaignId": "1001", "vdnId": 8, "callId": "o-1", "called": "88880001",
+             "callTimeStr": "2022-02-10 12:00:00", "callStatus": 6, "failCode": "00000"}
+    older = dict(newer, callTimeStr="2022-02-10 11:00:00", callStatus=5, failCode="00603", customField="first try")
+    for record in (newer, older):  # Huawei re-pushes: the older attempt arrives last
+        assert hw_client.post(URL, json=[record]).status_code == 200
+    with db.transaction():
+        landing.land_fetched(db, [older], Settings.from_env(hw_env), "bulk", clock.now())
+    row = call_row(db, 8, "o-1")
+    assert (row["call_status"], row["fail_code"], row["push_count"]) == (6, "00000", 2)
+    assert row["call_time"] == row["event_time"] == dt.datetime(2022, 2, 10, 4, 0, tzinfo=UTC)
+    assert row["custom_field"] == "first try"  # an older record still fills what is empty
+    assert row["value_sources"]["call_status"] == "push"
+    assert db.execute("SELECT outcome, vendor_status, ring_time FROM call WHERE vendor_call_id = '8:o-1'").fetchone() \
+        == ("answered", "6/00000", dt.datetime(2022, 2, 10, 4, 0, tzinfo=UTC))
