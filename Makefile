@@ -20,11 +20,15 @@ db: install
 	$(BIN)/callrecon db ensure
 	$(BIN)/callrecon db upgrade
 
-# First run writes .callrecon.env (mode 600) with a fresh callback token; exported variables win over it.
+# First run writes .callrecon.env (mode 600) with fresh callback tokens (Huawei's only once HUAWEI_TIMEZONE is
+# exported: its times carry no zone); exported variables win over it.
 .callrecon.env:
 	@umask 077; new() { $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))'; }; \
 	  printf 'export OZONETEL_CALLBACK_TOKENS="$${OZONETEL_CALLBACK_TOKENS:-%s}"\n' "$$(new)" > $@; \
-	  printf 'export HUAWEI_CALLBACK_TOKENS="$${HUAWEI_CALLBACK_TOKENS:-%s}"\n' "$$(new)" >> $@; \
+	  if [ -n "$${HUAWEI_TIMEZONE:-}" ]; then \
+	    printf 'export HUAWEI_CALLBACK_TOKENS="$${HUAWEI_CALLBACK_TOKENS:-%s}"\n' "$$(new)" >> $@; \
+	    printf 'export HUAWEI_TIMEZONE="$${HUAWEI_TIMEZONE:-%s}"\n' "$$HUAWEI_TIMEZONE" >> $@; \
+	  else echo "# Huawei: export HUAWEI_TIMEZONE (the tenant's zone, e.g. Asia/Shanghai) and delete this file to mint its token" >> $@; fi; \
 	  echo "wrote $@ with new callback tokens (keep them private; delete the file to rotate)"
 
 run: db .callrecon.env

@@ -44,7 +44,8 @@ def main() -> int:
     port = free_port()
     fake = start_fake("fake_isales.py", port, args.latency)
     env = {**os.environ, "DATABASE_URL": url, "HUAWEI_BASE_URL": f"http://127.0.0.1:{port}",
-           "HUAWEI_AK": "bench-ak", "HUAWEI_SK": "bench-sk", "HUAWEI_CONCURRENCY": str(args.concurrency),
+           "HUAWEI_AK": "bench-ak", "HUAWEI_SK": "bench-sk", "HUAWEI_TIMEZONE": "Asia/Shanghai",
+           "HUAWEI_CONCURRENCY": str(args.concurrency),
            "HUAWEI_BATCH_GAP": f"{args.gap}s", "RECONCILE_CONCURRENCY": str(args.concurrency), "LOG_LEVEL": "WARNING"}
     try:
         print(f"fetching {args.calls} details, two processes ...", file=sys.stderr, flush=True)

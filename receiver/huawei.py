@@ -13,9 +13,11 @@ from urllib.parse import parse_qs, urlparse
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from .env_values import ConfigError
 from .fields import Text, VendorTime, WholeNumber, to_utc
 from .landing import Outcome, RawRef
 from .mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
+from .vendor_settings import TIMEZONE_REQUIRED
 
 SOURCE = "huawei"
 FIELD_MAP_SPEC = {
@@ -39,18 +41,23 @@ TIME_COLUMNS = ("call_time", "ack_begin_time", "call_begin_time", "call_end_time
 VALUE_COLUMNS = tuple(c for c in FIELD_MAP.columns if c not in ("vdn_id", "call_id")) + ("record_expires_at",)
 ACK = {"retCode": "0", "retMsg": "success"}
 
-_STALE = "EXCLUDED.last_raw_id IS NOT NULL AND t.last_raw_id IS NOT NULL AND EXCLUDED.last_raw_id < t.last_raw_id"
+# A record is stale when its event time is older than the stored one; with no event time to compare
+# (or equal ones), a replay of an earlier push is stale by its raw id.
+_STALE = ("(CASE WHEN EXCLUDED.event_time <> t.event_time THEN EXCLUDED.event_time < t.event_time "
+          "ELSE EXCLUDED.last_raw_id IS NOT NULL AND t.last_raw_id IS NOT NULL AND EXCLUDED.last_raw_id < t.last_raw_id "
+          "END)")
 _UPSERT = """
 {sighting}
-INSERT INTO huawei_call AS t (vdn_id, call_id, {columns}, value_sources, extra, source_timezone,
+INSERT INTO huawei_call AS t (vdn_id, call_id, {columns}, event_time, value_sources, extra, source_timezone,
                               first_seen_at, last_seen_at, push_count, first_raw_id, last_raw_id, detail_next_at)
-VALUES (%(vdn_id)s, %(call_id)s, {values}, %(value_sources)s, %(extra)s, %(source_timezone)s,
+VALUES (%(vdn_id)s, %(call_id)s, {values}, %(event_time)s, %(value_sources)s, %(extra)s, %(source_timezone)s,
         %(seen_at)s, %(seen_at)s, {push_count}, %(raw_id)s, %(raw_id)s, %(seen_at)s)
 ON CONFLICT (vdn_id, call_id) DO UPDATE SET
     {fill},
     value_sources = CASE WHEN {stale} THEN EXCLUDED.value_sources || t.value_sources
                          ELSE t.value_sources || EXCLUDED.value_sources END,
     extra = CASE WHEN {stale} THEN EXCLUDED.extra || t.extra ELSE t.extra || EXCLUDED.extra END,
+    event_time = GREATEST(t.event_time, EXCLUDED.event_time),
     source_timezone = EXCLUDED.source_timezone,
     last_seen_at = GREATEST(t.last_seen_at, EXCLUDED.last_seen_at),
     push_count = t.push_count + {push_count},
@@ -102,6 +109,13 @@ def record_expiry(record_path: str | None) -> dt.datetime | None:
         return None
 
 
+def zone_of(settings):
+    """HUAWEI_TIMEZONE: every naive Huawei time is read in it; there is no silent default."""
+    if settings.huawei.timezone is None:
+        raise ConfigError(TIMEZONE_REQUIRED)
+    return settings.huawei.timezone
+
+
 def to_row(record, zone, label: str) -> dict:
     """Validate one Huawei call record into huawei_call values; `label` names the source."""
     if not isinstance(record, dict):
@@ -118,6 +132,7 @@ def to_row(record, zone, label: str) -> dict:
     for column in TIME_COLUMNS:
         row[column] = to_utc(row[column], zone)
     row["record_expires_at"] = record_expiry(row["record_path"])
+    row["event_time"] = row["call_end_time"] or row["call_time"]
     row["value_sources"] = Jsonb({c: label for c in VALUE_COLUMNS if row.get(c) is not None})
     row["extra"] = Jsonb(storable_json(extra))
     row["source_timezone"] = zone.key
@@ -130,7 +145,7 @@ def land_records(conn, raw: RawRef, records: list, settings) -> Outcome:
     params = []
     for index, record in enumerate(records):
         try:
-            row = to_row(record, settings.huawei.timezone, "push")
+            row = to_row(record, zone_of(settings), "push")
         except RecordError as exc:
             outcome.errors[str(index)] = exc.detail
             continue
@@ -145,7 +160,7 @@ def land_fetched(conn, records: list, settings, label: str, now: dt.datetime) ->
     params, errors = [], {}
     for index, record in enumerate(records):
         try:
-            row = to_row(record, settings.huawei.timezone, label)
+            row = to_row(record, zone_of(settings), label)
         except RecordError as exc:
             errors[str(index)] = exc.detail
             continue
@@ -171,6 +186,6 @@ def register(conn, vdn_id: int, call_ids, settings, now: dt.datetime) -> int:
     with conn.cursor() as cur:
         for call_id in call_ids:
             cur.execute(REGISTER, {"vdn_id": vdn_id, "call_id": call_id, "now": now,
-                                   "source_timezone": settings.huawei.timezone.key})
+                                   "source_timezone": zone_of(settings).key})
             new += cur.rowcount
     return new

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass, field
 
-from .env_values import RateLimit, campaign_pairs, choice, duration, integer, tokens, zone
+from .env_values import ConfigError, RateLimit, campaign_pairs, choice, duration, integer, tokens, zone
 
 
 LSQ_KINDS = ("call-log", "lead-update", "opportunity-capture")
@@ -113,6 +113,11 @@ class OzonetelApiSettings:
         )
 
 
+TIMEZONE_REQUIRED = (
+    "HUAWEI_TIMEZONE is not set: Huawei sends call times without a zone, in the tenant's time zone; "
+    "set it to that IANA name (e.g. Asia/Shanghai for a GMT+08:00 tenant) so times are not misread as UTC")
+
+
 @dataclass(frozen=True)
 class HuaweiSettings:
     """Huawei CC-iSales: push tokens, detail fetch, discovery (vendors.md §2)."""
@@ -121,7 +126,7 @@ class HuaweiSettings:
     base_url: str = ""
     ak: str = field(default="", repr=False)
     sk: str = field(default="", repr=False)
-    timezone: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo("UTC"))
+    timezone: zoneinfo.ZoneInfo | None = None
     campaigns: tuple = ()
     concurrency: int = 10
     batch_gap: float = 1.0
@@ -133,6 +138,17 @@ class HuaweiSettings:
     discovery_days: int = 7
     page_size: int = 500
     ca_bundle: str = ""
+    max_tries: int = 8
+    detail_horizon: float = 30 * 86400.0
+
+    def __post_init__(self):
+        """Huawei in use without HUAWEI_TIMEZONE is refused: its times carry no zone (vendors.md §2.5 [I])."""
+        if self.is_configured() and self.timezone is None:
+            raise ConfigError(TIMEZONE_REQUIRED)
+
+    def is_configured(self) -> bool:
+        """True once any Huawei push token or connection setting is given."""
+        return bool(self.callback_tokens or self.base_url or self.ak or self.sk)
 
     @classmethod
     def from_env(cls, env) -> "HuaweiSettings":
@@ -142,7 +158,8 @@ class HuaweiSettings:
             base_url=env.get("HUAWEI_BASE_URL", "").strip().rstrip("/"),
             ak=env.get("HUAWEI_AK", "").strip(),
             sk=env.get("HUAWEI_SK", "").strip(),
-            timezone=zone(env, "HUAWEI_TIMEZONE", "UTC"),
+            timezone=zone(env, "HUAWEI_TIMEZONE", "Asia/Shanghai") if env.get("HUAWEI_TIMEZONE", "").strip()
+            else None,
             campaigns=campaign_pairs(env, "HUAWEI_CAMPAIGNS"),
             concurrency=integer(env, "HUAWEI_CONCURRENCY", 10, minimum=1),
             batch_gap=duration(env, "HUAWEI_BATCH_GAP", "1s"),
@@ -154,6 +171,8 @@ class HuaweiSettings:
             discovery_days=integer(env, "HUAWEI_DISCOVERY_DAYS", 7, minimum=1),
             page_size=integer(env, "HUAWEI_PAGE_SIZE", 500, minimum=1),
             ca_bundle=env.get("HUAWEI_CA_BUNDLE", "").strip(),
+            max_tries=integer(env, "HUAWEI_MAX_TRIES", 8, minimum=1),
+            detail_horizon=duration(env, "HUAWEI_DETAIL_HORIZON", "30d"),
         )
 
     def problems(self) -> list[str]:

@@ -27,6 +27,8 @@ ACTIVE = """
 SELECT key FROM reconcile_block
 WHERE source = %(source)s AND scope = %(scope)s AND config_hash = %(config_hash)s AND recheck_at > %(now)s
 """
+# Every stop of one source and scope, for scopes whose keys each have their own settings digest.
+KEYED = "SELECT key, config_hash, recheck_at FROM reconcile_block WHERE source = %(source)s AND scope = %(scope)s"
 LIFT = "DELETE FROM reconcile_block WHERE source = %(source)s AND scope = %(scope)s AND key = %(key)s"
 LIFT_CHANGED = """
 DELETE FROM reconcile_block WHERE source = %(source)s AND scope = %(scope)s AND config_hash <> %(config_hash)s
@@ -55,6 +57,17 @@ def active(conn, source: str, scope: str, config: str, now: dt.datetime) -> set[
     conn.execute(LIFT_CHANGED, {"source": source, "scope": scope, "config_hash": config})
     return {row[0] for row in conn.execute(ACTIVE, {"source": source, "scope": scope, "config_hash": config,
                                                     "now": now})}
+
+
+def active_per_key(conn, source: str, scope: str, digest, now: dt.datetime) -> set[str]:
+    """Like active(), when each key's stop depends on its own settings (`digest(key)`, e.g. a Huawei VDN)."""
+    held = set()
+    for key, recorded, recheck_at in conn.execute(KEYED, {"source": source, "scope": scope}).fetchall():
+        if recorded != digest(key):
+            lift(conn, source, scope, key)
+        elif recheck_at > now:
+            held.add(key)
+    return held
 
 
 def lift(conn, source: str, scope: str, key: str = "") -> None:

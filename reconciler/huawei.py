@@ -8,7 +8,6 @@ between batches).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -17,52 +16,33 @@ from receiver import huawei as landing
 from receiver.mapping import RecordError
 from receiver.settings import RateLimit
 
-from .failures import retry_delay
+from . import blocks
+from .failures import FailurePolicy
+from .huawei_client import API, NOT_FOUND, OK, PERMANENT, HuaweiClient, UndocumentedStatus, about_the_vdn, return_code
 from .huawei_signing import signer
-from .vendor_http import BadRequest, Misconfigured, Transient, Unauthorized, make_session, request_json
+from .vendor_http import Unauthorized
 
-OK = "0200000"
-NOT_FOUND = "0200007"
-# Table 5 of seed 004: parameter errors that no retry can fix.
-PERMANENT = {"0200001"} | {f"020000{n:02d}" for n in range(1, 12)}
-API = "/rest/isales/v1/openapi/campaigns"
-
-
-class HuaweiClient:
-    """Signed JSON calls to CC-iSales; one Session, the configured signer, secrets masked."""
-
-    def __init__(self, settings):
-        self.config = settings.huawei
-        self.secrets = settings.secret_values()
-        self.sign = signer(self.config.signer)
-        self.session = make_session("huawei", {"Content-Type": "application/json; charset=UTF-8"})
-        if self.config.ca_bundle:
-            self.session.verify = self.config.ca_bundle
-
-    def call(self, method: str, path: str, body: dict | None, now: dt.datetime) -> dict:
-        """One signed call; returns the decoded body."""
-        url = self.config.base_url + path
-        data = json.dumps(body).encode() if body is not None else b""
-        headers = self.sign(method, url, {"Content-Type": "application/json; charset=UTF-8"}, data,
-                            self.config.ak, self.config.sk, now)
-        payload = request_json(self.session, method, url, data=data or None, headers=headers,
-                               timeout=self.config.timeout, secrets=self.secrets, now=now)
-        if not isinstance(payload, dict):
-            raise Transient(f"expected a JSON object, got {type(payload).__name__}")
-        return payload
-
-
-def return_code(payload: dict) -> tuple[str, str]:
-    """(code, description) of a CC-iSales answer; returnCode and resultCode both carry it."""
-    code = str(payload.get("returnCode") or payload.get("resultCode") or "")
-    desc = str(payload.get("returnDesc") or payload.get("resultDesc") or "")[:200]
-    return code, desc
+# A wrong VDN is wrong for detail and discovery alike, so both sources share its stop.
+BLOCK_SOURCE = "huawei"
+VDN_FIX = ("check that VDN {vdn} exists on the CC-iSales at HUAWEI_BASE_URL and that HUAWEI_AK may use it "
+           "(discovery asks about the VDNs in HUAWEI_CAMPAIGNS); its calls wait meanwhile, uncharged")
+# A second 404 on one VDN's path (any call or window of it): the VDN, not the call, is unknown there.
+VDN_404_SEEN = """
+SELECT EXISTS (SELECT 1 FROM huawei_call WHERE vdn_id = %(vdn_id)s AND detail_error LIKE 'HTTP 404:%%')
+    OR EXISTS (SELECT 1 FROM huawei_discovery_window WHERE vdn_id = %(vdn_id)s AND last_error LIKE 'HTTP 404:%%')
+"""
 
 
 class HuaweiBase:
-    """What both Huawei sources share: config, client, budget and error messages."""
+    """What both Huawei sources share: config, client, budget, failure policy and VDN stops.
+
+    A source names its item table's statements (FAILED, HOLD) and keys; an item has `vdn_id`,
+    `tries` (failed calls so far) and `horizon_at` (when Huawei can no longer answer for it).
+    """
 
     budget_name = "huawei"
+    outcome_prefix = ""
+    FAILED = HOLD = ""
 
     def __init__(self, settings, rng: random.Random | None = None):
         self.settings = settings
@@ -70,6 +50,8 @@ class HuaweiBase:
         self.rate_limit = RateLimit(self.config.concurrency, self.config.batch_gap)
         self.call_timeout = self.config.timeout
         self.rng = rng or random.Random()
+        self.policy = FailurePolicy(self.config.retry_first_interval, self.config.retry_max_interval,
+                                    self.config.max_tries, "HUAWEI_MAX_TRIES")
         self._client = None
 
     @property
@@ -93,18 +75,58 @@ class HuaweiBase:
         return bool(self.config.base_url or self.config.ak or self.config.sk)
 
     def explain(self, exc) -> str:
-        """The operator message for an error that stops the source."""
+        """The operator message for the one error that stops the source: a refused signature (HTTP 401)."""
         if isinstance(exc, Unauthorized):
             return (f"Huawei rejected the request signature ({exc}): check HUAWEI_AK, HUAWEI_SK and HUAWEI_SIGNER "
                     "(README: Huawei signing); no item was charged an attempt")
-        if isinstance(exc, Misconfigured):
-            return f"Huawei URL not found ({exc}): check HUAWEI_BASE_URL"
         return str(exc)
 
-    def backoff(self, attempts: int) -> dt.timedelta:
-        """Delay before the next try after `attempts` failed ones."""
-        return dt.timedelta(seconds=retry_delay(attempts, self.config.retry_first_interval,
-                                                self.config.retry_max_interval, self.rng))
+    def item_key(self, item) -> dict:
+        """The item's primary key as statement parameters."""
+        raise NotImplementedError
+
+    def vdn_digest(self, key: str) -> str:
+        """The settings a VDN stop depends on: changing any of them lifts it."""
+        return blocks.config_hash(self.config.base_url, self.config.ak, key)
+
+    def blocked_vdns(self, conn, now) -> list[int]:
+        """VDNs whose work is skipped: stopped under the current settings and not yet due a recheck."""
+        return [int(key) for key in blocks.active_per_key(conn, BLOCK_SOURCE, "vdn", self.vdn_digest, now)]
+
+    def vdn_404_again(self, conn, item, exc) -> bool:
+        """True for a 404 on a VDN whose path already answered 404 once."""
+        return (isinstance(exc, UndocumentedStatus) and exc.status == 404
+                and conn.execute(VDN_404_SEEN, {"vdn_id": item.vdn_id}).fetchone()[0])
+
+    def stop_vdn(self, conn, item, error: str, now) -> str:
+        """Stop the item's VDN (not the source) and park the item uncharged until the stop lifts."""
+        key = str(item.vdn_id)
+        blocks.record(conn, BLOCK_SOURCE, "vdn", key, reason=error, fix=VDN_FIX.format(vdn=key),
+                      config=self.vdn_digest(key), now=now, recheck=self.config.retry_max_interval)
+        conn.execute(self.HOLD, {**self.item_key(item), "error": error[:500], "now": now})
+        return "vdn-stopped"
+
+    def vdn_answered(self, conn, item) -> None:
+        """A good answer about the VDN lifts any stop on it."""
+        blocks.lift(conn, BLOCK_SOURCE, "vdn", str(item.vdn_id))
+
+    def record_failure(self, conn, item, error: str, now, final: str | None = None) -> str:
+        """Count one failed try: retry under HUAWEI_MAX_TRIES and the horizon, or end as `final`/failed."""
+        next_at = now
+        if final is None:
+            verdict = self.policy.after_failure(item.tries + 1, now, self.rng, item.horizon_at)
+            next_at = verdict.next_at
+            if verdict.give_up:
+                final, error = "failed", f"{error[:400]}; {verdict.why}"
+        conn.execute(self.FAILED, {**self.item_key(item), "error": error[:500], "next_at": next_at,
+                                   "state": final or "pending"})
+        return f"{self.outcome_prefix}-{final}" if final else "retry"
+
+    def failed(self, conn, item, exc, run_id, now) -> str:
+        """A failed call (no answer, or an undocumented HTTP status): retry, or stop the VDN on a repeated 404."""
+        if self.vdn_404_again(conn, item, exc):
+            return self.stop_vdn(conn, item, str(exc), now)
+        return self.record_failure(conn, item, str(exc), now)
 
 
 @dataclass(frozen=True)
@@ -113,19 +135,25 @@ class Call:
 
     vdn_id: int
     call_id: str
-    attempts: int
+    tries: int
+    horizon_at: dt.datetime
 
 
+# The horizon: the recording link's expiry if Huawei gave one, else HUAWEI_DETAIL_HORIZON after first sight.
 CLAIM_CALL = """
-SELECT vdn_id, call_id, detail_attempts FROM huawei_call
-WHERE detail_status = 'pending' AND detail_next_at <= %(now)s
+SELECT vdn_id, call_id, detail_attempts, COALESCE(record_expires_at, first_seen_at + %(horizon)s) FROM huawei_call
+WHERE detail_status = 'pending' AND detail_next_at <= %(now)s AND vdn_id <> ALL (%(blocked)s)
 ORDER BY detail_next_at, vdn_id, call_id
 LIMIT 1
 FOR UPDATE SKIP LOCKED
 """
 DETAIL_FAILED = """
 UPDATE huawei_call SET detail_attempts = detail_attempts + 1, detail_error = %(error)s,
-    detail_next_at = %(next_at)s, detail_status = %(status)s
+    detail_next_at = %(next_at)s, detail_status = %(state)s
+WHERE vdn_id = %(vdn_id)s AND call_id = %(call_id)s
+"""
+DETAIL_HOLD = """
+UPDATE huawei_call SET detail_error = %(error)s, detail_next_at = %(now)s
 WHERE vdn_id = %(vdn_id)s AND call_id = %(call_id)s
 """
 DETAIL_STATUS = """
@@ -144,6 +172,8 @@ class HuaweiDetailSource(HuaweiBase):
     """callresultdetail for every known call without detail (pushed, tracked or discovered)."""
 
     name = "huawei"
+    outcome_prefix = "detail"
+    FAILED, HOLD = DETAIL_FAILED, DETAIL_HOLD
 
     def status(self, conn, now) -> dict:
         """Counts for `callrecon status`."""
@@ -151,9 +181,14 @@ class HuaweiDetailSource(HuaweiBase):
         return dict(zip([c.name for c in cur.description], cur.fetchone()))
 
     def claim(self, conn, now) -> Call | None:
-        """The most overdue call no other process holds."""
-        row = conn.execute(CLAIM_CALL, {"now": now}).fetchone()
+        """The most overdue call no other process holds, outside stopped VDNs."""
+        row = conn.execute(CLAIM_CALL, {"now": now, "blocked": self.blocked_vdns(conn, now),
+                                        "horizon": dt.timedelta(seconds=self.config.detail_horizon)}).fetchone()
         return Call(*row) if row else None
+
+    def item_key(self, item: Call) -> dict:
+        """huawei_call's key."""
+        return {"vdn_id": item.vdn_id, "call_id": item.call_id}
 
     def fetch(self, item: Call, now) -> dict:
         """GET …/campaigns/{vdnId}/callresultdetail/{callId} (seed 004)."""
@@ -161,155 +196,22 @@ class HuaweiDetailSource(HuaweiBase):
                                 None, now)
 
     def land(self, conn, item: Call, payload: dict, now) -> str:
-        """Complete the row, or record why not; returns the outcome to count."""
+        """Complete the row, or record why not; an error stops only what it is about (the call or its VDN)."""
         code, desc = return_code(payload)
         if code == OK and isinstance(payload.get("data"), dict):
+            self.vdn_answered(conn, item)
             try:
                 landing.land_detail(conn, item.vdn_id, item.call_id, payload["data"], self.settings, now)
             except RecordError as exc:
-                return self._failed(conn, item, f"detail did not validate: {exc.detail}", now, permanent=True)
+                return self.record_failure(conn, item, f"detail did not validate: {exc.detail}", now, "failed")
             return "detail-done"
+        if about_the_vdn(code, desc):
+            return self.stop_vdn(conn, item, f"{code} {desc}", now)
         if code == NOT_FOUND:
-            if item.attempts + 1 >= self.config.not_found_tries:
-                return self._failed(conn, item, f"{code} {desc}", now, status="not-found")
-            return self._failed(conn, item, f"{code} {desc} (Huawei lists only completed calls; will retry)", now)
+            if item.tries + 1 >= self.config.not_found_tries:
+                return self.record_failure(conn, item, f"{code} {desc}", now, "not-found")
+            return self.record_failure(conn, item, f"{code} {desc} (Huawei lists only completed calls; will retry)",
+                                       now)
         if code in PERMANENT:
-            return self._failed(conn, item, f"{code} {desc}", now, permanent=True)
-        return self._failed(conn, item, f"unexpected answer {code or 'without a code'}: {desc}", now)
-
-    def failed(self, conn, item: Call, exc, run_id, now) -> str:
-        """A failed call: retry with backoff (a 400 will never succeed: failed)."""
-        return self._failed(conn, item, str(exc), now, permanent=isinstance(exc, BadRequest))
-
-    def _failed(self, conn, item: Call, error: str, now, permanent=False, status=None) -> str:
-        """Record the error and the next try (or the final state); returns the outcome."""
-        if status is None:
-            status = "failed" if permanent else "pending"
-        conn.execute(DETAIL_FAILED, {"vdn_id": item.vdn_id, "call_id": item.call_id, "error": error[:500],
-                                     "next_at": now + self.backoff(item.attempts + 1), "status": status})
-        return "retry" if status == "pending" else f"detail-{status}"
-
-
-@dataclass(frozen=True)
-class Window:
-    """One campaign day to query, at its next page."""
-
-    vdn_id: int
-    campaign_id: int
-    day: dt.date
-    next_page: int
-    attempts: int
-
-
-ENSURE_WINDOW = """
-INSERT INTO huawei_discovery_window (vdn_id, campaign_id, day, next_at)
-VALUES (%(vdn_id)s, %(campaign_id)s, %(day)s, %(now)s)
-ON CONFLICT DO NOTHING
-"""
-REOPEN_WINDOWS = """
-UPDATE huawei_discovery_window SET state = 'pending', next_page = 1, next_at = %(now)s, covered_at = NULL
-WHERE vdn_id = %(vdn_id)s AND campaign_id = %(campaign_id)s AND day >= %(since)s
-"""
-CLAIM_WINDOW = """
-SELECT vdn_id, campaign_id, day, next_page, attempts FROM huawei_discovery_window
-WHERE state = 'pending' AND next_at <= %(now)s
-ORDER BY day, next_at, vdn_id, campaign_id
-LIMIT 1
-FOR UPDATE SKIP LOCKED
-"""
-WINDOW_PAGE = """
-UPDATE huawei_discovery_window SET next_page = %(next_page)s, total_count = %(total)s,
-    calls_seen = calls_seen + %(landed)s, attempts = attempts + 1, next_at = %(next_at)s,
-    state = %(state)s, covered_at = %(covered_at)s, last_error = NULL
-WHERE vdn_id = %(vdn_id)s AND campaign_id = %(campaign_id)s AND day = %(day)s
-"""
-WINDOW_FAILED = """
-UPDATE huawei_discovery_window SET attempts = attempts + 1, last_error = %(error)s, next_at = %(next_at)s,
-    state = %(state)s
-WHERE vdn_id = %(vdn_id)s AND campaign_id = %(campaign_id)s AND day = %(day)s
-"""
-DISCOVERY_STATUS = """
-SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
-       count(*) FILTER (WHERE state = 'pending' AND next_at <= %(now)s) AS due_now,
-       count(*) FILTER (WHERE state = 'pending' AND last_error IS NOT NULL) AS failing,
-       0 AS expired,
-       NULL::numeric AS oldest_pending_s,
-       COALESCE((SELECT jsonb_object_agg(state, n) FROM (SELECT state, count(*) AS n
-                 FROM huawei_discovery_window WHERE state <> 'pending' GROUP BY state) f), '{}') AS final_by_status
-FROM huawei_discovery_window
-"""
-TODAY_REQUERY = dt.timedelta(minutes=15)
-
-
-class HuaweiDiscoverySource(HuaweiBase):
-    """Bulk `callresult` per configured campaign and day, paged; lands calls and queues their detail."""
-
-    name = "huawei-discovery"
-
-    def prepare(self, conn, now, since: dt.date | None = None) -> None:
-        """Make sure a window exists for each campaign and day in range; --since re-opens covered days."""
-        today = now.astimezone(self.config.timezone).date()
-        first = since or today - dt.timedelta(days=self.config.discovery_days - 1)
-        first = max(first, today - dt.timedelta(days=29))  # Huawei answers at most 30 days back
-        with conn.transaction():
-            for vdn_id, campaign_id in self.config.campaigns:
-                day = first
-                while day <= today:
-                    conn.execute(ENSURE_WINDOW, {"vdn_id": vdn_id, "campaign_id": campaign_id, "day": day,
-                                                 "now": now})
-                    day += dt.timedelta(days=1)
-                if since:
-                    conn.execute(REOPEN_WINDOWS, {"vdn_id": vdn_id, "campaign_id": campaign_id, "since": since,
-                                                  "now": now})
-
-    def status(self, conn, now) -> dict:
-        """Counts for `callrecon status`."""
-        cur = conn.execute(DISCOVERY_STATUS, {"now": now})
-        return dict(zip([c.name for c in cur.description], cur.fetchone()))
-
-    def claim(self, conn, now) -> Window | None:
-        """The oldest due window page no other process holds."""
-        row = conn.execute(CLAIM_WINDOW, {"now": now}).fetchone()
-        return Window(*row) if row else None
-
-    def fetch(self, item: Window, now) -> dict:
-        """POST …/campaigns/{vdnId}/callresult/{campaignId} for one page of one day (§2.2)."""
-        day = item.day.isoformat()
-        body = {"beginTime": day, "endTime": day, "pageNum": item.next_page, "pageSize": self.config.page_size,
-                "showDetail": 0}
-        return self.client.call("POST", f"{API}/{item.vdn_id}/callresult/{item.campaign_id}", body, now)
-
-    def land(self, conn, item: Window, payload: dict, now) -> str:
-        """Land the page's calls; move to the next page, or mark the day covered once it is over."""
-        code, desc = return_code(payload)
-        if code != OK:
-            permanent = code in PERMANENT
-            return self._failed(conn, item, f"{code or 'no code'} {desc}", now, permanent)
-        records = payload.get("data") or []
-        if not isinstance(records, list):
-            return self._failed(conn, item, "data is not a list", now, permanent=False)
-        landed, errors = landing.land_fetched(conn, records, self.settings, "bulk", now)
-        total = payload.get("totalCount") if isinstance(payload.get("totalCount"), int) else None
-        more = bool(records) and (total is None or item.next_page * self.config.page_size < total)
-        day_over = item.day < now.astimezone(self.config.timezone).date()
-        params = {"vdn_id": item.vdn_id, "campaign_id": item.campaign_id, "day": item.day, "total": total,
-                  "landed": landed, "covered_at": None, "state": "pending"}
-        if more:
-            params.update(next_page=item.next_page + 1, next_at=now)
-        elif day_over:
-            params.update(next_page=item.next_page, next_at=now, state="covered", covered_at=now)
-        else:  # today: completed calls keep arriving, so query the day again later
-            params.update(next_page=1, next_at=now + TODAY_REQUERY)
-        conn.execute(WINDOW_PAGE, params)
-        return "page-with-errors" if errors else "page"
-
-    def failed(self, conn, item: Window, exc, run_id, now) -> str:
-        """A failed page: retry with backoff (a 400 never succeeds: failed)."""
-        return self._failed(conn, item, str(exc), now, permanent=isinstance(exc, BadRequest))
-
-    def _failed(self, conn, item: Window, error: str, now, permanent: bool) -> str:
-        """Record the error and the next try, or fail the window."""
-        conn.execute(WINDOW_FAILED, {"vdn_id": item.vdn_id, "campaign_id": item.campaign_id, "day": item.day,
-                                     "error": error[:500], "next_at": now + self.backoff(item.attempts + 1),
-                                     "state": "failed" if permanent else "pending"})
-        return "window-failed" if permanent else "retry"
+            return self.record_failure(conn, item, f"{code} {desc}", now, "failed")
+        return self.record_failure(conn, item, f"unexpected answer {code or 'without a code'}: {desc}", now)

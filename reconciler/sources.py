@@ -4,7 +4,8 @@ A name can cover several work sources that share one vendor budget (Huawei: disc
 the calls it finds get their detail in the same pass).
 """
 
-from .huawei import HuaweiDetailSource, HuaweiDiscoverySource
+from .huawei import HuaweiDetailSource
+from .huawei_discovery import HuaweiDiscoverySource
 from .leadsquared import LeadSquaredSource
 from .ozonetel import OzonetelSource
 

@@ -97,6 +97,8 @@ def env(database_url) -> dict:
         "OZONETEL_CALLBACK_TOKENS": f"{OZONETEL_TOKEN}, {OZONETEL_OLD_TOKEN}",
         "OZONETEL_API_KEY": CONFIGURED_API_KEY,
         "OZONETEL_TIMEZONE": "Asia/Kolkata",
+        # Required as soon as any HUAWEI_* connection or token is set (Huawei times carry no zone).
+        "HUAWEI_TIMEZONE": "Asia/Shanghai",
         "DB_POOL_SIZE": "4",
         "DB_POOL_TIMEOUT": "2",
     }

@@ -203,6 +203,7 @@ class FakeISales:
         self.details: dict = {}          # (vdn, callId) -> data
         self.scripts: dict = defaultdict(list)   # (vdn, callId) -> [(http, body)]
         self.days: dict = defaultdict(list)      # (vdn, campaign, day) -> [records]
+        self.bulk_scripts: dict = defaultdict(list)  # (vdn, campaign) -> [(http, body)] answered first
         self.detail_calls: Counter = Counter()
         self.bulk_calls: list = []
         self.in_flight = 0
@@ -267,6 +268,10 @@ class FakeISales:
             body = json.loads(request.get_data())
             with self._lock:
                 self.bulk_calls.append((vdn, campaign, body))
+            if self.bulk_scripts.get((vdn, campaign)):
+                code, answer = self.bulk_scripts[(vdn, campaign)].pop(0)
+                return Response(json.dumps(answer) if isinstance(answer, dict) else answer, code,
+                                content_type="application/json")
             if body.get("beginTime") != body.get("endTime"):
                 return Response(json.dumps({"returnCode": "0200001", "resultDesc": "one day per query here"}), 200)
             records = self.days.get((vdn, campaign, body["beginTime"]), [])

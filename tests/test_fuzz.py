@@ -40,7 +40,8 @@ def fuzz_app(postgresql_noproc):
         url = (f"postgresql://{postgresql_noproc.user}@{postgresql_noproc.host}:{postgresql_noproc.port}/"
                f"{postgresql_noproc.dbname}_fuzz")
         app = create_app(Settings.from_env({"DATABASE_URL": url, "OZONETEL_CALLBACK_TOKENS": OZONETEL_TOKEN,
-                                            "HUAWEI_CALLBACK_TOKENS": HW_TOKEN, "MAX_BODY_BYTES": "65536"}))
+                                            "HUAWEI_CALLBACK_TOKENS": HW_TOKEN, "HUAWEI_TIMEZONE": "Asia/Shanghai",
+                                            "MAX_BODY_BYTES": "65536"}))
         yield app
         app.extensions["callrecon_pool"].close()
         with psycopg.connect(url) as conn:

@@ -7,6 +7,8 @@ import json
 import random
 import threading
 
+import zoneinfo
+
 import psycopg
 import pytest
 
@@ -14,10 +16,12 @@ from conftest import SECRETS, fixture_bytes
 from fakes import FakeClock, FakeISales, huawei_seed_response
 from receiver import create_app
 from receiver import huawei as landing
-from receiver.settings import Settings
+from receiver.settings import ConfigError, Settings
+from reconciler import cli
 from reconciler.clock import SystemClock
 from reconciler.core import run_source
-from reconciler.huawei import CLAIM_CALL, HuaweiDetailSource, HuaweiDiscoverySource
+from reconciler.huawei import CLAIM_CALL, HuaweiDetailSource
+from reconciler.huawei_discovery import HuaweiDiscoverySource
 
 AK, SK = "hw-ak-5e6f7a8b", "hw-sk-0c1d2e3f4a5b"
 TOKEN = "hw-token-9a8b7c6d"
@@ -248,7 +252,7 @@ def test_calls_claimed_by_a_killed_reconciler_are_picked_up_again(db, isales, ru
     for call_id in ("k-1", "k-2"):
         isales.details[(8, call_id)] = dict(SEED["data"], callId=call_id)
     doomed = psycopg.connect(database_url)
-    assert doomed.execute(CLAIM_CALL, {"now": clock.now()}).fetchone()[1] == "k-1"
+    assert doomed.execute(CLAIM_CALL, {"now": clock.now(), "blocked": [], "horizon": dt.timedelta(days=30)}).fetchone()[1] == "k-1"
     assert run(HuaweiDetailSource).counts == {"detail-done": 1}
     doomed.close()
     assert run(HuaweiDetailSource).counts == {"detail-done": 1}
@@ -273,3 +277,169 @@ def test_the_signer_can_be_switched_off_by_configuration(db, isales, run, clock,
     assert result.outcome == "failed" and isales.bad_signatures == 1  # this fake insists on auth-v2
     result = run(HuaweiDetailSource, {"HUAWEI_SIGNER": "no.such.module:sign"})
     assert result.outcome == "failed" and "HUAWEI_SIGNER" in result.error
+
+
+@pytest.mark.parametrize("setting", ["HUAWEI_CALLBACK_TOKENS", "HUAWEI_BASE_URL", "HUAWEI_AK", "HUAWEI_SK"])
+def test_huawei_without_a_time_zone_refuses_to_start_web_and_reconciler(hw_env, setting, monkeypatch, capsys):
+    env = {k: v for k, v in hw_env.items() if not k.startswith("HUAWEI_")}
+    env[setting] = hw_env[setting]
+    for name in list(hw_env):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=r"^HUAWEI_TIMEZONE is not set: .*tenant's time zone.*Asia/Shanghai"):
+        create_app()  # what gunicorn's 'receiver:create_app()' runs
+    assert cli.main(["status"]) == 2  # every reconciler command reads the same settings first
+    err = capsys.readouterr().err
+    assert err.startswith("callrecon: HUAWEI_TIMEZONE is not set") and err.count("\n") == 1
+
+
+def test_seed_times_read_in_the_tenant_zone_put_the_link_expiry_after_the_call_end(db, hw_env, clock):
+    settings = Settings.from_env(hw_env)  # Asia/Shanghai: the seed page is dated GMT+08:00
+    with db.transaction():
+        landing.land_detail(db, *SEED_CALL, SEED["data"], settings, clock.now())
+    row = call_row(db, *SEED_CALL)
+    assert row["source_timezone"] == "Asia/Shanghai"
+    assert row["call_end_time"] == dt.datetime(2022, 2, 10, 3, 45, 51, tzinfo=UTC)
+    assert row["record_expires_at"] - row["call_end_time"] == dt.timedelta(hours=5, minutes=30, seconds=9)
+    misread = landing.to_row(SEED["data"], zoneinfo.ZoneInfo("UTC"), "detail")  # the old silent default
+    assert misread["record_expires_at"] < misread["call_end_time"]
+
+
+ZONED_COLUMNS = [("huawei_call", c, "HUAWEI_TIMEZONE") for c in landing.TIME_COLUMNS] + \
+    [("huawei_call_explained", c, "HUAWEI_TIMEZONE") for c in landing.TIME_COLUMNS] + \
+    [("ozonetel_call", c, "OZONETEL_TIMEZONE") for c in ("start_time", "end_time")] + \
+    [("call", c, "HUAWEI_TIMEZONE") for c in ("ring_time", "connect_time", "end_time")] + \
+    [("call", c, "OZONETEL_TIMEZONE") for c in ("ring_time", "connect_time", "end_time")]
+
+
+@pytest.mark.parametrize("table,column,setting", ZONED_COLUMNS)
+def test_every_naive_vendor_time_column_names_the_zone_it_was_read_in(db, table, column, setting):
+    comment = db.execute("SELECT col_description(%s::regclass, attnum) FROM pg_attribute "
+                         "WHERE attrelid = %s::regclass AND attname = %s", (table, table, column)).fetchone()[0]
+    assert setting in comment
+
+
+def register(db, hw_env, clock, vdn, *call_ids):
+    with db.transaction():
+        landing.register(db, vdn, list(call_ids), Settings.from_env(hw_env), clock.now())
+
+
+def test_result_desc_is_read_first_and_return_desc_is_kept(db, isales, run, clock, hw_env):
+    register(db, hw_env, clock, 8, "d-1")
+    isales.scripts[(8, "d-1")].append((200, {"returnCode": "0200001", "resultCode": "0200001",
+                                             "resultDesc": "callId contains invalid characters",
+                                             "returnDesc": "Parameter error."}))
+    assert run(HuaweiDetailSource).counts == {"detail-failed": 1}
+    assert call_row(db, 8, "d-1")["detail_error"] == \
+        "0200001 callId contains invalid characters (returnDesc: Parameter error.)"
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 405, 429, 502])
+def test_an_undocumented_http_status_is_retried_never_a_source_stop(db, isales, run, clock, hw_env, status):
+    register(db, hw_env, clock, 8, "u-1", "u-2")
+    isales.scripts[(8, "u-1")].append((status, "<html>nope</html>"))
+    for call_id in ("u-1", "u-2"):
+        isales.details[(8, call_id)] = dict(SEED["data"], callId=call_id)
+    result = run(HuaweiDetailSource)
+    assert result.outcome == "ok" and result.counts == {"retry": 1, "detail-done": 1}
+    row = call_row(db, 8, "u-1")
+    assert row["detail_status"] == "pending" and row["detail_attempts"] == 1
+    assert row["detail_error"].startswith(f"HTTP {status}: <html>nope</html>") and "HUAWEI_BASE_URL" in row["detail_error"]
+    clock.t = row["detail_next_at"]
+    assert run(HuaweiDetailSource).counts == {"detail-done": 1}
+
+
+def test_failed_calls_give_up_after_huawei_max_tries_with_the_last_reason(db, isales, run, clock, hw_env):
+    register(db, hw_env, clock, 8, "m-1")
+    isales.scripts[(8, "m-1")].extend([(503, "busy")] * 3)
+    for _ in range(3):
+        result = run(HuaweiDetailSource, {"HUAWEI_MAX_TRIES": "3"})
+        clock.t = call_row(db, 8, "m-1")["detail_next_at"]
+    row = call_row(db, 8, "m-1")
+    assert result.counts == {"detail-failed": 1} and row["detail_status"] == "failed" and row["detail_attempts"] == 3
+    assert row["detail_error"].startswith("HTTP 503: busy") and "(HUAWEI_MAX_TRIES=3)" in row["detail_error"]
+
+
+def test_a_call_past_its_recording_link_expiry_fails_at_its_next_failure(db, isales, run, clock, hw_env):
+    register(db, hw_env, clock, 8, "h-1", "h-2")
+    db.execute("UPDATE huawei_call SET record_expires_at = %s WHERE call_id = 'h-1'", (clock.now(),))
+    db.execute("UPDATE huawei_call SET first_seen_at = %s WHERE call_id = 'h-2'",
+               (clock.now() - dt.timedelta(days=31),))  # HUAWEI_DETAIL_HORIZON defaults to 30 days
+    for call_id in ("h-1", "h-2"):
+        isales.scripts[(8, call_id)].append((500, "boom"))
+    assert run(HuaweiDetailSource).counts == {"detail-failed": 2}
+    assert "past the vendor's horizon" in call_row(db, 8, "h-1")["detail_error"]
+    assert call_row(db, 8, "h-2")["detail_status"] == "failed"
+
+
+def test_discovery_windows_give_up_after_huawei_max_tries(db, isales, run, clock):
+    isales.bulk_scripts[(8, 1001)].extend([(500, "down")] * 4)
+    assert run(HuaweiDiscoverySource, {"HUAWEI_MAX_TRIES": "2"}).counts == {"retry": 2}
+    clock.advance(2 * 3600)
+    assert run(HuaweiDiscoverySource, {"HUAWEI_MAX_TRIES": "2"}).counts == {"window-failed": 2}
+    rows = db.execute("SELECT state, failures, last_error FROM huawei_discovery_window").fetchall()
+    assert {r[:2] for r in rows} == {("failed", 2)} and all("HUAWEI_MAX_TRIES=2" in r[2] for r in rows)
+
+
+def stopped(db, hw_env, clock):
+    from reconciler import status
+    return [(s["source"], s["scope"], s["key"]) for s in status.collect(db, Settings.from_env(hw_env), clock)["stopped"]]
+
+
+def test_a_parameter_error_on_the_vdn_stops_only_that_vdn_until_the_recheck(db, isales, run, clock, hw_env):
+    register(db, hw_env, clock, 8, "v-1", "v-2")
+    register(db, hw_env, clock, 9, "w-1")
+    isales.scripts[(8, "v-1")].append((200, {"returnCode": "0200001", "resultDesc": "vdnId is invalid",
+                                             "returnDesc": "Parameter error."}))
+    for key in ((8, "v-1"), (8, "v-2"), (9, "w-1")):
+        isales.details[key] = dict(SEED["data"], vdnId=key[0], callId=key[1])
+    result = run(HuaweiDetailSource)
+    assert result.outcome == "ok" and result.counts == {"vdn-stopped": 1, "detail-done": 1}
+    assert isales.detail_calls[(8, "v-2")] == 0 and call_row(db, 8, "v-1")["detail_attempts"] == 0
+    assert stopped(db, hw_env, clock) == [("huawei", "vdn", "8")]
+    other = Settings.from_env({**hw_env, "HUAWEI_BASE_URL": "https://elsewhere:28443"})
+    assert HuaweiDetailSource(Settings.from_env(hw_env)).blocked_vdns(db, clock.now()) == [8]
+    clock.advance(3601)  # HUAWEI_RETRY_MAX_INTERVAL: one more try of the VDN, which now answers
+    assert run(HuaweiDetailSource).counts == {"detail-done": 2}
+    assert stopped(db, hw_env, clock) == [] and HuaweiDetailSource(other).blocked_vdns(db, clock.now()) == []
+
+
+def test_a_repeated_404_on_a_vdn_path_stops_that_vdn_and_lifts_when_settings_change(db, isales, run, clock, hw_env):
+    register(db, hw_env, clock, 8, "x-1", "x-2")
+    register(db, hw_env, clock, 9, "y-1")
+    for call_id in ("x-1", "x-2"):
+        isales.scripts[(8, call_id)].append((404, "no such path"))
+    isales.details[(9, "y-1")] = dict(SEED["data"], vdnId=9, callId="y-1")
+    result = run(HuaweiDetailSource)
+    assert result.outcome == "ok" and result.counts == {"retry": 1, "vdn-stopped": 1, "detail-done": 1}
+    assert stopped(db, hw_env, clock) == [("huawei", "vdn", "8")]
+    assert HuaweiDetailSource(Settings.from_env(hw_env)).blocked_vdns(db, clock.now()) == [8]
+    other = HuaweiDetailSource(Settings.from_env({**hw_env, "HUAWEI_BASE_URL": "https://elsewhere:28443"}))
+    assert other.blocked_vdns(db, clock.now()) == [] and stopped(db, hw_env, clock) == []
+
+
+def test_a_vdn_error_in_discovery_stops_that_vdns_windows_only(db, isales, run, clock, hw_env):
+    isales.bulk_scripts[(8, 1001)].append((200, {"returnCode": "02000007", "resultDesc": "vdnId value is wrong"}))
+    result = run(HuaweiDiscoverySource, {"HUAWEI_CAMPAIGNS": "8:1001,9:2002"})
+    assert result.outcome == "ok" and result.counts == {"vdn-stopped": 1, "page": 2}
+    states = dict(db.execute("SELECT vdn_id || ':' || day, state FROM huawei_discovery_window").fetchall())
+    assert states["9:2022-02-10"] == "covered" and states["8:2022-02-10"] == "pending"
+    assert stopped(db, hw_env, clock) == [("huawei", "vdn", "8")]
+
+
+def test_an_older_record_delivered_late_never_overwrites_newer_state(hw_client, db, hw_env, clock):
+    newer = {"campaignId": "1001", "vdnId": 8, "callId": "o-1", "called": "88880001",
+             "callTimeStr": "2022-02-10 12:00:00", "callStatus": 6, "failCode": "00000"}
+    older = dict(newer, callTimeStr="2022-02-10 11:00:00", callStatus=5, failCode="00603", customField="first try")
+    for record in (newer, older):  # Huawei re-pushes: the older attempt arrives last
+        assert hw_client.post(URL, json=[record]).status_code == 200
+    with db.transaction():
+        landing.land_fetched(db, [older], Settings.from_env(hw_env), "bulk", clock.now())
+    row = call_row(db, 8, "o-1")
+    assert (row["call_status"], row["fail_code"], row["push_count"]) == (6, "00000", 2)
+    assert row["call_time"] == row["event_time"] == dt.datetime(2022, 2, 10, 4, 0, tzinfo=UTC)
+    assert row["custom_field"] == "first try"  # an older record still fills what is empty
+    assert row["value_sources"]["call_status"] == "push"
+    assert db.execute("SELECT outcome, vendor_status, ring_time FROM call WHERE vendor_call_id = '8:o-1'").fetchone() \
+        == ("answered", "6/00000", dt.datetime(2022, 2, 10, 4, 0, tzinfo=UTC))
