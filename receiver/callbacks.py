@@ -59,8 +59,10 @@ def receive(source: str, token: str):
     received = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
     content_type = request.headers.get("Content-Type")
     deferred = settings.landing_mode == "deferred"
+    apikey_check = None
     try:
         records = decode(received, content_type)
+        apikey_check = SOURCES[source].check(records, settings)  # before masking: it compares the keys
         secrets = secret_values_in(records)
         if not deferred:  # deferred: `callrecon land` decodes and masks the stored body itself
             records = mask_records(records)
@@ -69,7 +71,9 @@ def receive(source: str, token: str):
     secrets.update(settings.secret_values())
     raw = dict(source=source, client_addr=request.remote_addr, content_type=content_type,
                headers=safe_headers(request.headers.items(), secrets), body=mask_body(received, secrets),
-               received_bytes=len(received))
+               received_bytes=len(received), apikey_check=apikey_check)
+    if apikey_check is not None:
+        metrics.observe_apikeys(source, apikey_check)
 
     try:
         if deferred:
@@ -79,7 +83,7 @@ def receive(source: str, token: str):
         else:
             with current_app.extensions["callrecon_pool"].connection() as conn:
                 raw_id, received_at = inbox.store(conn, **raw)
-                outcome = land(conn, LANDERS[source], RawRef(raw_id, received_at), records, settings)
+                outcome = land(conn, LANDERS[source], RawRef(raw_id, received_at, apikey_check), records, settings)
         # The raw row (and any typed rows) are committed: only now may we answer 2xx.
     except UNAVAILABLE as exc:
         log.error("database unavailable", extra={"fields": {"source": source, "error": type(exc).__name__}})

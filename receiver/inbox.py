@@ -10,8 +10,9 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 INSERT_RAW = """
-INSERT INTO raw_inbox (source, client_addr, content_type, headers, body, body_sha256, body_bytes)
-VALUES (%(source)s, %(client_addr)s, %(content_type)s, %(headers)s, %(body)s, %(body_sha256)s, %(body_bytes)s)
+INSERT INTO raw_inbox (source, client_addr, content_type, headers, body, body_sha256, body_bytes, apikey_check)
+VALUES (%(source)s, %(client_addr)s, %(content_type)s, %(headers)s, %(body)s, %(body_sha256)s, %(body_bytes)s,
+        %(apikey_check)s)
 RETURNING id, received_at
 """
 
@@ -20,9 +21,10 @@ RETURNING id, received_at
 # parameters in PostgreSQL's own $n form go through a raw cursor as they are, and psycopg
 # prepares each batch size's statement after a few uses. Identity values are drawn in VALUES
 # order, so ordering the returned rows by id gives the input order.
-INSERT_RAW_VALUES = "INSERT INTO raw_inbox (source, client_addr, content_type, headers, body, body_sha256, body_bytes)\n" \
+INSERT_RAW_VALUES = "INSERT INTO raw_inbox (source, client_addr, content_type, headers, body, body_sha256, body_bytes, " \
+                    "apikey_check)\n" \
                     "VALUES {rows}\nRETURNING id, received_at"
-RAW_VALUES_ROW = "(${}::text, ${}::inet, ${}::text, ${}::jsonb, ${}::bytea, ${}::text, ${}::int)"
+RAW_VALUES_ROW = "(${}::text, ${}::inet, ${}::text, ${}::jsonb, ${}::bytea, ${}::text, ${}::int, ${}::jsonb)"
 
 
 @functools.lru_cache(maxsize=None)
@@ -42,7 +44,7 @@ WHERE id = %(id)s
 
 # Replay walks ids upward in batches; SKIP LOCKED lets two replays (or a replay and pruning) share.
 SELECT_FOR_REPLAY = """
-SELECT id, received_at, source, content_type, body
+SELECT id, received_at, source, content_type, body, apikey_check
 FROM raw_inbox
 WHERE id > %(after_id)s
   AND (%(all)s OR status IN ('quarantined', 'received'))
@@ -56,7 +58,7 @@ FOR UPDATE SKIP LOCKED
 
 # Rows stored by a deferred-landing receiver and not yet parsed (raw_inbox_unlanded_idx).
 SELECT_PENDING = """
-SELECT id, received_at, source, content_type, body
+SELECT id, received_at, source, content_type, body, apikey_check
 FROM raw_inbox
 WHERE status = 'received' AND id > %(after_id)s
 ORDER BY id
@@ -65,7 +67,8 @@ FOR UPDATE SKIP LOCKED
 """
 
 
-def store(conn, *, source, client_addr, content_type, headers, body: bytes, received_bytes: int):
+def store(conn, *, source, client_addr, content_type, headers, body: bytes, received_bytes: int,
+          apikey_check: dict | None = None):
     """Insert one raw callback (already masked); returns (id, received_at)."""
     row = conn.execute(INSERT_RAW, {
         "source": source,
@@ -75,6 +78,7 @@ def store(conn, *, source, client_addr, content_type, headers, body: bytes, rece
         "body": body,
         "body_sha256": hashlib.sha256(body).hexdigest(),
         "body_bytes": received_bytes,
+        "apikey_check": Jsonb(apikey_check) if apikey_check is not None else None,
     }).fetchone()
     return row[0], row[1]
 
@@ -85,7 +89,8 @@ def store_many(conn, rows: list[dict]) -> list[tuple[int, object]]:
     for row in rows:
         body = row["body"]
         args += (row["source"], row["client_addr"], row["content_type"], json.dumps(row["headers"]), body,
-                 hashlib.sha256(body).hexdigest(), row["received_bytes"])
+                 hashlib.sha256(body).hexdigest(), row["received_bytes"],
+                 json.dumps(row["apikey_check"]) if row.get("apikey_check") is not None else None)
     with psycopg.RawCursor(conn) as cur:
         return sorted(cur.execute(insert_raw_many(len(rows)), args).fetchall())
 

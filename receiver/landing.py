@@ -20,6 +20,7 @@ class RawRef:
 
     id: int
     received_at: dt.datetime
+    apikey_check: dict | None = None  # raw_inbox.apikey_check: verdicts made before the body was masked
 
 
 @dataclass

@@ -18,6 +18,9 @@ RECORDS_LANDED = Counter(
     "callrecon_records_landed_total", "Records landed in typed tables, by source.", ["source"])
 RECORDS_QUARANTINED = Counter(
     "callrecon_records_quarantined_total", "Records (or undecodable bodies) quarantined, by source.", ["source"])
+APIKEY_CHECKS = Counter(
+    "callrecon_apikey_checks_total", "Pushed records by the result of comparing their Apikey with the configured "
+    "key: match, mismatch (quarantined, never landed) or absent (landed).", ["source", "result"])
 CALLBACK_SECONDS = Histogram(
     "callrecon_callback_seconds", "Time to store and land one callback, by source.", ["source"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
@@ -41,3 +44,14 @@ def observe(source: str, outcome: str, seconds: float, landed: int = 0, quaranti
         RECORDS_LANDED.labels(source).inc(landed)
     if quarantined:
         RECORDS_QUARANTINED.labels(source).inc(quarantined)
+
+
+def observe_apikeys(source: str, check: dict) -> None:
+    """Count one callback's Apikey verdicts."""
+    mismatch, absent = len(check["mismatch"]), len(check["absent"])
+    for result, count in (("mismatch", mismatch), ("absent", absent)):
+        if count:
+            APIKEY_CHECKS.labels(source, result).inc(count)
+    matched = check["checked"] - mismatch - absent
+    if matched > 0:
+        APIKEY_CHECKS.labels(source, "match").inc(matched)

@@ -9,6 +9,7 @@ kept in `extra`.
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -150,11 +151,42 @@ def to_row(record, zone) -> dict:
     return row
 
 
+APIKEY_MISMATCH = ("apikey_mismatch: this record's Apikey is not OZONETEL_API_KEY, so it may not come from "
+                   "your Ozonetel account; kept here, never landed (README: Ozonetel push authenticity)")
+
+
+def check_apikeys(records, settings) -> dict | None:
+    """Compare each record's `Apikey` with OZONETEL_API_KEY in constant time, before anything masks it.
+
+    Every public receiver of Ozonetel's pushes authenticates them by this field (vendors.md §1.2),
+    so a wrong key means a record that is not from our account. Only the verdicts are kept, by
+    record index; the key itself never leaves this function. None when the check is off.
+    """
+    if not (settings.ozonetel_verify_apikey and settings.ozonetel_api_key) or not isinstance(records, list):
+        return None
+    expected = settings.ozonetel_api_key.encode()
+    mismatch, absent, checked = [], [], 0
+    for index, record in enumerate(records):
+        if not isinstance(record, dict) or is_notice(record):
+            continue
+        checked += 1
+        given = next((v for k, v in record.items() if normalise_key(str(k)) == "apikey"), None)
+        if given is None or given == "":
+            absent.append(index)
+        elif not hmac.compare_digest(str(given).encode(), expected):
+            mismatch.append(index)
+    return {"mismatch": mismatch, "absent": absent, "checked": checked}
+
+
 def land_records(conn, raw: RawRef, records: list, settings) -> Outcome:
     """Upsert every valid record of one callback; report the rest for the quarantine."""
     outcome = Outcome(record_count=len(records))
     params, notices = [], []
+    mismatched = set((raw.apikey_check or {}).get("mismatch", ()))
     for index, record in enumerate(records):
+        if index in mismatched:
+            outcome.errors[str(index)] = {"Apikey": [APIKEY_MISMATCH]}
+            continue
         if isinstance(record, dict) and is_notice(record):
             notices.append(record)
             outcome.notes.append(ozonetel_ledger.notice_fields(record)[2])

@@ -40,7 +40,7 @@ def replay(conn, settings, *, include_all=False, source=None, ids=None, limit=No
         with conn.transaction():
             rows = inbox.rows_for_replay(conn, after_id=after_id, include_all=include_all,
                                          source=source, ids=ids, batch=batch, pending_only=pending_only)
-            for raw_id, received_at, row_source, content_type, body in rows:
+            for raw_id, received_at, row_source, content_type, body, apikey_check in rows:
                 after_id = raw_id
                 lander = LANDERS.get(row_source)
                 if lander is None:
@@ -50,7 +50,7 @@ def replay(conn, settings, *, include_all=False, source=None, ids=None, limit=No
                     records = mask_records(decode(bytes(body), content_type))
                 except BodyError as exc:
                     records = exc
-                outcome = land(conn, lander, RawRef(raw_id, received_at), records, settings)
+                outcome = land(conn, lander, RawRef(raw_id, received_at, apikey_check), records, settings)
                 report.by_status[outcome.status] += 1
         if len(rows) < batch:
             break

@@ -24,6 +24,7 @@ class Settings:
     ozonetel_callback_tokens: tuple[str, ...] = field(default=(), repr=False)
     ozonetel_timezone: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo("Asia/Kolkata"))
     ozonetel_api_key: str = field(default="", repr=False)
+    ozonetel_verify_apikey: bool = True
     max_body_bytes: int = 10 * 1024 * 1024
     db_pool_size: int = 8
     db_pool_timeout: int = 5
@@ -48,6 +49,7 @@ class Settings:
             ozonetel_callback_tokens=tokens(env.get("OZONETEL_CALLBACK_TOKENS", "")),
             ozonetel_timezone=zone(env, "OZONETEL_TIMEZONE", "Asia/Kolkata"),
             ozonetel_api_key=env.get("OZONETEL_API_KEY", "").strip(),
+            ozonetel_verify_apikey=choice(env, "OZONETEL_VERIFY_APIKEY", "true", ("true", "false")) == "true",
             max_body_bytes=integer(env, "MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024),
             db_pool_size=integer(env, "DB_POOL_SIZE", 8, minimum=1),
             db_pool_timeout=integer(env, "DB_POOL_TIMEOUT", 5, minimum=1),

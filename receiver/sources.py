@@ -19,16 +19,22 @@ def huawei_reply(status_code: int, body: dict) -> tuple[int, dict]:
     return 200, {**huawei.ACK, "retMsg": message, "raw_id": body.get("raw_id")}
 
 
+def no_check(records, settings) -> None:
+    """Sources whose pushes carry nothing to verify (Huawei sends no credentials, §2.4)."""
+    return None
+
+
 @dataclass(frozen=True)
 class Source:
-    """One vendor's callback handling."""
+    """One vendor's callback handling: `check` runs on the decoded records before masking."""
 
     land: Callable
     reply: Callable = json_reply
+    check: Callable = no_check
 
 
 SOURCES = {
-    ozonetel.SOURCE: Source(ozonetel.land_records),
+    ozonetel.SOURCE: Source(ozonetel.land_records, check=ozonetel.check_apikeys),
     huawei.SOURCE: Source(huawei.land_records, huawei_reply),
 }
 LANDERS = {name: source.land for name, source in SOURCES.items()}

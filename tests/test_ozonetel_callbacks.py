@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import OZONETEL_OLD_TOKEN, OZONETEL_TOKEN, fixture_bytes, fixture_json
+from conftest import CONFIGURED_API_KEY, OZONETEL_OLD_TOKEN, OZONETEL_TOKEN, fixture_bytes, fixture_json
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
 UTC = dt.timezone.utc
@@ -193,3 +193,58 @@ def test_a_late_push_with_an_older_event_time_never_overwrites_a_newer_state(cli
     canonical = db.execute("SELECT outcome, end_time FROM call WHERE vendor_call_id = 'data:Renewals_Nov:L-9'").fetchone()
     assert canonical == ("answered", dt.datetime(2026, 11, 23, 5, 52, tzinfo=dt.timezone.utc))
     assert row["seen_count"] == 2
+
+
+def _metric(client, result):
+    text = client.get("/metrics").get_data(as_text=True)
+    found = re.search(r'callrecon_apikey_checks_total\{result="%s",source="ozonetel"\} ([0-9.]+)' % result, text)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.parametrize("mode", ["inline", "deferred"])
+def test_a_record_with_a_wrong_apikey_is_quarantined_and_never_lands(env, db, mode):
+    """Push authenticity (#14): compared before masking; a wrong key is kept for review, never landed."""
+    from receiver import create_app
+    from receiver.replay import replay
+    from receiver.settings import Settings
+    settings = Settings.from_env({**env, "LANDING_MODE": mode})
+    app = create_app(settings)
+    client = app.test_client()
+    try:
+        forged, before = _metric(client, "mismatch"), _metric(client, "absent")
+        body = [dict(fixture_json("ozonetel", "call_details__single.json"), monitorUCID="forged-1",
+                     Apikey=CONFIGURED_API_KEY),
+                {"monitorUCID": "keyless-1", "CampaignName": "Renewals_Nov"}]
+        resp = client.post(URL, data={"data": json.dumps(body)})
+        assert resp.status_code in (200, 202)
+        if mode == "deferred":
+            replay(db, settings, pending_only=True)
+        assert db.execute("SELECT call_key FROM ozonetel_call").fetchall() == [("keyless-1",)]
+        status, error, check = db.execute("SELECT status, error, apikey_check FROM raw_inbox").fetchone()
+        assert status == "quarantined" and "apikey_mismatch" in json.dumps(error)
+        assert check == {"mismatch": [0], "absent": [1], "checked": 2}
+        assert _metric(client, "mismatch") == forged + 1 and _metric(client, "absent") == before + 1
+        replay(db, settings, include_all=True)  # a replay honours the verdict made at receipt
+        assert db.execute("SELECT count(*) FROM ozonetel_call WHERE call_key = 'forged-1'").fetchone() == (0,)
+    finally:
+        app.extensions["callrecon_pool"].close()
+
+
+def test_the_matching_apikey_lands_and_the_check_can_be_turned_off(env, db):
+    from receiver import create_app
+    from receiver.settings import Settings
+    body = dict(fixture_json("ozonetel", "call_details__single.json"), Apikey=CONFIGURED_API_KEY)
+    app = create_app(Settings.from_env({**env, "OZONETEL_VERIFY_APIKEY": "false"}))
+    try:
+        assert app.test_client().post(URL, json=body).status_code == 200
+    finally:
+        app.extensions["callrecon_pool"].close()
+    assert db.execute("SELECT status, apikey_check FROM raw_inbox").fetchone() == ("landed", None)
+    assert db.execute("SELECT count(*) FROM ozonetel_call").fetchone() == (1,)
+
+
+def test_the_fixture_key_matches_the_configured_one(client, db):
+    assert client.post(URL, data=fixture_bytes("ozonetel", "call_details__array.json"),
+                       content_type="application/json").status_code == 200
+    assert db.execute("SELECT apikey_check FROM raw_inbox").fetchone() == (
+        {"mismatch": [], "absent": [], "checked": 2},)
