@@ -20,6 +20,16 @@ FROM raw_inbox WHERE status = 'received' GROUP BY source
 """
 
 
+# Reconciler items that gave up (view reconcile_gave_up, on partial indexes).
+GAVE_UP = "SELECT source, count(*) FROM reconcile_gave_up GROUP BY source"
+RECONCILE_SOURCES = ("ozonetel", "huawei", "huawei-discovery", "leadsquared")
+
+
+def gave_up(conn) -> dict[str, int]:
+    """Per reconciler source: items that gave up (0 for a source with none)."""
+    return {**dict.fromkeys(RECONCILE_SOURCES, 0), **dict(conn.execute(GAVE_UP).fetchall())}
+
+
 def source_health(conn) -> list[dict]:
     """One dict per push source: seconds since the last callback, silent?, quarantined rows."""
     cur = conn.execute(SOURCE_HEALTH)
@@ -34,8 +44,8 @@ def unlanded(conn) -> dict[str, tuple[int, float]]:
 class _Snapshot:
     """A one-off collector over rows already read."""
 
-    def __init__(self, rows: list[dict], backlog: dict[str, tuple[int, float]]):
-        self.rows, self.backlog = rows, backlog
+    def __init__(self, rows: list[dict], backlog: dict[str, tuple[int, float]], failed: dict[str, int]):
+        self.rows, self.backlog, self.failed = rows, backlog, failed
 
     def collect(self):
         silent = GaugeMetricFamily("callrecon_source_silent",
@@ -63,11 +73,16 @@ class _Snapshot:
             waiting.add_metric([source], float(count))
             if oldest_s is not None:
                 oldest.add_metric([source], float(oldest_s))
-        yield from (silent, age, quarantined, waiting, oldest)
+        gave_up_items = GaugeMetricFamily("callrecon_reconcile_gave_up",
+                                          "Reconciler items that gave up after their tries or past their vendor's "
+                                          "horizon (view reconcile_gave_up), by source.", labels=["source"])
+        for source, count in sorted(self.failed.items()):
+            gave_up_items.add_metric([source], float(count))
+        yield from (silent, age, quarantined, waiting, oldest, gave_up_items)
 
 
-def exposition(rows: list[dict], backlog: dict[str, tuple[int, float]]) -> bytes:
-    """Prometheus text for the source-health and backlog gauges (read fresh at each scrape, not per process)."""
+def exposition(rows: list[dict], backlog: dict[str, tuple[int, float]], failed: dict[str, int]) -> bytes:
+    """Prometheus text for the source-health, backlog and gave-up gauges (read fresh at each scrape)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(rows, backlog))
+    registry.register(_Snapshot(rows, backlog, failed))
     return generate_latest(registry)

@@ -35,6 +35,9 @@ def collect(conn, settings, clock=None) -> dict:
         "silent": row["silent"], "in_working_hours": row["in_working_hours"],
         "last_callback_age_s": None if row["silent_for_s"] is None else round(float(row["silent_for_s"]), 1),
         "quarantined": row["quarantined"]} for row in health.source_health(conn)}
+    for source, count in health.gave_up(conn).items():
+        if source in report:
+            report[source]["gave_up"] = count
     report["stopped"] = [{**stop, **{k: stop[k].isoformat() for k in ("since", "last_seen_at", "recheck_at")}}
                          for stop in blocks.listing(conn)]
     return report
@@ -58,7 +61,8 @@ def render(report: dict) -> str:
         age = f"{e['oldest_pending_s'] / 60:.1f} min" if e["oldest_pending_s"] is not None else "-"
         finals = ", ".join(f"{k} {v}" for k, v in sorted(e["final_by_status"].items())) or "none"
         lines.append(f"{name}: pending {e['pending']} (due now {e['due_now']}, failing {e['failing']}), "
-                     f"oldest pending {age}; final: {finals}; expired {e['expired']}")
+                     f"oldest pending {age}; final: {finals}; expired {e['expired']}; gave up {e.get('gave_up', 0)} "
+                     "(SELECT * FROM reconcile_gave_up)")
         if e.get("rate_budget"):
             lines.append(_budget_line(e["rate_budget"]))
         run = e["last_run"]

@@ -189,3 +189,24 @@ def test_prune_command_reports_what_it_would_do(env, monkeypatch, capsys):
     assert cli.main(["prune", "--raw-older-than", "90d", "--dry-run"]) == 0
     assert capsys.readouterr().out.startswith("would delete 0 raw callbacks (landed, note)")
     assert cli.main(["prune", "--raw-older-than", "soon"]) == 2
+
+
+def test_items_that_gave_up_show_in_the_view_metrics_and_status(client, db, env, monkeypatch, capsys):
+    """One failure policy (#14): whatever gave up is visible to analysts, /metrics and `callrecon status`."""
+    db.execute("INSERT INTO ozonetel_request (campaign_name, window_from, window_to, state, tries, last_error) "
+               "VALUES ('Renewals_Nov', '2026-11-23 04:30+00', '2026-11-23 05:30+00', 'failed', 3, "
+               "'HTTP 503: down; gave up after 3 failed tries (OZONETEL_MAX_TRIES=3)')")
+    db.execute("INSERT INTO lsq_request (request_id, kind, status, failed_tries, last_error, final_at) "
+               "VALUES ('rq-x', 'call-log', 'failed', 10, 'HTTP 500; gave up', now())")
+    rows = db.execute("SELECT source, kind, item, tries FROM reconcile_gave_up ORDER BY source").fetchall()
+    assert rows == [("leadsquared", "call-log failed", "rq-x", 10),
+                    ("ozonetel", "window", "Renewals_Nov 2026-11-23 04:30..05:30 UTC", 3)]
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'callrecon_reconcile_gave_up{source="ozonetel"} 1.0' in text
+    assert 'callrecon_reconcile_gave_up{source="huawei"} 0.0' in text
+    from reconciler import cli
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["status", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ozonetel"]["gave_up"] == 1 and report["leadsquared"]["gave_up"] == 1
