@@ -15,7 +15,7 @@ if _metrics_dir:
 else:
     _made_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="callrecon-metrics-")
 
-from receiver.access_log import RedactingLogger  # noqa: E402  (after the metrics folder is set)
+from receiver.web.access_log import RedactingLogger  # noqa: E402  (after the metrics folder is set)
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-from .masking import mask_text
+from receiver.landing.masking import mask_text
 
 
 class JsonFormatter(logging.Formatter):

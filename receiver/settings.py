@@ -7,10 +7,18 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .env_values import ConfigError, RateLimit, choice, duration, integer, tokens, weekdays, working_hours, zone  # noqa: F401
-from .vendor_settings import (  # noqa: F401  (re-exported)
-    LSQ_KINDS, HuaweiSettings, LeadSquaredSettings, OzonetelApiSettings,
-)
+from receiver.env_values import (
+    ConfigError,
+    RateLimit,
+    choice,
+    duration,
+    integer,
+    tokens,
+    weekdays,
+    working_hours,
+    zone,
+)  # noqa: F401
+from receiver.vendor_settings import LSQ_KINDS, HuaweiSettings, LeadSquaredSettings, OzonetelApiSettings
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/callrecon"
 DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass, field
 
-from .env_values import ConfigError, RateLimit, campaign_pairs, choice, duration, integer, tokens, zone
+from receiver.env_values import ConfigError, RateLimit, campaign_pairs, choice, duration, integer, tokens, zone
 
 
 LSQ_KINDS = ("call-log", "lead-update", "opportunity-capture")

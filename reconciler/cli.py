@@ -9,13 +9,25 @@ import sys
 
 from receiver import migrations
 from receiver.settings import LSQ_KINDS, ConfigError, Settings
-from receiver.sources import LANDERS
+from receiver.vendors.pushes import LANDERS
 
-from .commands import (cmd_backfill_ozonetel, cmd_db_docs, cmd_db_ensure, cmd_db_status, cmd_db_upgrade,
-                       cmd_land, cmd_prune, cmd_reconcile, cmd_replay, cmd_status, cmd_track_huawei,
-                       cmd_track_leadsquared, cmd_urls)
-from .provision import ProvisionError
-from .sources import SOURCES
+from reconciler.commands import (
+    cmd_backfill_ozonetel,
+    cmd_db_docs,
+    cmd_db_ensure,
+    cmd_db_status,
+    cmd_db_upgrade,
+    cmd_land,
+    cmd_prune,
+    cmd_reconcile,
+    cmd_replay,
+    cmd_status,
+    cmd_track_huawei,
+    cmd_track_leadsquared,
+    cmd_urls,
+)
+from reconciler.provision import ProvisionError
+from reconciler.sources import SOURCES
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,21 +11,21 @@ import time
 
 import psycopg
 
-from receiver import huawei as huawei_landing
-from receiver import leadsquared as lsq_landing
+from receiver.vendors import huawei as huawei_landing
+from receiver.vendors import leadsquared as lsq_landing
 from receiver import migrations
-from receiver.replay import BATCH as REPLAY_BATCH
-from receiver.replay import replay
+from receiver.landing.replay import BATCH as REPLAY_BATCH
+from receiver.landing.replay import replay
 from receiver.settings import ConfigError
-from receiver.sources import LANDERS
+from receiver.vendors.pushes import LANDERS
 
-from . import schema_docs
-from .bursts import BurstWatch
-from . import status as status_report
-from .clock import SystemClock
-from .ozonetel import OzonetelSource, windows
-from .provision import ensure_database
-from .runner import reconcile
+from reconciler import schema_docs
+from reconciler.bursts import BurstWatch
+from reconciler import status as status_report
+from reconciler.core.clock import SystemClock
+from reconciler.sources.ozonetel import OzonetelSource, windows
+from reconciler.provision import ensure_database
+from reconciler.runner import reconcile
 
 BACKFILL_KNOWN = """
 SELECT count(*) FROM ozonetel_request
@@ -93,7 +93,7 @@ def cmd_replay(args, settings):
 
 def cmd_land(args, settings):
     """Land raw callbacks that a LANDING_MODE=deferred receiver stored and nothing has parsed yet."""
-    from .runner import install_stop_signals
+    from reconciler.runner import install_stop_signals
 
     log = logging.getLogger("callrecon.land")
     stop = threading.Event()
@@ -138,7 +138,7 @@ def cmd_land(args, settings):
 def cmd_prune(args, settings):
     """Delete raw callbacks older than an age whose records are landed (quarantined ones only if asked)."""
     from receiver.env_values import parse_duration
-    from receiver.retention import prune
+    from receiver.landing.retention import prune
 
     try:
         age = dt.timedelta(seconds=parse_duration(args.raw_older_than))

@@ -9,9 +9,9 @@ import sys
 import threading
 import time
 
-from .clock import SystemClock
-from .core import run_source
-from .sources import SOURCES
+from reconciler.core.clock import SystemClock
+from reconciler.core.run import run_source
+from reconciler.sources import SOURCES
 
 log = logging.getLogger("callrecon.reconciler")
 PROGRESS_LOG_EVERY = 10.0

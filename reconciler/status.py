@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from receiver import health
+from receiver.web import health
 
-from . import blocks, budget
-from .clock import SystemClock
-from .sources import SOURCES
+from reconciler.core import blocks, budget
+from reconciler.core.clock import SystemClock
+from reconciler.sources import SOURCES
 
 LAST_RUN = """
 SELECT id, started_at, finished_at, outcome, counts, error

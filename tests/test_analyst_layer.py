@@ -10,8 +10,8 @@ import pytest
 from conftest import SECRETS, OZONETEL_TOKEN, ROOT, SQL_DIR, fixture_bytes
 from fakes import huawei_seed_response
 from receiver import create_app
-from receiver import huawei as huawei_landing
-from receiver.retention import prune
+from receiver.vendors import huawei as huawei_landing
+from receiver.landing.retention import prune
 from receiver.settings import Settings
 from reconciler import schema_docs
 

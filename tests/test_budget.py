@@ -8,9 +8,9 @@ import pytest
 
 from fakes import FakeClock
 from receiver.settings import RateLimit
-from reconciler.budget import Budget
-from reconciler.budget import state as budget_state
-from reconciler.vendor_http import says_limit_exceeded, stated_limit
+from reconciler.core.budget import Budget
+from reconciler.core.budget import state as budget_state
+from reconciler.core.vendor_http import says_limit_exceeded, stated_limit
 
 
 def max_in_window(times, period):

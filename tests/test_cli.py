@@ -78,7 +78,7 @@ def test_urls_prints_the_first_token(run):
 
 
 def test_replay_lands_quarantined_rows_after_a_parser_fix(client, db, run, monkeypatch):
-    from receiver import ozonetel
+    from receiver.vendors import ozonetel
 
     client.post(URL, json={"LegacyCallRef": "old-1", "CampaignName": "c"})
     client.post(URL, json={"monitorUCID": "fine-1"})

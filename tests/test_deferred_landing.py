@@ -11,9 +11,10 @@ import psycopg
 import pytest
 
 from conftest import OZONETEL_TOKEN, fixture_bytes
-from receiver import create_app, inbox
+from receiver import create_app
+from receiver.landing import inbox
 from receiver.db import make_pool
-from receiver.groupcommit import GroupCommit
+from receiver.landing.groupcommit import GroupCommit
 from receiver.settings import Settings
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"

@@ -9,9 +9,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from conftest import SECRETS, OZONETEL_TOKEN
-from receiver import create_app, huawei, leadsquared, ozonetel
-from receiver.mapping import RecordError
-from receiver.payloads import BodyError, decode
+from receiver import create_app
+from receiver.vendors import huawei, leadsquared, ozonetel
+from receiver.landing.mapping import RecordError
+from receiver.landing.payloads import BodyError, decode
 from receiver.settings import Settings
 
 HW_TOKEN = "hw-fuzz-token-77"

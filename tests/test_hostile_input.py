@@ -139,7 +139,7 @@ def test_database_down_is_503_with_retry_after_and_no_2xx(env):
 
 
 def test_a_parser_bug_quarantines_instead_of_failing_the_callback(client, db, monkeypatch):
-    from receiver import ozonetel
+    from receiver.vendors import ozonetel
 
     def broken(record, zone):
         raise KeyError("bug")

@@ -15,13 +15,13 @@ import pytest
 from conftest import SECRETS, fixture_bytes
 from fakes import FakeClock, FakeISales, huawei_seed_response
 from receiver import create_app
-from receiver import huawei as landing
+from receiver.vendors import huawei as landing
 from receiver.settings import ConfigError, Settings
 from reconciler import cli
-from reconciler.clock import SystemClock
-from reconciler.core import run_source
-from reconciler.huawei import CLAIM_CALL, HuaweiDetailSource
-from reconciler.huawei_discovery import HuaweiDiscoverySource
+from reconciler.core.clock import SystemClock
+from reconciler.core.run import run_source
+from reconciler.sources.huawei import CLAIM_CALL, HuaweiDetailSource
+from reconciler.sources.huawei_discovery import HuaweiDiscoverySource
 
 AK, SK = "hw-ak-5e6f7a8b", "hw-sk-0c1d2e3f4a5b"
 TOKEN = "hw-token-9a8b7c6d"

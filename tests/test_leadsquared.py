@@ -12,12 +12,12 @@ import pytest
 
 from conftest import SECRETS
 from fakes import FakeClock, FakeLeadSquared, lsq_error, seed_response, status_body
-from receiver import leadsquared as landing
+from receiver.vendors import leadsquared as landing
 from receiver.settings import ConfigError, Settings
 from reconciler import status as status_report
-from reconciler.clock import SystemClock
-from reconciler.core import run_source
-from reconciler.leadsquared import CLAIM, LeadSquaredSource
+from reconciler.core.clock import SystemClock
+from reconciler.core.run import run_source
+from reconciler.sources.leadsquared import CLAIM, LeadSquaredSource
 
 API_KEY = "lsq-x-api-key-7d1e5c"
 SECRETS.add(API_KEY)

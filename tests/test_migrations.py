@@ -7,7 +7,9 @@ import shutil
 import psycopg
 
 from conftest import SQL_DIR
-from receiver import inbox, migrations, ozonetel
+from receiver.landing import inbox
+from receiver import migrations
+from receiver.vendors import ozonetel
 
 
 def columns(db, table):

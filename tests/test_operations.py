@@ -6,7 +6,7 @@ import shutil
 
 from conftest import OZONETEL_TOKEN, SQL_DIR
 from receiver import create_app
-from receiver.access_log import RedactingLogger
+from receiver.web.access_log import RedactingLogger
 from receiver.settings import Settings
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"

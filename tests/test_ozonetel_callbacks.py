@@ -205,7 +205,7 @@ def _metric(client, result):
 def test_a_record_with_a_wrong_apikey_is_quarantined_and_never_lands(env, db, mode):
     """Push authenticity (#14): compared before masking; a wrong key is kept for review, never landed."""
     from receiver import create_app
-    from receiver.replay import replay
+    from receiver.landing.replay import replay
     from receiver.settings import Settings
     settings = Settings.from_env({**env, "LANDING_MODE": mode})
     app = create_app(settings)

@@ -15,10 +15,10 @@ from conftest import SECRETS, OZONETEL_TOKEN
 from fakes import FakeClock, FakeOzonetel, ozonetel_seed_replies
 from receiver import create_app
 from receiver.settings import Settings
-from reconciler.clock import SystemClock
-from reconciler.core import run_source
-from reconciler.ozonetel import OzonetelSource
-from receiver.replay import replay
+from reconciler.core.clock import SystemClock
+from reconciler.core.run import run_source
+from reconciler.sources.ozonetel import OzonetelSource
+from receiver.landing.replay import replay
 
 API_KEY = "KKozo-test-4f2a9c"
 USER = "acme_ops"

@@ -13,8 +13,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, jsonify
 from marshmallow import Schema
 
-from . import huawei, ozonetel
-from .fields import Seconds, Text, VendorTime, WholeNumber
+from receiver.vendors import huawei, ozonetel
+from receiver.landing.fields import Seconds, Text, VendorTime, WholeNumber
 
 bp = Blueprint("openapi", __name__)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from . import inbox
-from .payloads import BodyError
+from receiver.landing import inbox
+from receiver.landing.payloads import BodyError
 
 log = logging.getLogger("callrecon.landing")
 

@@ -15,7 +15,7 @@ import re
 import requests
 
 from receiver.env_values import RateLimit
-from receiver.masking import mask_text
+from receiver.landing.masking import mask_text
 
 EXCERPT = 200
 CONNECT_TIMEOUT = 5.0
@@ -59,7 +59,7 @@ class Misconfigured(VendorError):
 
 
 class ScopeMisconfigured(VendorError):
-    """The vendor says one campaign or VDN of ours is wrong: stop that one (reconciler.blocks), not the source."""
+    """The vendor says one campaign or VDN of ours is wrong: stop that one (reconciler.core.blocks), not the source."""
 
     reason = "scope_misconfigured"
 

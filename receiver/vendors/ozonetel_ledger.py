@@ -9,7 +9,7 @@ data) with a uniqueId closes its request: `success` as received with no records,
 
 from __future__ import annotations
 
-from .masking import normalise_key
+from receiver.landing.masking import normalise_key
 
 # One statement credits a callback's records to their windows: by any try's uniqueId (a late push
 # for an earlier try still counts), else by campaign and StartTime in a window already asked for.

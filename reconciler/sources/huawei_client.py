@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from .huawei_signing import signer
-from .vendor_http import Transient, VendorError, make_session, request_json
+from reconciler.sources.huawei_signing import signer
+from reconciler.core.vendor_http import Transient, VendorError, make_session, request_json
 
 OK = "0200000"
 NOT_FOUND = "0200007"

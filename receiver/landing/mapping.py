@@ -11,8 +11,8 @@ import psycopg
 from marshmallow import ValidationError
 from psycopg import sql
 
-from .fields import BaseSchema
-from .masking import MASK, is_secret_field, normalise_key
+from receiver.landing.fields import BaseSchema
+from receiver.landing.masking import MASK, is_secret_field, normalise_key
 
 
 class RecordError(ValueError):

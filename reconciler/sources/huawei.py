@@ -12,15 +12,24 @@ import random
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from receiver import huawei as landing
-from receiver.mapping import RecordError
+from receiver.vendors import huawei as landing
+from receiver.landing.mapping import RecordError
 from receiver.settings import RateLimit
 
-from . import blocks
-from .failures import FailurePolicy
-from .huawei_client import API, NOT_FOUND, OK, PERMANENT, HuaweiClient, UndocumentedStatus, about_the_vdn, return_code
-from .huawei_signing import signer
-from .vendor_http import Unauthorized
+from reconciler.core import blocks
+from reconciler.core.failures import FailurePolicy
+from reconciler.sources.huawei_client import (
+    API,
+    NOT_FOUND,
+    OK,
+    PERMANENT,
+    HuaweiClient,
+    UndocumentedStatus,
+    about_the_vdn,
+    return_code,
+)
+from reconciler.sources.huawei_signing import signer
+from reconciler.core.vendor_http import Unauthorized
 
 # A wrong VDN is wrong for detail and discovery alike, so both sources share its stop.
 BLOCK_SOURCE = "huawei"

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.types.json import Jsonb
 
-from . import blocks
-from .budget import Budget, Stopped, budget_name
-from .vendor_http import Misconfigured, RateLimited, Unauthorized, VendorError
+from reconciler.core import blocks
+from reconciler.core.budget import Budget, Stopped, budget_name
+from reconciler.core.vendor_http import Misconfigured, RateLimited, Unauthorized, VendorError
 
 log = logging.getLogger("callrecon.reconciler")
 

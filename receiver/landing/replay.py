@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import inbox
-from .landing import RawRef, land
-from .masking import mask_records
-from .payloads import BodyError, decode
-from .sources import LANDERS
+from receiver.landing import inbox
+from receiver.landing.land import RawRef, land
+from receiver.landing.masking import mask_records
+from receiver.landing.payloads import BodyError, decode
+from receiver.vendors.pushes import LANDERS
 
 BATCH = 200
 

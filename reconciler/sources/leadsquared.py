@@ -15,11 +15,11 @@ import random
 import re
 from dataclasses import dataclass
 
-from receiver import leadsquared as landing
-from receiver.mapping import RecordError
+from receiver.vendors import leadsquared as landing
+from receiver.landing.mapping import RecordError
 
-from .failures import FailurePolicy
-from .vendor_http import BadRequest, Misconfigured, Transient, Unauthorized, get_json, make_session
+from reconciler.core.failures import FailurePolicy
+from reconciler.core.vendor_http import BadRequest, Misconfigured, Transient, Unauthorized, get_json, make_session
 
 SOURCE = "leadsquared"
 # Seed 000: "Pass the x-api-key in the header", "Content-Type is application/json".

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import huawei, ozonetel
+from receiver.vendors import huawei, ozonetel
 
 
 def json_reply(status_code: int, body: dict) -> tuple[int, dict]:

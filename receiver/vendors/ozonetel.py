@@ -14,11 +14,11 @@ import hmac
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from .fields import Seconds, Text, VendorTime, to_utc
-from . import ozonetel_ledger
-from .landing import Outcome, RawRef
-from .mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
-from .masking import normalise_key
+from receiver.landing.fields import Seconds, Text, VendorTime, to_utc
+from receiver.vendors import ozonetel_ledger
+from receiver.landing.land import Outcome, RawRef
+from receiver.landing.mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
+from receiver.landing.masking import normalise_key
 
 SOURCE = "ozonetel"
 

@@ -2,7 +2,7 @@
 push never comes (vendors.md §1.1, seed 003).
 
 The API does not answer with data: it accepts the request and later POSTs the records to our
-callBackUrl, where the receiver lands them and credits the ledger row (receiver/ozonetel_ledger.py).
+callBackUrl, where the receiver lands them and credits the ledger row (receiver/vendors/ozonetel_ledger.py).
 """
 
 from __future__ import annotations
@@ -14,13 +14,20 @@ from dataclasses import dataclass
 
 from psycopg.types.json import Jsonb
 
-from receiver.masking import MASK
-from receiver.payloads import lenient_json
+from receiver.landing.masking import MASK
+from receiver.landing.payloads import lenient_json
 
-from . import blocks
-from .failures import FailurePolicy
-from .vendor_http import (
-    Misconfigured, RateLimited, ScopeMisconfigured, Transient, Unauthorized, VendorError, make_session, request_json,
+from reconciler.core import blocks
+from reconciler.core.failures import FailurePolicy
+from reconciler.core.vendor_http import (
+    Misconfigured,
+    RateLimited,
+    ScopeMisconfigured,
+    Transient,
+    Unauthorized,
+    VendorError,
+    make_session,
+    request_json,
 )
 
 SOURCE = "ozonetel"
@@ -37,7 +44,7 @@ CONFIG_ERRORS = {
     "callbackurl": "Ozonetel refused the callBackUrl: set PUBLIC_BASE_URL to callrecon's public http(s):// address",
 }
 LIMIT_MESSAGE = "request limit exhausted"
-# About one campaign only: that campaign is stopped (reconciler.blocks), the others go on.
+# About one campaign only: that campaign is stopped (reconciler.core.blocks), the others go on.
 CAMPAIGN_ERROR = "campaignname is invalid"
 CAMPAIGN_FIX = ("check the name in OZONETEL_CAMPAIGNS against the campaign in CloudAgent (exact spelling and "
                 "case); it is asked again by itself once OZONETEL_CAMPAIGNS changes, or after OZONETEL_RECHECK")

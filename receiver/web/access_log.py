@@ -2,7 +2,7 @@
 
 from gunicorn.glogging import Logger
 
-from .masking import MASK
+from receiver.landing.masking import MASK
 
 
 class RedactingLogger(Logger):

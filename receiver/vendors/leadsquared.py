@@ -11,9 +11,9 @@ import json
 
 from psycopg.types.json import Jsonb
 
-from .fields import Text
-from .mapping import FieldMap, RecordError, storable_json
-from .masking import normalise_key
+from receiver.landing.fields import Text
+from receiver.landing.mapping import FieldMap, RecordError, storable_json
+from receiver.landing.masking import normalise_key
 
 STATUSES = ("In-Queue", "Success", "FAILURE", "ERROR")
 CANONICAL = {normalise_key(s): s for s in STATUSES}

@@ -4,10 +4,10 @@ A name can cover several work sources that share one vendor budget (Huawei: disc
 the calls it finds get their detail in the same pass).
 """
 
-from .huawei import HuaweiDetailSource
-from .huawei_discovery import HuaweiDiscoverySource
-from .leadsquared import LeadSquaredSource
-from .ozonetel import OzonetelSource
+from reconciler.sources.huawei import HuaweiDetailSource
+from reconciler.sources.huawei_discovery import HuaweiDiscoverySource
+from reconciler.sources.leadsquared import LeadSquaredSource
+from reconciler.sources.ozonetel import OzonetelSource
 
 SOURCES = {
     "leadsquared": (LeadSquaredSource,),

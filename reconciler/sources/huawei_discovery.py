@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from receiver import huawei as landing
+from receiver.vendors import huawei as landing
 
-from .huawei import HuaweiBase
-from .huawei_client import API, OK, PERMANENT, about_the_vdn, return_code
+from reconciler.sources.huawei import HuaweiBase
+from reconciler.sources.huawei_client import API, OK, PERMANENT, about_the_vdn, return_code
 
 
 @dataclass(frozen=True)
