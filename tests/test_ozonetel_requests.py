@@ -40,8 +40,8 @@ def api_server(vendor_server):
 
 @pytest.fixture
 def receiver_url(env):
-    """The real receiver app served on a loopback port, as Ozonetel's callBackUrl target."""
-    app = create_app(Settings.from_env(env))
+    """The real receiver app served on a loopback port, as Ozonetel's callBackUrl target (same account key)."""
+    app = create_app(Settings.from_env({**env, "OZONETEL_API_KEY": API_KEY}))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
