@@ -76,7 +76,9 @@ class Settings:
 
     def callback_tokens(self, source: str) -> tuple[str, ...]:
         """The accepted URL tokens for one vendor source."""
-        return {"ozonetel": self.ozonetel_callback_tokens, "huawei": self.huawei.callback_tokens}.get(source, ())
+        from receiver.vendors.registry import PUSHES  # here: the registry imports the vendor modules
+
+        return PUSHES[source].tokens(self) if source in PUSHES else ()
 
     def database_settings(self) -> dict:
         """The callrecon.* settings the analyst views read (written by `callrecon db upgrade`)."""

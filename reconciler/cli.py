@@ -9,7 +9,7 @@ import sys
 
 from receiver import migrations
 from receiver.settings import LSQ_KINDS, ConfigError, Settings
-from receiver.vendors.pushes import LANDERS
+from receiver.vendors.registry import LANDERS
 
 from reconciler.commands import (
     cmd_backfill_ozonetel,

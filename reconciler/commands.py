@@ -17,7 +17,7 @@ from receiver import migrations
 from receiver.landing.replay import BATCH as REPLAY_BATCH
 from receiver.landing.replay import replay
 from receiver.settings import ConfigError
-from receiver.vendors.pushes import LANDERS
+from receiver.vendors.registry import LANDERS
 
 from reconciler import schema_docs
 from reconciler.bursts import BurstWatch

@@ -9,7 +9,7 @@ from receiver.landing import inbox
 from receiver.landing.land import RawRef, land
 from receiver.landing.masking import mask_records
 from receiver.landing.payloads import BodyError, decode
-from receiver.vendors.pushes import LANDERS
+from receiver.vendors.registry import LANDERS
 
 BATCH = 200
 

@@ -189,3 +189,9 @@ def register(conn, vdn_id: int, call_ids, settings, now: dt.datetime) -> int:
                                    "source_timezone": zone_of(settings).key})
             new += cur.rowcount
     return new
+
+
+def reply(status_code: int, body: dict) -> tuple[int, dict]:
+    """Huawei re-pushes on anything but HTTP 200 + retCode "0" (§2.4); a stored body must not be re-pushed."""
+    message = "success" if body.get("status") in ("landed", "note", "stored") else f"stored; quarantined: {body.get('error')}"
+    return 200, {**ACK, "retMsg": message, "raw_id": body.get("raw_id")}

@@ -15,7 +15,7 @@ from receiver.landing.groupcommit import UNAVAILABLE
 from receiver.landing.land import RawRef, land
 from receiver.landing.masking import mask_body, mask_records, safe_headers, secret_values_in
 from receiver.landing.payloads import BodyError, decode
-from receiver.vendors.pushes import LANDERS, SOURCES
+from receiver.vendors.registry import LANDERS, PUSHES
 
 bp = Blueprint("callbacks", __name__)
 log = logging.getLogger("callrecon.callbacks")
@@ -51,7 +51,7 @@ def receive(source: str, token: str):
     if source not in LANDERS:
         return jsonify(error="not_found", message=f"unknown callback source {source!r}; "
                                                   f"use one of {sorted(LANDERS)}"), 404
-    if not token_ok(settings.callback_tokens(source), token):
+    if not token_ok(PUSHES[source].tokens(settings), token):
         return _finish(source, "unauthorized", started, 401, {
             "error": "unauthorized",
             "message": f"the token in this URL is not accepted; copy the callback URL from "
@@ -63,7 +63,7 @@ def receive(source: str, token: str):
     apikey_check = None
     try:
         records = decode(received, content_type)
-        apikey_check = SOURCES[source].check(records, settings)  # before masking: it compares the keys
+        apikey_check = PUSHES[source].check(records, settings)  # before masking: it compares the keys
         secrets = secret_values_in(records)
         if not deferred:  # deferred: `callrecon land` decodes and masks the stored body itself
             records = mask_records(records)
@@ -95,7 +95,7 @@ def receive(source: str, token: str):
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
-    answer = SOURCES[source].reply
+    answer = PUSHES[source].reply
     if outcome is None:
         count = 0 if isinstance(records, BodyError) else len(records)
         reply = {"raw_id": raw_id, "stored": True, "records": count, "status": "stored", "parsed": False,

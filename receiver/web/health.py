@@ -6,6 +6,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
+from receiver.vendors.registry import VENDORS
+
 SOURCE_HEALTH = """
 SELECT source, extract(epoch FROM silent_for) AS silent_for_s, silent, in_working_hours, quarantined
 FROM source_health ORDER BY source
@@ -22,12 +24,12 @@ FROM raw_inbox WHERE status = 'received' GROUP BY source
 
 # Reconciler items that gave up (view reconcile_gave_up, on partial indexes).
 GAVE_UP = "SELECT source, count(*) FROM reconcile_gave_up GROUP BY source"
-RECONCILE_SOURCES = ("ozonetel", "huawei", "huawei-discovery", "leadsquared")
 
 
 def gave_up(conn) -> dict[str, int]:
-    """Per reconciler source: items that gave up (0 for a source with none)."""
-    return {**dict.fromkeys(RECONCILE_SOURCES, 0), **dict(conn.execute(GAVE_UP).fetchall())}
+    """Per reconciler source: items that gave up (0 for each polled vendor with none)."""
+    polled = [name for name, vendor in VENDORS.items() if vendor.sources]
+    return {**dict.fromkeys(polled, 0), **dict(conn.execute(GAVE_UP).fetchall())}
 
 
 def source_health(conn) -> list[dict]:

@@ -13,7 +13,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, jsonify
 from marshmallow import Schema
 
-from receiver.vendors import huawei, ozonetel
+from receiver.vendors.registry import PUSHES
 from receiver.landing.fields import Seconds, Text, VendorTime, WholeNumber
 
 bp = Blueprint("openapi", __name__)
@@ -40,15 +40,16 @@ def build_spec() -> dict:
     plugin.map_to_openapi_type(VendorTime, "string", None)
     plugin.map_to_openapi_type(Seconds, "string", None)
     plugin.map_to_openapi_type(WholeNumber, "integer", None)
-    for name, source_fields in (("OzonetelRecord", ozonetel.FIELDS), ("HuaweiCallResult", huawei.FIELD_MAP_SPEC)):
-        schema = vendor_schema(name, source_fields)
-        _vendor_names(schema, source_fields)
-        spec.components.schema(name, schema=schema)
+    described = {source: push.openapi for source, push in PUSHES.items() if push.openapi}
+    for doc in described.values():
+        schema = vendor_schema(doc.schema_name, doc.fields)
+        _vendor_names(schema, doc.fields)
+        spec.components.schema(doc.schema_name, schema=schema)
     spec.components.schema("Error", ERROR)
-    for source, record in (("ozonetel", "OzonetelRecord"), ("huawei", "HuaweiCallResult")):
-        ref = {"$ref": f"#/components/schemas/{record}"}
-        # Huawei pushes a bare array (§2.4); Ozonetel one object or an array.
-        body = {"type": "array", "items": ref} if source == "huawei" else {"oneOf": [ref, {"type": "array", "items": ref}]}
+    for source, doc in described.items():
+        ref = {"$ref": f"#/components/schemas/{doc.schema_name}"}
+        # e.g. Huawei pushes a bare array (§2.4); Ozonetel one object or an array.
+        body = {"type": "array", "items": ref} if doc.array_only else {"oneOf": [ref, {"type": "array", "items": ref}]}
         spec.path(path=f"/callbacks/{source}/{{token}}", operations={"post": {
             "summary": f"{source} pushes call results here",
             "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],

@@ -1,0 +1,116 @@
+"""Every vendor callrecon knows, declared once (as zulip declares its integrations once).
+
+A vendor entry says whether the vendor pushes (its parser, the URL tokens it may use, how it
+wants its reply, what to verify before masking, its OpenAPI description) and whether it is
+polled (its reconciler source classes). Everything else reads this table: the callback endpoint,
+replay, /openapi.json, /metrics, `callrecon reconcile --source` and `callrecon status`.
+
+The reconciler's source classes are named as "module:Class", not imported: the receiver never
+imports the reconciler, and the reconciler resolves the names (`reconciler.sources`).
+Adding a vendor: README "Adding a vendor".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+
+def json_reply(status_code: int, body: dict) -> tuple[int, dict]:
+    """Our own JSON reply, unchanged (for vendors that document no expected reply)."""
+    return status_code, body
+
+
+def no_check(records, settings) -> None:
+    """For pushes that carry nothing to verify."""
+    return None
+
+
+@dataclass(frozen=True)
+class OpenApi:
+    """How /openapi.json describes a vendor's push body: a record schema, one object or an array."""
+
+    schema_name: str
+    fields: dict  # column: (marshmallow field, vendor name, ...): the same map the parser uses
+    array_only: bool = False
+
+
+@dataclass(frozen=True)
+class Push:
+    """How a vendor's pushes are authenticated, landed and answered."""
+
+    land: Callable  # (conn, RawRef, records, settings) -> Outcome
+    tokens: Callable  # settings -> the URL tokens accepted for /callbacks/<vendor>/<token>
+    reply: Callable = json_reply  # (status_code, body) -> (status_code, body) as the vendor wants it
+    check: Callable = no_check  # (records, settings) -> verdicts kept with the raw row, before masking
+    openapi: OpenApi | None = None
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """One vendor: its push side, its reconciler sources ("module:Class", run in this order), or both."""
+
+    name: str
+    push: Push | None = None
+    sources: tuple[str, ...] = ()
+
+
+VENDORS: dict[str, Vendor] = {}
+
+
+def register(vendor: Vendor) -> Vendor:
+    """Declare a vendor; a second declaration under the same name replaces the first."""
+    VENDORS[vendor.name] = vendor
+    return vendor
+
+
+class _Pushes(Mapping):
+    """The vendors that push, by name, read from the registry at each use (so late entries count)."""
+
+    def __getitem__(self, name: str) -> Push:
+        vendor = VENDORS[name]
+        if vendor.push is None:
+            raise KeyError(name)
+        return vendor.push
+
+    def __iter__(self):
+        return (name for name, vendor in VENDORS.items() if vendor.push is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _Landers(Mapping):
+    """Each pushing vendor's landing function, by name."""
+
+    def __getitem__(self, name: str):
+        return PUSHES[name].land
+
+    def __iter__(self):
+        return iter(PUSHES)
+
+    def __len__(self) -> int:
+        return len(PUSHES)
+
+
+PUSHES: Mapping[str, Push] = _Pushes()
+LANDERS: Mapping[str, Callable] = _Landers()
+
+
+def _declare() -> None:
+    """The vendors this product ships with."""
+    from receiver.vendors import huawei, ozonetel
+
+    register(Vendor("leadsquared", sources=("reconciler.sources.leadsquared:LeadSquaredSource",)))
+    register(Vendor(huawei.SOURCE, push=Push(
+        huawei.land_records, lambda settings: settings.huawei.callback_tokens, reply=huawei.reply,
+        openapi=OpenApi("HuaweiCallResult", huawei.FIELD_MAP_SPEC, array_only=True)),
+        sources=("reconciler.sources.huawei_discovery:HuaweiDiscoverySource",
+                 "reconciler.sources.huawei:HuaweiDetailSource")))
+    register(Vendor(ozonetel.SOURCE, push=Push(
+        ozonetel.land_records, lambda settings: settings.ozonetel_callback_tokens, check=ozonetel.check_apikeys,
+        openapi=OpenApi("OzonetelRecord", ozonetel.FIELDS)),
+        sources=("reconciler.sources.ozonetel:OzonetelSource",)))
+
+
+_declare()

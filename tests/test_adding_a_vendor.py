@@ -1,0 +1,60 @@
+"""The README's "Adding a vendor" walk-through, done from tests/: one registry call, nothing else edited."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import toy_vendor
+from conftest import SECRETS
+from fakes import FakeClock
+from receiver import create_app
+from receiver.settings import Settings
+from receiver.vendors import registry
+from reconciler.core.run import run_source
+from reconciler.sources import SOURCES
+
+SECRETS.add(toy_vendor.TOKEN)
+
+
+@pytest.fixture
+def toy(db):
+    """The toy vendor registered, its migration applied; unregistered afterwards."""
+    db.execute(toy_vendor.TOY_MIGRATION)
+    registry.register(toy_vendor.TOY)
+    yield toy_vendor
+    registry.VENDORS.pop(toy_vendor.NAME)
+
+
+def test_a_registered_vendor_gets_a_callback_url_and_lands_a_push(toy, env, db):
+    app = create_app(Settings.from_env(env))
+    try:
+        client = app.test_client()
+        resp = client.post(f"/callbacks/toy/{toy.TOKEN}", json=[{"id": "t-1", "result": "answered"}])
+        assert resp.status_code == 200 and resp.json["landed"] == 1
+        assert client.post("/callbacks/toy/wrong", json=[]).status_code == 401
+        assert "/callbacks/toy/{token}" not in client.get("/openapi.json").json["paths"]  # no OpenApi given
+    finally:
+        app.extensions["callrecon_pool"].close()
+    assert db.execute("SELECT call_id, outcome FROM toy_call").fetchall() == [("t-1", "answered")]
+    assert db.execute("SELECT source, status FROM raw_inbox").fetchall() == [("toy", "landed")]
+
+
+def test_a_registered_vendor_is_polled_by_the_reconciler(toy, env, db, database_url, vendor_server):
+    vendor_server.expect_request("/calls/t-2").respond_with_json({"id": "t-2", "result": "no-answer"})
+    db.execute("INSERT INTO toy_item (call_id) VALUES ('t-2')")
+    assert "toy" in SOURCES
+    [source_class] = SOURCES["toy"]
+    source_class.base_url = vendor_server.url_for("").rstrip("/")
+    try:
+        result = run_source(source_class(Settings.from_env(env)), database_url, FakeClock(),
+                            stop=threading.Event())
+    finally:
+        source_class.base_url = ""
+    assert (result.outcome, dict(result.counts)) == ("ok", {"landed": 1})
+    assert db.execute("SELECT call_id, outcome FROM toy_call").fetchall() == [("t-2", "no-answer")]
+
+
+def test_unregistered_vendors_are_unknown():
+    assert "toy" not in registry.PUSHES and "toy" not in SOURCES

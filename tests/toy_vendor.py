@@ -1,0 +1,87 @@
+"""A toy vendor, added the way the README's "Adding a vendor" says: a push parser, one reconciler
+source, one migration (here: TOY_MIGRATION, run by the test) and one registry call. Nothing in
+receiver/ or reconciler/ is edited for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+
+from receiver.landing.land import Outcome
+from receiver.settings import RateLimit
+from receiver.vendors.registry import Push, Vendor
+
+NAME = "toy"
+TOKEN = "toy-token-7c1e"
+TOY_MIGRATION = """
+CREATE TABLE toy_call (call_id text PRIMARY KEY, outcome text NOT NULL, raw_id bigint);
+CREATE TABLE toy_item (call_id text PRIMARY KEY, done boolean NOT NULL DEFAULT false);
+"""
+LAND = """
+INSERT INTO toy_call (call_id, outcome, raw_id) VALUES (%(call_id)s, %(outcome)s, %(raw_id)s)
+ON CONFLICT (call_id) DO UPDATE SET outcome = EXCLUDED.outcome
+"""
+
+
+def land_records(conn, raw, records: list, settings) -> Outcome:
+    """The one parser for the toy's records, used by its push and by its reconciler source."""
+    outcome = Outcome(record_count=len(records))
+    for index, record in enumerate(records):
+        if not (isinstance(record, dict) and record.get("id") and record.get("result")):
+            outcome.errors[str(index)] = {"_schema": ["needs id and result"]}
+            continue
+        conn.execute(LAND, {"call_id": str(record["id"]), "outcome": str(record["result"]),
+                            "raw_id": raw.id if raw else None})
+        outcome.landed += 1
+    return outcome
+
+
+@dataclass(frozen=True)
+class Item:
+    call_id: str
+
+
+class ToySource:
+    """Polls the toy's API for each call in toy_item and lands the answer with land_records."""
+
+    name = NAME
+    budget_name = NAME
+    base_url = ""  # set by the test: the loopback fake
+
+    def __init__(self, settings, rng=None):
+        self.settings = settings
+        self.rate_limit = RateLimit(100, 1.0)
+        self.call_timeout = 5.0
+
+    def problems(self) -> list[str]:
+        return [] if self.base_url else ["toy base URL is not set"]
+
+    def is_configured(self) -> bool:
+        return bool(self.base_url)
+
+    def explain(self, exc) -> str:
+        return str(exc)
+
+    def status(self, conn, now) -> dict:
+        pending = conn.execute("SELECT count(*) FROM toy_item WHERE NOT done").fetchone()[0]
+        return {"pending": pending, "due_now": pending, "failing": 0, "expired": 0, "oldest_pending_s": None,
+                "final_by_status": {}}
+
+    def claim(self, conn, now) -> Item | None:
+        row = conn.execute("SELECT call_id FROM toy_item WHERE NOT done LIMIT 1 FOR UPDATE SKIP LOCKED").fetchone()
+        return Item(row[0]) if row else None
+
+    def fetch(self, item: Item, now) -> dict:
+        return requests.get(f"{self.base_url}/calls/{item.call_id}", timeout=self.call_timeout).json()
+
+    def land(self, conn, item: Item, payload: dict, now) -> str:
+        land_records(conn, None, [payload], self.settings)
+        conn.execute("UPDATE toy_item SET done = true WHERE call_id = %s", (item.call_id,))
+        return "landed"
+
+    def failed(self, conn, item: Item, exc, run_id, now) -> str:
+        return "retry"
+
+
+TOY = Vendor(NAME, push=Push(land_records, lambda settings: (TOKEN,)), sources=("toy_vendor:ToySource",))
