@@ -9,6 +9,8 @@ from __future__ import annotations
 
 def create_app(settings=None):
     """Build the app; settings default to the environment (read once, here)."""
+    import logging
+
     from flask import Flask
 
     from receiver.web import callbacks, errors, openapi, ops
@@ -30,4 +32,6 @@ def create_app(settings=None):
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openapi.bp)
+    if not ops.accepting(settings):
+        logging.getLogger("callrecon.ops").warning(ops.no_tokens_message())
     return app

@@ -78,3 +78,40 @@ def test_access_log_never_shows_the_callback_token():
     assert redact(f"POST /callbacks/ozonetel/{OZONETEL_TOKEN} HTTP/1.1") == "POST /callbacks/ozonetel/*** HTTP/1.1"
     assert redact(f"/callbacks/ozonetel/{OZONETEL_TOKEN}?x=1") == "/callbacks/ozonetel/***?x=1"
     assert redact("GET /healthz HTTP/1.1") == "GET /healthz HTTP/1.1"
+
+
+def test_readyz_is_503_and_start_up_warns_when_no_callback_token_is_configured(env, caplog):
+    """Operator truthfulness (#16): a receiver that would refuse every push is not ready."""
+    bare = {k: v for k, v in env.items() if not k.endswith("_CALLBACK_TOKENS")}
+    with caplog.at_level("WARNING", logger="callrecon.ops"):
+        app = create_app(Settings.from_env(bare))
+    try:
+        resp = app.test_client().get("/readyz")
+        assert resp.status_code == 503 and resp.json["accepting"] == []
+        assert "OZONETEL_CALLBACK_TOKENS" in resp.json["message"]
+        assert any("no callback token is configured" in r.getMessage() for r in caplog.records)
+        refused = app.test_client().post("/callbacks/ozonetel/anything", json={"monitorUCID": "1"})
+        assert refused.status_code == 401
+        assert "no callback token is configured for ozonetel" in refused.json["message"]
+    finally:
+        app.extensions["callrecon_pool"].close()
+
+
+def test_a_405_names_the_allowed_methods(client):
+    resp = client.get("/callbacks/ozonetel/whatever")
+    assert resp.status_code == 405 and resp.headers["Allow"] == "OPTIONS, POST"
+    assert resp.is_json
+
+
+def test_a_413_is_logged_like_every_callback(env, caplog):
+    app = create_app(Settings.from_env({**env, "MAX_BODY_BYTES": "1024"}))
+    try:
+        with caplog.at_level("INFO", logger="callrecon.errors"):
+            resp = app.test_client().post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}", data=b"x" * 2048,
+                                          content_type="application/json")
+    finally:
+        app.extensions["callrecon_pool"].close()
+    assert resp.status_code == 413
+    [line] = [r for r in caplog.records if r.getMessage() == "callback"]
+    assert line.fields["outcome"] == "too_large" and line.fields["source"] == "ozonetel"
+    assert OZONETEL_TOKEN not in str(line.fields)

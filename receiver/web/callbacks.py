@@ -51,11 +51,13 @@ def receive(source: str, token: str):
     if source not in LANDERS:
         return jsonify(error="not_found", message=f"unknown callback source {source!r}; "
                                                   f"use one of {sorted(LANDERS)}"), 404
-    if not token_ok(PUSHES[source].tokens(settings), token):
-        return _finish(source, "unauthorized", started, 401, {
-            "error": "unauthorized",
-            "message": f"the token in this URL is not accepted; copy the callback URL from "
-                       f"`callrecon urls` (tokens come from {source.upper()}_CALLBACK_TOKENS)"})
+    valid = PUSHES[source].tokens(settings)
+    if not token_ok(valid, token):
+        message = (f"the token in this URL is not accepted; copy the callback URL from `callrecon urls` "
+                   f"(tokens come from {source.upper()}_CALLBACK_TOKENS)") if valid else (
+                   f"no callback token is configured for {source}, so every push is refused: set "
+                   f"{source.upper()}_CALLBACK_TOKENS and restart, then paste the URL from `callrecon urls`")
+        return _finish(source, "unauthorized", started, 401, {"error": "unauthorized", "message": message})
 
     received = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
     content_type = request.headers.get("Content-Type")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify
+from flask import jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger("callrecon.errors")
@@ -15,13 +15,22 @@ ADVICE = {
 }
 
 
+def _source() -> str | None:
+    """The vendor source named in a callback path, if the request was one (never the token)."""
+    args = request.view_args or {}
+    return args.get("source")
+
+
 def register(app) -> None:
     """Install the JSON error handlers on the app."""
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc):
-        """413 with the limit, so a sender knows to split the batch."""
+        """413 with the limit, so a sender knows to split the batch; logged like every callback outcome."""
         limit = app.config["MAX_CONTENT_LENGTH"]
+        log.info("callback", extra={"fields": {
+            "source": _source(), "outcome": "too_large", "status": 413,
+            "content_length": request.content_length, "limit": limit}})
         return jsonify(error="payload_too_large",
                        message=f"body exceeds MAX_BODY_BYTES={limit}; nothing was stored, send smaller batches"), 413
 
@@ -29,7 +38,12 @@ def register(app) -> None:
     def http_error(exc):
         """Any other HTTP error as JSON."""
         message = ADVICE.get(exc.code, exc.description)
-        return jsonify(error=exc.name.lower().replace(" ", "_"), message=message), exc.code
+        response = jsonify(error=exc.name.lower().replace(" ", "_"), message=message)
+        response.status_code = exc.code
+        for name, value in exc.get_headers():  # e.g. 405's Allow, which RFC 9110 §15.5.6 requires
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def crash(exc):

@@ -10,6 +10,7 @@ from psycopg_pool import PoolTimeout
 
 from receiver.web import health, metrics
 from receiver import migrations
+from receiver.vendors.registry import PUSHES
 
 bp = Blueprint("ops", __name__)
 
@@ -17,6 +18,17 @@ bp = Blueprint("ops", __name__)
 # DB_POOL_TIMEOUT for a connection during a database outage.
 PROBE_POOL_TIMEOUT_S = 1.0
 log = logging.getLogger("callrecon.ops")
+
+
+def accepting(settings) -> list[str]:
+    """The push sources with at least one callback token: the only ones a callback can reach."""
+    return [source for source, push in PUSHES.items() if push.tokens(settings)]
+
+
+def no_tokens_message() -> str:
+    """What to set when no push source has a token."""
+    names = " or ".join(f"{source.upper()}_CALLBACK_TOKENS" for source in PUSHES)
+    return f"no callback token is configured, so every push would get 401: set {names} (`make run` writes them)"
 
 
 @bp.get("/healthz")
@@ -39,6 +51,9 @@ def readyz():
     if waiting:
         return jsonify(status="unavailable", database="ok", pending_migrations=[m.name for m in waiting],
                        message="migrations are pending: run `callrecon db upgrade`"), 503
+    if not accepting(settings):
+        return jsonify(status="unavailable", database="ok", pending_migrations=[], accepting=[],
+                       message=no_tokens_message()), 503
     return jsonify(status="ready", database="ok", pending_migrations=[])
 
 
