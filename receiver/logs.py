@@ -48,7 +48,7 @@ class StderrHandler(logging.StreamHandler):
 
 
 def configure(settings) -> None:
-    """Send the `callrecon` loggers to stderr as JSON lines (once per process).
+    """Send the `callrecon` (and psycopg's) loggers to stderr as JSON lines (once per process).
 
     The receiver logs one line per callback, so it drops what no log line of ours or gunicorn's
     shows: the caller's file and line (a stack walk per record) and thread names (the logging
@@ -57,13 +57,16 @@ def configure(settings) -> None:
     logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False
-    logger = logging.getLogger("callrecon")
-    logger.setLevel(settings.log_level)
-    logger.propagate = False
-    for handler in list(logger.handlers):
-        if getattr(handler, "_callrecon", False):
-            logger.removeHandler(handler)
     handler = StderrHandler()
     handler.setFormatter(JsonFormatter(settings.secret_values()))
     handler._callrecon = True
-    logger.addHandler(handler)
+    # psycopg_pool reports a database outage itself, in several plain-text lines per attempt;
+    # through our handler each becomes one JSON line like ours, secrets masked.
+    for name, level in (("callrecon", settings.log_level), ("psycopg", "WARNING")):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.propagate = False
+        for old in list(logger.handlers):
+            if getattr(old, "_callrecon", False):
+                logger.removeHandler(old)
+        logger.addHandler(handler)

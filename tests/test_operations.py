@@ -115,3 +115,20 @@ def test_a_413_is_logged_like_every_callback(env, caplog):
     [line] = [r for r in caplog.records if r.getMessage() == "callback"]
     assert line.fields["outcome"] == "too_large" and line.fields["source"] == "ozonetel"
     assert OZONETEL_TOKEN not in str(line.fields)
+
+
+def test_psycopg_pool_messages_are_json_lines_too(settings, capsys):
+    """A database outage makes psycopg_pool log multi-line text; it must not break the JSON log (#16)."""
+    import json
+    import logging
+
+    from receiver import logs
+    logs.configure(settings)
+    try:
+        raise ConnectionError("connection refused\n\tIs the server running on that host?")
+    except ConnectionError:
+        logging.getLogger("psycopg.pool").warning("error connecting in 'pool-1'", exc_info=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(lines) == 1
+    entry = json.loads(lines[0])
+    assert entry["logger"] == "psycopg.pool" and entry["level"] == "warning" and "refused" in entry["exc"]
