@@ -210,3 +210,11 @@ def test_items_that_gave_up_show_in_the_view_metrics_and_status(client, db, env,
     assert cli.main(["status", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ozonetel"]["gave_up"] == 1 and report["leadsquared"]["gave_up"] == 1
+
+
+def test_callrecon_setting_takes_the_documented_full_name_and_the_short_one(db):
+    db.execute("SET callrecon.business_timezone = 'Asia/Kolkata'")
+    assert db.execute("SELECT callrecon_setting('callrecon.business_timezone', 'UTC'), "
+                      "callrecon_setting('business_timezone', 'UTC'), "
+                      "callrecon_setting('callrecon.nothing_here', 'fallback')").fetchone() == (
+        "Asia/Kolkata", "Asia/Kolkata", "fallback")
