@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import pytest
+from psycopg.rows import dict_row
 
 from conftest import SECRETS, OZONETEL_TOKEN, ROOT, SQL_DIR, fixture_bytes
 from fakes import huawei_seed_response
@@ -61,8 +62,7 @@ def loaded(two_vendor_client, db, env):
 
 
 def test_canonical_view_has_one_row_per_call_with_provenance(loaded, db):
-    cur = db.execute("SELECT * FROM call ORDER BY vendor, vendor_call_id")
-    rows = [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
+    rows = db.cursor(row_factory=dict_row).execute("SELECT * FROM call ORDER BY vendor, vendor_call_id").fetchall()
     assert [(r["vendor"], r["vendor_call_id"]) for r in rows] == [
         ("huawei", "8:1644464743-1388"), ("huawei", "8:1644464743-1391"),
         ("ozonetel", "2105221234567891"), ("ozonetel", "2105221234567892")]

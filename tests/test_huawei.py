@@ -11,6 +11,7 @@ import zoneinfo
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from conftest import SECRETS, fixture_bytes
 from fakes import FakeClock, FakeISales, huawei_seed_response
@@ -73,9 +74,8 @@ def run(hw_env, database_url, clock):
 
 
 def call_row(db, vdn, call_id):
-    cur = db.execute("SELECT * FROM huawei_call WHERE vdn_id = %s AND call_id = %s", (vdn, call_id))
-    row = cur.fetchone()
-    return dict(zip([c.name for c in cur.description], row)) if row else None
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM huawei_call WHERE vdn_id = %s AND call_id = %s", (vdn, call_id)).fetchone()
 
 
 def test_push_of_the_documented_array_is_acknowledged_and_landed(hw_client, db):

@@ -8,6 +8,7 @@ import re
 from urllib.parse import quote
 
 import pytest
+from psycopg.rows import dict_row
 
 from conftest import CONFIGURED_API_KEY, OZONETEL_OLD_TOKEN, OZONETEL_TOKEN, fixture_bytes, fixture_json
 
@@ -17,15 +18,14 @@ UTC = dt.timezone.utc
 
 def call_row(db, key):
     """The ozonetel_call row for a call key, as a dict."""
-    cur = db.execute("SELECT * FROM ozonetel_call WHERE call_key = %s", (key,))
-    row = cur.fetchone()
-    return dict(zip([c.name for c in cur.description], row)) if row else None
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM ozonetel_call WHERE call_key = %s", (key,)).fetchone()
 
 
 def raw_rows(db):
     """All raw_inbox rows, oldest first, as dicts."""
-    cur = db.execute("SELECT * FROM raw_inbox ORDER BY id")
-    return [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM raw_inbox ORDER BY id").fetchall()
 
 
 def test_call_details_json_lands_as_typed_row(client, db):

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from psycopg.rows import dict_row
 from werkzeug.serving import make_server
 
 from conftest import SECRETS, OZONETEL_TOKEN
@@ -79,8 +80,8 @@ def run(oz_env, database_url, clock):
 
 
 def ledger(db):
-    cur = db.execute("SELECT * FROM ozonetel_request ORDER BY window_from")
-    return [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM ozonetel_request ORDER BY window_from").fetchall()
 
 
 def wait_for(db, sql, expected, seconds=10.0):
@@ -213,8 +214,8 @@ def test_two_reconcilers_never_request_a_window_twice_nor_exceed_the_limit(oz_en
 
 
 def call_row(db, call_key):
-    cur = db.execute("SELECT * FROM call WHERE vendor = 'ozonetel' AND vendor_call_id = %s", (call_key,))
-    return dict(zip([c.name for c in cur.description], cur.fetchone()))
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM call WHERE vendor = 'ozonetel' AND vendor_call_id = %s", (call_key,)).fetchone()
 
 
 @pytest.mark.parametrize("sortby,outcome", [("2", "answered"), ("1", "no-answer")])

@@ -12,6 +12,8 @@ import random
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from psycopg.rows import dict_row
+
 from receiver.vendors import huawei as landing
 from receiver.landing.mapping import RecordError
 from receiver.settings import RateLimit
@@ -186,8 +188,8 @@ class HuaweiDetailSource(HuaweiBase):
 
     def status(self, conn, now) -> dict:
         """Counts for `callrecon status`."""
-        cur = conn.execute(DETAIL_STATUS, {"now": now})
-        return dict(zip([c.name for c in cur.description], cur.fetchone()))
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(DETAIL_STATUS, {"now": now}).fetchone()
 
     def claim(self, conn, now) -> Call | None:
         """The most overdue call no other process holds, outside stopped VDNs."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from psycopg.rows import dict_row
+
 from receiver.vendors import huawei as landing
 
 from reconciler.sources.huawei import HuaweiBase
@@ -95,8 +97,8 @@ class HuaweiDiscoverySource(HuaweiBase):
 
     def status(self, conn, now) -> dict:
         """Counts for `callrecon status`."""
-        cur = conn.execute(DISCOVERY_STATUS, {"now": now})
-        return dict(zip([c.name for c in cur.description], cur.fetchone()))
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(DISCOVERY_STATUS, {"now": now}).fetchone()
 
     def claim(self, conn, now) -> Window | None:
         """The oldest due window page no other process holds, outside stopped VDNs."""

@@ -15,6 +15,8 @@ import random
 import re
 from dataclasses import dataclass
 
+from psycopg.rows import dict_row
+
 from receiver.vendors import leadsquared as landing
 from receiver.landing.mapping import RecordError
 
@@ -109,8 +111,8 @@ class LeadSquaredSource:
 
     def status(self, conn, now) -> dict:
         """Counts for `callrecon status`."""
-        cur = conn.execute(STATUS, {"now": now})
-        return dict(zip([c.name for c in cur.description], cur.fetchone()))
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(STATUS, {"now": now}).fetchone()
 
     def claim(self, conn, now) -> Item | None:
         """The most overdue item no other process holds, locked until this transaction ends."""

@@ -12,6 +12,7 @@ import json
 import random
 from dataclasses import dataclass
 
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from receiver.landing.masking import MASK
@@ -219,8 +220,8 @@ class OzonetelSource:
 
     def status(self, conn, now) -> dict:
         """Counts for `callrecon status`."""
-        cur = conn.execute(STATUS, {"now": now})
-        return dict(zip([c.name for c in cur.description], cur.fetchone()))
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(STATUS, {"now": now}).fetchone()
 
     def claim(self, conn, now) -> Window | None:
         """The most overdue window no other process holds."""
