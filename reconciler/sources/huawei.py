@@ -92,6 +92,9 @@ class HuaweiBase:
                     "(README: Huawei signing); no item was charged an attempt")
         return str(exc)
 
+    def prepare(self, conn, now, since=None) -> None:
+        """Nothing to add: the detail source works on the calls pushes and discovery have landed."""
+
     def item_key(self, item) -> dict:
         """The item's primary key as statement parameters."""
         raise NotImplementedError

@@ -76,7 +76,7 @@ class Item:
 class LeadSquaredSource:
     """The reconciler source for LeadSquared async status polling."""
 
-    name = SOURCE
+    name = budget_name = SOURCE
 
     def __init__(self, settings, rng: random.Random | None = None):
         self.config = settings.leadsquared
@@ -92,6 +92,9 @@ class LeadSquaredSource:
     def problems(self) -> list[str]:
         """Configuration errors that keep this source from running."""
         return self.config.problems()
+
+    def prepare(self, conn, now, since=None) -> None:
+        """Nothing to add: the receiver registers every request the CRM answered with a RequestId."""
 
     def is_configured(self) -> bool:
         """True once any LSQ_* connection setting is given (so `--source all` should run it)."""

@@ -154,7 +154,7 @@ def floor_time(moment: dt.datetime, size: dt.timedelta, zone) -> dt.datetime:
 class OzonetelSource:
     """Requests dial-status pushes for campaign windows, within Ozonetel's 10-per-minute limit."""
 
-    name = SOURCE
+    name = budget_name = SOURCE
 
     def __init__(self, settings, rng: random.Random | None = None):
         self.settings = settings
