@@ -7,7 +7,6 @@ import json
 from psycopg.rows import dict_row
 
 from receiver.web import health
-
 from reconciler.core import blocks, budget
 from reconciler.core.clock import SystemClock
 from reconciler.sources import SOURCES

@@ -8,12 +8,12 @@ import json
 import pytest
 from psycopg.rows import dict_row
 
-from conftest import SECRETS, OZONETEL_TOKEN, ROOT, SQL_DIR, fixture_bytes
+from conftest import OZONETEL_TOKEN, ROOT, SECRETS, SQL_DIR, fixture_bytes
 from fakes import huawei_seed_response
 from receiver import create_app
-from receiver.vendors import huawei as huawei_landing
 from receiver.landing.retention import prune
 from receiver.settings import Settings
+from receiver.vendors import huawei as huawei_landing
 from reconciler import schema_docs
 
 HW_TOKEN = "hw-analyst-token-1"
@@ -41,7 +41,8 @@ def two_vendor_client(env):
 def loaded(two_vendor_client, db, env):
     """Both vendors' samples landed through the real endpoints and landing code, times moved to today."""
     client = two_vendor_client
-    assert client.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}", data=fixture_bytes("ozonetel", "call_details__array.json"),
+    assert client.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}",
+                       data=fixture_bytes("ozonetel", "call_details__array.json"),
                        content_type="application/json").status_code == 200
     assert client.post(f"/callbacks/huawei/{HW_TOKEN}", data=fixture_bytes("huawei", "push__array.json"),
                        content_type="application/json").json["retCode"] == "0"
@@ -112,7 +113,8 @@ def test_silence_is_flagged_in_working_hours_and_cleared_by_a_callback(two_vendo
     db.execute("SET callrecon.silence_threshold = '1 hour'")
     assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": True, "huawei": True}
     two_vendor_client.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}", json={"monitorUCID": "s-1"})
-    assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": False, "huawei": True}
+    assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": False,
+                                                                                        "huawei": True}
     db.execute("SET callrecon.working_days = '8'")  # no real weekday: outside working days, never silent
     assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": False,
                                                                                       "huawei": False}

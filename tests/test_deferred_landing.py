@@ -13,8 +13,8 @@ from psycopg.rows import dict_row
 
 from conftest import OZONETEL_TOKEN, fixture_bytes
 from receiver import create_app
-from receiver.landing import inbox
 from receiver.db import make_pool
+from receiver.landing import inbox
 from receiver.landing.groupcommit import GroupCommit
 from receiver.settings import Settings
 

@@ -13,8 +13,8 @@ from psycopg.rows import dict_row
 
 from conftest import SECRETS
 from fakes import FakeClock, FakeLeadSquared, lsq_error, seed_response, status_body
-from receiver.vendors import leadsquared as landing
 from receiver.settings import ConfigError, Settings
+from receiver.vendors import leadsquared as landing
 from reconciler import status as status_report
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source

@@ -190,14 +190,16 @@ def test_a_late_push_with_an_older_event_time_never_overwrites_a_newer_state(cli
     assert (row["dial_status"], row["disposition"]) == ("answered", "Converted")
     assert row["agent_id"] == "A-7"  # an older record still fills what the newer one lacked
     assert row["event_at"] == dt.datetime(2026, 11, 23, 5, 52, tzinfo=dt.timezone.utc)  # 11:22 IST
-    canonical = db.execute("SELECT outcome, end_time FROM call WHERE vendor_call_id = 'data:Renewals_Nov:L-9'").fetchone()
+    canonical = db.execute("SELECT outcome, end_time FROM call WHERE vendor_call_id = %s",
+                           ("data:Renewals_Nov:L-9",)).fetchone()
     assert canonical == ("answered", dt.datetime(2026, 11, 23, 5, 52, tzinfo=dt.timezone.utc))
     assert row["seen_count"] == 2
 
 
 def _metric(client, result):
     text = client.get("/metrics").get_data(as_text=True)
-    found = re.search(r'callrecon_apikey_checks_total\{result="%s",source="ozonetel"\} ([0-9.]+)' % result, text)
+    pattern = r'callrecon_apikey_checks_total\{result="' + re.escape(result) + r'",source="ozonetel"\} ([0-9.]+)'
+    found = re.search(pattern, text)
     return float(found.group(1)) if found else 0.0
 
 

@@ -7,8 +7,8 @@ import os
 import shlex
 import socket
 import subprocess
-import threading
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request

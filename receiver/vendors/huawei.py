@@ -44,7 +44,8 @@ ACK = {"retCode": "0", "retMsg": "success"}
 # A record is stale when its event time is older than the stored one; with no event time to compare
 # (or equal ones), a replay of an earlier push is stale by its raw id.
 _STALE = ("(CASE WHEN EXCLUDED.event_time <> t.event_time THEN EXCLUDED.event_time < t.event_time "
-          "ELSE EXCLUDED.last_raw_id IS NOT NULL AND t.last_raw_id IS NOT NULL AND EXCLUDED.last_raw_id < t.last_raw_id "
+          "ELSE EXCLUDED.last_raw_id IS NOT NULL AND t.last_raw_id IS NOT NULL "
+          "AND EXCLUDED.last_raw_id < t.last_raw_id "
           "END)")
 _UPSERT = """
 {sighting}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from receiver.vendors import huawei, ozonetel
 
@@ -15,7 +15,8 @@ def json_reply(status_code: int, body: dict) -> tuple[int, dict]:
 
 def huawei_reply(status_code: int, body: dict) -> tuple[int, dict]:
     """Huawei re-pushes on anything but HTTP 200 + retCode "0" (§2.4); a stored body must not be re-pushed."""
-    message = "success" if body.get("status") in ("landed", "note", "stored") else f"stored; quarantined: {body.get('error')}"
+    stored = body.get("status") in ("landed", "note", "stored")
+    message = "success" if stored else f"stored; quarantined: {body.get('error')}"
     return 200, {**huawei.ACK, "retMsg": message, "raw_id": body.get("raw_id")}
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from psycopg.rows import dict_row
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import CollectorRegistry
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import CollectorRegistry
+from psycopg.rows import dict_row
 
 SOURCE_HEALTH = """
 SELECT source, extract(epoch FROM silent_for) AS silent_for_s, silent, in_working_hours, quarantined

@@ -13,8 +13,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, jsonify
 from marshmallow import Schema
 
-from receiver.vendors import huawei, ozonetel
 from receiver.landing.fields import Seconds, Text, VendorTime, WholeNumber
+from receiver.vendors import huawei, ozonetel
 
 bp = Blueprint("openapi", __name__)
 
@@ -48,7 +48,8 @@ def build_spec() -> dict:
     for source, record in (("ozonetel", "OzonetelRecord"), ("huawei", "HuaweiCallResult")):
         ref = {"$ref": f"#/components/schemas/{record}"}
         # Huawei pushes a bare array (§2.4); Ozonetel one object or an array.
-        body = {"type": "array", "items": ref} if source == "huawei" else {"oneOf": [ref, {"type": "array", "items": ref}]}
+        array = {"type": "array", "items": ref}
+        body = array if source == "huawei" else {"oneOf": [ref, array]}
         spec.path(path=f"/callbacks/{source}/{{token}}", operations={"post": {
             "summary": f"{source} pushes call results here",
             "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],

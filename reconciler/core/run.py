@@ -146,17 +146,17 @@ def _one_item(source: Source, conn, budget_conn, budget: Budget, run: Run, clock
         try:
             slot = budget.acquire(budget_conn, run.stop)
         except Stopped:
-            raise psycopg.Rollback()
+            raise psycopg.Rollback() from None
         try:
             payload = source.fetch(item, clock.now())
         except (Unauthorized, Misconfigured) as exc:
             run.source_stop = (str(exc), source.explain(exc))
             run.fail(source.explain(exc))
-            raise psycopg.Rollback()  # the item is untouched: no attempt burned on a config error
+            raise psycopg.Rollback() from None  # the item is untouched: no attempt burned on a config error
         except RateLimited as exc:
             _slow_down(source, budget, budget_conn, exc)
             run.count("rate-limited")
-            raise psycopg.Rollback()  # the item stays due and is taken again after the pause
+            raise psycopg.Rollback() from None  # the item stays due and is taken again after the pause
         except VendorError as exc:
             outcome = source.failed(conn, item, exc, run.id, clock.now())
         else:

@@ -14,12 +14,12 @@ from urllib.parse import quote
 
 from psycopg.rows import dict_row
 
-from receiver.vendors import huawei as landing
 from receiver.landing.mapping import RecordError
 from receiver.settings import RateLimit
-
+from receiver.vendors import huawei as landing
 from reconciler.core import blocks
 from reconciler.core.failures import FailurePolicy
+from reconciler.core.vendor_http import Unauthorized
 from reconciler.sources.huawei_client import (
     API,
     NOT_FOUND,
@@ -31,7 +31,6 @@ from reconciler.sources.huawei_client import (
     return_code,
 )
 from reconciler.sources.huawei_signing import signer
-from reconciler.core.vendor_http import Unauthorized
 
 # A wrong VDN is wrong for detail and discovery alike, so both sources share its stop.
 BLOCK_SOURCE = "huawei"

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from psycopg.rows import dict_row
 
 from receiver.vendors import huawei as landing
-
 from reconciler.sources.huawei import HuaweiBase
 from reconciler.sources.huawei_client import API, OK, PERMANENT, about_the_vdn, return_code
 

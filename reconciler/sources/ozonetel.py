@@ -17,7 +17,6 @@ from psycopg.types.json import Jsonb
 
 from receiver.landing.masking import MASK
 from receiver.landing.payloads import lenient_json
-
 from reconciler.core import blocks
 from reconciler.core.failures import FailurePolicy
 from reconciler.core.vendor_http import (
@@ -55,7 +54,9 @@ INSERT INTO ozonetel_request (campaign_name, window_from, window_to, next_at, or
 VALUES (%(campaign)s, %(window_from)s, %(window_to)s, %(now)s, %(origin)s)
 ON CONFLICT (campaign_name, window_from, window_to) DO NOTHING
 """
-LAST_WINDOW_END = "SELECT max(window_to) FROM ozonetel_request WHERE campaign_name = %(campaign)s AND origin = 'reconcile'"
+LAST_WINDOW_END = """
+SELECT max(window_to) FROM ozonetel_request WHERE campaign_name = %(campaign)s AND origin = 'reconcile'
+"""
 TIME_OUT = """
 UPDATE ozonetel_request SET
     state = CASE WHEN tries >= %(max_tries)s OR (origin = 'reconcile' AND window_to < %(horizon)s) THEN 'failed'
