@@ -38,7 +38,10 @@ run: db .callrecon.env
 	  $(BIN)/callrecon urls --base "$$base"; \
 	  exec $(BIN)/gunicorn -c python:receiver.gunicorn_conf 'receiver:create_app()'
 
+# Lint and import contracts first (pyproject.toml [tool.ruff], setup.cfg [importlinter]): either failing fails the build.
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/callrecon db ensure
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

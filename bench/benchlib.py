@@ -79,7 +79,7 @@ def serve(env: dict, port: int, log_path: str, app: str | None = None) -> subpro
 
     Returns once the server answers HTTP on 127.0.0.1:`port`; `env` is the whole environment.
     """
-    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    line = next(ln for ln in (ROOT / "Procfile").read_text().splitlines() if ln.startswith("web:"))
     argv = line.split(":", 1)[1].split()
     argv = [str(BIN / argv[0])] + [a.strip("'") for a in argv[1:]]
     if app:

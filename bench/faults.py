@@ -32,7 +32,6 @@ import threading
 import time
 
 import psycopg
-
 from benchlib import BIN, DEFAULT_ADMIN_URL, free_port, fresh_database, serve, start_fake, stop
 
 TOKEN = "faults-token-5c1b9e"

@@ -17,8 +17,7 @@ import sys
 import urllib.request
 
 import psycopg
-
-from benchlib import DEFAULT_ADMIN_URL, fresh_database, free_port, run_reconcilers, start_fake
+from benchlib import DEFAULT_ADMIN_URL, free_port, fresh_database, run_reconcilers, start_fake
 
 
 def register(url: str, count: int) -> None:

@@ -29,7 +29,6 @@ import sys
 import time
 
 import psycopg
-
 from benchlib import BIN, DEFAULT_ADMIN_URL, ROOT, free_port, fresh_database, serve, stop
 from ingest_apps import NAIVE_TABLE
 
@@ -68,7 +67,7 @@ def stored_records(url: str, app: str) -> int:
 
 def procfile_command(process: str) -> list[str]:
     """A Procfile line's command, with callrecon taken from this virtualenv."""
-    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith(f"{process}:"))
+    line = next(ln for ln in (ROOT / "Procfile").read_text().splitlines() if ln.startswith(f"{process}:"))
     return [str(BIN / "callrecon") if word == "callrecon" else word for word in line.split(":", 1)[1].split()]
 
 
@@ -132,7 +131,7 @@ def ensure_wrk() -> None:
 
 
 def machine() -> str:
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
     return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}"
 
 
@@ -160,7 +159,8 @@ def main() -> int:
                 runs[app].append(measure(app, records, args.seconds, args.connections, args.database_url))
                 time.sleep(1)
         rows = {app: median_run(results) for app, results in runs.items()}
-        per_round = "; ".join(f"{app} " + ", ".join(f"{r['rps']:.0f}" for r in results) for app, results in runs.items())
+        per_round = "; ".join(f"{app} " + ", ".join(f"{r['rps']:.0f}" for r in results)
+                              for app, results in runs.items())
         print(f"\n{records} record(s) per post; req/s of each round: {per_round}")
         print("app | req/s | records/s | p50 ms | p99 ms | non-2xx | socket errors | acknowledged records "
               "| stored | acked-but-missing (all rounds)")

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import psycopg
-
 from benchlib import DEFAULT_ADMIN_URL, ROOT, fresh_database
 
 QUERIES = sorted((ROOT / "sql" / "queries").glob("*.sql"))

@@ -13,12 +13,12 @@ def create_app(settings=None):
 
     from flask import Flask
 
-    from receiver.web import callbacks, errors, openapi, ops
-    from receiver.landing import inbox
     from receiver import logs
     from receiver.db import make_pool
+    from receiver.landing import inbox
     from receiver.landing.groupcommit import GroupCommit
     from receiver.settings import Settings
+    from receiver.web import callbacks, errors, openapi, ops
 
     settings = settings or Settings.from_env()
     logs.configure(settings)

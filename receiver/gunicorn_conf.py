@@ -4,7 +4,6 @@ import os
 import shutil
 import tempfile
 
-
 # prometheus-client picks single- or multi-process mode when first imported, so the folder must be
 # in the environment before anything imports prometheus_client (receiver/__init__ imports lazily).
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

@@ -17,10 +17,12 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     checksum   text        NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 );
-COMMENT ON TABLE schema_migrations IS 'Which sql/NNNN_*.sql migrations have been applied, written by callrecon db upgrade.';
+COMMENT ON TABLE schema_migrations IS
+    'Which sql/NNNN_*.sql migrations have been applied, written by callrecon db upgrade.';
 COMMENT ON COLUMN schema_migrations.version IS 'The NNNN number of the migration file.';
 COMMENT ON COLUMN schema_migrations.name IS 'The file name the migration was applied from.';
-COMMENT ON COLUMN schema_migrations.checksum IS 'SHA-256 of the file when applied; a later edit shows as modified in db status.';
+COMMENT ON COLUMN schema_migrations.checksum IS
+    'SHA-256 of the file when applied; a later edit shows as modified in db status.';
 COMMENT ON COLUMN schema_migrations.applied_at IS 'When the migration was applied (UTC).';
 """
 APPLIED = "SELECT version, checksum, applied_at FROM schema_migrations ORDER BY version"
@@ -62,7 +64,8 @@ def discover(sql_dir: Path) -> list[Migration]:
             continue
         version = match.group(1)
         if version in found:
-            raise MigrationError(f"two migrations numbered {version}: {found[version].name} and {path.name}; renumber one")
+            raise MigrationError(f"two migrations numbered {version}: {found[version].name} and {path.name}; "
+                                 "renumber one")
         found[version] = Migration(version, path.name, path)
     return [found[v] for v in sorted(found)]
 

@@ -11,7 +11,7 @@ further than that, and a receiver under load that never ends still gets its rows
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 # The newest raw id (the primary key's last entry) and the age of the oldest row still to land
 # (raw_inbox_unlanded_idx). Both are index lookups, cheap enough to ask before every pass.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from receiver.web import health
+from psycopg.rows import dict_row
 
+from receiver.web import health
 from reconciler.core import blocks, budget
 from reconciler.core.clock import SystemClock
 from reconciler.sources import SOURCES
@@ -24,12 +25,13 @@ def collect(conn, settings, clock=None) -> dict:
         name = source_class.name
         source = source_class(settings)
         entry = source.status(conn, now)
-        entry["rate_budget"] = budget.state(conn, budget.budget_name(source))
+        entry["rate_budget"] = budget.state(conn, source.budget_name)
         entry["oldest_pending_s"] = round(float(entry["oldest_pending_s"]), 1) if entry["oldest_pending_s"] else None
-        last = conn.execute(LAST_RUN, {"source": name}).fetchone()
+        with conn.cursor(row_factory=dict_row) as cur:
+            last = cur.execute(LAST_RUN, {"source": name}).fetchone()
         entry["last_run"] = None if last is None else {
-            "id": last[0], "started_at": last[1].isoformat(), "finished_at": last[2] and last[2].isoformat(),
-            "outcome": last[3], "counts": last[4], "error": last[5]}
+            **last, "started_at": last["started_at"].isoformat(),
+            "finished_at": last["finished_at"] and last["finished_at"].isoformat()}
         report[name] = entry
     report["push_sources"] = {row["source"]: {
         "silent": row["silent"], "in_working_hours": row["in_working_hours"],

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 import toy_vendor
+
 from conftest import SECRETS
 from fakes import FakeClock
 from receiver import create_app

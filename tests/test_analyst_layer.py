@@ -6,13 +6,14 @@ import datetime as dt
 import json
 
 import pytest
+from psycopg.rows import dict_row
 
-from conftest import SECRETS, OZONETEL_TOKEN, ROOT, SQL_DIR, fixture_bytes
+from conftest import OZONETEL_TOKEN, ROOT, SECRETS, SQL_DIR, fixture_bytes
 from fakes import huawei_seed_response
 from receiver import create_app
-from receiver.vendors import huawei as huawei_landing
 from receiver.landing.retention import prune
 from receiver.settings import Settings
+from receiver.vendors import huawei as huawei_landing
 from reconciler import schema_docs
 
 HW_TOKEN = "hw-analyst-token-1"
@@ -40,7 +41,8 @@ def two_vendor_client(env):
 def loaded(two_vendor_client, db, env):
     """Both vendors' samples landed through the real endpoints and landing code, times moved to today."""
     client = two_vendor_client
-    assert client.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}", data=fixture_bytes("ozonetel", "call_details__array.json"),
+    assert client.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}",
+                       data=fixture_bytes("ozonetel", "call_details__array.json"),
                        content_type="application/json").status_code == 200
     assert client.post(f"/callbacks/huawei/{HW_TOKEN}", data=fixture_bytes("huawei", "push__array.json"),
                        content_type="application/json").json["retCode"] == "0"
@@ -61,8 +63,7 @@ def loaded(two_vendor_client, db, env):
 
 
 def test_canonical_view_has_one_row_per_call_with_provenance(loaded, db):
-    cur = db.execute("SELECT * FROM call ORDER BY vendor, vendor_call_id")
-    rows = [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
+    rows = db.cursor(row_factory=dict_row).execute("SELECT * FROM call ORDER BY vendor, vendor_call_id").fetchall()
     assert [(r["vendor"], r["vendor_call_id"]) for r in rows] == [
         ("huawei", "8:1644464743-1388"), ("huawei", "8:1644464743-1391"),
         ("ozonetel", "2105221234567891"), ("ozonetel", "2105221234567892")]
@@ -112,7 +113,8 @@ def test_silence_is_flagged_in_working_hours_and_cleared_by_a_callback(two_vendo
     db.execute("SET callrecon.silence_threshold = '1 hour'")
     assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": True, "huawei": True}
     two_vendor_client.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}", json={"monitorUCID": "s-1"})
-    assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": False, "huawei": True}
+    assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": False,
+                                                                                        "huawei": True}
     db.execute("SET callrecon.working_days = '8'")  # no real weekday: outside working days, never silent
     assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": False,
                                                                                       "huawei": False}

@@ -6,9 +6,9 @@ import psycopg
 import pytest
 
 from conftest import OZONETEL_TOKEN, SECRETS
+from receiver.settings import ConfigError, Settings
 from reconciler import cli
 from reconciler.provision import ensure_database
-from receiver.settings import ConfigError, Settings
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
 
@@ -26,9 +26,9 @@ def run(env, monkeypatch, capsys):
     return _run
 
 
-COMMANDS = [[], ["db"], ["db", "ensure"], ["db", "upgrade"], ["db", "status"], ["replay"], ["urls"], ["track", "huawei"],
-            ["track"], ["track", "leadsquared"], ["reconcile"], ["status"], ["backfill"], ["backfill", "ozonetel"],
-            ["prune"], ["db", "docs"]]
+COMMANDS = [[], ["db"], ["db", "ensure"], ["db", "upgrade"], ["db", "status"], ["replay"], ["urls"],
+            ["track", "huawei"], ["track"], ["track", "leadsquared"], ["reconcile"], ["status"], ["backfill"],
+            ["backfill", "ozonetel"], ["prune"], ["db", "docs"]]
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c) or "callrecon" for c in COMMANDS])

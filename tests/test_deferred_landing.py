@@ -9,11 +9,12 @@ import threading
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from conftest import OZONETEL_TOKEN, fixture_bytes
 from receiver import create_app
-from receiver.landing import inbox
 from receiver.db import make_pool
+from receiver.landing import inbox
 from receiver.landing.groupcommit import GroupCommit
 from receiver.settings import Settings
 
@@ -41,8 +42,9 @@ def land(deferred_env, monkeypatch, capsys) -> dict:
 
 
 def raw_row(db, raw_id):
-    cur = db.execute("SELECT status, record_count, landed_count, body FROM raw_inbox WHERE id = %s", (raw_id,))
-    return dict(zip([c.name for c in cur.description], cur.fetchone()))
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT status, record_count, landed_count, body FROM raw_inbox WHERE id = %s",
+                           (raw_id,)).fetchone()
 
 
 def test_deferred_reply_comes_after_the_raw_commit_and_land_types_it(deferred_client, deferred_env, db,

@@ -6,17 +6,17 @@ import datetime as dt
 import json
 import random
 import threading
-
 import zoneinfo
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from conftest import SECRETS, fixture_bytes
 from fakes import FakeClock, FakeISales, huawei_seed_response
 from receiver import create_app
-from receiver.vendors import huawei as landing
 from receiver.settings import ConfigError, Settings
+from receiver.vendors import huawei as landing
 from reconciler import cli
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source
@@ -73,9 +73,8 @@ def run(hw_env, database_url, clock):
 
 
 def call_row(db, vdn, call_id):
-    cur = db.execute("SELECT * FROM huawei_call WHERE vdn_id = %s AND call_id = %s", (vdn, call_id))
-    row = cur.fetchone()
-    return dict(zip([c.name for c in cur.description], row)) if row else None
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM huawei_call WHERE vdn_id = %s AND call_id = %s", (vdn, call_id)).fetchone()
 
 
 def test_push_of_the_documented_array_is_acknowledged_and_landed(hw_client, db):
@@ -252,7 +251,9 @@ def test_calls_claimed_by_a_killed_reconciler_are_picked_up_again(db, isales, ru
     for call_id in ("k-1", "k-2"):
         isales.details[(8, call_id)] = dict(SEED["data"], callId=call_id)
     doomed = psycopg.connect(database_url)
-    assert doomed.execute(CLAIM_CALL, {"now": clock.now(), "blocked": [], "horizon": dt.timedelta(days=30)}).fetchone()[1] == "k-1"
+    claimed = doomed.execute(CLAIM_CALL, {"now": clock.now(), "blocked": [],
+                                          "horizon": dt.timedelta(days=30)}).fetchone()
+    assert claimed[1] == "k-1"
     assert run(HuaweiDetailSource).counts == {"detail-done": 1}
     doomed.close()
     assert run(HuaweiDetailSource).counts == {"detail-done": 1}
@@ -345,7 +346,8 @@ def test_an_undocumented_http_status_is_retried_never_a_source_stop(db, isales, 
     assert result.outcome == "ok" and result.counts == {"retry": 1, "detail-done": 1}
     row = call_row(db, 8, "u-1")
     assert row["detail_status"] == "pending" and row["detail_attempts"] == 1
-    assert row["detail_error"].startswith(f"HTTP {status}: <html>nope</html>") and "HUAWEI_BASE_URL" in row["detail_error"]
+    assert row["detail_error"].startswith(f"HTTP {status}: <html>nope</html>")
+    assert "HUAWEI_BASE_URL" in row["detail_error"]
     clock.t = row["detail_next_at"]
     assert run(HuaweiDetailSource).counts == {"detail-done": 1}
 
@@ -384,7 +386,8 @@ def test_discovery_windows_give_up_after_huawei_max_tries(db, isales, run, clock
 
 def stopped(db, hw_env, clock):
     from reconciler import status
-    return [(s["source"], s["scope"], s["key"]) for s in status.collect(db, Settings.from_env(hw_env), clock)["stopped"]]
+    report = status.collect(db, Settings.from_env(hw_env), clock)
+    return [(s["source"], s["scope"], s["key"]) for s in report["stopped"]]
 
 
 def test_a_parameter_error_on_the_vdn_stops_only_that_vdn_until_the_recheck(db, isales, run, clock, hw_env):

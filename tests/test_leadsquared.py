@@ -9,11 +9,12 @@ from collections import Counter
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from conftest import SECRETS
 from fakes import FakeClock, FakeLeadSquared, lsq_error, seed_response, status_body
-from receiver.vendors import leadsquared as landing
 from receiver.settings import ConfigError, Settings
+from receiver.vendors import leadsquared as landing
 from reconciler import status as status_report
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source
@@ -59,8 +60,8 @@ def track(db, kind, *ids, registered_at=None):
 
 
 def request_row(db, request_id):
-    cur = db.execute("SELECT * FROM lsq_request WHERE lower(request_id) = lower(%s)", (request_id,))
-    return dict(zip([c.name for c in cur.description], cur.fetchone()))
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM lsq_request WHERE lower(request_id) = lower(%s)", (request_id,)).fetchone()
 
 
 @pytest.mark.parametrize("kind", ["call-log", "lead-update", "opportunity-capture"])

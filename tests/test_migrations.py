@@ -7,8 +7,8 @@ import shutil
 import psycopg
 
 from conftest import SQL_DIR
-from receiver.landing import inbox
 from receiver import migrations
+from receiver.landing import inbox
 from receiver.vendors import ozonetel
 
 

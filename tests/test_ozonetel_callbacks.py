@@ -8,6 +8,7 @@ import re
 from urllib.parse import quote
 
 import pytest
+from psycopg.rows import dict_row
 
 from conftest import CONFIGURED_API_KEY, OZONETEL_OLD_TOKEN, OZONETEL_TOKEN, fixture_bytes, fixture_json
 
@@ -17,15 +18,14 @@ UTC = dt.timezone.utc
 
 def call_row(db, key):
     """The ozonetel_call row for a call key, as a dict."""
-    cur = db.execute("SELECT * FROM ozonetel_call WHERE call_key = %s", (key,))
-    row = cur.fetchone()
-    return dict(zip([c.name for c in cur.description], row)) if row else None
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM ozonetel_call WHERE call_key = %s", (key,)).fetchone()
 
 
 def raw_rows(db):
     """All raw_inbox rows, oldest first, as dicts."""
-    cur = db.execute("SELECT * FROM raw_inbox ORDER BY id")
-    return [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM raw_inbox ORDER BY id").fetchall()
 
 
 def test_call_details_json_lands_as_typed_row(client, db):
@@ -190,14 +190,16 @@ def test_a_late_push_with_an_older_event_time_never_overwrites_a_newer_state(cli
     assert (row["dial_status"], row["disposition"]) == ("answered", "Converted")
     assert row["agent_id"] == "A-7"  # an older record still fills what the newer one lacked
     assert row["event_at"] == dt.datetime(2026, 11, 23, 5, 52, tzinfo=dt.timezone.utc)  # 11:22 IST
-    canonical = db.execute("SELECT outcome, end_time FROM call WHERE vendor_call_id = 'data:Renewals_Nov:L-9'").fetchone()
+    canonical = db.execute("SELECT outcome, end_time FROM call WHERE vendor_call_id = %s",
+                           ("data:Renewals_Nov:L-9",)).fetchone()
     assert canonical == ("answered", dt.datetime(2026, 11, 23, 5, 52, tzinfo=dt.timezone.utc))
     assert row["seen_count"] == 2
 
 
 def _metric(client, result):
     text = client.get("/metrics").get_data(as_text=True)
-    found = re.search(r'callrecon_apikey_checks_total\{result="%s",source="ozonetel"\} ([0-9.]+)' % result, text)
+    pattern = r'callrecon_apikey_checks_total\{result="' + re.escape(result) + r'",source="ozonetel"\} ([0-9.]+)'
+    found = re.search(pattern, text)
     return float(found.group(1)) if found else 0.0
 
 

@@ -9,26 +9,27 @@ import threading
 import time
 
 import pytest
+from psycopg.rows import dict_row
 from werkzeug.serving import make_server
 
-from conftest import SECRETS, OZONETEL_TOKEN
-from fakes import FakeClock, FakeOzonetel, ozonetel_seed_replies
+from conftest import OZONETEL_TOKEN, SECRETS
+from fakes import FakeClock, FakeOzonetel, ozonetel_seed_replies, pause
 from receiver import create_app
+from receiver.landing.replay import replay
 from receiver.settings import Settings
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source
 from reconciler.sources.ozonetel import OzonetelSource
-from receiver.landing.replay import replay
 
 API_KEY = "KKozo-test-4f2a9c"
 USER = "acme_ops"
 SECRETS.add(API_KEY)
 UTC = dt.timezone.utc
 RECORDS = [
-    {"monitorUCID": "77001", "CampaignName": "Renewals_Nov", "CallerID": "9876500101", "StartTime": "2026-11-23 10:10:00",
-     "Status": "Answered", "DialStatus": "answered", "Apikey": API_KEY},
-    {"monitorUCID": "77002", "CampaignName": "Renewals_Nov", "CallerID": "9876500102", "StartTime": "2026-11-23 10:20:00",
-     "Status": "NotAnswered", "DialStatus": "not_answered", "Apikey": API_KEY},
+    {"monitorUCID": "77001", "CampaignName": "Renewals_Nov", "CallerID": "9876500101",
+     "StartTime": "2026-11-23 10:10:00", "Status": "Answered", "DialStatus": "answered", "Apikey": API_KEY},
+    {"monitorUCID": "77002", "CampaignName": "Renewals_Nov", "CallerID": "9876500102",
+     "StartTime": "2026-11-23 10:20:00", "Status": "NotAnswered", "DialStatus": "not_answered", "Apikey": API_KEY},
     {"campaignName": "Renewals_Nov", "phoneNumber": "9876500103", "status": "Pending", "dialstatus": "All"},
 ]
 
@@ -79,8 +80,8 @@ def run(oz_env, database_url, clock):
 
 
 def ledger(db):
-    cur = db.execute("SELECT * FROM ozonetel_request ORDER BY window_from")
-    return [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM ozonetel_request ORDER BY window_from").fetchall()
 
 
 def wait_for(db, sql, expected, seconds=10.0):
@@ -90,7 +91,7 @@ def wait_for(db, sql, expected, seconds=10.0):
         value = db.execute(sql).fetchone()
         if value == expected or time.monotonic() > deadline:
             return value
-        time.sleep(0.05)
+        pause(0.05)
 
 
 def test_a_window_is_requested_pushed_and_received(db, fake, run):
@@ -102,7 +103,8 @@ def test_a_window_is_requested_pushed_and_received(db, fake, run):
                                                       dt.datetime(2026, 11, 23, 5, 30, tzinfo=UTC))
     [sent] = fake.requests
     assert (sent["fromDate"], sent["toDate"]) == ("2026-11-23 10:00:00", "2026-11-23 11:00:00")
-    assert (sent["status"], sent["dialstatus"], sent["dispositions"], sent["sortby"]) == ("All", "All", "ALL", "2")  # by updated date
+    # sortby 2: by updated date
+    assert (sent["status"], sent["dialstatus"], sent["dispositions"], sent["sortby"]) == ("All", "All", "ALL", "2")
     assert sent["callBackUrl"].endswith(f"/callbacks/ozonetel/{OZONETEL_TOKEN}")
     assert row["params"]["apiKey"] == "***" and OZONETEL_TOKEN not in str(row["params"])
     assert wait_for(db, "SELECT state, records_received FROM ozonetel_request", ("received", 3)) == ("received", 3)
@@ -213,8 +215,9 @@ def test_two_reconcilers_never_request_a_window_twice_nor_exceed_the_limit(oz_en
 
 
 def call_row(db, call_key):
-    cur = db.execute("SELECT * FROM call WHERE vendor = 'ozonetel' AND vendor_call_id = %s", (call_key,))
-    return dict(zip([c.name for c in cur.description], cur.fetchone()))
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM call WHERE vendor = 'ozonetel' AND vendor_call_id = %s",
+                           (call_key,)).fetchone()
 
 
 @pytest.mark.parametrize("sortby,outcome", [("2", "answered"), ("1", "no-answer")])

@@ -7,8 +7,8 @@ import os
 import shlex
 import socket
 import subprocess
-import threading
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURE_APIKEY, OZONETEL_TOKEN, ROOT, fixture_bytes
+from fakes import pause
 
 
 def free_port() -> int:
@@ -51,7 +52,7 @@ def wait_for_text(path: Path, text: str, seconds: float = 10) -> str:
     """The file's content once it contains text (access log lines are written after the reply)."""
     deadline = time.monotonic() + seconds
     while text not in path.read_text() and time.monotonic() < deadline:
-        time.sleep(0.05)
+        pause(0.05)
     return path.read_text()
 
 
@@ -66,7 +67,7 @@ def wait_until_healthy(base: str, proc: subprocess.Popen, log_path: Path) -> Non
             pass
         assert proc.poll() is None, log_path.read_text()
         assert time.monotonic() < deadline, "gunicorn did not start:\n" + log_path.read_text()
-        time.sleep(0.1)
+        pause(0.1)
 
 
 @pytest.fixture
@@ -145,7 +146,7 @@ def test_procfile_lander_lands_what_a_deferred_web_stored_under_concurrent_posts
         deadline = time.monotonic() + 20
         while db.execute("SELECT count(*) FROM ozonetel_call WHERE call_key LIKE 'srv-%'").fetchone()[0] < 80:
             assert time.monotonic() < deadline, (tmp_path / "procs.log").read_text()
-            time.sleep(0.1)
+            pause(0.1)
         assert db.execute("SELECT count(*) FROM raw_inbox WHERE status <> 'landed'").fetchone()[0] == 0
     finally:
         for proc in (web, lander):

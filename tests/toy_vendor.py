@@ -57,6 +57,9 @@ class ToySource:
     def problems(self) -> list[str]:
         return [] if self.base_url else ["toy base URL is not set"]
 
+    def prepare(self, conn, now, since=None) -> None:
+        """Nothing to add before a run: items are inserted by whoever tracks them."""
+
     def is_configured(self) -> bool:
         return bool(self.base_url)
 

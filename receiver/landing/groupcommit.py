@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import psycopg
 from psycopg_pool import PoolTimeout
@@ -101,7 +101,7 @@ class GroupCommit:
                     self._commit([slot])
                 return
         else:
-            for slot, result in zip(batch, results):
+            for slot, result in zip(batch, results, strict=False):
                 slot.result = result
         for slot in batch:
             slot.finished = True

@@ -21,13 +21,13 @@ RETURNING id, received_at
 # parameters in PostgreSQL's own $n form go through a raw cursor as they are, and psycopg
 # prepares each batch size's statement after a few uses. Identity values are drawn in VALUES
 # order, so ordering the returned rows by id gives the input order.
-INSERT_RAW_VALUES = "INSERT INTO raw_inbox (source, client_addr, content_type, headers, body, body_sha256, body_bytes, " \
-                    "apikey_check)\n" \
+INSERT_RAW_VALUES = "INSERT INTO raw_inbox (source, client_addr, content_type, headers, body, body_sha256, " \
+                    "body_bytes, apikey_check)\n" \
                     "VALUES {rows}\nRETURNING id, received_at"
 RAW_VALUES_ROW = "(${}::text, ${}::inet, ${}::text, ${}::jsonb, ${}::bytea, ${}::text, ${}::int, ${}::jsonb)"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def insert_raw_many(count: int) -> str:
     """INSERT_RAW_VALUES for `count` rows."""
     width = RAW_VALUES_ROW.count("{}")

@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 import psycopg
-
 from marshmallow import ValidationError
 from psycopg import sql
 
@@ -86,7 +85,7 @@ class Statement:
     names: tuple[str, ...]
 
     @classmethod
-    def of(cls, query) -> "Statement":
+    def of(cls, query) -> Statement:
         text = query.as_string() if isinstance(query, sql.Composable) else query
         names: list[str] = []
 

@@ -44,7 +44,8 @@ ACK = {"retCode": "0", "retMsg": "success"}
 # A record is stale when its event time is older than the stored one; with no event time to compare
 # (or equal ones), a replay of an earlier push is stale by its raw id.
 _STALE = ("(CASE WHEN EXCLUDED.event_time <> t.event_time THEN EXCLUDED.event_time < t.event_time "
-          "ELSE EXCLUDED.last_raw_id IS NOT NULL AND t.last_raw_id IS NOT NULL AND EXCLUDED.last_raw_id < t.last_raw_id "
+          "ELSE EXCLUDED.last_raw_id IS NOT NULL AND t.last_raw_id IS NOT NULL "
+          "AND EXCLUDED.last_raw_id < t.last_raw_id "
           "END)")
 _UPSERT = """
 {sighting}
@@ -193,5 +194,6 @@ def register(conn, vdn_id: int, call_ids, settings, now: dt.datetime) -> int:
 
 def reply(status_code: int, body: dict) -> tuple[int, dict]:
     """Huawei re-pushes on anything but HTTP 200 + retCode "0" (§2.4); a stored body must not be re-pushed."""
-    message = "success" if body.get("status") in ("landed", "note", "stored") else f"stored; quarantined: {body.get('error')}"
+    stored = body.get("status") in ("landed", "note", "stored")
+    message = "success" if stored else f"stored; quarantined: {body.get('error')}"
     return 200, {**ACK, "retMsg": message, "raw_id": body.get("raw_id")}

@@ -15,10 +15,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from receiver.landing.fields import Seconds, Text, VendorTime, to_utc
-from receiver.vendors import ozonetel_ledger
 from receiver.landing.land import Outcome, RawRef
 from receiver.landing.mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
 from receiver.landing.masking import normalise_key
+from receiver.vendors import ozonetel_ledger
 
 SOURCE = "ozonetel"
 

@@ -3,8 +3,9 @@
 Rule (README "Matching pushes to requests"): a record carrying a `uniqueId` counts for the request
 whose call (any try, not only the last) got that uniqueId. A record without one counts for every
 asked-for request of its campaign whose window holds the record's StartTime. Each raw callback is
-credited once per request, so replays count nothing twice. A status notice (`{"status", "message", "uniqueId"}` without call
-data) with a uniqueId closes its request: `success` as received with no records, `error` as failed.
+credited once per request, so replays count nothing twice. A status notice
+(`{"status", "message", "uniqueId"}` without call data) with a uniqueId closes its request: `success`
+as received with no records, `error` as failed.
 """
 
 from __future__ import annotations

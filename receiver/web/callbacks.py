@@ -10,12 +10,12 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from receiver.landing import inbox
-from receiver.web import metrics
 from receiver.landing.groupcommit import UNAVAILABLE
 from receiver.landing.land import RawRef, land
 from receiver.landing.masking import mask_body, mask_records, safe_headers, secret_values_in
 from receiver.landing.payloads import BodyError, decode
 from receiver.vendors.registry import LANDERS, PUSHES
+from receiver.web import metrics
 
 bp = Blueprint("callbacks", __name__)
 log = logging.getLogger("callrecon.callbacks")

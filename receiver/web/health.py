@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import CollectorRegistry
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import CollectorRegistry
+from psycopg.rows import dict_row
 
 from receiver.vendors.registry import VENDORS
 
@@ -34,8 +35,8 @@ def gave_up(conn) -> dict[str, int]:
 
 def source_health(conn) -> list[dict]:
     """One dict per push source: seconds since the last callback, silent?, quarantined rows."""
-    cur = conn.execute(SOURCE_HEALTH)
-    return [dict(zip([c.name for c in cur.description], row)) for row in cur.fetchall()]
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(SOURCE_HEALTH).fetchall()
 
 
 def unlanded(conn) -> dict[str, tuple[int, float]]:

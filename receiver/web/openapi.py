@@ -13,8 +13,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, jsonify
 from marshmallow import Schema
 
-from receiver.vendors.registry import PUSHES
 from receiver.landing.fields import Seconds, Text, VendorTime, WholeNumber
+from receiver.vendors.registry import PUSHES
 
 bp = Blueprint("openapi", __name__)
 

@@ -8,9 +8,9 @@ import psycopg
 from flask import Blueprint, Response, current_app, jsonify
 from psycopg_pool import PoolTimeout
 
-from receiver.web import health, metrics
 from receiver import migrations
 from receiver.vendors.registry import PUSHES
+from receiver.web import health, metrics
 
 bp = Blueprint("ops", __name__)
 

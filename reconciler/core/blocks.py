@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
+from psycopg.rows import dict_row
+
 RECORD = """
 INSERT INTO reconcile_block (source, scope, key, reason, fix, config_hash, since, last_seen_at, recheck_at)
 VALUES (%(source)s, %(scope)s, %(key)s, %(reason)s, %(fix)s, %(config_hash)s, %(now)s, %(now)s, %(recheck_at)s)
@@ -77,6 +79,5 @@ def lift(conn, source: str, scope: str, key: str = "") -> None:
 
 def listing(conn) -> list[dict]:
     """Every stop in force or awaiting its recheck, for `callrecon status`."""
-    cur = conn.execute(LIST)
-    names = [c.name for c in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(LIST).fetchall()

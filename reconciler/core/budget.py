@@ -141,11 +141,6 @@ class Budget:
         conn.execute(PAUSE, {"name": self.name, "now": self.clock.now(), "seconds": seconds})
 
 
-def budget_name(source) -> str:
-    """The budget a source spends: its own name unless several sources share one (Huawei)."""
-    return getattr(source, "budget_name", source.name)
-
-
 def state(conn, name: str) -> dict | None:
     """The budget as configured, as learned from the vendor, and in force; None before its first run."""
     row = conn.execute(STATE, {"name": name}).fetchone()

@@ -19,7 +19,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from reconciler.core import blocks
-from reconciler.core.budget import Budget, Stopped, budget_name
+from reconciler.core.budget import Budget, Stopped
+from reconciler.core.source import Source
 from reconciler.core.vendor_http import Misconfigured, RateLimited, Unauthorized, VendorError
 
 log = logging.getLogger("callrecon.reconciler")
@@ -88,10 +89,10 @@ class Run:
                 self.error = message
 
 
-def run_source(source, database_url: str, clock, *, stop: threading.Event, limit=None,
+def run_source(source: Source, database_url: str, clock, *, stop: threading.Event, limit=None,
                concurrency: int = 1, progress=None, since=None) -> RunResult:
     """Work through every due item of one source, `concurrency` items at a time."""
-    budget = Budget(budget_name(source), source.rate_limit, clock, source.call_timeout)
+    budget = Budget(source.budget_name, source.rate_limit, clock, source.call_timeout)
     with psycopg.connect(database_url, autocommit=True) as conn:
         budget.ensure(conn)
         run_id = conn.execute(START_RUN, {"source": source.name, "now": clock.now(),
@@ -101,8 +102,7 @@ def run_source(source, database_url: str, clock, *, stop: threading.Event, limit
         if problems:
             run.fail("; ".join(problems))
         else:
-            if hasattr(source, "prepare"):
-                source.prepare(conn, clock.now(), since)
+            source.prepare(conn, clock.now(), since)
             threads = [threading.Thread(target=_worker, args=(source, database_url, budget, run, clock),
                                         name=f"{source.name}-{n}", daemon=True) for n in range(concurrency)]
             for thread in threads:
@@ -120,7 +120,7 @@ def run_source(source, database_url: str, clock, *, stop: threading.Event, limit
     return RunResult(source.name, run_id, outcome, run.counts, run.error)
 
 
-def _worker(source, database_url, budget, run, clock) -> None:
+def _worker(source: Source, database_url: str, budget: Budget, run: Run, clock) -> None:
     """One thread: items one at a time until none is due, the limit is reached, or we must stop."""
     try:
         with psycopg.connect(database_url, autocommit=True) as conn, \
@@ -136,7 +136,7 @@ def _worker(source, database_url, budget, run, clock) -> None:
         run.fail(f"internal error {type(exc).__name__}: see the log")
 
 
-def _one_item(source, conn, budget_conn, budget, run, clock) -> bool:
+def _one_item(source: Source, conn, budget_conn, budget: Budget, run: Run, clock) -> bool:
     """Claim, call and land one item in one transaction; False when nothing is due."""
     outcome = None
     with conn.transaction():
@@ -146,17 +146,17 @@ def _one_item(source, conn, budget_conn, budget, run, clock) -> bool:
         try:
             slot = budget.acquire(budget_conn, run.stop)
         except Stopped:
-            raise psycopg.Rollback()
+            raise psycopg.Rollback() from None
         try:
             payload = source.fetch(item, clock.now())
         except (Unauthorized, Misconfigured) as exc:
             run.source_stop = (str(exc), source.explain(exc))
             run.fail(source.explain(exc))
-            raise psycopg.Rollback()  # the item is untouched: no attempt burned on a config error
+            raise psycopg.Rollback() from None  # the item is untouched: no attempt burned on a config error
         except RateLimited as exc:
             _slow_down(source, budget, budget_conn, exc)
             run.count("rate-limited")
-            raise psycopg.Rollback()  # the item stays due and is taken again after the pause
+            raise psycopg.Rollback() from None  # the item stays due and is taken again after the pause
         except VendorError as exc:
             outcome = source.failed(conn, item, exc, run.id, clock.now())
         else:
@@ -168,7 +168,7 @@ def _one_item(source, conn, budget_conn, budget, run, clock) -> bool:
     return True
 
 
-def _slow_down(source, budget, budget_conn, exc: RateLimited) -> None:
+def _slow_down(source: Source, budget: Budget, budget_conn, exc: RateLimited) -> None:
     """Pause every process's budget; if the vendor stated a lower limit, keep to it from now on."""
     fields = {"source": source.name, "retry_after": exc.retry_after, "pause_s": exc.wait}
     if exc.limit is not None:

@@ -7,8 +7,8 @@ budget, so the reconciler core reschedules the item with backoff instead (failur
 
 from __future__ import annotations
 
-import email.utils
 import datetime as dt
+import email.utils
 import json
 import re
 

@@ -12,12 +12,14 @@ import random
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from receiver.vendors import huawei as landing
+from psycopg.rows import dict_row
+
 from receiver.landing.mapping import RecordError
 from receiver.settings import RateLimit
-
+from receiver.vendors import huawei as landing
 from reconciler.core import blocks
 from reconciler.core.failures import FailurePolicy
+from reconciler.core.vendor_http import Unauthorized
 from reconciler.sources.huawei_client import (
     API,
     NOT_FOUND,
@@ -29,7 +31,6 @@ from reconciler.sources.huawei_client import (
     return_code,
 )
 from reconciler.sources.huawei_signing import signer
-from reconciler.core.vendor_http import Unauthorized
 
 # A wrong VDN is wrong for detail and discovery alike, so both sources share its stop.
 BLOCK_SOURCE = "huawei"
@@ -89,6 +90,9 @@ class HuaweiBase:
             return (f"Huawei rejected the request signature ({exc}): check HUAWEI_AK, HUAWEI_SK and HUAWEI_SIGNER "
                     "(README: Huawei signing); no item was charged an attempt")
         return str(exc)
+
+    def prepare(self, conn, now, since=None) -> None:
+        """Nothing to add: the detail source works on the calls pushes and discovery have landed."""
 
     def item_key(self, item) -> dict:
         """The item's primary key as statement parameters."""
@@ -186,8 +190,8 @@ class HuaweiDetailSource(HuaweiBase):
 
     def status(self, conn, now) -> dict:
         """Counts for `callrecon status`."""
-        cur = conn.execute(DETAIL_STATUS, {"now": now})
-        return dict(zip([c.name for c in cur.description], cur.fetchone()))
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(DETAIL_STATUS, {"now": now}).fetchone()
 
     def claim(self, conn, now) -> Call | None:
         """The most overdue call no other process holds, outside stopped VDNs."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from receiver.vendors import huawei as landing
+from psycopg.rows import dict_row
 
+from receiver.vendors import huawei as landing
 from reconciler.sources.huawei import HuaweiBase
 from reconciler.sources.huawei_client import API, OK, PERMANENT, about_the_vdn, return_code
 
@@ -95,8 +96,8 @@ class HuaweiDiscoverySource(HuaweiBase):
 
     def status(self, conn, now) -> dict:
         """Counts for `callrecon status`."""
-        cur = conn.execute(DISCOVERY_STATUS, {"now": now})
-        return dict(zip([c.name for c in cur.description], cur.fetchone()))
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(DISCOVERY_STATUS, {"now": now}).fetchone()
 
     def claim(self, conn, now) -> Window | None:
         """The oldest due window page no other process holds, outside stopped VDNs."""

@@ -57,4 +57,5 @@ def signer(name: str):
     try:
         return getattr(importlib.import_module(module), function)
     except (ImportError, AttributeError, ValueError):
-        raise ValueError(f"HUAWEI_SIGNER={name!r} is neither auth-v2, none, nor an importable module:function") from None
+        raise ValueError(f"HUAWEI_SIGNER={name!r} is neither auth-v2, none, nor an importable "
+                         "module:function") from None

@@ -15,9 +15,10 @@ import random
 import re
 from dataclasses import dataclass
 
-from receiver.vendors import leadsquared as landing
-from receiver.landing.mapping import RecordError
+from psycopg.rows import dict_row
 
+from receiver.landing.mapping import RecordError
+from receiver.vendors import leadsquared as landing
 from reconciler.core.failures import FailurePolicy
 from reconciler.core.vendor_http import BadRequest, Misconfigured, Transient, Unauthorized, get_json, make_session
 
@@ -74,7 +75,7 @@ class Item:
 class LeadSquaredSource:
     """The reconciler source for LeadSquared async status polling."""
 
-    name = SOURCE
+    name = budget_name = SOURCE
 
     def __init__(self, settings, rng: random.Random | None = None):
         self.config = settings.leadsquared
@@ -90,6 +91,9 @@ class LeadSquaredSource:
     def problems(self) -> list[str]:
         """Configuration errors that keep this source from running."""
         return self.config.problems()
+
+    def prepare(self, conn, now, since=None) -> None:
+        """Nothing to add: the receiver registers every request the CRM answered with a RequestId."""
 
     def is_configured(self) -> bool:
         """True once any LSQ_* connection setting is given (so `--source all` should run it)."""
@@ -109,8 +113,8 @@ class LeadSquaredSource:
 
     def status(self, conn, now) -> dict:
         """Counts for `callrecon status`."""
-        cur = conn.execute(STATUS, {"now": now})
-        return dict(zip([c.name for c in cur.description], cur.fetchone()))
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(STATUS, {"now": now}).fetchone()
 
     def claim(self, conn, now) -> Item | None:
         """The most overdue item no other process holds, locked until this transaction ends."""

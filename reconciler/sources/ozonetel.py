@@ -12,11 +12,11 @@ import json
 import random
 from dataclasses import dataclass
 
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from receiver.landing.masking import MASK
 from receiver.landing.payloads import lenient_json
-
 from reconciler.core import blocks
 from reconciler.core.failures import FailurePolicy
 from reconciler.core.vendor_http import (
@@ -54,7 +54,9 @@ INSERT INTO ozonetel_request (campaign_name, window_from, window_to, next_at, or
 VALUES (%(campaign)s, %(window_from)s, %(window_to)s, %(now)s, %(origin)s)
 ON CONFLICT (campaign_name, window_from, window_to) DO NOTHING
 """
-LAST_WINDOW_END = "SELECT max(window_to) FROM ozonetel_request WHERE campaign_name = %(campaign)s AND origin = 'reconcile'"
+LAST_WINDOW_END = """
+SELECT max(window_to) FROM ozonetel_request WHERE campaign_name = %(campaign)s AND origin = 'reconcile'
+"""
 TIME_OUT = """
 UPDATE ozonetel_request SET
     state = CASE WHEN tries >= %(max_tries)s OR (origin = 'reconcile' AND window_to < %(horizon)s) THEN 'failed'
@@ -153,7 +155,7 @@ def floor_time(moment: dt.datetime, size: dt.timedelta, zone) -> dt.datetime:
 class OzonetelSource:
     """Requests dial-status pushes for campaign windows, within Ozonetel's 10-per-minute limit."""
 
-    name = SOURCE
+    name = budget_name = SOURCE
 
     def __init__(self, settings, rng: random.Random | None = None):
         self.settings = settings
@@ -219,8 +221,8 @@ class OzonetelSource:
 
     def status(self, conn, now) -> dict:
         """Counts for `callrecon status`."""
-        cur = conn.execute(STATUS, {"now": now})
-        return dict(zip([c.name for c in cur.description], cur.fetchone()))
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(STATUS, {"now": now}).fetchone()
 
     def claim(self, conn, now) -> Window | None:
         """The most overdue window no other process holds."""
