@@ -22,15 +22,13 @@ from receiver.env_values import (
     Flag,
     Names,
     RateLimit,
-    SettingsEnv,
     Text,
     Upper,
     Weekdays,
     WorkingHours,
     Zone,
-    described,
-    setting,
 )
+from receiver.settings_env import SettingsEnv, described, setting
 from receiver.vendor_settings import (
     LSQ_KINDS,
     HuaweiSettings,

@@ -18,8 +18,8 @@ from receiver.env_values import (
     Statuses,
     Text,
     Zone,
-    setting,
 )
+from receiver.settings_env import setting
 
 LSQ_KINDS = ("call-log", "lead-update", "opportunity-capture")
 # Status paths: call-log from seed 000; the other two are inferred (vendors.md §3.2), so configurable.
