@@ -1,42 +1,145 @@
-"""Parsing environment values into typed settings, with errors that name the variable and the fix."""
+"""callrecon's setting types as marshmallow fields, for environs (receiver/settings_env.py reads them).
+
+environs does the reading, the defaults and the per-variable error collection; what is ours is only
+the value types (durations with units, 'N/Ss' rate limits, vdnId:campaignId pairs, weekdays, working
+hours, IANA zones), the wording of their errors (the rest of "NAME='value' ..."), and how each
+value is written back for describe().
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import zoneinfo
-from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import marshmallow as ma
 
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable and the fix."""
 
 
-def tokens(raw: str) -> tuple[str, ...]:
-    """Split a comma-separated token list, dropping blanks (rotation keeps old and new)."""
-    return tuple(t.strip() for t in raw.split(",") if t.strip())
+MASK = "****"
 
 
-def integer(env, name: str, default: int, minimum: int = 0) -> int:
-    """Parse an integer setting or explain what is wrong with it."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not an integer: set it to a whole number like {default}") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} is below the minimum {minimum}: raise it or unset it for {default}")
-    return value
+class Setting(ma.fields.Field):
+    """Base of our types: an error is the rest of "NAME='value' ...", a value is shown as it is written."""
+
+    def hint(self) -> str:
+        """The default, written the way the variable is, for 'use a form like ...' advice."""
+        return "" if self.load_default in (None, ma.missing) else self._serialize(self.load_default, None, None)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return "" if value is None else str(value)
 
 
-def zone(env, name: str, default: str) -> zoneinfo.ZoneInfo:
-    """Parse an IANA time zone name or explain what is wrong with it."""
-    raw = env.get(name, "").strip() or default
-    try:
-        return zoneinfo.ZoneInfo(raw)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{name}={raw!r} is not an IANA time zone: use a name like {default!r}") from None
+class Text(Setting):
+    """Free text, stripped."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return value
+
+
+class BaseUrl(Setting):
+    """An address that paths are appended to, so without a trailing slash."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return value.rstrip("/")
+
+
+class DatabaseUrl(Setting):
+    """A libpq URL; shown with its password masked."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return value
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        parts = urlsplit(value)
+        if not parts.password:
+            return value
+        return value.replace(f":{parts.password}@", f":{MASK}@", 1)
+
+
+class Upper(Setting):
+    """A word compared in upper case (LOG_LEVEL)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return value.upper()
+
+
+class Count(Setting):
+    """A whole number with a floor."""
+
+    def __init__(self, *, minimum: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.minimum = minimum
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            number = int(value)
+        except ValueError:
+            raise ma.ValidationError(f"is not an integer: set it to a whole number like {self.hint()}") from None
+        if number < self.minimum:
+            raise ma.ValidationError(f"is below the minimum {self.minimum}: raise it or unset it for {self.hint()}")
+        return number
+
+
+class Choice(Setting):
+    """One of a fixed set of words, case-insensitive."""
+
+    def __init__(self, *, choices: tuple[str, ...], **kwargs):
+        super().__init__(**kwargs)
+        self.choices = choices
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value.lower() not in self.choices:
+            raise ma.ValidationError(f"is not one of {', '.join(self.choices)}")
+        return value.lower()
+
+
+class Flag(Choice):
+    """'true' or 'false' only (not yes/on/1: the README promises these two words)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=("true", "false"), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data) == "true"
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return "true" if value else "false"
+
+
+class Names(Setting):
+    """A comma-separated list, blanks dropped (token rotation lists the new and the old one)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return ",".join(sorted(value) if isinstance(value, frozenset) else value)
+
+
+class Statuses(Names):
+    """A comma-separated set of status words, compared in lower case."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return frozenset(name.lower() for name in super()._deserialize(value, attr, data))
+
+
+class Zone(Setting):
+    """An IANA time zone name."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            example = self.hint() or "Asia/Shanghai"
+            raise ma.ValidationError(f"is not an IANA time zone: use a name like {example!r}") from None
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return "" if value is None else value.key
 
 
 UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -51,90 +154,107 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * UNITS[match.group(2) or "s"]
 
 
-def duration(env, name: str, default: str) -> float:
-    """Parse a duration setting or explain what is wrong with it."""
-    raw = env.get(name, "").strip() or default
-    try:
-        seconds = parse_duration(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a duration: use a form like {default!r} (s, m, h)") from None
-    if seconds <= 0:
-        raise ConfigError(f"{name}={raw!r} must be longer than zero")
-    return seconds
+def show_duration(seconds: float) -> str:
+    """'30m' for 1800.0: the largest unit that divides it exactly."""
+    for unit in ("d", "h", "m", "s"):
+        if seconds >= UNITS[unit] and seconds % UNITS[unit] == 0:
+            return f"{seconds / UNITS[unit]:g}{unit}"
+    return f"{seconds:g}s"
 
 
-@dataclass(frozen=True)
+class Duration(Setting):
+    """Seconds, written with a unit: '30s', '15m', '12h', '15d', '250ms'."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            raise ma.ValidationError(f"is not a duration: use a form like {self.hint()!r} (s, m, h)") from None
+        if seconds <= 0:
+            raise ma.ValidationError("must be longer than zero")
+        return seconds
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return show_duration(value)
+
+
+@dataclasses.dataclass(frozen=True)
 class RateLimit:
     """N calls per period, e.g. '25/5s'."""
 
     calls: int
     period: float
 
-    @classmethod
-    def parse(cls, name: str, raw: str) -> "RateLimit":
-        """'25/5s' -> RateLimit(25, 5.0); the error names the variable."""
-        calls, _, period = raw.partition("/")
-        try:
-            limit = cls(int(calls), parse_duration(period or "x"))
-        except ValueError:
-            raise ConfigError(f"{name}={raw!r} is not a rate limit: use CALLS/PERIOD like '25/5s' or '10/60s'") from None
-        if limit.calls < 1 or limit.period <= 0:
-            raise ConfigError(f"{name}={raw!r} must allow at least 1 call per positive period")
-        return limit
-
     def __str__(self) -> str:
         return f"{self.calls}/{self.period:g}s"
 
 
-def choice(env, name: str, default: str, choices: tuple[str, ...]) -> str:
-    """One of a fixed set of words, or an error naming the variable and the choices."""
-    raw = (env.get(name, "").strip() or default).lower()
-    if raw not in choices:
-        raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}")
-    return raw
+class Rate(Setting):
+    """A RateLimit written CALLS/PERIOD: '25/5s'."""
 
-
-def campaign_pairs(env, name: str) -> tuple[tuple[int, int], ...]:
-    """'8:1001,8:1002' -> ((8, 1001), (8, 1002))."""
-    pairs = []
-    for part in env.get(name, "").split(","):
-        if not part.strip():
-            continue
-        vdn, _, campaign = part.strip().partition(":")
+    def _deserialize(self, value, attr, data, **kwargs):
+        calls, _, period = value.partition("/")
         try:
-            pair = (int(vdn), int(campaign))
+            limit = RateLimit(int(calls), parse_duration(period or "x"))
         except ValueError:
-            raise ConfigError(f"{name}: {part.strip()!r} is not vdnId:campaignId (e.g. 8:1001)") from None
-        if not 1 <= pair[0] <= 9999:
-            raise ConfigError(f"{name}: vdnId {pair[0]} is outside 1..9999")
-        pairs.append(pair)
-    return tuple(pairs)
+            raise ma.ValidationError("is not a rate limit: use CALLS/PERIOD like '25/5s' or '10/60s'") from None
+        if limit.calls < 1 or limit.period <= 0:
+            raise ma.ValidationError("must allow at least 1 call per positive period")
+        return limit
 
 
-DAY_NAMES = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+class CampaignPairs(Setting):
+    """'8:1001,8:1002' -> ((8, 1001), (8, 1002)): Huawei vdnId:campaignId pairs."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        pairs = []
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            vdn, _, campaign = part.partition(":")
+            try:
+                pair = (int(vdn), int(campaign))
+            except ValueError:
+                raise ma.ValidationError(f"has {part!r}, which is not vdnId:campaignId (e.g. 8:1001)") from None
+            if not 1 <= pair[0] <= 9999:
+                raise ma.ValidationError(f"has vdnId {pair[0]}, outside 1..9999")
+            pairs.append(pair)
+        return tuple(pairs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return ",".join(f"{vdn}:{campaign}" for vdn, campaign in value)
+
+
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
 
-def working_hours(env, name: str, default: str) -> str:
-    """'09:00-19:00' (local time, end exclusive), validated."""
-    raw = env.get(name, "").strip() or default
-    if not _HOURS.match(raw) or raw.split("-")[0] >= raw.split("-")[1]:
-        raise ConfigError(f"{name}={raw!r} is not a time range like {default!r} (HH:MM-HH:MM, start before end)")
-    return raw
+class WorkingHours(Setting):
+    """'09:00-19:00' (local time, end exclusive), kept as text: the analyst views parse it."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not _HOURS.match(value) or value.split("-")[0] >= value.split("-")[1]:
+            raise ma.ValidationError(f"is not a time range like {self.hint()!r} (HH:MM-HH:MM, start before end)")
+        return value
 
 
-def weekdays(env, name: str, default: str) -> tuple[int, ...]:
-    """'Mon-Sat' or 'Mon,Wed,Fri' or '1,2,3' -> ISO weekday numbers (Mon=1)."""
-    raw = (env.get(name, "").strip() or default).lower()
-    days: set[int] = set()
-    try:
-        for part in raw.split(","):
-            first, _, last = part.strip().partition("-")
-            a = DAY_NAMES[first[:3]] if first[:3] in DAY_NAMES else int(first)
-            b = (DAY_NAMES[last[:3]] if last[:3] in DAY_NAMES else int(last)) if last else a
-            days.update(range(a, b + 1))
-    except (KeyError, ValueError):
-        raise ConfigError(f"{name}={raw!r} is not a list of weekdays like {default!r}") from None
-    if not days or not days <= set(range(1, 8)):
-        raise ConfigError(f"{name}={raw!r} is not a list of weekdays like {default!r}")
-    return tuple(sorted(days))
+DAY_NAMES = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+
+
+class Weekdays(Setting):
+    """'Mon-Sat', 'Mon,Wed,Fri' or '1,2,3' -> ISO weekday numbers (Mon=1)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        days: set[int] = set()
+        try:
+            for part in value.lower().split(","):
+                first, _, last = part.strip().partition("-")
+                a = DAY_NAMES[first[:3]] if first[:3] in DAY_NAMES else int(first)
+                b = (DAY_NAMES[last[:3]] if last[:3] in DAY_NAMES else int(last)) if last else a
+                days.update(range(a, b + 1))
+        except (KeyError, ValueError):
+            days = set()
+        if not days or not days <= set(range(1, 8)):
+            raise ma.ValidationError(f"is not a list of weekdays like {self.hint()!r}")
+        return tuple(sorted(days))
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        names = {number: name.title() for name, number in DAY_NAMES.items()}
+        return ",".join(names[day] for day in value)

@@ -1,4 +1,8 @@
-"""Configuration: read from the environment once, in one place (warehouse style)."""
+"""Configuration: read from the environment once, in one place (warehouse style), with environs.
+
+Each setting is declared once, as a dataclass field naming its variable, its type and its default
+(`setting(...)`); from_env, repr (secrets left out) and describe() are all derived from those lines.
+"""
 
 from __future__ import annotations
 
@@ -7,72 +11,105 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from environs.fields import Path as PathField
+
 from receiver.env_values import (
+    Choice,
     ConfigError,
+    Count,
+    DatabaseUrl,
+    Duration,
+    Flag,
+    Names,
     RateLimit,
-    choice,
-    duration,
-    integer,
-    tokens,
-    weekdays,
-    working_hours,
-    zone,
-)  # noqa: F401
-from receiver.vendor_settings import LSQ_KINDS, HuaweiSettings, LeadSquaredSettings, OzonetelApiSettings
+    Text,
+    Upper,
+    Weekdays,
+    WorkingHours,
+    Zone,
+)
+from receiver.settings_env import SettingsEnv, described, setting
+from receiver.vendor_settings import (
+    LSQ_KINDS,
+    HuaweiSettings,
+    LeadSquaredSettings,
+    OzonetelApiSettings,
+)
+
+__all__ = ["LSQ_KINDS", "ConfigError", "RateLimit", "Settings", "WebSettings"]
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/callrecon"
 DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+IST, UTC = zoneinfo.ZoneInfo("Asia/Kolkata"), zoneinfo.ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """gunicorn's bind, workers and timeouts (receiver/gunicorn_conf.py reads this section alone)."""
+
+    host: str = setting("HOST", Text, "0.0.0.0")
+    port: int = setting("PORT", Count, 8000, minimum=1)
+    workers: int = setting("WEB_CONCURRENCY", Count, 2, minimum=1)
+    threads: int = setting("GUNICORN_THREADS", Count, 4, minimum=1)
+    timeout: int = setting("GUNICORN_TIMEOUT", Count, 30)
+    graceful_timeout: int = setting("GUNICORN_GRACEFUL_TIMEOUT", Count, 30)
+    keepalive: int = setting("GUNICORN_KEEPALIVE", Count, 5)
+    metrics_dir: str = setting("PROMETHEUS_MULTIPROC_DIR", Text, "")
+
+    @classmethod
+    def from_env(cls, env=None) -> WebSettings:
+        """Only the web server's variables, so the gunicorn master does not need the vendors' ones."""
+        reader = SettingsEnv(os.environ if env is None else env)
+        values = reader.read(cls)
+        reader.finish()
+        return cls(**values)
+
+
+# The sections of Settings, each read from the same environment.
+SECTIONS = {"leadsquared": LeadSquaredSettings, "huawei": HuaweiSettings, "ozonetel_api": OzonetelApiSettings,
+            "web": WebSettings}
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything callrecon reads from the environment; build it with `Settings.from_env()`."""
 
-    database_url: str = DEFAULT_DATABASE_URL
-    ozonetel_callback_tokens: tuple[str, ...] = field(default=(), repr=False)
-    ozonetel_timezone: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo("Asia/Kolkata"))
-    ozonetel_api_key: str = field(default="", repr=False)
-    ozonetel_verify_apikey: bool = True
-    max_body_bytes: int = 10 * 1024 * 1024
-    db_pool_size: int = 8
-    db_pool_timeout: int = 5
-    landing_mode: str = "inline"
-    sql_dir: Path = DEFAULT_SQL_DIR
-    log_level: str = "INFO"
+    database_url: str = setting("DATABASE_URL", DatabaseUrl, DEFAULT_DATABASE_URL, in_repr=False)  # a password
+    ozonetel_callback_tokens: tuple[str, ...] = setting("OZONETEL_CALLBACK_TOKENS", Names, (), secret=True)
+    ozonetel_timezone: zoneinfo.ZoneInfo = setting("OZONETEL_TIMEZONE", Zone, IST)  # noqa: RUF009 (a Field)
+    ozonetel_api_key: str = setting("OZONETEL_API_KEY", Text, "", secret=True)
+    ozonetel_verify_apikey: bool = setting("OZONETEL_VERIFY_APIKEY", Flag, True)
+    max_body_bytes: int = setting("MAX_BODY_BYTES", Count, 10 * 1024 * 1024, minimum=1024)
+    db_pool_size: int = setting("DB_POOL_SIZE", Count, 8, minimum=1)
+    db_pool_timeout: int = setting("DB_POOL_TIMEOUT", Count, 5, minimum=1)
+    landing_mode: str = setting("LANDING_MODE", Choice, "inline", choices=("inline", "deferred"))
+    sql_dir: Path = setting("CALLRECON_SQL_DIR", PathField, DEFAULT_SQL_DIR)  # noqa: RUF009 (a Field)
+    log_level: str = setting("LOG_LEVEL", Upper, "INFO")
     leadsquared: LeadSquaredSettings = field(default_factory=LeadSquaredSettings)
-    reconcile_concurrency: int = 4
+    reconcile_concurrency: int = setting("RECONCILE_CONCURRENCY", Count, 4, minimum=1)
     huawei: HuaweiSettings = field(default_factory=HuaweiSettings)
     ozonetel_api: OzonetelApiSettings = field(default_factory=OzonetelApiSettings)
-    business_timezone: zoneinfo.ZoneInfo = field(default_factory=lambda: zoneinfo.ZoneInfo("UTC"))
-    silence_threshold: float = 1800.0
-    working_hours: str = "09:00-19:00"
-    working_days: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    business_timezone: zoneinfo.ZoneInfo = setting("BUSINESS_TIMEZONE", Zone, UTC)  # noqa: RUF009 (a Field)
+    silence_threshold: float = setting("SILENCE_THRESHOLD", Duration, 1800.0)
+    working_hours: str = setting("WORKING_HOURS", WorkingHours, "09:00-19:00")
+    working_days: tuple[int, ...] = setting("WORKING_DAYS", Weekdays, (1, 2, 3, 4, 5, 6))
+    web: WebSettings = field(default_factory=WebSettings)
 
     @classmethod
-    def from_env(cls, env=None) -> "Settings":
-        """Read and validate every setting; raise ConfigError naming the variable on a bad value."""
-        env = os.environ if env is None else env
-        return cls(
-            database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
-            ozonetel_callback_tokens=tokens(env.get("OZONETEL_CALLBACK_TOKENS", "")),
-            ozonetel_timezone=zone(env, "OZONETEL_TIMEZONE", "Asia/Kolkata"),
-            ozonetel_api_key=env.get("OZONETEL_API_KEY", "").strip(),
-            ozonetel_verify_apikey=choice(env, "OZONETEL_VERIFY_APIKEY", "true", ("true", "false")) == "true",
-            max_body_bytes=integer(env, "MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024),
-            db_pool_size=integer(env, "DB_POOL_SIZE", 8, minimum=1),
-            db_pool_timeout=integer(env, "DB_POOL_TIMEOUT", 5, minimum=1),
-            landing_mode=choice(env, "LANDING_MODE", "inline", ("inline", "deferred")),
-            sql_dir=Path(env.get("CALLRECON_SQL_DIR", "").strip() or DEFAULT_SQL_DIR),
-            log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
-            leadsquared=LeadSquaredSettings.from_env(env),
-            reconcile_concurrency=integer(env, "RECONCILE_CONCURRENCY", 4, minimum=1),
-            huawei=HuaweiSettings.from_env(env),
-            ozonetel_api=OzonetelApiSettings.from_env(env),
-            business_timezone=zone(env, "BUSINESS_TIMEZONE", "UTC"),
-            silence_threshold=duration(env, "SILENCE_THRESHOLD", "30m"),
-            working_hours=working_hours(env, "WORKING_HOURS", "09:00-19:00"),
-            working_days=weekdays(env, "WORKING_DAYS", "Mon-Sat"),
-        )
+    def from_env(cls, env=None) -> Settings:
+        """Read and validate every setting (os.environ or a plain dict); one ConfigError names each bad variable."""
+        reader = SettingsEnv(os.environ if env is None else env)
+        values = reader.read(cls)
+        sections = {name: reader.read(section) for name, section in SECTIONS.items()}
+        reader.finish()  # bad values first; then the rules between values (HUAWEI_TIMEZONE), in the sections
+        return cls(**values, **{name: SECTIONS[name](**section) for name, section in sections.items()})
+
+    def describe(self) -> list[tuple[str, str]]:
+        """The effective configuration as (variable, value shown), secrets masked: for `callrecon config`."""
+        rows = described(self)
+        for name in SECTIONS:
+            rows += described(getattr(self, name))
+        return rows
 
     def callback_tokens(self, source: str) -> tuple[str, ...]:
         """The accepted URL tokens for one vendor source."""

@@ -1,12 +1,25 @@
-"""Settings of each vendor the reconciler talks to (read once, with the rest, by Settings.from_env)."""
+"""Settings of each vendor the reconciler talks to: one line per variable, read with the rest by Settings.from_env."""
 
 from __future__ import annotations
 
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from receiver.env_values import ConfigError, RateLimit, campaign_pairs, choice, duration, integer, tokens, zone
-
+from receiver.env_values import (
+    BaseUrl,
+    CampaignPairs,
+    Choice,
+    ConfigError,
+    Count,
+    Duration,
+    Names,
+    Rate,
+    RateLimit,
+    Statuses,
+    Text,
+    Zone,
+)
+from receiver.settings_env import setting
 
 LSQ_KINDS = ("call-log", "lead-update", "opportunity-capture")
 # Status paths: call-log from seed 000; the other two are inferred (vendors.md §3.2), so configurable.
@@ -15,41 +28,33 @@ LSQ_DEFAULT_PATHS = {
     "lead-update": "/lead/update/status",
     "opportunity-capture": "/opportunity/capture/status",
 }
+LSQ_RATE, OZONETEL_RATE = RateLimit(25, 5.0), RateLimit(10, 60.0)  # seed 003: 10 per minute
+LSQ_FINAL = frozenset({"success", "failure", "error"})
 
 
 @dataclass(frozen=True)
 class LeadSquaredSettings:
     """LeadSquared async status polling (vendors.md §3)."""
 
-    base_url: str = ""
-    api_key: str = field(default="", repr=False)
-    paths: dict = field(default_factory=lambda: dict(LSQ_DEFAULT_PATHS))
-    rate_limit: RateLimit = RateLimit(25, 5.0)
-    poll_horizon: float = 12 * 3600
-    first_interval: float = 30.0
-    max_interval: float = 15 * 60
-    final_statuses: frozenset = frozenset({"success", "failure", "error"})
-    max_tries: int = 10
-    timeout: float = 20.0
+    base_url: str = setting("LSQ_ASYNC_BASE_URL", BaseUrl, "")
+    api_key: str = setting("LSQ_API_KEY", Text, "", secret=True)
+    call_log_path: str = setting("LSQ_STATUS_PATH_CALL_LOG", Text, LSQ_DEFAULT_PATHS["call-log"])
+    lead_update_path: str = setting("LSQ_STATUS_PATH_LEAD_UPDATE", Text, LSQ_DEFAULT_PATHS["lead-update"])
+    opportunity_capture_path: str = setting("LSQ_STATUS_PATH_OPPORTUNITY_CAPTURE", Text,
+                                            LSQ_DEFAULT_PATHS["opportunity-capture"])
+    rate_limit: RateLimit = setting("LSQ_RATE_LIMIT", Rate, LSQ_RATE)  # noqa: RUF009 (a Field)
+    poll_horizon: float = setting("LSQ_POLL_HORIZON", Duration, 12 * 3600.0)
+    first_interval: float = setting("LSQ_POLL_FIRST_INTERVAL", Duration, 30.0)
+    max_interval: float = setting("LSQ_POLL_MAX_INTERVAL", Duration, 15 * 60.0)
+    final_statuses: frozenset = setting("LSQ_FINAL_STATUSES", Statuses, LSQ_FINAL)
+    max_tries: int = setting("LSQ_MAX_TRIES", Count, 10, minimum=1)
+    timeout: float = setting("LSQ_TIMEOUT", Duration, 20.0)
 
-    @classmethod
-    def from_env(cls, env) -> "LeadSquaredSettings":
-        """The LSQ_* variables."""
-        paths = {kind: (env.get(f"LSQ_STATUS_PATH_{kind.upper().replace('-', '_')}", "").strip()
-                        or default) for kind, default in LSQ_DEFAULT_PATHS.items()}
-        finals = env.get("LSQ_FINAL_STATUSES", "").strip() or "Success,FAILURE,ERROR"
-        return cls(
-            base_url=env.get("LSQ_ASYNC_BASE_URL", "").strip().rstrip("/"),
-            api_key=env.get("LSQ_API_KEY", "").strip(),
-            paths=paths,
-            rate_limit=RateLimit.parse("LSQ_RATE_LIMIT", env.get("LSQ_RATE_LIMIT", "").strip() or "25/5s"),
-            poll_horizon=duration(env, "LSQ_POLL_HORIZON", "12h"),
-            first_interval=duration(env, "LSQ_POLL_FIRST_INTERVAL", "30s"),
-            max_interval=duration(env, "LSQ_POLL_MAX_INTERVAL", "15m"),
-            final_statuses=frozenset(s.strip().lower() for s in finals.split(",") if s.strip()),
-            max_tries=integer(env, "LSQ_MAX_TRIES", 10, minimum=1),
-            timeout=duration(env, "LSQ_TIMEOUT", "20s"),
-        )
+    @property
+    def paths(self) -> dict[str, str]:
+        """The status path of each request kind (LSQ_KINDS)."""
+        paths = (self.call_log_path, self.lead_update_path, self.opportunity_capture_path)
+        return dict(zip(LSQ_KINDS, paths, strict=True))
 
     def problems(self) -> list[str]:
         """What keeps this source from running, as messages naming the variables."""
@@ -71,46 +76,23 @@ OZONETEL_DEFAULT_API_URL = "https://in1-ccaas-bulkupload.ozonetel.com/endpoint/d
 class OzonetelApiSettings:
     """Ozonetel Campaign Dial Status requests (vendors.md §1.1); the receiver's own settings stay top-level."""
 
-    api_url: str = OZONETEL_DEFAULT_API_URL
-    username: str = ""
-    campaigns: tuple[str, ...] = ()
-    public_base_url: str = ""
-    rate_limit: RateLimit = RateLimit(10, 60.0)
-    window: float = 3600.0
-    push_timeout: float = 900.0
-    settle: float = 600.0
-    max_tries: int = 3
-    retry_first_interval: float = 60.0
-    retry_max_interval: float = 3600.0
-    horizon: float = 15 * 86400
-    recheck: float = 3600.0
-    sortby: str = "2"
-    apikey_in: str = "body"
-    request_format: str = "json"
-    timeout: float = 30.0
-
-    @classmethod
-    def from_env(cls, env) -> "OzonetelApiSettings":
-        """The OZONETEL_* variables of the reconciler."""
-        return cls(
-            api_url=env.get("OZONETEL_API_URL", "").strip() or OZONETEL_DEFAULT_API_URL,
-            username=env.get("OZONETEL_USERNAME", "").strip(),
-            campaigns=tuple(c.strip() for c in env.get("OZONETEL_CAMPAIGNS", "").split(",") if c.strip()),
-            public_base_url=env.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
-            rate_limit=RateLimit.parse("OZONETEL_RATE_LIMIT", env.get("OZONETEL_RATE_LIMIT", "").strip() or "10/60s"),
-            window=duration(env, "OZONETEL_WINDOW", "1h"),
-            push_timeout=duration(env, "OZONETEL_PUSH_TIMEOUT", "15m"),
-            settle=duration(env, "OZONETEL_SETTLE", "10m"),
-            max_tries=integer(env, "OZONETEL_MAX_TRIES", 3, minimum=1),
-            retry_first_interval=duration(env, "OZONETEL_RETRY_FIRST_INTERVAL", "60s"),
-            retry_max_interval=duration(env, "OZONETEL_RETRY_MAX_INTERVAL", "1h"),
-            horizon=duration(env, "OZONETEL_HORIZON", "15d"),
-            recheck=duration(env, "OZONETEL_RECHECK", "1h"),
-            sortby=choice(env, "OZONETEL_SORTBY", "2", ("0", "1", "2")),
-            apikey_in=choice(env, "OZONETEL_APIKEY_IN", "body", ("body", "header", "both")),
-            request_format=choice(env, "OZONETEL_REQUEST_FORMAT", "json", ("json", "form")),
-            timeout=duration(env, "OZONETEL_TIMEOUT", "30s"),
-        )
+    api_url: str = setting("OZONETEL_API_URL", Text, OZONETEL_DEFAULT_API_URL)
+    username: str = setting("OZONETEL_USERNAME", Text, "")
+    campaigns: tuple[str, ...] = setting("OZONETEL_CAMPAIGNS", Names, ())
+    public_base_url: str = setting("PUBLIC_BASE_URL", BaseUrl, "")
+    rate_limit: RateLimit = setting("OZONETEL_RATE_LIMIT", Rate, OZONETEL_RATE)  # noqa: RUF009 (a Field)
+    window: float = setting("OZONETEL_WINDOW", Duration, 3600.0)
+    push_timeout: float = setting("OZONETEL_PUSH_TIMEOUT", Duration, 900.0)
+    settle: float = setting("OZONETEL_SETTLE", Duration, 600.0)
+    max_tries: int = setting("OZONETEL_MAX_TRIES", Count, 3, minimum=1)
+    retry_first_interval: float = setting("OZONETEL_RETRY_FIRST_INTERVAL", Duration, 60.0)
+    retry_max_interval: float = setting("OZONETEL_RETRY_MAX_INTERVAL", Duration, 3600.0)
+    horizon: float = setting("OZONETEL_HORIZON", Duration, 15 * 86400.0)
+    recheck: float = setting("OZONETEL_RECHECK", Duration, 3600.0)
+    sortby: str = setting("OZONETEL_SORTBY", Choice, "2", choices=("0", "1", "2"))
+    apikey_in: str = setting("OZONETEL_APIKEY_IN", Choice, "body", choices=("body", "header", "both"))
+    request_format: str = setting("OZONETEL_REQUEST_FORMAT", Choice, "json", choices=("json", "form"))
+    timeout: float = setting("OZONETEL_TIMEOUT", Duration, 30.0)
 
 
 TIMEZONE_REQUIRED = (
@@ -122,24 +104,24 @@ TIMEZONE_REQUIRED = (
 class HuaweiSettings:
     """Huawei CC-iSales: push tokens, detail fetch, discovery (vendors.md §2)."""
 
-    callback_tokens: tuple[str, ...] = field(default=(), repr=False)
-    base_url: str = ""
-    ak: str = field(default="", repr=False)
-    sk: str = field(default="", repr=False)
-    timezone: zoneinfo.ZoneInfo | None = None
-    campaigns: tuple = ()
-    concurrency: int = 10
-    batch_gap: float = 1.0
-    timeout: float = 20.0
-    not_found_tries: int = 6
-    retry_first_interval: float = 60.0
-    retry_max_interval: float = 3600.0
-    signer: str = "auth-v2"
-    discovery_days: int = 7
-    page_size: int = 500
-    ca_bundle: str = ""
-    max_tries: int = 8
-    detail_horizon: float = 30 * 86400.0
+    callback_tokens: tuple[str, ...] = setting("HUAWEI_CALLBACK_TOKENS", Names, (), secret=True)
+    base_url: str = setting("HUAWEI_BASE_URL", BaseUrl, "")
+    ak: str = setting("HUAWEI_AK", Text, "", secret=True)
+    sk: str = setting("HUAWEI_SK", Text, "", secret=True)
+    timezone: zoneinfo.ZoneInfo | None = setting("HUAWEI_TIMEZONE", Zone, None)  # noqa: RUF009 (a Field)
+    campaigns: tuple = setting("HUAWEI_CAMPAIGNS", CampaignPairs, ())
+    concurrency: int = setting("HUAWEI_CONCURRENCY", Count, 10, minimum=1)
+    batch_gap: float = setting("HUAWEI_BATCH_GAP", Duration, 1.0)
+    timeout: float = setting("HUAWEI_TIMEOUT", Duration, 20.0)
+    not_found_tries: int = setting("HUAWEI_NOT_FOUND_TRIES", Count, 6, minimum=1)
+    retry_first_interval: float = setting("HUAWEI_RETRY_FIRST_INTERVAL", Duration, 60.0)
+    retry_max_interval: float = setting("HUAWEI_RETRY_MAX_INTERVAL", Duration, 3600.0)
+    signer: str = setting("HUAWEI_SIGNER", Text, "auth-v2")
+    discovery_days: int = setting("HUAWEI_DISCOVERY_DAYS", Count, 7, minimum=1)
+    page_size: int = setting("HUAWEI_PAGE_SIZE", Count, 500, minimum=1)
+    ca_bundle: str = setting("HUAWEI_CA_BUNDLE", Text, "")
+    max_tries: int = setting("HUAWEI_MAX_TRIES", Count, 8, minimum=1)
+    detail_horizon: float = setting("HUAWEI_DETAIL_HORIZON", Duration, 30 * 86400.0)
 
     def __post_init__(self):
         """Huawei in use without HUAWEI_TIMEZONE is refused: its times carry no zone (vendors.md §2.5 [I])."""
@@ -149,31 +131,6 @@ class HuaweiSettings:
     def is_configured(self) -> bool:
         """True once any Huawei push token or connection setting is given."""
         return bool(self.callback_tokens or self.base_url or self.ak or self.sk)
-
-    @classmethod
-    def from_env(cls, env) -> "HuaweiSettings":
-        """The HUAWEI_* variables."""
-        return cls(
-            callback_tokens=tokens(env.get("HUAWEI_CALLBACK_TOKENS", "")),
-            base_url=env.get("HUAWEI_BASE_URL", "").strip().rstrip("/"),
-            ak=env.get("HUAWEI_AK", "").strip(),
-            sk=env.get("HUAWEI_SK", "").strip(),
-            timezone=zone(env, "HUAWEI_TIMEZONE", "Asia/Shanghai") if env.get("HUAWEI_TIMEZONE", "").strip()
-            else None,
-            campaigns=campaign_pairs(env, "HUAWEI_CAMPAIGNS"),
-            concurrency=integer(env, "HUAWEI_CONCURRENCY", 10, minimum=1),
-            batch_gap=duration(env, "HUAWEI_BATCH_GAP", "1s"),
-            timeout=duration(env, "HUAWEI_TIMEOUT", "20s"),
-            not_found_tries=integer(env, "HUAWEI_NOT_FOUND_TRIES", 6, minimum=1),
-            retry_first_interval=duration(env, "HUAWEI_RETRY_FIRST_INTERVAL", "60s"),
-            retry_max_interval=duration(env, "HUAWEI_RETRY_MAX_INTERVAL", "1h"),
-            signer=env.get("HUAWEI_SIGNER", "").strip() or "auth-v2",
-            discovery_days=integer(env, "HUAWEI_DISCOVERY_DAYS", 7, minimum=1),
-            page_size=integer(env, "HUAWEI_PAGE_SIZE", 500, minimum=1),
-            ca_bundle=env.get("HUAWEI_CA_BUNDLE", "").strip(),
-            max_tries=integer(env, "HUAWEI_MAX_TRIES", 8, minimum=1),
-            detail_horizon=duration(env, "HUAWEI_DETAIL_HORIZON", "30d"),
-        )
 
     def problems(self) -> list[str]:
         """What keeps the Huawei reconciler from running, naming the variables."""
