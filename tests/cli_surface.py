@@ -4,7 +4,7 @@ Each command path (["db", "upgrade"], ["reconcile"] ...) maps to the help line i
 own description, and every option or argument as the user sees it: flags, whether it takes a value,
 the metavar shown, choices, type, default, required, repeatable and the help text after %(default)s
 is filled in. tests/fixtures/cli/surface.json holds the surface of the argparse CLI that click replaced;
-`python tests/cli_surface.py` rewrites it from today's CLI.
+`python tests/cli_surface.py` rewrites it from today's CLI after a deliberate change.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def from_click(command, path=(), parent=None) -> list[dict]:
         takes_value = not (is_option and param.is_flag)
         choices = list(param.type.choices) if isinstance(param.type, click.Choice) else None
         repeatable = param.multiple or param.nargs == -1
-        default = param.get_default(ctx) if not param.name.startswith("_click") else None
+        default = param.to_info_dict()["default"]  # as declared; None when unset
+        default = default() if callable(default) else default
         if is_option:
             flags, help_ = [*param.opts, *param.secondary_opts], param.help_text(ctx)
         else:
@@ -121,6 +122,6 @@ if __name__ == "__main__":
     sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
     from reconciler import cli
 
-    surface = from_argparse(cli.build_parser())
+    surface = from_click(cli.callrecon)
     FIXTURE.write_text(dumps(surface), encoding="utf-8")
     print(f"wrote {FIXTURE} ({len(surface)} commands)")

@@ -6,6 +6,7 @@ import cli_surface
 from reconciler import cli
 
 
-def test_cli_surface_matches_the_recorded_one(monkeypatch):
+def test_click_cli_has_the_recorded_argparse_surface(monkeypatch):
+    """Compared as the fixture's text, so a failure shows the lines that changed."""
     monkeypatch.setenv("USER", cli_surface.USER)
-    assert cli_surface.from_argparse(cli.build_parser()) == cli_surface.recorded()
+    assert cli_surface.dumps(cli_surface.from_click(cli.callrecon)) == cli_surface.FIXTURE.read_text(encoding="utf-8")
