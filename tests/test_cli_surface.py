@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import cli_surface
 from reconciler import cli
 
@@ -10,3 +12,25 @@ def test_click_cli_has_the_recorded_argparse_surface(monkeypatch):
     """Compared as the fixture's text, so a failure shows the lines that changed."""
     monkeypatch.setenv("USER", cli_surface.USER)
     assert cli_surface.dumps(cli_surface.from_click(cli.callrecon)) == cli_surface.FIXTURE.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("argv", [[], ["db"], ["reconcile", "--once", "--loop"], ["reconcile", "--since", "2026-13-01"],
+                                  ["replay", "--source", "nowhere"], ["prune"]],
+                         ids=["no command", "no action", "once and loop", "bad date", "unknown source", "missing option"])
+def test_usage_errors_exit_2_with_the_usage_line_as_argparse_did(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("usage: callrecon") and "Error:" in err
+
+
+def test_help_lists_sources_from_the_registries(capsys):
+    from receiver.vendors.pushes import LANDERS
+    from reconciler.sources import SOURCES
+
+    with pytest.raises(SystemExit):
+        cli.main(["reconcile", "-h"])
+    assert "{" + ",".join([*SOURCES, "all"]) + "}" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["replay", "-h"])
+    assert "{" + ",".join(sorted(LANDERS)) + "}" in capsys.readouterr().out
