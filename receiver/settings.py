@@ -6,6 +6,7 @@ Each setting is declared once, as a dataclass field naming its variable, its typ
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zoneinfo
 from dataclasses import dataclass, field
@@ -65,11 +66,6 @@ class WebSettings:
         return cls(**values)
 
 
-# The sections of Settings, each read from the same environment.
-SECTIONS = {"leadsquared": LeadSquaredSettings, "huawei": HuaweiSettings, "ozonetel_api": OzonetelApiSettings,
-            "web": WebSettings}
-
-
 @dataclass(frozen=True)
 class Settings:
     """Everything callrecon reads from the environment; build it with `Settings.from_env()`."""
@@ -100,14 +96,15 @@ class Settings:
         """Read and validate every setting (os.environ or a plain dict); one ConfigError names each bad variable."""
         reader = SettingsEnv(os.environ if env is None else env)
         values = reader.read(cls)
-        sections = {name: reader.read(section) for name, section in SECTIONS.items()}
+        kinds = sections(cls)
+        read = {name: reader.read(kind) for name, kind in kinds.items()}
         reader.finish()  # bad values first; then the rules between values (HUAWEI_TIMEZONE), in the sections
-        return cls(**values, **{name: SECTIONS[name](**section) for name, section in sections.items()})
+        return cls(**values, **{name: kinds[name](**section) for name, section in read.items()})
 
     def describe(self) -> list[tuple[str, str]]:
         """The effective configuration as (variable, value shown), secrets masked: for `callrecon config`."""
         rows = described(self)
-        for name in SECTIONS:
+        for name in sections(type(self)):
             rows += described(getattr(self, name))
         return rows
 
@@ -146,3 +143,9 @@ class Settings:
         values = (*self.ozonetel_callback_tokens, self.ozonetel_api_key, self.leadsquared.api_key,
                   *self.huawei.callback_tokens, self.huawei.ak, self.huawei.sk)
         return tuple(v for v in values if v)
+
+
+def sections(cls) -> dict[str, type]:
+    """The sections of a settings class (its dataclass-typed fields), each read from the same environment."""
+    return {f.name: f.default_factory for f in dataclasses.fields(cls)
+            if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory)}

@@ -193,3 +193,16 @@ def test_track_huawei_reads_call_ids_from_stdin(run, db, monkeypatch):
     assert db.execute("SELECT count(*) FROM huawei_call WHERE detail_status = 'pending'").fetchone() == (2,)
     code, _, err = run("track", "huawei", "--vdn", "10000", "x")
     assert code == 2 and "1..9999" in err
+
+
+def test_config_prints_every_setting_with_secrets_masked(env, monkeypatch, capsys):
+    from conftest import SECRETS
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["config"]) == 0
+    out = capsys.readouterr().out
+    shown = dict(line.split("=", 1) for line in out.splitlines())
+    assert shown["OZONETEL_TIMEZONE"] == "Asia/Kolkata" and shown["LSQ_RATE_LIMIT"] == "25/5s"
+    assert "OZONETEL_CALLBACK_TOKENS" in shown and "DATABASE_URL" in shown
+    assert not [secret for secret in SECRETS if secret in out]

@@ -1,0 +1,49 @@
+"""The `callrecon` command line: database, replay and operator helpers.
+
+click instead of a hand-written argparse parser: each command declares its options beside the code that
+uses them, --help comes from the same declarations, and tests can read the command tree
+(tests/test_cli_surface.py). base.py keeps the usage lines, help layout and exit codes argparse gave.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from receiver import migrations
+from receiver.settings import ConfigError
+from reconciler.cli import db, inbox, work
+from reconciler.cli.base import WIDTH, Group
+from reconciler.provision import ProvisionError
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
+                                                "max_content_width": WIDTH})
+def callrecon():
+    """callrecon: land vendor call outcomes in Postgres and reconcile what pushes missed. Configuration comes
+    from the environment (see README)."""
+
+
+for command in (db.db, inbox.replay, inbox.land, work.track, work.reconcile, work.backfill, work.status,
+                inbox.prune, inbox.urls, inbox.config):
+    callrecon.add_command(command)
+
+
+def main(argv=None) -> int:
+    """Entry point of the `callrecon` console script: the command's exit code; usage errors exit 2."""
+    try:
+        return callrecon.main(args=argv, prog_name="callrecon", standalone_mode=False) or 0
+    except click.UsageError as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None  # argparse exited 2 on bad arguments; scripts expect that
+    except click.Abort:
+        print("callrecon: interrupted", file=sys.stderr)
+        return 130
+    except (ConfigError, ProvisionError, migrations.MigrationError) as exc:
+        print(f"callrecon: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The receiving side: where vendors push (urls) and the raw inbox (replay, land, prune)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+
+import click
+
+from receiver.landing.replay import replay as replay_raw
+from receiver.settings import ConfigError
+from receiver.vendors.registry import LANDERS
+from reconciler import lander
+from reconciler.cli.base import Command, connect, option, with_settings
+from reconciler.core.clock import SystemClock
+
+
+@click.command("replay", cls=Command, short_help="re-parse quarantined raw callbacks")
+@option("--all", "all_", is_flag=True, help="re-parse every raw row, not only quarantined ones")
+@option("--source", type=click.Choice(sorted(LANDERS)), help="only this vendor's callbacks")
+@option("--id", "ids", type=int, multiple=True, metavar="ID", help="only this raw_inbox id (repeatable)")
+@option("--limit", type=int, help="stop after this many rows")
+@with_settings
+def replay(settings, all_, source, ids, limit):
+    """Re-parse quarantined (or all) raw callbacks after a parser fix. Prints a JSON summary."""
+    with connect(settings) as conn:
+        report = replay_raw(conn, settings, include_all=all_, source=source, ids=list(ids) or None, limit=limit)
+    summary = {"replayed": report.total, "by_status": dict(report.by_status)}
+    if report.skipped_sources:
+        summary["skipped_unknown_sources"] = dict(report.skipped_sources)
+    print(json.dumps(summary))
+
+
+@click.command("land", cls=Command, short_help="land raw callbacks stored with LANDING_MODE=deferred")
+@option("--follow", is_flag=True, help="keep landing new rows until SIGTERM")
+@option("--interval", type=float, default=0.2, help="seconds to wait when nothing is pending")
+@option("--yield-above", type=float, default=50, metavar="PER_S",
+        help="with --follow: while more raw callbacks than this arrive per second, wait "
+             "(the receiver gets the CPU); 0 lands as they come (default 50)")
+@option("--max-lag", type=float, default=60, metavar="S",
+        help="with --follow: land anyway once the oldest waiting callback is this old (default 60)")
+@with_settings
+def land(settings, follow, interval, yield_above, max_lag):
+    """Land raw callbacks that a LANDING_MODE=deferred receiver stored and nothing has parsed yet. Prints a
+    JSON summary per pass that landed something; --follow keeps going until SIGTERM (the Procfile's lander)."""
+    return lander.land(connect(settings), settings, follow=follow, interval=interval,
+                       yield_above=yield_above, max_lag=max_lag)
+
+
+@click.command("prune", cls=Command, short_help="delete old raw callbacks that are landed")
+@option("--raw-older-than", required=True, metavar="AGE", help="e.g. 90d, 36h")
+@option("--include-quarantined", is_flag=True, help="also delete quarantined raw rows")
+@option("--dry-run", is_flag=True, help="only count what would be deleted")
+@with_settings
+def prune(settings, raw_older_than, include_quarantined, dry_run):
+    """Delete raw callbacks older than an age whose records are landed (quarantined ones only if asked).
+    Works in batches of 1,000 short transactions that skip locked rows, so callbacks keep flowing."""
+    from receiver.env_values import parse_duration
+    from receiver.landing.retention import prune as prune_raw
+
+    try:
+        age = dt.timedelta(seconds=parse_duration(raw_older_than))
+    except ValueError:
+        raise ConfigError(f"--raw-older-than {raw_older_than!r} is not an age like 90d or 36h") from None
+    before = SystemClock().now() - age
+    with connect(settings) as conn:
+        count = prune_raw(conn, before, include_quarantined, dry_run)
+    kinds = "landed, note" + (" and quarantined" if include_quarantined else "")
+    verb = "would delete" if dry_run else "deleted"
+    print(f"{verb} {count} raw callbacks ({kinds}) received before {before:%Y-%m-%d %H:%M:%S %Z}")
+
+
+@click.command("urls", cls=Command, short_help="print the callback URLs to give each vendor")
+@option("--base", default="http://127.0.0.1:8000", help="callrecon's public base URL (default %(default)s)")
+@with_settings
+def urls(settings, base):
+    """Print the callback URL to paste into each vendor's console."""
+    base = base.rstrip("/")
+    shown = 0
+    for source in sorted(LANDERS):
+        tokens = settings.callback_tokens(source)
+        if tokens:
+            print(f"{source}: {base}/callbacks/{source}/{tokens[0]}")
+            shown += 1
+        else:
+            print(f"{source}: not configured (set {source.upper()}_CALLBACK_TOKENS)", file=sys.stderr)
+    return 0 if shown else 1
+
+
+@click.command("config", cls=Command, short_help="print the effective configuration, secrets masked")
+@with_settings
+def config(settings):
+    """Print every setting as VARIABLE=value, as this process reads it from the environment: tokens, keys
+    and the database password masked. A bad value stops here with a message that names the variable."""
+    for name, shown in settings.describe():
+        print(f"{name}={shown}")
+    return 0

@@ -1,0 +1,57 @@
+"""`callrecon land`: land deferred raw callbacks, once or until SIGTERM, standing aside during bursts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import psycopg
+
+from receiver.landing.replay import BATCH as REPLAY_BATCH
+from receiver.landing.replay import replay
+from reconciler.bursts import BurstWatch
+from reconciler.runner import install_stop_signals
+
+log = logging.getLogger("callrecon.land")
+
+
+def land(conn, settings, *, follow: bool, interval: float, yield_above: float, max_lag: float) -> int:
+    """Land what is pending on `conn` (closed at the end); prints a JSON line per pass that landed something."""
+    stop = threading.Event()
+    install_stop_signals(stop)
+    watch = BurstWatch(yield_above, max_lag) if follow and yield_above > 0 else None
+    waiting = False
+    while True:
+        try:
+            if watch is not None and watch.should_wait(conn):
+                if not waiting:
+                    log.info("callbacks arriving in a burst; landing waits until it ends",
+                             extra={"fields": {"per_second": round(watch.rate), "max_lag_s": max_lag}})
+                waiting = True
+                if stop.wait(interval):
+                    conn.close()
+                    return 0
+                continue
+            waiting = False
+            started = time.monotonic()
+            # Following, a pass is one batch, so the burst watch is asked again between batches.
+            report = replay(conn, settings, pending_only=True, limit=REPLAY_BATCH if follow else None)
+        except psycopg.OperationalError as exc:
+            # The database went away: keep the process, retry when it is back.
+            log.warning("database unavailable; retrying", extra={"fields": {"error": type(exc).__name__}})
+            conn.close()
+            if stop.wait(interval * 10):
+                return 0
+            try:
+                conn = psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
+            except psycopg.OperationalError:
+                pass
+            continue
+        if report.total or not follow:
+            print(json.dumps({"landed_callbacks": report.total, "by_status": dict(report.by_status),
+                              "seconds": round(time.monotonic() - started, 3)}), flush=True)
+        if not follow or stop.wait(0 if report.total else interval):
+            conn.close()
+            return 0
