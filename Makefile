@@ -41,6 +41,7 @@ run: db .callrecon.env
 # Lint and import contracts first (pyproject.toml [tool.ruff], setup.cfg [importlinter]): either failing fails the build.
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/callrecon db ensure
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -33,15 +33,17 @@ def fresh_database(admin_url: str, name: str = "callrecon_bench") -> str:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
-    subprocess.run([BIN / "callrecon", "db", "upgrade"], env={**os.environ, "DATABASE_URL": url},
-                   check=True, capture_output=True)
+    subprocess.run(
+        [BIN / "callrecon", "db", "upgrade"], env={**os.environ, "DATABASE_URL": url}, check=True, capture_output=True
+    )
     return url
 
 
 def start_fake(script: str, *args) -> subprocess.Popen:
     """Start a fake vendor from bench/ and wait until it says ready."""
-    fake = subprocess.Popen([sys.executable, str(ROOT / "bench" / script), *map(str, args)],
-                            stdout=subprocess.PIPE, text=True)
+    fake = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / script), *map(str, args)], stdout=subprocess.PIPE, text=True
+    )
     if fake.stdout.readline().strip() != "ready":
         fake.kill()
         raise RuntimeError(f"{script} did not start")
@@ -52,8 +54,7 @@ def run_reconcilers(env: dict, argv: list[str], processes: int, limit_seconds: f
     """Run `processes` copies of `callrecon ARGV` at once; (JSON summaries, peak RSS KiB each, wall s)."""
     started = time.monotonic()
     logs = [open(f"/tmp/callrecon-bench-reconciler-{n}.log", "wb") for n in range(processes)]
-    procs = [subprocess.Popen([BIN / "callrecon", *argv], env=env, stdout=subprocess.PIPE, stderr=log)
-             for log in logs]
+    procs = [subprocess.Popen([BIN / "callrecon", *argv], env=env, stdout=subprocess.PIPE, stderr=log) for log in logs]
     summaries, rss_kib = [], []
     deadline = started + limit_seconds
     for proc in procs:
@@ -86,8 +87,9 @@ def serve(env: dict, port: int, log_path: str, app: str | None = None) -> subpro
         argv = argv[:-1] + ["--pythonpath", str(ROOT / "bench"), app]
     env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

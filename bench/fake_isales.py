@@ -45,9 +45,14 @@ class Handler(BaseHTTPRequestHandler):
         state = self.state
         if self.path == "/_stats":
             with state.lock:
-                return self._send({"peak": state.peak, "calls": sum(state.fetches.values()),
-                                   "duplicates": sum(n - 1 for n in state.fetches.values() if n > 1),
-                                   "spans": state.spans})
+                return self._send(
+                    {
+                        "peak": state.peak,
+                        "calls": sum(state.fetches.values()),
+                        "duplicates": sum(n - 1 for n in state.fetches.values() if n > 1),
+                        "spans": state.spans,
+                    }
+                )
         started = time.monotonic()
         with state.lock:
             state.in_flight += 1
@@ -58,12 +63,26 @@ class Handler(BaseHTTPRequestHandler):
             vdn, call_id = int(parts[-3]), parts[-1]
             with state.lock:
                 state.fetches[(vdn, call_id)] += 1
-            self._send({"returnCode": "0200000", "resultCode": "0200000", "resultDesc": "Query Success!",
-                        "returnDesc": "Query Success!", "data": {
-                            "callId": call_id, "called": "88881955", "vdnId": vdn, "callStatus": "6",
-                            "failCode": "00000", "resultCode": "OB99999", "ackBeginTime": "2022-02-10 11:45:43",
-                            "callBeginTime": "2022-02-10 11:45:47", "callEndTime": "2022-02-10 11:45:51",
-                            "recordPath": ""}})
+            self._send(
+                {
+                    "returnCode": "0200000",
+                    "resultCode": "0200000",
+                    "resultDesc": "Query Success!",
+                    "returnDesc": "Query Success!",
+                    "data": {
+                        "callId": call_id,
+                        "called": "88881955",
+                        "vdnId": vdn,
+                        "callStatus": "6",
+                        "failCode": "00000",
+                        "resultCode": "OB99999",
+                        "ackBeginTime": "2022-02-10 11:45:43",
+                        "callBeginTime": "2022-02-10 11:45:47",
+                        "callEndTime": "2022-02-10 11:45:51",
+                        "recordPath": "",
+                    },
+                }
+            )
         finally:
             with state.lock:
                 state.in_flight -= 1

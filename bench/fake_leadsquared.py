@@ -97,12 +97,24 @@ class Handler(BaseHTTPRequestHandler):
         state = self.state
         if url.path == "/_stats":
             with state.lock:
-                return self._send(200, {"accepted": len(state.accepted_times), "too_many": state.too_many,
-                                        "repeat_final": state.repeat_final, "times": state.accepted_times,
-                                        "injected": dict(state.injected)})
+                return self._send(
+                    200,
+                    {
+                        "accepted": len(state.accepted_times),
+                        "too_many": state.too_many,
+                        "repeat_final": state.repeat_final,
+                        "times": state.accepted_times,
+                        "injected": dict(state.injected),
+                    },
+                )
         if not state.admit():
-            return self._send(429, {"Status": "Error", "ExceptionMessage":
-                                    f"API calls exceeded the limit of {state.calls} in {state.period:g} second(s)"})
+            return self._send(
+                429,
+                {
+                    "Status": "Error",
+                    "ExceptionMessage": f"API calls exceeded the limit of {state.calls} in {state.period:g} second(s)",
+                },
+            )
         fault = self._fault()
         if fault == "429":
             return self._send(429, {"Status": "Error", "ExceptionMessage": "burst"}, [("Retry-After", "1")])
@@ -121,11 +133,21 @@ class Handler(BaseHTTPRequestHandler):
             if request_id in state.final:
                 state.repeat_final += 1
             state.final.add(request_id)
-        self._send(200, {"RequestId": request_id, "TaskStatus": {
-            "TaskType": "Telephony-LogCall", "Status": "Success", "StatusReason": "Request was successfully completed",
-            "TaskCurrentStep": None, "TaskLastStep": "In-Process-Queue",
-            "RequestBody": "{\"CallSessionId\":\"" + request_id + "\"}",
-            "Message": "{\"Status\":\"Success\",\"Message\":\"Phone Call Logged Successfully\"}"}})
+        self._send(
+            200,
+            {
+                "RequestId": request_id,
+                "TaskStatus": {
+                    "TaskType": "Telephony-LogCall",
+                    "Status": "Success",
+                    "StatusReason": "Request was successfully completed",
+                    "TaskCurrentStep": None,
+                    "TaskLastStep": "In-Process-Queue",
+                    "RequestBody": '{"CallSessionId":"' + request_id + '"}',
+                    "Message": '{"Status":"Success","Message":"Phone Call Logged Successfully"}',
+                },
+            },
+        )
 
 
 def main() -> None:

@@ -42,33 +42,53 @@ SECRETS = (TOKEN, APIKEY, LSQ_KEY)
 
 def web(url: str, port: int, extra_env=None) -> subprocess.Popen:
     """callrecon's receiver under gunicorn, configured with this bench's secrets."""
-    env = {**os.environ, "DATABASE_URL": url, "OZONETEL_CALLBACK_TOKENS": TOKEN, "OZONETEL_API_KEY": APIKEY,
-           "MAX_BODY_BYTES": "65536", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "OZONETEL_CALLBACK_TOKENS": TOKEN,
+        "OZONETEL_API_KEY": APIKEY,
+        "MAX_BODY_BYTES": "65536",
+        **(extra_env or {}),
+    }
     return serve(env, port, "/tmp/callrecon-faults-web.log")
 
 
 class Load:
     """Threads posting callbacks over keep-alive connections; remembers what was acknowledged."""
 
-    def __init__(self, port: int, connections: int = 16, hostile_every: int = 0, limit: int | None = None,
-                 seconds: float | None = None):
+    def __init__(
+        self,
+        port: int,
+        connections: int = 16,
+        hostile_every: int = 0,
+        limit: int | None = None,
+        seconds: float | None = None,
+    ):
         self.port, self.connections, self.hostile_every = port, connections, hostile_every
         self.limit, self.seconds = limit, seconds
         self.lock = threading.Lock()
         self.sent = 0
-        self.acked: list[str] = []      # monitorUCIDs of valid records answered 2xx
+        self.acked: list[str] = []  # monitorUCIDs of valid records answered 2xx
         self.statuses: dict[int, int] = {}
         self.errors = 0
         self.first_2xx_after: dict[float, float] = {}
         self.ok_times: list[float] = []
-        self.retry_after_missing = 0    # 503s without a Retry-After header
+        self.retry_after_missing = 0  # 503s without a Retry-After header
         self.stop = threading.Event()
 
     def body(self, n: int, rng: random.Random) -> tuple[bytes, str, str | None, str]:
         """(body, content type, monitorUCID if a valid record, path token)."""
         ucid = f"f-{n}"
-        valid = json.dumps({"monitorUCID": ucid, "CampaignName": "Faults", "CallerID": "9876500000",
-                            "StartTime": "2026-11-23 10:00:00", "Status": "Answered", "Apikey": APIKEY}).encode()
+        valid = json.dumps(
+            {
+                "monitorUCID": ucid,
+                "CampaignName": "Faults",
+                "CallerID": "9876500000",
+                "StartTime": "2026-11-23 10:00:00",
+                "Status": "Answered",
+                "Apikey": APIKEY,
+            }
+        ).encode()
         if self.hostile_every and n % self.hostile_every == 0:
             kind = rng.choice(["malformed", "types", "empty", "oversized", "token", "duplicate"])
             if kind == "malformed":
@@ -95,8 +115,7 @@ class Load:
                 self.sent += 1
             body, content_type, ucid, token = self.body(n, rng)
             try:
-                conn.request("POST", f"/callbacks/ozonetel/{token}", body=body,
-                             headers={"Content-Type": content_type})
+                conn.request("POST", f"/callbacks/ozonetel/{token}", body=body, headers={"Content-Type": content_type})
                 resp = conn.getresponse()
                 resp.read()
                 status = resp.status
@@ -165,8 +184,9 @@ def pg_outage(admin_url: str, name: str, actions: list[tuple[str, float]]) -> di
     version = os.listdir("/etc/postgresql")[0]
     readyz_down: set[int | None] = set()
     for verb, pause in actions:
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", verb], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", verb], check=True, capture_output=True
+        )
         until = time.monotonic() + pause
         while time.monotonic() < until:
             readyz_down.add(readyz_status(port))
@@ -181,14 +201,21 @@ def pg_outage(admin_url: str, name: str, actions: list[tuple[str, float]]) -> di
     runner.join()
     stop(server)
     after = [t for t in load.ok_times if t >= back]
-    note = (f"503 + Retry-After during the outage {load.statuses.get(503, 0)} "
-            f"(without Retry-After {load.retry_after_missing}); no reply {load.errors}")
+    note = (
+        f"503 + Retry-After during the outage {load.statuses.get(503, 0)} "
+        f"(without Retry-After {load.retry_after_missing}); no reply {load.errors}"
+    )
     if readyz_down:
         note += f"; /readyz while down: {sorted(readyz_down, key=str)}"
-    return {"scenario": name, "requests": load.sent, "acknowledged": sum(
-        v for k, v in load.statuses.items() if 200 <= k < 300), "missing": load.acked_missing(url),
+    return {
+        "scenario": name,
+        "requests": load.sent,
+        "acknowledged": sum(v for k, v in load.statuses.items() if 200 <= k < 300),
+        "missing": load.acked_missing(url),
         "errors": sum(v for k, v in load.statuses.items() if k >= 500 and k != 503) + load.retry_after_missing,
-        "recovery_s": round(min(after) - back, 2) if after else None, "note": note}
+        "recovery_s": round(min(after) - back, 2) if after else None,
+        "note": note,
+    }
 
 
 def scenario_pg_restart(admin_url: str) -> dict:
@@ -211,12 +238,16 @@ def scenario_worker_kill(admin_url: str) -> dict:
     after = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
     stop(server)
     ok_after = [t for t in load.ok_times if t >= killed_at]
-    return {"scenario": "worker-kill", "requests": load.sent,
-            "acknowledged": sum(v for k, v in load.statuses.items() if 200 <= k < 300),
-            "missing": load.acked_missing(url), "errors": sum(v for k, v in load.statuses.items() if k >= 500),
-            "recovery_s": round(min(ok_after) - killed_at, 2) if ok_after else None,
-            "note": f"workers before/after: {len(children)}/{len(after)}; replaced: {str(killed) not in after}; "
-                    f"requests cut off in the killed worker (no reply, so the sender retries) {load.errors}"}
+    return {
+        "scenario": "worker-kill",
+        "requests": load.sent,
+        "acknowledged": sum(v for k, v in load.statuses.items() if 200 <= k < 300),
+        "missing": load.acked_missing(url),
+        "errors": sum(v for k, v in load.statuses.items() if k >= 500),
+        "recovery_s": round(min(ok_after) - killed_at, 2) if ok_after else None,
+        "note": f"workers before/after: {len(children)}/{len(after)}; replaced: {str(killed) not in after}; "
+        f"requests cut off in the killed worker (no reply, so the sender retries) {load.errors}",
+    }
 
 
 AUDIT = """
@@ -233,8 +264,15 @@ CREATE TRIGGER audit_final AFTER UPDATE ON lsq_request FOR EACH ROW EXECUTE FUNC
 
 
 def lsq_env(url: str, port: int, extra=None) -> dict:
-    return {**os.environ, "DATABASE_URL": url, "LSQ_ASYNC_BASE_URL": f"http://127.0.0.1:{port}",
-            "LSQ_API_KEY": LSQ_KEY, "LSQ_RATE_LIMIT": "300/1s", "LOG_LEVEL": "INFO", **(extra or {})}
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "LSQ_ASYNC_BASE_URL": f"http://127.0.0.1:{port}",
+        "LSQ_API_KEY": LSQ_KEY,
+        "LSQ_RATE_LIMIT": "300/1s",
+        "LOG_LEVEL": "INFO",
+        **(extra or {}),
+    }
 
 
 def register(url: str, count: int) -> None:
@@ -246,17 +284,24 @@ def register(url: str, count: int) -> None:
 
 
 def reconciler(env: dict, log_path: str, *argv) -> subprocess.Popen:
-    return subprocess.Popen([BIN / "callrecon", "reconcile", "--source", "leadsquared", *argv], env=env,
-                            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [BIN / "callrecon", "reconcile", "--source", "leadsquared", *argv],
+        env=env,
+        stdout=open(log_path, "ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def final_counts(url: str) -> tuple[int, int, int, dict]:
     with psycopg.connect(url) as conn:
         not_final = conn.execute("SELECT count(*) FROM lsq_request WHERE final_at IS NULL").fetchone()[0]
-        twice = conn.execute("SELECT count(*) FROM (SELECT id FROM finalisations GROUP BY id "
-                             "HAVING count(*) > 1) t").fetchone()[0]
-        no_reason = conn.execute("SELECT count(*) FROM lsq_request WHERE status NOT IN ('Success', 'FAILURE', "
-                                 "'ERROR') AND last_error IS NULL").fetchone()[0]
+        twice = conn.execute(
+            "SELECT count(*) FROM (SELECT id FROM finalisations GROUP BY id HAVING count(*) > 1) t"
+        ).fetchone()[0]
+        no_reason = conn.execute(
+            "SELECT count(*) FROM lsq_request WHERE status NOT IN ('Success', 'FAILURE', "
+            "'ERROR') AND last_error IS NULL"
+        ).fetchone()[0]
         by_status = dict(conn.execute("SELECT status, count(*) FROM lsq_request GROUP BY 1").fetchall())
     return not_final, twice, no_reason, by_status
 
@@ -280,21 +325,41 @@ def scenario_reconciler_kill(admin_url: str) -> dict:
     recovery = time.monotonic() - restarted
     fake.terminate()
     not_final, twice, _, by_status = final_counts(url)
-    return {"scenario": "reconciler-kill", "requests": 3000, "acknowledged": by_status.get("Success", 0),
-            "missing": not_final, "errors": twice, "recovery_s": round(recovery, 2),
-            "note": f"final at kill {done_at_kill}; lost {not_final}; finalised twice {twice}; "
-                    f"second run exit {second.returncode}"}
+    return {
+        "scenario": "reconciler-kill",
+        "requests": 3000,
+        "acknowledged": by_status.get("Success", 0),
+        "missing": not_final,
+        "errors": twice,
+        "recovery_s": round(recovery, 2),
+        "note": f"final at kill {done_at_kill}; lost {not_final}; finalised twice {twice}; "
+        f"second run exit {second.returncode}",
+    }
 
 
 def scenario_vendor_faults(admin_url: str) -> dict:
     url = fresh_database(admin_url, "callrecon_faults")
     register(url, 1000)
     port = free_port()
-    faults = {"error500": 0.02, "garbage": 0.01, "stall": 0.01, "stall_seconds": 20,
-              "burst429_every": 250, "burst429_length": 10}
+    faults = {
+        "error500": 0.02,
+        "garbage": 0.01,
+        "stall": 0.01,
+        "stall_seconds": 20,
+        "burst429_every": 250,
+        "burst429_length": 10,
+    }
     fake = start_fake("fake_leadsquared.py", port, 400, 1.0, json.dumps(faults))
-    env = lsq_env(url, port, {"LSQ_TIMEOUT": "2s", "LSQ_POLL_FIRST_INTERVAL": "1s", "LSQ_POLL_MAX_INTERVAL": "2s",
-                              "RECONCILE_CONCURRENCY": "8"})
+    env = lsq_env(
+        url,
+        port,
+        {
+            "LSQ_TIMEOUT": "2s",
+            "LSQ_POLL_FIRST_INTERVAL": "1s",
+            "LSQ_POLL_MAX_INTERVAL": "2s",
+            "RECONCILE_CONCURRENCY": "8",
+        },
+    )
     started = time.monotonic()
     proc = reconciler(env, "/tmp/callrecon-faults-vendor.log", "--loop", "--interval", "1")
     not_final = None
@@ -306,16 +371,23 @@ def scenario_vendor_faults(admin_url: str) -> dict:
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     import urllib.request
+
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats", timeout=10) as resp:
         stats = json.load(resp)
     fake.terminate()
     not_final, twice, no_reason, by_status = final_counts(url)
     with psycopg.connect(url) as conn:
         retried = conn.execute("SELECT count(*) FROM lsq_request WHERE attempts > 1").fetchone()[0]
-    return {"scenario": "vendor-faults", "requests": stats["accepted"], "acknowledged": by_status.get("Success", 0),
-            "missing": not_final, "errors": no_reason, "recovery_s": round(time.monotonic() - started, 1),
-            "note": f"injected {stats.get('injected')}; retried items {retried}; finalised twice {twice}; "
-                    f"exit {proc.returncode}"}
+    return {
+        "scenario": "vendor-faults",
+        "requests": stats["accepted"],
+        "acknowledged": by_status.get("Success", 0),
+        "missing": not_final,
+        "errors": no_reason,
+        "recovery_s": round(time.monotonic() - started, 1),
+        "note": f"injected {stats.get('injected')}; retried items {retried}; finalised twice {twice}; "
+        f"exit {proc.returncode}",
+    }
 
 
 def scenario_storm(admin_url: str) -> dict:
@@ -326,11 +398,16 @@ def scenario_storm(admin_url: str) -> dict:
     load.run()
     stop(server)
     fives = sum(v for k, v in load.statuses.items() if k >= 500)
-    return {"scenario": "storm", "requests": load.sent,
-            "acknowledged": sum(v for k, v in load.statuses.items() if 200 <= k < 300),
-            "missing": load.acked_missing(url), "errors": fives, "recovery_s": None,
-            "note": f"statuses {dict(sorted(load.statuses.items()))}; connections dropped by the server after "
-                    f"a 413 (body not read) {load.errors}"}
+    return {
+        "scenario": "storm",
+        "requests": load.sent,
+        "acknowledged": sum(v for k, v in load.statuses.items() if 200 <= k < 300),
+        "missing": load.acked_missing(url),
+        "errors": fives,
+        "recovery_s": None,
+        "note": f"statuses {dict(sorted(load.statuses.items()))}; connections dropped by the server after "
+        f"a 413 (body not read) {load.errors}",
+    }
 
 
 def secret_scan(admin_url: str) -> int:
@@ -338,8 +415,10 @@ def secret_scan(admin_url: str) -> int:
     hits = 0
     url = psycopg.conninfo.make_conninfo(admin_url, dbname="callrecon_faults")
     with psycopg.connect(url) as conn:
-        for (name,) in conn.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                                    "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v')").fetchall():
+        for (name,) in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v')"
+        ).fetchall():
             text = conn.execute(f'SELECT string_agg(t::text, chr(10)) FROM "{name}" t').fetchone()[0] or ""
             hits += sum(text.count(s) for s in SECRETS)
     for path in glob.glob("/tmp/callrecon-faults-*.log"):
@@ -348,9 +427,14 @@ def secret_scan(admin_url: str) -> int:
     return hits
 
 
-SCENARIOS = {"storm": scenario_storm, "worker-kill": scenario_worker_kill,
-             "reconciler-kill": scenario_reconciler_kill, "vendor-faults": scenario_vendor_faults,
-             "pg-restart": scenario_pg_restart, "pg-outage": scenario_pg_outage}
+SCENARIOS = {
+    "storm": scenario_storm,
+    "worker-kill": scenario_worker_kill,
+    "reconciler-kill": scenario_reconciler_kill,
+    "vendor-faults": scenario_vendor_faults,
+    "pg-restart": scenario_pg_restart,
+    "pg-outage": scenario_pg_outage,
+}
 
 
 def main() -> int:
@@ -364,16 +448,21 @@ def main() -> int:
     for name in args.only or list(SCENARIOS):
         print(f"running {name} ...", file=sys.stderr, flush=True)
         rows.append(SCENARIOS[name](args.database_url))
-    print("scenario | requests | acknowledged | acked-but-missing | errors (5xx other than 503; items without "
-          "a reason; double finalisations) | recovery s | note")
+    print(
+        "scenario | requests | acknowledged | acked-but-missing | errors (5xx other than 503; items without "
+        "a reason; double finalisations) | recovery s | note"
+    )
     for r in rows:
-        print(f"{r['scenario']} | {r['requests']} | {r['acknowledged']} | {r['missing']} | {r['errors']} | "
-              f"{r['recovery_s']} | {r['note']}")
+        print(
+            f"{r['scenario']} | {r['requests']} | {r['acknowledged']} | {r['missing']} | {r['errors']} | "
+            f"{r['recovery_s']} | {r['note']}"
+        )
     leaks = secret_scan(args.database_url)
     print(f"secret values found in the last database and the logs: {leaks}")
     ok = all(r["missing"] == 0 for r in rows) and leaks == 0
-    ok = ok and all(r["recovery_s"] is not None and r["recovery_s"] <= 5 for r in rows
-                     if r["scenario"].startswith("pg-"))
+    ok = ok and all(
+        r["recovery_s"] is not None and r["recovery_s"] <= 5 for r in rows if r["scenario"].startswith("pg-")
+    )
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

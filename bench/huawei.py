@@ -23,8 +23,9 @@ from benchlib import DEFAULT_ADMIN_URL, free_port, fresh_database, run_reconcile
 def register(url: str, count: int) -> None:
     """`count` calls missing detail, all due now."""
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        with cur.copy("COPY huawei_call (vdn_id, call_id, source_timezone, first_seen_at, last_seen_at) "
-                      "FROM STDIN") as copy:
+        with cur.copy(
+            "COPY huawei_call (vdn_id, call_id, source_timezone, first_seen_at, last_seen_at) FROM STDIN"
+        ) as copy:
             for n in range(count):
                 copy.write_row((8, f"bench-{n:06d}", "UTC", "2022-02-10 00:00+00", "2022-02-10 00:00+00"))
 
@@ -42,10 +43,18 @@ def main() -> int:
     register(url, args.calls)
     port = free_port()
     fake = start_fake("fake_isales.py", port, args.latency)
-    env = {**os.environ, "DATABASE_URL": url, "HUAWEI_BASE_URL": f"http://127.0.0.1:{port}",
-           "HUAWEI_AK": "bench-ak", "HUAWEI_SK": "bench-sk", "HUAWEI_TIMEZONE": "Asia/Shanghai",
-           "HUAWEI_CONCURRENCY": str(args.concurrency),
-           "HUAWEI_BATCH_GAP": f"{args.gap}s", "RECONCILE_CONCURRENCY": str(args.concurrency), "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "HUAWEI_BASE_URL": f"http://127.0.0.1:{port}",
+        "HUAWEI_AK": "bench-ak",
+        "HUAWEI_SK": "bench-sk",
+        "HUAWEI_TIMEZONE": "Asia/Shanghai",
+        "HUAWEI_CONCURRENCY": str(args.concurrency),
+        "HUAWEI_BATCH_GAP": f"{args.gap}s",
+        "RECONCILE_CONCURRENCY": str(args.concurrency),
+        "LOG_LEVEL": "WARNING",
+    }
     try:
         print(f"fetching {args.calls} details, two processes ...", file=sys.stderr, flush=True)
         runs, rss_kib, wall = run_reconcilers(env, ["reconcile", "--source", "huawei", "--once"], 2, 900)
@@ -61,11 +70,15 @@ def main() -> int:
     achieved = (len(starts) - n) / (starts[-1] - starts[n - 1]) if len(starts) > n else float("nan")
     allowed = n / (args.gap + args.latency)
     ratio = achieved / allowed
-    print("calls | done | wall_s | achieved_per_s | allowed_per_s | ratio | allowed_ignoring_latency | "
-          "peak_concurrency | limit | duplicate_fetches | peak_rss_mib")
-    print(f"{stats['calls']} | {done} | {wall:.1f} | {achieved:.2f} | {allowed:.2f} | {ratio:.3f} | "
-          f"{achieved / (n / args.gap):.3f} | {stats['peak']} | {n} | {stats['duplicates']} | "
-          f"{[round(r / 1024, 1) for r in rss_kib]}")
+    print(
+        "calls | done | wall_s | achieved_per_s | allowed_per_s | ratio | allowed_ignoring_latency | "
+        "peak_concurrency | limit | duplicate_fetches | peak_rss_mib"
+    )
+    print(
+        f"{stats['calls']} | {done} | {wall:.1f} | {achieved:.2f} | {allowed:.2f} | {ratio:.3f} | "
+        f"{achieved / (n / args.gap):.3f} | {stats['peak']} | {n} | {stats['duplicates']} | "
+        f"{[round(r / 1024, 1) for r in rss_kib]}"
+    )
     ok = ratio >= 0.9 and stats["peak"] <= n and stats["duplicates"] == 0 and done == args.calls
     print("PASS" if ok else "FAIL: need ratio >= 0.9, peak concurrency <= limit, 0 duplicates, every call done")
     return 0 if ok else 1

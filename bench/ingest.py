@@ -34,14 +34,17 @@ from ingest_apps import NAIVE_TABLE
 
 TOKEN = "ingest-token-7d41c0"
 APIKEY = "KKingest-apikey-52e9"
-APPS = {"a": ("hello", "ingest_apps:hello_app()"),
-        "b": ("naive", "ingest_apps:naive_app()"),
-        "c": ("callrecon", None),
-        "d": ("deferred", None)}
+APPS = {
+    "a": ("hello", "ingest_apps:hello_app()"),
+    "b": ("naive", "ingest_apps:naive_app()"),
+    "c": ("callrecon", None),
+    "d": ("deferred", None),
+}
 
 
 def parse_wrk(text: str) -> dict:
     """req/s, p50/p99 ms, completed requests, non-2xx and socket errors from `wrk --latency` output."""
+
     def ms(label):
         m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
         value, unit = float(m.group(1)), m.group(2)
@@ -50,9 +53,14 @@ def parse_wrk(text: str) -> dict:
     requests = int(re.search(r"^\s*(\d+) requests in", text, re.M).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)), "p50": ms("50"),
-            "p99": ms("99"), "requests": requests, "non2xx": int(non2xx.group(1)) if non2xx else 0,
-            "socket_errors": sum(map(int, errors.groups())) if errors else 0}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+        "p50": ms("50"),
+        "p99": ms("99"),
+        "requests": requests,
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(map(int, errors.groups())) if errors else 0,
+    }
 
 
 def stored_records(url: str, app: str) -> int:
@@ -61,7 +69,8 @@ def stored_records(url: str, app: str) -> int:
             return conn.execute(
                 "SELECT count(*) FROM naive_callback, jsonb_array_elements(CASE jsonb_typeof(body) WHEN 'array' "
                 "THEN body ELSE jsonb_build_array(body) END) AS record "
-                "WHERE record->>'monitorUCID' LIKE 'bench-%'").fetchone()[0]
+                "WHERE record->>'monitorUCID' LIKE 'bench-%'"
+            ).fetchone()[0]
         return conn.execute("SELECT count(*) FROM ozonetel_call WHERE monitor_ucid LIKE 'bench-%'").fetchone()[0]
 
 
@@ -78,17 +87,40 @@ def measure(app: str, records: int, seconds: int, connections: int, admin_url: s
         with psycopg.connect(url) as conn:
             conn.execute(NAIVE_TABLE)
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "OZONETEL_CALLBACK_TOKENS": TOKEN, "OZONETEL_API_KEY": APIKEY,
-           "LANDING_MODE": "deferred" if app == "d" else "inline"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "OZONETEL_CALLBACK_TOKENS": TOKEN,
+        "OZONETEL_API_KEY": APIKEY,
+        "LANDING_MODE": "deferred" if app == "d" else "inline",
+    }
     server = serve(env, port, f"/tmp/callrecon-ingest-{name}.log", app=spec)
     # The lander runs as the Procfile runs it (at a low CPU priority).
-    lander = subprocess.Popen(procfile_command("lander"), env=env,
-                              stdout=subprocess.DEVNULL,
-                              stderr=open("/tmp/callrecon-ingest-lander.log", "ab")) if app == "d" else None
-    load_env = {**os.environ, "INGEST_PATH": f"/callbacks/ozonetel/{TOKEN}", "INGEST_RECORDS": str(records),
-                "INGEST_APIKEY": APIKEY}
-    wrk = ["wrk", "-t2", f"-c{connections}", "--latency", "-s", str(ROOT / "bench" / "ingest_post.lua"),
-           f"http://127.0.0.1:{port}"]
+    lander = (
+        subprocess.Popen(
+            procfile_command("lander"),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open("/tmp/callrecon-ingest-lander.log", "ab"),
+        )
+        if app == "d"
+        else None
+    )
+    load_env = {
+        **os.environ,
+        "INGEST_PATH": f"/callbacks/ozonetel/{TOKEN}",
+        "INGEST_RECORDS": str(records),
+        "INGEST_APIKEY": APIKEY,
+    }
+    wrk = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        "--latency",
+        "-s",
+        str(ROOT / "bench" / "ingest_post.lua"),
+        f"http://127.0.0.1:{port}",
+    ]
     try:
         subprocess.run(wrk + ["-d2s"], env={**load_env, "INGEST_PREFIX": "warm"}, capture_output=True, check=True)
         out = subprocess.run(wrk + [f"-d{seconds}s"], env=load_env, capture_output=True, text=True, check=True)
@@ -145,8 +177,10 @@ def main() -> int:
     parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args()
     ensure_wrk()
-    print(f"machine: {machine()}; wrk -t2 -c{args.connections} -d{args.seconds}s; gunicorn "
-          f"receiver/gunicorn_conf.py (WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', 'default')})")
+    print(
+        f"machine: {machine()}; wrk -t2 -c{args.connections} -d{args.seconds}s; gunicorn "
+        f"receiver/gunicorn_conf.py (WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', 'default')})"
+    )
     ok = True
     for records in args.records or [1, 20]:
         # Rounds interleave the apps (a b c d a b c d ...), so a slow spell of this shared machine
@@ -154,35 +188,50 @@ def main() -> int:
         runs: dict[str, list[dict]] = {app: [] for app in args.apps}
         for round_no in range(1, args.rounds + 1):
             for app in args.apps:
-                print(f"round {round_no}/{args.rounds}: {APPS[app][0]} with {records} record(s) per post ...",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"round {round_no}/{args.rounds}: {APPS[app][0]} with {records} record(s) per post ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 runs[app].append(measure(app, records, args.seconds, args.connections, args.database_url))
                 time.sleep(1)
         rows = {app: median_run(results) for app, results in runs.items()}
-        per_round = "; ".join(f"{app} " + ", ".join(f"{r['rps']:.0f}" for r in results)
-                              for app, results in runs.items())
+        per_round = "; ".join(
+            f"{app} " + ", ".join(f"{r['rps']:.0f}" for r in results) for app, results in runs.items()
+        )
         print(f"\n{records} record(s) per post; req/s of each round: {per_round}")
-        print("app | req/s | records/s | p50 ms | p99 ms | non-2xx | socket errors | acknowledged records "
-              "| stored | acked-but-missing (all rounds)")
+        print(
+            "app | req/s | records/s | p50 ms | p99 ms | non-2xx | socket errors | acknowledged records "
+            "| stored | acked-but-missing (all rounds)"
+        )
         for app, r in rows.items():
             missing = sum(x["missing"] for x in runs[app])
             non2xx = sum(x["non2xx"] for x in runs[app])
-            print(f"{r['app']} {r['name']} | {r['rps']:.0f} | {r['rec_s']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-                  f"{non2xx} | {r['socket_errors']} | {(r['requests'] - r['non2xx']) * records} | "
-                  f"{r['stored'] if r['stored'] is not None else '-'} | {missing}")
+            print(
+                f"{r['app']} {r['name']} | {r['rps']:.0f} | {r['rec_s']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+                f"{non2xx} | {r['socket_errors']} | {(r['requests'] - r['non2xx']) * records} | "
+                f"{r['stored'] if r['stored'] is not None else '-'} | {missing}"
+            )
         for app in "cd":
             if app not in rows:
                 continue
             c = rows[app]
             ca = c["rps"] / rows["a"]["rps"] if "a" in rows else None
             cb = c["rps"] / rows["b"]["rps"] if "b" in rows else None
-            print(f"{app}/a = {ca:.2f}" if ca else f"{app}/a = -", f"; {app}/b = {cb:.2f}" if cb else f"; {app}/b = -",
-                  f"; landed {c['drain_s']:.1f} s after the load ended" if c["drain_s"] is not None else "", sep="")
+            print(
+                f"{app}/a = {ca:.2f}" if ca else f"{app}/a = -",
+                f"; {app}/b = {cb:.2f}" if cb else f"; {app}/b = -",
+                f"; landed {c['drain_s']:.1f} s after the load ended" if c["drain_s"] is not None else "",
+                sep="",
+            )
             if records == 1:
-                checks = {f"{app} >= 0.7 a": ca is None or ca >= 0.7, f"{app} >= 3 b": cb is None or cb >= 3,
-                          f"p99({app}) <= 50 ms": c["p99"] <= 50,
-                          "0 non-2xx": all(x["non2xx"] == 0 for x in runs[app]),
-                          "0 acked-but-missing": all(x["missing"] == 0 for results in runs.values() for x in results)}
+                checks = {
+                    f"{app} >= 0.7 a": ca is None or ca >= 0.7,
+                    f"{app} >= 3 b": cb is None or cb >= 3,
+                    f"p99({app}) <= 50 ms": c["p99"] <= 50,
+                    "0 non-2xx": all(x["non2xx"] == 0 for x in runs[app]),
+                    "0 acked-but-missing": all(x["missing"] == 0 for results in runs.values() for x in results),
+                }
                 for label, held in checks.items():
                     print(f"  {'PASS' if held else 'FAIL'} {label}")
                 ok = ok and all(checks.values())

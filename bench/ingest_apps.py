@@ -24,8 +24,10 @@ def hello_app() -> Flask:
     return app
 
 
-NAIVE_TABLE = "CREATE TABLE IF NOT EXISTS naive_callback (id bigserial PRIMARY KEY, " \
-              "received_at timestamptz NOT NULL DEFAULT now(), body jsonb NOT NULL)"
+NAIVE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS naive_callback (id bigserial PRIMARY KEY, "
+    "received_at timestamptz NOT NULL DEFAULT now(), body jsonb NOT NULL)"
+)
 
 
 def naive_app() -> Flask:
@@ -36,8 +38,9 @@ def naive_app() -> Flask:
     def receive(source, token):
         body = json.loads(request.get_data(cache=False))
         with pool.connection() as conn:  # commits on leaving the block
-            row = conn.execute("INSERT INTO naive_callback (body) VALUES (%s) RETURNING id",
-                               (json.dumps(body),)).fetchone()
+            row = conn.execute(
+                "INSERT INTO naive_callback (body) VALUES (%s) RETURNING id", (json.dumps(body),)
+            ).fetchone()
         return jsonify(status="stored", id=row[0])
 
     return app

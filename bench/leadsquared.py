@@ -44,12 +44,19 @@ def run_scenario(admin_url: str, label: str, calls: int, period: float, ids: int
     register(url, ids)
     port = free_port()
     fake = start_fake("fake_leadsquared.py", port, calls, period)
-    env = {**os.environ, "DATABASE_URL": url, "LSQ_ASYNC_BASE_URL": f"http://127.0.0.1:{port}",
-           "LSQ_API_KEY": "bench-key", "LSQ_RATE_LIMIT": label, "RECONCILE_CONCURRENCY": str(concurrency),
-           "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "LSQ_ASYNC_BASE_URL": f"http://127.0.0.1:{port}",
+        "LSQ_API_KEY": "bench-key",
+        "LSQ_RATE_LIMIT": label,
+        "RECONCILE_CONCURRENCY": str(concurrency),
+        "LOG_LEVEL": "WARNING",
+    }
     try:
-        runs, rss_kib, wall = run_reconcilers(env, ["reconcile", "--source", "leadsquared", "--once"], 2,
-                                              RUN_LIMIT_SECONDS)
+        runs, rss_kib, wall = run_reconcilers(
+            env, ["reconcile", "--source", "leadsquared", "--once"], 2, RUN_LIMIT_SECONDS
+        )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats", timeout=10) as resp:
             stats = json.load(resp)
     finally:
@@ -62,10 +69,17 @@ def run_scenario(admin_url: str, label: str, calls: int, period: float, ids: int
     span = times[-1] - times[calls - 1] if len(times) > calls else float("nan")
     achieved = (len(times) - calls) / span if span and len(times) > calls else float("nan")
     return {
-        "limit": label, "ids": ids, "calls": stats["accepted"], "success_rows": done, "wall_s": round(wall, 1),
-        "achieved_per_s": round(achieved, 2), "allowed_per_s": calls / period,
-        "ratio": round(achieved / (calls / period), 3), "http_429": stats["too_many"],
-        "repeat_final_polls": stats["repeat_final"], "peak_rss_mib": [round(r / 1024, 1) for r in rss_kib],
+        "limit": label,
+        "ids": ids,
+        "calls": stats["accepted"],
+        "success_rows": done,
+        "wall_s": round(wall, 1),
+        "achieved_per_s": round(achieved, 2),
+        "allowed_per_s": calls / period,
+        "ratio": round(achieved / (calls / period), 3),
+        "http_429": stats["too_many"],
+        "repeat_final_polls": stats["repeat_final"],
+        "peak_rss_mib": [round(r / 1024, 1) for r in rss_kib],
         "outcomes": [s.get("outcome") for s in summaries],
     }
 
@@ -75,8 +89,11 @@ def main() -> int:
     parser.add_argument("--only", choices=sorted(SCENARIOS), help="run one scenario group")
     parser.add_argument("--concurrency", type=int, default=4, help="RECONCILE_CONCURRENCY per process")
     parser.add_argument("--ids", type=int, help="override every scenario's backlog size (a quick smoke run)")
-    parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL,
-                        help="server to create the callrecon_bench database on (default %(default)s)")
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_ADMIN_URL,
+        help="server to create the callrecon_bench database on (default %(default)s)",
+    )
     args = parser.parse_args()
     groups = [args.only] if args.only else list(SCENARIOS)
     rows = []
@@ -84,21 +101,36 @@ def main() -> int:
         for label, calls, period, ids in SCENARIOS[group]:
             print(f"running {label} with {ids} ids, two processes ...", file=sys.stderr, flush=True)
             rows.append(run_scenario(args.database_url, label, calls, period, args.ids or ids, args.concurrency))
-    header = ("limit", "ids", "calls", "wall_s", "achieved_per_s", "allowed_per_s", "ratio", "http_429",
-              "repeat_final_polls", "peak_rss_mib", "outcomes")
+    header = (
+        "limit",
+        "ids",
+        "calls",
+        "wall_s",
+        "achieved_per_s",
+        "allowed_per_s",
+        "ratio",
+        "http_429",
+        "repeat_final_polls",
+        "peak_rss_mib",
+        "outcomes",
+    )
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(str(row[h]) for h in header))
     scaled = [r for r in rows if r["limit"] == "500/5s"]
-    ok = all(r["ratio"] >= 0.95 and r["http_429"] == 0 and r["repeat_final_polls"] == 0
-             and r["success_rows"] == r["ids"] for r in rows)
+    ok = all(
+        r["ratio"] >= 0.95 and r["http_429"] == 0 and r["repeat_final_polls"] == 0 and r["success_rows"] == r["ids"]
+        for r in rows
+    )
     if len(scaled) == 2:
         small = max(scaled[0]["peak_rss_mib"])
         large = max(scaled[1]["peak_rss_mib"])
         growth = large / small - 1
         ok = ok and abs(growth) <= 0.10
-        print(f"peak RSS {scaled[0]['ids']} ids: {small} MiB; {scaled[1]['ids']} ids: {large} MiB; "
-              f"growth {growth:+.1%} (must stay within 10%)")
+        print(
+            f"peak RSS {scaled[0]['ids']} ids: {small} MiB; {scaled[1]['ids']} ids: {large} MiB; "
+            f"growth {growth:+.1%} (must stay within 10%)"
+        )
     print("PASS" if ok else "FAIL: see the table (ratio >= 0.95, 0 x 429, 0 repeat polls, every id Success)")
     return 0 if ok else 1
 

@@ -35,9 +35,11 @@ def load(url: str, calls: int, seed: int = 7) -> dict:
     huawei = calls - ozonetel
     linkable = []  # (phone, start) of some answered calls, for call logs that match them
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        with cur.copy("COPY ozonetel_call (call_key, key_source, monitor_ucid, campaign_name, phone_number, "
-                      "status, dial_status, disposition, start_time, end_time, duration_s, source_timezone, "
-                      "first_seen_at, last_seen_at, seen_count, first_raw_id, last_raw_id) FROM STDIN") as copy:
+        with cur.copy(
+            "COPY ozonetel_call (call_key, key_source, monitor_ucid, campaign_name, phone_number, "
+            "status, dial_status, disposition, start_time, end_time, duration_s, source_timezone, "
+            "first_seen_at, last_seen_at, seen_count, first_raw_id, last_raw_id) FROM STDIN"
+        ) as copy:
             for n in range(ozonetel):  # calls land in roughly the order they happen, as in production
                 start = now - dt.timedelta(seconds=DAYS * 86400 * (1 - n / ozonetel) + rng.uniform(0, 600))
                 answered = rng.random() < 0.45
@@ -45,27 +47,62 @@ def load(url: str, calls: int, seed: int = 7) -> dict:
                 phone = f"98{rng.randint(0, 99999999):08d}"
                 if answered and rng.random() < 0.15:
                     linkable.append((phone, start + dt.timedelta(seconds=talk + 20), start))
-                copy.write_row((f"9{n:011d}", "monitorUCID", f"9{n:011d}", rng.choice(CAMPAIGNS),
-                                phone, "Answered" if answered else "NotAnswered",
-                                "answered" if answered else "not_answered", "Interested" if answered else None,
-                                start, start + dt.timedelta(seconds=talk + 20), talk, "Asia/Kolkata",
-                                start, start, 1, 1, 1))
-        with cur.copy("COPY huawei_call (vdn_id, call_id, campaign_id, called, call_time, call_status, fail_code, "
-                      "ack_begin_time, call_begin_time, call_end_time, value_sources, source_timezone, "
-                      "first_seen_at, last_seen_at, push_count, detail_status, detail_next_at) FROM STDIN") as copy:
+                copy.write_row(
+                    (
+                        f"9{n:011d}",
+                        "monitorUCID",
+                        f"9{n:011d}",
+                        rng.choice(CAMPAIGNS),
+                        phone,
+                        "Answered" if answered else "NotAnswered",
+                        "answered" if answered else "not_answered",
+                        "Interested" if answered else None,
+                        start,
+                        start + dt.timedelta(seconds=talk + 20),
+                        talk,
+                        "Asia/Kolkata",
+                        start,
+                        start,
+                        1,
+                        1,
+                        1,
+                    )
+                )
+        with cur.copy(
+            "COPY huawei_call (vdn_id, call_id, campaign_id, called, call_time, call_status, fail_code, "
+            "ack_begin_time, call_begin_time, call_end_time, value_sources, source_timezone, "
+            "first_seen_at, last_seen_at, push_count, detail_status, detail_next_at) FROM STDIN"
+        ) as copy:
             sources = json.dumps({"called": "push", "call_status": "push", "call_end_time": "detail"})
             for n in range(huawei):
                 start = now - dt.timedelta(seconds=DAYS * 86400 * (1 - n / huawei) + rng.uniform(0, 600))
                 ok = rng.random() < 0.4
                 detail = rng.random() < 0.98
-                copy.write_row((8, f"{n}-{rng.randint(1000, 9999)}", str(1000 + rng.randint(0, 9)),
-                                f"88{rng.randint(0, 999999):06d}", start, 6 if ok else 5,
-                                "00000" if ok else rng.choice(["00603", "00537", "00604", "00606"]),
-                                start if detail else None, start + dt.timedelta(seconds=5) if detail and ok else None,
-                                start + dt.timedelta(seconds=90) if detail else None, sources, "UTC", start, start, 1,
-                                "done" if detail else "pending", start))
-        with cur.copy("COPY lsq_request (request_id, kind, registered_at, status, status_reason, request_body, "
-                      "final_at, next_poll_at) FROM STDIN") as copy:
+                copy.write_row(
+                    (
+                        8,
+                        f"{n}-{rng.randint(1000, 9999)}",
+                        str(1000 + rng.randint(0, 9)),
+                        f"88{rng.randint(0, 999999):06d}",
+                        start,
+                        6 if ok else 5,
+                        "00000" if ok else rng.choice(["00603", "00537", "00604", "00606"]),
+                        start if detail else None,
+                        start + dt.timedelta(seconds=5) if detail and ok else None,
+                        start + dt.timedelta(seconds=90) if detail else None,
+                        sources,
+                        "UTC",
+                        start,
+                        start,
+                        1,
+                        "done" if detail else "pending",
+                        start,
+                    )
+                )
+        with cur.copy(
+            "COPY lsq_request (request_id, kind, registered_at, status, status_reason, request_body, "
+            "final_at, next_poll_at) FROM STDIN"
+        ) as copy:
             for n in range(calls // 10):
                 if linkable and rng.random() < 0.5:  # a call log for a real call: submitted 20-120 s after it ended
                     phone, ended, start = linkable.pop(rng.randrange(len(linkable)))
@@ -74,13 +111,27 @@ def load(url: str, calls: int, seed: int = 7) -> dict:
                     phone, start = f"97{rng.randint(0, 99999999):08d}", now - dt.timedelta(days=rng.uniform(0, DAYS))
                     at = start + dt.timedelta(minutes=5)
                     status = rng.choices(["Success", "FAILURE", "ERROR", "In-Queue"], [90, 5, 2, 3])[0]
-                body = json.dumps({"DestinationNumber": phone,
-                                   "StartTime": start.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")})
-                copy.write_row((f"lsq-{n}", "call-log", at, status,
-                                "Request was successfully completed" if status == "Success" else f"MXDuplicate {n % 7}",
-                                body, None if status == "In-Queue" else at + dt.timedelta(seconds=40), at))
-        with cur.copy("COPY ozonetel_request (campaign_name, window_from, window_to, state, tries, records_received) "
-                      "FROM STDIN") as copy:
+                body = json.dumps(
+                    {
+                        "DestinationNumber": phone,
+                        "StartTime": start.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+                    }
+                )
+                copy.write_row(
+                    (
+                        f"lsq-{n}",
+                        "call-log",
+                        at,
+                        status,
+                        "Request was successfully completed" if status == "Success" else f"MXDuplicate {n % 7}",
+                        body,
+                        None if status == "In-Queue" else at + dt.timedelta(seconds=40),
+                        at,
+                    )
+                )
+        with cur.copy(
+            "COPY ozonetel_request (campaign_name, window_from, window_to, state, tries, records_received) FROM STDIN"
+        ) as copy:
             start = (now - dt.timedelta(days=DAYS)).replace(minute=0, second=0, microsecond=0)
             for campaign in CAMPAIGNS:
                 for hour in range(DAYS * 24):
@@ -90,8 +141,12 @@ def load(url: str, calls: int, seed: int = 7) -> dict:
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    return {"ozonetel_call": ozonetel, "huawei_call": huawei, "lsq_request": calls // 10,
-            "ozonetel_request": len(CAMPAIGNS) * DAYS * 24}
+    return {
+        "ozonetel_call": ozonetel,
+        "huawei_call": huawei,
+        "lsq_request": calls // 10,
+        "ozonetel_request": len(CAMPAIGNS) * DAYS * 24,
+    }
 
 
 def intended_indexes(text: str) -> list[str]:

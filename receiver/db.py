@@ -48,8 +48,9 @@ class Database:
         """
         if self._held is not None and not self._held.closed:
             return self._held, False
-        self._held = psycopg.connect(self.pool.conninfo, autocommit=True,
-                                     connect_timeout=max(1, round(self.wait_s)), **(self.pool.kwargs or {}))
+        self._held = psycopg.connect(
+            self.pool.conninfo, autocommit=True, connect_timeout=max(1, round(self.wait_s)), **(self.pool.kwargs or {})
+        )
         return self._held, True
 
     def drop_held(self) -> None:

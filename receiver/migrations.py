@@ -64,8 +64,9 @@ def discover(sql_dir: Path) -> list[Migration]:
             continue
         version = match.group(1)
         if version in found:
-            raise MigrationError(f"two migrations numbered {version}: {found[version].name} and {path.name}; "
-                                 "renumber one")
+            raise MigrationError(
+                f"two migrations numbered {version}: {found[version].name} and {path.name}; renumber one"
+            )
         found[version] = Migration(version, path.name, path)
     return [found[v] for v in sorted(found)]
 
@@ -96,8 +97,7 @@ def upgrade(conn, sql_dir: Path) -> list[Migration]:
             if migration.version in applied(conn):
                 continue
             conn.execute(migration.sql)
-            conn.execute(RECORD, {"version": migration.version, "name": migration.name,
-                                  "checksum": migration.checksum})
+            conn.execute(RECORD, {"version": migration.version, "name": migration.name, "checksum": migration.checksum})
         ran.append(migration)
     return ran
 
@@ -124,6 +124,9 @@ def apply_database_settings(conn, values: dict) -> None:
 
     dbname = conn.execute("SELECT current_database()").fetchone()[0]
     for name, value in values.items():
-        conn.execute(sql.SQL("ALTER DATABASE {} SET {} = {}").format(
-            sql.Identifier(dbname), sql.SQL(".").join(map(sql.Identifier, name.split("."))), sql.Literal(value)))
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                sql.Identifier(dbname), sql.SQL(".").join(map(sql.Identifier, name.split("."))), sql.Literal(value)
+            )
+        )
         conn.execute("SELECT set_config(%s, %s, false)", (name, value))

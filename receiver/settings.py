@@ -126,8 +126,11 @@ class Settings:
     def ozonetel_problems(self) -> list[str]:
         """What keeps the Ozonetel reconciler from running, naming the variables."""
         api, found = self.ozonetel_api, []
-        for name, value in (("OZONETEL_API_KEY", self.ozonetel_api_key), ("OZONETEL_USERNAME", api.username),
-                            ("PUBLIC_BASE_URL", api.public_base_url)):
+        for name, value in (
+            ("OZONETEL_API_KEY", self.ozonetel_api_key),
+            ("OZONETEL_USERNAME", api.username),
+            ("PUBLIC_BASE_URL", api.public_base_url),
+        ):
             if not value:
                 found.append(f"{name} is not set")
         if not api.campaigns:
@@ -140,12 +143,21 @@ class Settings:
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured secret, so masking and log checks can look for each of them."""
-        values = (*self.ozonetel_callback_tokens, self.ozonetel_api_key, self.leadsquared.api_key,
-                  *self.huawei.callback_tokens, self.huawei.ak, self.huawei.sk)
+        values = (
+            *self.ozonetel_callback_tokens,
+            self.ozonetel_api_key,
+            self.leadsquared.api_key,
+            *self.huawei.callback_tokens,
+            self.huawei.ak,
+            self.huawei.sk,
+        )
         return tuple(v for v in values if v)
 
 
 def sections(cls) -> dict[str, type]:
     """The sections of a settings class (its dataclass-typed fields), each read from the same environment."""
-    return {f.name: f.default_factory for f in dataclasses.fields(cls)
-            if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory)}
+    return {
+        f.name: f.default_factory
+        for f in dataclasses.fields(cls)
+        if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory)
+    }

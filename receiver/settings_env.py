@@ -11,8 +11,9 @@ from environs import Env, EnvValidationError
 from receiver.env_values import MASK, ConfigError
 
 
-def setting(variable: str, kind: type[ma.fields.Field], default, *, secret=False, in_repr=True, **options
-            ) -> dataclasses.Field:
+def setting(
+    variable: str, kind: type[ma.fields.Field], default, *, secret=False, in_repr=True, **options
+) -> dataclasses.Field:
     """A dataclass field read from `variable` by the marshmallow field `kind`; secrets stay out of repr."""
     meta = {"variable": variable, "kind": kind, "secret": secret, "options": options}
     return dataclasses.field(default=default, repr=in_repr and not secret, metadata=meta)

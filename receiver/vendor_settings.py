@@ -40,8 +40,9 @@ class LeadSquaredSettings:
     api_key: str = setting("LSQ_API_KEY", Text, "", secret=True)
     call_log_path: str = setting("LSQ_STATUS_PATH_CALL_LOG", Text, LSQ_DEFAULT_PATHS["call-log"])
     lead_update_path: str = setting("LSQ_STATUS_PATH_LEAD_UPDATE", Text, LSQ_DEFAULT_PATHS["lead-update"])
-    opportunity_capture_path: str = setting("LSQ_STATUS_PATH_OPPORTUNITY_CAPTURE", Text,
-                                            LSQ_DEFAULT_PATHS["opportunity-capture"])
+    opportunity_capture_path: str = setting(
+        "LSQ_STATUS_PATH_OPPORTUNITY_CAPTURE", Text, LSQ_DEFAULT_PATHS["opportunity-capture"]
+    )
     rate_limit: RateLimit = setting("LSQ_RATE_LIMIT", Rate, LSQ_RATE)  # noqa: RUF009 (a Field)
     poll_horizon: float = setting("LSQ_POLL_HORIZON", Duration, 12 * 3600.0)
     first_interval: float = setting("LSQ_POLL_FIRST_INTERVAL", Duration, 30.0)
@@ -60,8 +61,10 @@ class LeadSquaredSettings:
         """What keeps this source from running, as messages naming the variables."""
         found = []
         if not self.base_url:
-            found.append("LSQ_ASYNC_BASE_URL is not set: use your region's async host, e.g. "
-                         "https://asyncapi-in21.leadsquared.com (README lists them)")
+            found.append(
+                "LSQ_ASYNC_BASE_URL is not set: use your region's async host, e.g. "
+                "https://asyncapi-in21.leadsquared.com (README lists them)"
+            )
         elif not self.base_url.startswith(("http://", "https://")):
             found.append(f"LSQ_ASYNC_BASE_URL={self.base_url!r} must start with https://")
         if not self.api_key:
@@ -97,7 +100,8 @@ class OzonetelApiSettings:
 
 TIMEZONE_REQUIRED = (
     "HUAWEI_TIMEZONE is not set: Huawei sends call times without a zone, in the tenant's time zone; "
-    "set it to that IANA name (e.g. Asia/Shanghai for a GMT+08:00 tenant) so times are not misread as UTC")
+    "set it to that IANA name (e.g. Asia/Shanghai for a GMT+08:00 tenant) so times are not misread as UTC"
+)
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,11 @@ def add_ozonetel_windows(conn, settings, campaign: str, since: dt.date, until: d
     known = conn.execute(BACKFILL_KNOWN, {"campaign": campaign, "start": start, "end": end}).fetchone()[0]
     todo = len(planned) - known
     seconds = max(todo - 1, 0) // limit.calls * limit.period
-    print(f"{campaign}: {len(planned)} windows of {source.window} from {since} to {until} "
-          f"({zone.key}); {known} already in the ledger; {todo} requests to send, about "
-          f"{seconds / 60:.1f} min at {limit}")
+    print(
+        f"{campaign}: {len(planned)} windows of {source.window} from {since} to {until} "
+        f"({zone.key}); {known} already in the ledger; {todo} requests to send, about "
+        f"{seconds / 60:.1f} min at {limit}"
+    )
     if dry_run:
         return False
     problems = source.problems()

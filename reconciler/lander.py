@@ -27,8 +27,10 @@ def land(conn, settings, *, follow: bool, interval: float, yield_above: float, m
         try:
             if watch is not None and watch.should_wait(conn):
                 if not waiting:
-                    log.info("callbacks arriving in a burst; landing waits until it ends",
-                             extra={"fields": {"per_second": round(watch.rate), "max_lag_s": max_lag}})
+                    log.info(
+                        "callbacks arriving in a burst; landing waits until it ends",
+                        extra={"fields": {"per_second": round(watch.rate), "max_lag_s": max_lag}},
+                    )
                 waiting = True
                 if stop.wait(interval):
                     conn.close()
@@ -50,8 +52,16 @@ def land(conn, settings, *, follow: bool, interval: float, yield_above: float, m
                 pass
             continue
         if report.total or not follow:
-            print(json.dumps({"landed_callbacks": report.total, "by_status": dict(report.by_status),
-                              "seconds": round(time.monotonic() - started, 3)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "landed_callbacks": report.total,
+                        "by_status": dict(report.by_status),
+                        "seconds": round(time.monotonic() - started, 3),
+                    }
+                ),
+                flush=True,
+            )
         if not follow or stop.wait(0 if report.total else interval):
             conn.close()
             return 0

@@ -48,7 +48,8 @@ def _server_answers(maintenance: str, host: str, log) -> None:
         raise ProvisionError(
             f"PostgreSQL does not answer at {host or 'the local socket'} ({first_error}). Start it "
             "(Debian: `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) "
-            "or point DATABASE_URL at a running server.")
+            "or point DATABASE_URL at a running server."
+        )
     log(f"PostgreSQL not answering ({first_error}); starting the local cluster")
     for command in _start_local_cluster():
         log(f"ran: {command}")
@@ -61,7 +62,8 @@ def _server_answers(maintenance: str, host: str, log) -> None:
             if time.monotonic() > deadline:
                 raise ProvisionError(
                     f"started the local cluster but PostgreSQL still does not answer after {START_WAIT_SECONDS}s "
-                    f"({exc}); check /var/log/postgresql/ and DATABASE_URL") from None
+                    f"({exc}); check /var/log/postgresql/ and DATABASE_URL"
+                ) from None
             time.sleep(0.5)
 
 

@@ -49,9 +49,11 @@ class Progress:
 
 def install_stop_signals(stop: threading.Event) -> dict:
     """SIGTERM/SIGINT: finish the item in hand, then exit; returns the handlers it replaced."""
+
     def handler(signum, frame):
         log.info("stop requested", extra={"fields": {"signal": signal.Signals(signum).name}})
         stop.set()
+
     if threading.current_thread() is not threading.main_thread():
         return {}
     return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -73,8 +75,9 @@ def selected_sources(name: str, settings):
     return run, skipped, broken
 
 
-def reconcile(settings, *, source: str, loop: bool, interval: float, limit, concurrency: int, stop=None,
-              since=None) -> int:
+def reconcile(
+    settings, *, source: str, loop: bool, interval: float, limit, concurrency: int, stop=None, since=None
+) -> int:
     """Run the chosen sources; exit code 0 ok, 1 a run failed, 2 misconfigured."""
     stop = stop or threading.Event()
     clock = SystemClock(stop)
@@ -101,11 +104,28 @@ def _passes(settings, sources, stop, clock, loop, interval, limit, concurrency, 
             if stop.is_set():
                 break
             progress = Progress(src.name)
-            result = run_source(src, settings.database_url, clock, stop=stop, limit=limit,
-                                concurrency=concurrency, progress=progress, since=since)
+            result = run_source(
+                src,
+                settings.database_url,
+                clock,
+                stop=stop,
+                limit=limit,
+                concurrency=concurrency,
+                progress=progress,
+                since=since,
+            )
             progress.close()
-            print(json.dumps({"source": result.source, "run_id": result.run_id, "outcome": result.outcome,
-                              "counts": dict(result.counts), "error": result.error}))
+            print(
+                json.dumps(
+                    {
+                        "source": result.source,
+                        "run_id": result.run_id,
+                        "outcome": result.outcome,
+                        "counts": dict(result.counts),
+                        "error": result.error,
+                    }
+                )
+            )
             if result.outcome == "failed":
                 exit_code = 1
         if not loop or stop.is_set():

@@ -29,19 +29,32 @@ def collect(conn, settings, clock=None) -> dict:
         entry["oldest_pending_s"] = round(float(entry["oldest_pending_s"]), 1) if entry["oldest_pending_s"] else None
         with conn.cursor(row_factory=dict_row) as cur:
             last = cur.execute(LAST_RUN, {"source": name}).fetchone()
-        entry["last_run"] = None if last is None else {
-            **last, "started_at": last["started_at"].isoformat(),
-            "finished_at": last["finished_at"] and last["finished_at"].isoformat()}
+        entry["last_run"] = (
+            None
+            if last is None
+            else {
+                **last,
+                "started_at": last["started_at"].isoformat(),
+                "finished_at": last["finished_at"] and last["finished_at"].isoformat(),
+            }
+        )
         report[name] = entry
-    report["push_sources"] = {row["source"]: {
-        "silent": row["silent"], "in_working_hours": row["in_working_hours"],
-        "last_callback_age_s": None if row["silent_for_s"] is None else round(float(row["silent_for_s"]), 1),
-        "quarantined": row["quarantined"]} for row in health.source_health(conn)}
+    report["push_sources"] = {
+        row["source"]: {
+            "silent": row["silent"],
+            "in_working_hours": row["in_working_hours"],
+            "last_callback_age_s": None if row["silent_for_s"] is None else round(float(row["silent_for_s"]), 1),
+            "quarantined": row["quarantined"],
+        }
+        for row in health.source_health(conn)
+    }
     for source, count in health.gave_up(conn).items():
         if source in report:
             report[source]["gave_up"] = count
-    report["stopped"] = [{**stop, **{k: stop[k].isoformat() for k in ("since", "last_seen_at", "recheck_at")}}
-                         for stop in blocks.listing(conn)]
+    report["stopped"] = [
+        {**stop, **{k: stop[k].isoformat() for k in ("since", "last_seen_at", "recheck_at")}}
+        for stop in blocks.listing(conn)
+    ]
     return report
 
 
@@ -51,27 +64,35 @@ def render(report: dict) -> str:
     for name, e in report.get("push_sources", {}).items():
         age = "never" if e["last_callback_age_s"] is None else f"{e['last_callback_age_s'] / 60:.1f} min ago"
         flag = "SILENT" if e["silent"] else "ok"
-        lines.append(f"{name} pushes: {flag}; last callback {age}; quarantined {e['quarantined']}"
-                     + ("" if e["in_working_hours"] else " (outside working hours)"))
+        lines.append(
+            f"{name} pushes: {flag}; last callback {age}; quarantined {e['quarantined']}"
+            + ("" if e["in_working_hours"] else " (outside working hours)")
+        )
     for stop in report.get("stopped", []):
         what = stop["source"] if stop["scope"] == "source" else f"{stop['source']} {stop['scope']} {stop['key']!r}"
-        lines.append(f"STOPPED {what} since {stop['since']}: {stop['reason']}; fix: {stop['fix']} "
-                     f"(tried again by itself once the settings change, or at {stop['recheck_at']})")
+        lines.append(
+            f"STOPPED {what} since {stop['since']}: {stop['reason']}; fix: {stop['fix']} "
+            f"(tried again by itself once the settings change, or at {stop['recheck_at']})"
+        )
     for name, e in report.items():
         if name in ("push_sources", "stopped"):
             continue
         age = f"{e['oldest_pending_s'] / 60:.1f} min" if e["oldest_pending_s"] is not None else "-"
         finals = ", ".join(f"{k} {v}" for k, v in sorted(e["final_by_status"].items())) or "none"
-        lines.append(f"{name}: pending {e['pending']} (due now {e['due_now']}, failing {e['failing']}), "
-                     f"oldest pending {age}; final: {finals}; expired {e['expired']}; gave up {e.get('gave_up', 0)} "
-                     "(SELECT * FROM reconcile_gave_up)")
+        lines.append(
+            f"{name}: pending {e['pending']} (due now {e['due_now']}, failing {e['failing']}), "
+            f"oldest pending {age}; final: {finals}; expired {e['expired']}; gave up {e.get('gave_up', 0)} "
+            "(SELECT * FROM reconcile_gave_up)"
+        )
         if e.get("rate_budget"):
             lines.append(_budget_line(e["rate_budget"]))
         run = e["last_run"]
         if run:
             tail = f" error: {run['error']}" if run["error"] else ""
-            lines.append(f"  last run #{run['id']} {run['outcome']} at {run['started_at']} "
-                         f"counts {json.dumps(run['counts'])}{tail}")
+            lines.append(
+                f"  last run #{run['id']} {run['outcome']} at {run['started_at']} "
+                f"counts {json.dumps(run['counts'])}{tail}"
+            )
         else:
             lines.append("  never run")
     return "\n".join(lines)
@@ -82,5 +103,7 @@ def _budget_line(b: dict) -> str:
     if not b["learned"]:
         return f"  rate budget {b['in_force']} (configured)"
     applied = "" if b["in_force"] != b["configured"] else ", not stricter: ignored"
-    return (f"  rate budget {b['in_force']} in force (configured {b['configured']}; the vendor stated "
-            f"{b['learned']} at {b['learned_at']}{applied})")
+    return (
+        f"  rate budget {b['in_force']} in force (configured {b['configured']}; the vendor stated "
+        f"{b['learned']} at {b['learned_at']}{applied})"
+    )

@@ -33,19 +33,32 @@ def _param(flags, takes_value, metavar, choices, type_, default, required, repea
         default = None
     if not takes_value and default is None:
         default = False
-    return {"flags": list(flags), "takes_value": takes_value, "metavar": metavar if takes_value else None,
-            "choices": list(choices) if choices else None, "type": type_ if takes_value else None,
-            "default": default, "required": bool(required), "repeatable": bool(repeatable),
-            "help": _words(help_)}
+    return {
+        "flags": list(flags),
+        "takes_value": takes_value,
+        "metavar": metavar if takes_value else None,
+        "choices": list(choices) if choices else None,
+        "type": type_ if takes_value else None,
+        "default": default,
+        "required": bool(required),
+        "repeatable": bool(repeatable),
+        "help": _words(help_),
+    }
 
 
 def from_argparse(parser: argparse.ArgumentParser, path=(), help_=None) -> list[dict]:
     """The surface of an argparse parser and its subparsers."""
     formatter = parser._get_formatter()
-    entry = {"path": list(path), "help": help_, "description": _words(parser.description),
-             "metavar": None, "params": [], "exclusive": sorted(
-                 sorted(a.option_strings[0] for a in group._group_actions)
-                 for group in parser._mutually_exclusive_groups)}
+    entry = {
+        "path": list(path),
+        "help": help_,
+        "description": _words(parser.description),
+        "metavar": None,
+        "params": [],
+        "exclusive": sorted(
+            sorted(a.option_strings[0] for a in group._group_actions) for group in parser._mutually_exclusive_groups
+        ),
+    }
     children = []
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -63,9 +76,19 @@ def from_argparse(parser: argparse.ArgumentParser, path=(), help_=None) -> list[
         default = None if action.default is argparse.SUPPRESS else action.default
         repeatable = isinstance(action, argparse._AppendAction) or action.nargs in ("*", "+")
         required = action.required and action.nargs != "*"  # argparse flags [ID ...] required, yet takes none
-        entry["params"].append(_param(
-            action.option_strings or [action.dest], takes_value, metavar, choices, _ARGPARSE_TYPES[action.type],
-            default, required, repeatable, formatter._expand_help(action) if action.help else None))
+        entry["params"].append(
+            _param(
+                action.option_strings or [action.dest],
+                takes_value,
+                metavar,
+                choices,
+                _ARGPARSE_TYPES[action.type],
+                default,
+                required,
+                repeatable,
+                formatter._expand_help(action) if action.help else None,
+            )
+        )
     return [entry, *children]
 
 
@@ -73,12 +96,19 @@ def from_click(command, path=(), parent=None) -> list[dict]:
     """The surface of a click command or group (the reconciler.cli classes)."""
     import click
 
-    ctx = click.Context(command, info_name=path[-1] if path else "callrecon", parent=parent,
-                        **(command.context_settings or {}))
-    entry = {"path": list(path), "help": command.short_help if path else None,
-             "description": _words(command.help), "metavar": getattr(command, "metavar", None), "params": [],
-             "exclusive": sorted({tuple(sorted((p.opts[0], *p.not_with))) for p in command.params
-                                  if getattr(p, "not_with", ())})}
+    ctx = click.Context(
+        command, info_name=path[-1] if path else "callrecon", parent=parent, **(command.context_settings or {})
+    )
+    entry = {
+        "path": list(path),
+        "help": command.short_help if path else None,
+        "description": _words(command.help),
+        "metavar": getattr(command, "metavar", None),
+        "params": [],
+        "exclusive": sorted(
+            {tuple(sorted((p.opts[0], *p.not_with))) for p in command.params if getattr(p, "not_with", ())}
+        ),
+    }
     entry["exclusive"] = [list(group) for group in entry["exclusive"]]
     for param in command.displayed_params(ctx):
         is_option = isinstance(param, click.Option)
@@ -91,9 +121,19 @@ def from_click(command, path=(), parent=None) -> list[dict]:
             flags, help_ = [*param.opts, *param.secondary_opts], param.help_text(ctx)
         else:
             flags, help_ = [param.name], param.help
-        entry["params"].append(_param(flags, takes_value, param.shown_metavar(), choices,
-                                      _CLICK_TYPES.get(param.type.name), default, param.required, repeatable,
-                                      help_))
+        entry["params"].append(
+            _param(
+                flags,
+                takes_value,
+                param.shown_metavar(),
+                choices,
+                _CLICK_TYPES.get(param.type.name),
+                default,
+                param.required,
+                repeatable,
+                help_,
+            )
+        )
     children = []
     for name in getattr(command, "commands", {}):
         children += from_click(command.commands[name], (*path, name), ctx)
@@ -106,7 +146,7 @@ def dumps(surface: list[dict]) -> str:
     for entry in surface:
         head = {k: v for k, v in entry.items() if k != "params"}
         params = ",\n".join(f"   {json.dumps(p)}" for p in entry["params"])
-        blocks.append(f" {json.dumps(head)[:-1]}, \"params\": [\n{params}\n ]}}")
+        blocks.append(f' {json.dumps(head)[:-1]}, "params": [\n{params}\n ]}}')
     return "[\n" + ",\n".join(blocks) + "\n]\n"
 
 

@@ -67,9 +67,13 @@ def scan_for_secrets(url: str, lines: list[str]) -> list[str]:
     """Where any registered secret appears: 'table: secret' or 'log: secret'."""
     found = []
     with psycopg.connect(url, autocommit=True) as conn:
-        relations = [r[0] for r in conn.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v')")]
+        relations = [
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v')"
+            )
+        ]
         for name in relations:
             text = conn.execute(f'SELECT string_agg(t::text, chr(10)) FROM "{name}" t').fetchone()[0] or ""
             found += [f"{name}: {secret[:6]}..." for secret in SECRETS if secret in text]

@@ -48,8 +48,7 @@ def test_a_registered_vendor_is_polled_by_the_reconciler(toy, env, db, database_
     [source_class] = SOURCES["toy"]
     source_class.base_url = vendor_server.url_for("").rstrip("/")
     try:
-        result = run_source(source_class(Settings.from_env(env)), database_url, FakeClock(),
-                            stop=threading.Event())
+        result = run_source(source_class(Settings.from_env(env)), database_url, FakeClock(), stop=threading.Event())
     finally:
         source_class.base_url = ""
     assert (result.outcome, dict(result.counts)) == ("ok", {"landed": 1})

@@ -41,55 +41,99 @@ def two_vendor_client(env):
 def loaded(two_vendor_client, db, env):
     """Both vendors' samples landed through the real endpoints and landing code, times moved to today."""
     client = two_vendor_client
-    assert client.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}",
-                       data=fixture_bytes("ozonetel", "call_details__array.json"),
-                       content_type="application/json").status_code == 200
-    assert client.post(f"/callbacks/huawei/{HW_TOKEN}", data=fixture_bytes("huawei", "push__array.json"),
-                       content_type="application/json").json["retCode"] == "0"
+    assert (
+        client.post(
+            f"/callbacks/ozonetel/{OZONETEL_TOKEN}",
+            data=fixture_bytes("ozonetel", "call_details__array.json"),
+            content_type="application/json",
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            f"/callbacks/huawei/{HW_TOKEN}",
+            data=fixture_bytes("huawei", "push__array.json"),
+            content_type="application/json",
+        ).json["retCode"]
+        == "0"
+    )
     seed = huawei_seed_response()["data"]
     with db.transaction():
-        huawei_landing.land_detail(db, 8, "1644464743-1388", seed, Settings.from_env({**env, "HUAWEI_TIMEZONE": "UTC"}),
-                                   dt.datetime.now(UTC))
+        huawei_landing.land_detail(
+            db, 8, "1644464743-1388", seed, Settings.from_env({**env, "HUAWEI_TIMEZONE": "UTC"}), dt.datetime.now(UTC)
+        )
         # Move every sample to yesterday (UTC), whole days only, so that each keeps its time of day and
         # the last-N-days queries see it at whatever hour the suite runs: never "tomorrow", never future.
         day = sample_day(db)
-        db.execute("UPDATE ozonetel_call SET start_time = start_time + %(d)s * interval '1 day', "
-                   "end_time = end_time + %(d)s * interval '1 day'", {"d": (day - OZONETEL_SAMPLE_DAY).days})
-        db.execute("UPDATE huawei_call SET call_time = call_time + %(d)s * interval '1 day', "
-                   "ack_begin_time = ack_begin_time + %(d)s * interval '1 day', "
-                   "call_begin_time = call_begin_time + %(d)s * interval '1 day', "
-                   "call_end_time = call_end_time + %(d)s * interval '1 day'", {"d": (day - HUAWEI_SAMPLE_DAY).days})
+        db.execute(
+            "UPDATE ozonetel_call SET start_time = start_time + %(d)s * interval '1 day', "
+            "end_time = end_time + %(d)s * interval '1 day'",
+            {"d": (day - OZONETEL_SAMPLE_DAY).days},
+        )
+        db.execute(
+            "UPDATE huawei_call SET call_time = call_time + %(d)s * interval '1 day', "
+            "ack_begin_time = ack_begin_time + %(d)s * interval '1 day', "
+            "call_begin_time = call_begin_time + %(d)s * interval '1 day', "
+            "call_end_time = call_end_time + %(d)s * interval '1 day'",
+            {"d": (day - HUAWEI_SAMPLE_DAY).days},
+        )
     return client
 
 
 def test_canonical_view_has_one_row_per_call_with_provenance(loaded, db):
     rows = db.cursor(row_factory=dict_row).execute("SELECT * FROM call ORDER BY vendor, vendor_call_id").fetchall()
     assert [(r["vendor"], r["vendor_call_id"]) for r in rows] == [
-        ("huawei", "8:1644464743-1388"), ("huawei", "8:1644464743-1391"),
-        ("ozonetel", "2105221234567891"), ("ozonetel", "2105221234567892")]
+        ("huawei", "8:1644464743-1388"),
+        ("huawei", "8:1644464743-1391"),
+        ("ozonetel", "2105221234567891"),
+        ("ozonetel", "2105221234567892"),
+    ]
     hw, hw_failed, oz_missed, oz_answered = rows
     assert hw["outcome"] == "answered" and hw["duration_s"] == 4 and hw["recording_expires_at"] is not None
     assert hw["value_sources"]["end_time"] == "detail" and hw["value_sources"]["phone_number"] == "detail"
     assert hw["source"] == "push"
     assert hw_failed["outcome"] == "no-answer" and hw_failed["value_sources"] == {
-        "campaign": "push", "phone_number": "push", "ring_time": "push", "outcome": "push"}
+        "campaign": "push",
+        "phone_number": "push",
+        "ring_time": "push",
+        "outcome": "push",
+    }
     assert oz_missed["outcome"] == "no-answer" and oz_answered["outcome"] == "answered"
     assert oz_answered["disposition"] == "Wrap up time exceeded :120" and oz_answered["duration_s"] == 130
     assert oz_answered["value_sources"]["end_time"] == "push" and oz_answered["source"] == "push"
     assert all(r["ring_time"].tzinfo is not None for r in rows)
 
 
-@pytest.mark.parametrize("dial_status,status,outcome", [
-    ("answered", None, "answered"), ("not_answered", None, "no-answer"), (None, "NotAnswered", "no-answer"),
-    ("user_disconnected", None, "rejected"), ("busy", None, "busy"), ("invalid_number", None, "failed"),
-    ("exception", None, "failed"), (None, None, "unknown"), ("weird", None, "unknown")])
+@pytest.mark.parametrize(
+    "dial_status,status,outcome",
+    [
+        ("answered", None, "answered"),
+        ("not_answered", None, "no-answer"),
+        (None, "NotAnswered", "no-answer"),
+        ("user_disconnected", None, "rejected"),
+        ("busy", None, "busy"),
+        ("invalid_number", None, "failed"),
+        ("exception", None, "failed"),
+        (None, None, "unknown"),
+        ("weird", None, "unknown"),
+    ],
+)
 def test_ozonetel_outcomes_fold_into_the_documented_set(db, dial_status, status, outcome):
     assert db.execute("SELECT callrecon_ozonetel_outcome(%s, %s)", (dial_status, status)).fetchone() == (outcome,)
 
 
-@pytest.mark.parametrize("call_status,fail_code,outcome", [
-    (6, "00000", "answered"), (5, "00537", "busy"), (5, "00603", "no-answer"), (5, "01040", "no-answer"),
-    (5, "00604", "rejected"), (5, "00606", "failed"), (None, None, "unknown")])
+@pytest.mark.parametrize(
+    "call_status,fail_code,outcome",
+    [
+        (6, "00000", "answered"),
+        (5, "00537", "busy"),
+        (5, "00603", "no-answer"),
+        (5, "01040", "no-answer"),
+        (5, "00604", "rejected"),
+        (5, "00606", "failed"),
+        (None, None, "unknown"),
+    ],
+)
 def test_huawei_outcomes_fold_into_the_documented_set(db, call_status, fail_code, outcome):
     assert db.execute("SELECT callrecon_huawei_outcome(%s, %s)", (call_status, fail_code)).fetchone() == (outcome,)
 
@@ -97,12 +141,20 @@ def test_huawei_outcomes_fold_into_the_documented_set(db, call_status, fail_code
 def test_completeness_counts_calls_and_windows_per_campaign_day(loaded, db):
     day = sample_day(db)
     start = dt.datetime.combine(day, dt.time(), UTC)
-    db.execute("INSERT INTO ozonetel_request (campaign_name, window_from, window_to, state) VALUES "
-               "('Renewals_Nov', %(t)s, %(t)s + interval '1 hour', 'received'), "
-               "('Renewals_Nov', %(t)s + interval '1 hour', %(t)s + interval '2 hours', 'failed')", {"t": start})
-    rows = {(r[0], r[1]): r[2:] for r in db.execute(
-        "SELECT vendor, campaign, calls, calls_pushed, calls_missing_detail, windows_requested, windows_received, "
-        "windows_failed FROM completeness_daily WHERE day = %s", (day,))}
+    db.execute(
+        "INSERT INTO ozonetel_request (campaign_name, window_from, window_to, state) VALUES "
+        "('Renewals_Nov', %(t)s, %(t)s + interval '1 hour', 'received'), "
+        "('Renewals_Nov', %(t)s + interval '1 hour', %(t)s + interval '2 hours', 'failed')",
+        {"t": start},
+    )
+    rows = {
+        (r[0], r[1]): r[2:]
+        for r in db.execute(
+            "SELECT vendor, campaign, calls, calls_pushed, calls_missing_detail, windows_requested, windows_received, "
+            "windows_failed FROM completeness_daily WHERE day = %s",
+            (day,),
+        )
+    }
     assert rows[("huawei", "1001")] == (2, 2, 1, 0, 0, 0)
     assert rows[("ozonetel", "Renewals_Nov")] == (2, 2, 0, 2, 1, 1)
 
@@ -113,11 +165,15 @@ def test_silence_is_flagged_in_working_hours_and_cleared_by_a_callback(two_vendo
     db.execute("SET callrecon.silence_threshold = '1 hour'")
     assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": True, "huawei": True}
     two_vendor_client.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}", json={"monitorUCID": "s-1"})
-    assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": False,
-                                                                                        "huawei": True}
+    assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {
+        "ozonetel": False,
+        "huawei": True,
+    }
     db.execute("SET callrecon.working_days = '8'")  # no real weekday: outside working days, never silent
-    assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {"ozonetel": False,
-                                                                                      "huawei": False}
+    assert dict(db.execute("SELECT source, silent FROM source_health").fetchall()) == {
+        "ozonetel": False,
+        "huawei": False,
+    }
 
 
 def test_metrics_expose_source_silence_gauges(two_vendor_client):
@@ -131,6 +187,7 @@ def test_metrics_expose_source_silence_gauges(two_vendor_client):
 
 def test_status_prints_a_silence_line_per_push_source(env, db, monkeypatch, capsys):
     from reconciler import cli
+
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["status", "--json"]) == 0
@@ -163,9 +220,11 @@ def test_at_least_five_example_queries():
 def test_crm_log_is_linked_to_its_call_by_number_and_start_time(loaded, db):
     end = db.execute("SELECT end_time, ring_time FROM call WHERE vendor_call_id = '2105221234567892'").fetchone()
     body = {"DestinationNumber": "9876500002", "StartTime": end[1].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")}
-    db.execute("INSERT INTO lsq_request (request_id, kind, status, request_body, registered_at, final_at) "
-               "VALUES ('crm-1', 'call-log', 'Success', %s, %s, %s)",
-               (json.dumps(body), end[0] + dt.timedelta(seconds=20), end[0] + dt.timedelta(seconds=95)))
+    db.execute(
+        "INSERT INTO lsq_request (request_id, kind, status, request_body, registered_at, final_at) "
+        "VALUES ('crm-1', 'call-log', 'Success', %s, %s, %s)",
+        (json.dumps(body), end[0] + dt.timedelta(seconds=20), end[0] + dt.timedelta(seconds=95)),
+    )
     rows = db.execute((SQL_DIR / "queries" / "call_end_to_crm_log.sql").read_text()).fetchall()
     assert rows == [("ozonetel", 1, 20.0, 95.0, 95.0)]
 
@@ -173,8 +232,9 @@ def test_crm_log_is_linked_to_its_call_by_number_and_start_time(loaded, db):
 def test_prune_deletes_old_landed_raw_rows_only(loaded, db):
     db.execute("UPDATE raw_inbox SET received_at = now() - interval '100 days'")
     quarantined = loaded.post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}", data=b"{broken", content_type="application/json")
-    db.execute("UPDATE raw_inbox SET received_at = now() - interval '100 days' WHERE id = %s",
-               (quarantined.json["raw_id"],))
+    db.execute(
+        "UPDATE raw_inbox SET received_at = now() - interval '100 days' WHERE id = %s", (quarantined.json["raw_id"],)
+    )
     before = dt.datetime.now(UTC) - dt.timedelta(days=90)
     assert prune(db, before, include_quarantined=False, dry_run=True) == 2
     assert prune(db, before, include_quarantined=False, dry_run=False, batch=1) == 2
@@ -186,6 +246,7 @@ def test_prune_deletes_old_landed_raw_rows_only(loaded, db):
 
 def test_prune_command_reports_what_it_would_do(env, monkeypatch, capsys):
     from reconciler import cli
+
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["prune", "--raw-older-than", "90d", "--dry-run"]) == 0
@@ -195,18 +256,25 @@ def test_prune_command_reports_what_it_would_do(env, monkeypatch, capsys):
 
 def test_items_that_gave_up_show_in_the_view_metrics_and_status(client, db, env, monkeypatch, capsys):
     """One failure policy (#14): whatever gave up is visible to analysts, /metrics and `callrecon status`."""
-    db.execute("INSERT INTO ozonetel_request (campaign_name, window_from, window_to, state, tries, last_error) "
-               "VALUES ('Renewals_Nov', '2026-11-23 04:30+00', '2026-11-23 05:30+00', 'failed', 3, "
-               "'HTTP 503: down; gave up after 3 failed tries (OZONETEL_MAX_TRIES=3)')")
-    db.execute("INSERT INTO lsq_request (request_id, kind, status, failed_tries, last_error, final_at) "
-               "VALUES ('rq-x', 'call-log', 'failed', 10, 'HTTP 500; gave up', now())")
+    db.execute(
+        "INSERT INTO ozonetel_request (campaign_name, window_from, window_to, state, tries, last_error) "
+        "VALUES ('Renewals_Nov', '2026-11-23 04:30+00', '2026-11-23 05:30+00', 'failed', 3, "
+        "'HTTP 503: down; gave up after 3 failed tries (OZONETEL_MAX_TRIES=3)')"
+    )
+    db.execute(
+        "INSERT INTO lsq_request (request_id, kind, status, failed_tries, last_error, final_at) "
+        "VALUES ('rq-x', 'call-log', 'failed', 10, 'HTTP 500; gave up', now())"
+    )
     rows = db.execute("SELECT source, kind, item, tries FROM reconcile_gave_up ORDER BY source").fetchall()
-    assert rows == [("leadsquared", "call-log failed", "rq-x", 10),
-                    ("ozonetel", "window", "Renewals_Nov 2026-11-23 04:30..05:30 UTC", 3)]
+    assert rows == [
+        ("leadsquared", "call-log failed", "rq-x", 10),
+        ("ozonetel", "window", "Renewals_Nov 2026-11-23 04:30..05:30 UTC", 3),
+    ]
     text = client.get("/metrics").get_data(as_text=True)
     assert 'callrecon_reconcile_gave_up{source="ozonetel"} 1.0' in text
     assert 'callrecon_reconcile_gave_up{source="huawei"} 0.0' in text
     from reconciler import cli
+
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["status", "--json"]) == 0
@@ -216,7 +284,8 @@ def test_items_that_gave_up_show_in_the_view_metrics_and_status(client, db, env,
 
 def test_callrecon_setting_takes_the_documented_full_name_and_the_short_one(db):
     db.execute("SET callrecon.business_timezone = 'Asia/Kolkata'")
-    assert db.execute("SELECT callrecon_setting('callrecon.business_timezone', 'UTC'), "
-                      "callrecon_setting('business_timezone', 'UTC'), "
-                      "callrecon_setting('callrecon.nothing_here', 'fallback')").fetchone() == (
-        "Asia/Kolkata", "Asia/Kolkata", "fallback")
+    assert db.execute(
+        "SELECT callrecon_setting('callrecon.business_timezone', 'UTC'), "
+        "callrecon_setting('business_timezone', 'UTC'), "
+        "callrecon_setting('callrecon.nothing_here', 'fallback')"
+    ).fetchone() == ("Asia/Kolkata", "Asia/Kolkata", "fallback")

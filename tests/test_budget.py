@@ -105,17 +105,24 @@ def test_a_pause_without_retry_after_lasts_one_period_of_the_limit_in_force(db):
     budget.ensure(db)
     budget.learn(db, RateLimit(1, 60.0))
     budget.pause(db, None)
-    assert db.execute("SELECT paused_until FROM rate_budget WHERE name = 'slow'").fetchone()[0] == \
-        clock.now() + dt.timedelta(seconds=60)
+    assert db.execute("SELECT paused_until FROM rate_budget WHERE name = 'slow'").fetchone()[
+        0
+    ] == clock.now() + dt.timedelta(seconds=60)
 
 
-@pytest.mark.parametrize("text,limit", [
-    ("API calls exceeded the limit of 10 in 5 second(s)", RateLimit(10, 5.0)),
-    ('{"Status":"Error","ExceptionType":"MXAPIRateLimitExceededException",'
-     '"ExceptionMessage":"API calls exceeded the limit of 25 in 5 second(s)"}', RateLimit(25, 5.0)),
-    ("Rate limit exceeded: limit of 100 requests per minute", RateLimit(100, 60.0)),
-    ("Too Many Requests", None),
-])
+@pytest.mark.parametrize(
+    "text,limit",
+    [
+        ("API calls exceeded the limit of 10 in 5 second(s)", RateLimit(10, 5.0)),
+        (
+            '{"Status":"Error","ExceptionType":"MXAPIRateLimitExceededException",'
+            '"ExceptionMessage":"API calls exceeded the limit of 25 in 5 second(s)"}',
+            RateLimit(25, 5.0),
+        ),
+        ("Rate limit exceeded: limit of 100 requests per minute", RateLimit(100, 60.0)),
+        ("Too Many Requests", None),
+    ],
+)
 def test_rate_limit_messages_are_recognised_and_their_limit_read(text, limit):
     assert says_limit_exceeded(text)
     assert stated_limit(text) == limit

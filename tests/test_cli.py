@@ -23,12 +23,28 @@ def run(env, monkeypatch, capsys):
         code = cli.main(list(argv))
         out = capsys.readouterr()
         return code, out.out, out.err
+
     return _run
 
 
-COMMANDS = [[], ["db"], ["db", "ensure"], ["db", "upgrade"], ["db", "status"], ["replay"], ["urls"],
-            ["track", "huawei"], ["track"], ["track", "leadsquared"], ["reconcile"], ["status"], ["backfill"],
-            ["backfill", "ozonetel"], ["prune"], ["db", "docs"]]
+COMMANDS = [
+    [],
+    ["db"],
+    ["db", "ensure"],
+    ["db", "upgrade"],
+    ["db", "status"],
+    ["replay"],
+    ["urls"],
+    ["track", "huawei"],
+    ["track"],
+    ["track", "leadsquared"],
+    ["reconcile"],
+    ["status"],
+    ["backfill"],
+    ["backfill", "ozonetel"],
+    ["prune"],
+    ["db", "docs"],
+]
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c) or "callrecon" for c in COMMANDS])
@@ -89,9 +105,13 @@ def test_replay_lands_quarantined_rows_after_a_parser_fix(client, db, run, monke
     code, out, _ = run("replay")
     assert code == 0 and '"replayed": 1' in out and '"landed": 1' in out
     assert db.execute("SELECT status, parse_count, error FROM raw_inbox ORDER BY id").fetchall() == [
-        ("landed", 2, None), ("landed", 1, None)]
+        ("landed", 2, None),
+        ("landed", 1, None),
+    ]
     assert db.execute("SELECT call_key, seen_count FROM ozonetel_call ORDER BY 1").fetchall() == [
-        ("fine-1", 1), ("old-1", 1)]
+        ("fine-1", 1),
+        ("old-1", 1),
+    ]
 
 
 def test_replay_all_is_harmless_to_seen_counts(client, db, run):
@@ -126,15 +146,18 @@ def test_db_ensure_creates_a_missing_database(postgresql):
 
 def test_track_from_arguments_and_stdin_is_idempotent(run, db, monkeypatch):
     import io
+
     code, out, _ = run("track", "leadsquared", "--kind", "call-log", "--by", "ops", "id-1", "ID-1", "id-2")
     assert code == 0 and out.strip() == "registered 2 new, 1 already tracked (call-log)"
     monkeypatch.setattr("sys.stdin", io.StringIO("id-2\n\nid-3\n  id-4  \n"))
     code, out, _ = run("track", "leadsquared", "--kind", "lead-update")
     assert code == 0 and out.strip() == "registered 2 new, 1 already tracked (lead-update)"
     assert db.execute("SELECT request_id, kind, registered_by FROM lsq_request ORDER BY 1").fetchall() == [
-        ("id-1", "call-log", "ops"), ("id-2", "call-log", "ops"),
+        ("id-1", "call-log", "ops"),
+        ("id-2", "call-log", "ops"),
         ("id-3", "lead-update", "cli:" + __import__("os").environ.get("USER", "unknown")),
-        ("id-4", "lead-update", "cli:" + __import__("os").environ.get("USER", "unknown"))]
+        ("id-4", "lead-update", "cli:" + __import__("os").environ.get("USER", "unknown")),
+    ]
 
 
 def test_track_rejects_an_unknown_kind(run):
@@ -157,6 +180,7 @@ def test_reconcile_and_status_against_a_fake_leadsquared(run, db, httpserver, mo
     import json
 
     from fakes import FakeLeadSquared, status_body
+
     fake = FakeLeadSquared(httpserver, "cli-key-123456")
     fake.default = lambda rid, kind: (200, status_body(rid, "Success" if rid.startswith("ok") else "In-Queue"))
     monkeypatch.setenv("LSQ_ASYNC_BASE_URL", fake.base_url)
@@ -177,6 +201,7 @@ def test_reconcile_and_status_against_a_fake_leadsquared(run, db, httpserver, mo
 
 def test_reconcile_exits_1_when_the_vendor_rejects_the_key(run, httpserver, monkeypatch):
     from fakes import FakeLeadSquared
+
     fake = FakeLeadSquared(httpserver, "right-key-999")
     monkeypatch.setenv("LSQ_ASYNC_BASE_URL", fake.base_url)
     monkeypatch.setenv("LSQ_API_KEY", "wrong-key-111")
@@ -187,6 +212,7 @@ def test_reconcile_exits_1_when_the_vendor_rejects_the_key(run, httpserver, monk
 
 def test_track_huawei_reads_call_ids_from_stdin(run, db, monkeypatch):
     import io
+
     monkeypatch.setattr("sys.stdin", io.StringIO("1644464743-1388\n1644464743-1391\n1644464743-1388\n"))
     code, out, _ = run("track", "huawei", "--vdn", "8")
     assert code == 0 and out.strip() == "registered 2 new, 1 already known (vdn 8)"

@@ -15,8 +15,11 @@ def test_click_cli_has_the_recorded_argparse_surface(monkeypatch):
 
 
 USAGE_ERRORS = {
-    "no command": [], "no action": ["db"], "once and loop": ["reconcile", "--once", "--loop"],
-    "bad date": ["reconcile", "--since", "2026-13-01"], "unknown source": ["replay", "--source", "nowhere"],
+    "no command": [],
+    "no action": ["db"],
+    "once and loop": ["reconcile", "--once", "--loop"],
+    "bad date": ["reconcile", "--since", "2026-13-01"],
+    "unknown source": ["replay", "--source", "nowhere"],
     "missing option": ["prune"],
 }
 

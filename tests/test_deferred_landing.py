@@ -35,6 +35,7 @@ def deferred_client(deferred_env):
 
 def land(deferred_env, monkeypatch, capsys) -> dict:
     from reconciler import cli
+
     for name, value in deferred_env.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["land"]) == 0
@@ -43,14 +44,17 @@ def land(deferred_env, monkeypatch, capsys) -> dict:
 
 def raw_row(db, raw_id):
     with db.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT status, record_count, landed_count, body FROM raw_inbox WHERE id = %s",
-                           (raw_id,)).fetchone()
+        return cur.execute(
+            "SELECT status, record_count, landed_count, body FROM raw_inbox WHERE id = %s", (raw_id,)
+        ).fetchone()
 
 
-def test_deferred_reply_comes_after_the_raw_commit_and_land_types_it(deferred_client, deferred_env, db,
-                                                                      monkeypatch, capsys):
-    resp = deferred_client.post(URL, data=fixture_bytes("ozonetel", "call_details__single.json"),
-                                content_type="application/json")
+def test_deferred_reply_comes_after_the_raw_commit_and_land_types_it(
+    deferred_client, deferred_env, db, monkeypatch, capsys
+):
+    resp = deferred_client.post(
+        URL, data=fixture_bytes("ozonetel", "call_details__single.json"), content_type="application/json"
+    )
     assert resp.status_code == 200, resp.json
     assert resp.json["status"] == "stored" and resp.json["stored"] is True and resp.json["records"] == 1
     raw = raw_row(db, resp.json["raw_id"])
@@ -61,14 +65,17 @@ def test_deferred_reply_comes_after_the_raw_commit_and_land_types_it(deferred_cl
     summary = land(deferred_env, monkeypatch, capsys)
     assert summary["landed_callbacks"] == 1 and summary["by_status"] == {"landed": 1}
     assert raw_row(db, resp.json["raw_id"])["status"] == "landed"
-    assert db.execute("SELECT extra->>'Apikey' FROM ozonetel_call WHERE call_key = '2105221234567890'"
-                      ).fetchone()[0] == "***"
+    assert (
+        db.execute("SELECT extra->>'Apikey' FROM ozonetel_call WHERE call_key = '2105221234567890'").fetchone()[0]
+        == "***"
+    )
     # A second pass finds nothing left: each raw row is landed once.
     assert land(deferred_env, monkeypatch, capsys)["landed_callbacks"] == 0
 
 
-def test_deferred_unparseable_body_is_stored_then_quarantined_by_land(deferred_client, deferred_env, db,
-                                                                      monkeypatch, capsys):
+def test_deferred_unparseable_body_is_stored_then_quarantined_by_land(
+    deferred_client, deferred_env, db, monkeypatch, capsys
+):
     resp = deferred_client.post(URL, data=b'{"monitorUCID": ', content_type="application/json")
     assert resp.status_code == 200 and resp.json["stored"] is True and resp.json["records"] == 0
     assert land(deferred_env, monkeypatch, capsys)["by_status"] == {"quarantined": 1}
@@ -76,8 +83,11 @@ def test_deferred_unparseable_body_is_stored_then_quarantined_by_land(deferred_c
 
 
 def test_deferred_bad_token_and_database_down_still_refuse(deferred_env, db):
-    app = create_app(Settings.from_env({**deferred_env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
-                                        "DB_POOL_TIMEOUT": "1"}))
+    app = create_app(
+        Settings.from_env(
+            {**deferred_env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "DB_POOL_TIMEOUT": "1"}
+        )
+    )
     try:
         client = app.test_client()
         assert client.post("/callbacks/ozonetel/wrong", json={"monitorUCID": "1"}).status_code == 401
@@ -91,8 +101,11 @@ def test_deferred_bad_token_and_database_down_still_refuse(deferred_env, db):
 def test_deferred_huawei_push_gets_the_acknowledgement_huawei_expects(deferred_env, db):
     app = create_app(Settings.from_env({**deferred_env, "HUAWEI_CALLBACK_TOKENS": "hw-deferred-token-1"}))
     try:
-        resp = app.test_client().post("/callbacks/huawei/hw-deferred-token-1",
-                                      data=fixture_bytes("huawei", "push__array.json"), content_type="application/json")
+        resp = app.test_client().post(
+            "/callbacks/huawei/hw-deferred-token-1",
+            data=fixture_bytes("huawei", "push__array.json"),
+            content_type="application/json",
+        )
     finally:
         app.extensions["callrecon_pool"].close()
     assert resp.status_code == 200 and resp.json["retCode"] == "0" and resp.json["retMsg"] == "success"
@@ -101,8 +114,14 @@ def test_deferred_huawei_push_gets_the_acknowledgement_huawei_expects(deferred_e
 
 def raw_item(n: int, client_addr: str = "127.0.0.1") -> dict:
     body = json.dumps({"monitorUCID": f"gc-{n}"}).encode()
-    return dict(source="ozonetel", client_addr=client_addr, content_type="application/json", headers={},
-                body=body, received_bytes=len(body))
+    return dict(
+        source="ozonetel",
+        client_addr=client_addr,
+        content_type="application/json",
+        headers={},
+        body=body,
+        received_bytes=len(body),
+    )
 
 
 def test_group_commit_shares_one_commit_among_waiting_requests(settings, db):
@@ -158,8 +177,10 @@ def test_group_commit_one_bad_row_does_not_cost_the_others(settings, db):
             except psycopg.Error as exc:
                 outcomes[n] = exc
 
-        threads = [threading.Thread(target=post, args=(1, "127.0.0.1")),
-                   threading.Thread(target=post, args=(2, "not-an-address"))]
+        threads = [
+            threading.Thread(target=post, args=(1, "127.0.0.1")),
+            threading.Thread(target=post, args=(2, "not-an-address")),
+        ]
         for t in threads:
             t.start()
         while len(committer._queue) < 2:
@@ -207,8 +228,9 @@ def test_lander_waits_during_a_burst_but_never_past_the_max_lag(db):
     now[0] += 1
     assert watch.should_wait(db) is False and watch.rate == 10  # the burst is over: land
     inbox.store_many(db, [raw_item(n) for n in range(110, 210)])
-    db.execute("UPDATE raw_inbox SET received_at = now() - interval '61 seconds' "
-               "WHERE id = (SELECT min(id) FROM raw_inbox)")
+    db.execute(
+        "UPDATE raw_inbox SET received_at = now() - interval '61 seconds' WHERE id = (SELECT min(id) FROM raw_inbox)"
+    )
     now[0] += 1
     assert watch.should_wait(db) is False  # still a burst, but the oldest row is 61 s old
     assert watch.rate == 100
@@ -243,14 +265,14 @@ def test_land_follow_yields_to_a_burst_then_lands_it(deferred_env, db, monkeypat
     assert "landing waits until it ends" in capsys.readouterr().err
 
 
-def test_metrics_show_the_landing_backlog_until_land_clears_it(deferred_client, deferred_env, db,
-                                                                monkeypatch, capsys):
+def test_metrics_show_the_landing_backlog_until_land_clears_it(deferred_client, deferred_env, db, monkeypatch, capsys):
     from test_operations import _sample
 
     for n in range(3):
         assert deferred_client.post(URL, json={"monitorUCID": f"backlog-{n}"}).status_code == 200
-    db.execute("UPDATE raw_inbox SET received_at = now() - interval '42 seconds' "
-               "WHERE id = (SELECT min(id) FROM raw_inbox)")
+    db.execute(
+        "UPDATE raw_inbox SET received_at = now() - interval '42 seconds' WHERE id = (SELECT min(id) FROM raw_inbox)"
+    )
     text = deferred_client.get("/metrics").get_data(as_text=True)
     assert _sample(text, "callrecon_raw_unlanded", 'source="ozonetel"') == 3
     assert 42 <= _sample(text, "callrecon_raw_unlanded_oldest_seconds", 'source="ozonetel"') < 60

@@ -22,11 +22,35 @@ SECRETS.add(HW_TOKEN)
 ZONE = Settings().ozonetel_timezone
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30))
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=5)), max_leaves=20)
-field_names = st.sampled_from(["monitorUCID", "UCID", "CallID", "StartTime", "EndTime", "Duration", "CampaignName",
-                               "phone", "Status", "DialStatus", "Apikey", "vdnId", "callId", "callStatus",
-                               "callTimeStr", "ackBeginTime", "recordPath", "uniqueId", "status", "message"])
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=5)),
+    max_leaves=20,
+)
+field_names = st.sampled_from(
+    [
+        "monitorUCID",
+        "UCID",
+        "CallID",
+        "StartTime",
+        "EndTime",
+        "Duration",
+        "CampaignName",
+        "phone",
+        "Status",
+        "DialStatus",
+        "Apikey",
+        "vdnId",
+        "callId",
+        "callStatus",
+        "callTimeStr",
+        "ackBeginTime",
+        "recordPath",
+        "uniqueId",
+        "status",
+        "message",
+    ]
+)
 vendorish = st.dictionaries(st.one_of(field_names, st.text(max_size=10)), json_values, max_size=8)
 
 
@@ -36,15 +60,29 @@ def fuzz_app(postgresql_noproc):
     import psycopg
     from pytest_postgresql.janitor import DatabaseJanitor
 
-    janitor = DatabaseJanitor(user=postgresql_noproc.user, host=postgresql_noproc.host, port=postgresql_noproc.port,
-                              dbname=f"{postgresql_noproc.dbname}_fuzz",
-                              template_dbname=postgresql_noproc.template_dbname)
+    janitor = DatabaseJanitor(
+        user=postgresql_noproc.user,
+        host=postgresql_noproc.host,
+        port=postgresql_noproc.port,
+        dbname=f"{postgresql_noproc.dbname}_fuzz",
+        template_dbname=postgresql_noproc.template_dbname,
+    )
     with janitor:
-        url = (f"postgresql://{postgresql_noproc.user}@{postgresql_noproc.host}:{postgresql_noproc.port}/"
-               f"{postgresql_noproc.dbname}_fuzz")
-        app = create_app(Settings.from_env({"DATABASE_URL": url, "OZONETEL_CALLBACK_TOKENS": OZONETEL_TOKEN,
-                                            "HUAWEI_CALLBACK_TOKENS": HW_TOKEN, "HUAWEI_TIMEZONE": "Asia/Shanghai",
-                                            "MAX_BODY_BYTES": "65536"}))
+        url = (
+            f"postgresql://{postgresql_noproc.user}@{postgresql_noproc.host}:{postgresql_noproc.port}/"
+            f"{postgresql_noproc.dbname}_fuzz"
+        )
+        app = create_app(
+            Settings.from_env(
+                {
+                    "DATABASE_URL": url,
+                    "OZONETEL_CALLBACK_TOKENS": OZONETEL_TOKEN,
+                    "HUAWEI_CALLBACK_TOKENS": HW_TOKEN,
+                    "HUAWEI_TIMEZONE": "Asia/Shanghai",
+                    "MAX_BODY_BYTES": "65536",
+                }
+            )
+        )
         yield app
         app.extensions["callrecon_pool"].close()
         with psycopg.connect(url) as conn:
@@ -80,9 +118,12 @@ def test_callback_endpoints_never_answer_5xx(openapi_schema):
     assert 200 in statuses and len(statuses) >= 100
 
 
-@given(st.binary(max_size=300), st.sampled_from([None, "application/json", "text/plain",
-                                                  "application/x-www-form-urlencoded",
-                                                  "multipart/form-data; boundary=x"]))
+@given(
+    st.binary(max_size=300),
+    st.sampled_from(
+        [None, "application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+    ),
+)
 @hsettings(max_examples=300, deadline=None)
 def test_decode_raises_only_body_error(body, content_type):
     try:
@@ -132,8 +173,16 @@ def test_huawei_parser_raises_only_record_error(record, label):
     assert 1 <= row["vdn_id"] <= 9999 and row["call_id"]
 
 
-@given(st.one_of(st.dictionaries(st.sampled_from(["RequestId", "RequestID", "TaskStatus", "x"]),
-                                 st.one_of(json_values, vendorish), max_size=3), json_values))
+@given(
+    st.one_of(
+        st.dictionaries(
+            st.sampled_from(["RequestId", "RequestID", "TaskStatus", "x"]),
+            st.one_of(json_values, vendorish),
+            max_size=3,
+        ),
+        json_values,
+    )
+)
 @hsettings(max_examples=400, deadline=None)
 def test_leadsquared_parser_raises_only_record_error(payload):
     try:

@@ -17,8 +17,12 @@ QUARANTINED = [
     ("whitespace body", b"  \n ", None, "empty body"),
     ("wrong type for an id", b'{"monitorUCID": {"nested": 1}}', "application/json", "expected text"),
     ("wrong type for a time", b'{"monitorUCID": "1", "StartTime": 12}', "application/json", "StartTime"),
-    ("impossible time", b'{"monitorUCID": "1", "StartTime": "2024-13-45 99:00:00"}', "application/json",
-     "not a 'YYYY-MM-DD HH:MM:SS' time"),
+    (
+        "impossible time",
+        b'{"monitorUCID": "1", "StartTime": "2024-13-45 99:00:00"}',
+        "application/json",
+        "not a 'YYYY-MM-DD HH:MM:SS' time",
+    ),
     ("bad duration", b'{"monitorUCID": "1", "Duration": "soon"}', "application/json", "not a duration"),
     ("boolean id", b'{"monitorUCID": true}', "application/json", "expected text"),
     ("unknown shape", b'{"foo": 1, "bar": 2}', "application/json", "unknown shape"),
@@ -37,8 +41,11 @@ QUARANTINED = [
 ]
 
 
-@pytest.mark.parametrize("name,body,content_type,reason", [q for q in QUARANTINED if q[1] is not None],
-                         ids=[q[0] for q in QUARANTINED if q[1] is not None])
+@pytest.mark.parametrize(
+    "name,body,content_type,reason",
+    [q for q in QUARANTINED if q[1] is not None],
+    ids=[q[0] for q in QUARANTINED if q[1] is not None],
+)
 def test_bad_input_is_stored_quarantined_and_answered_202(client, db, name, body, content_type, reason):
     headers = {"Content-Type": content_type} if content_type else {}
     resp = client.post(URL, data=body, headers=headers)
@@ -71,14 +78,18 @@ def test_one_bad_record_in_an_array_does_not_stop_the_good_ones(client, db):
     assert list(error["records"]) == ["1"] and "StartTime" in error["records"]["1"]
 
 
-@pytest.mark.parametrize("path", [
-    "/callbacks/ozonetel/wrong-token",
-    f"/callbacks/ozonetel/{OZONETEL_TOKEN}x",
-    f"/callbacks/ozonetel/{OZONETEL_TOKEN[:-1]}",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/callbacks/ozonetel/wrong-token",
+        f"/callbacks/ozonetel/{OZONETEL_TOKEN}x",
+        f"/callbacks/ozonetel/{OZONETEL_TOKEN[:-1]}",
+    ],
+)
 def test_wrong_token_is_401_and_nothing_is_stored(client, db, path):
-    resp = client.post(path, data=fixture_bytes("ozonetel", "call_details__single.json"),
-                       content_type="application/json")
+    resp = client.post(
+        path, data=fixture_bytes("ozonetel", "call_details__single.json"), content_type="application/json"
+    )
     assert resp.status_code == 401
     assert "callrecon urls" in resp.json["message"]
     assert db.execute("SELECT count(*) FROM raw_inbox").fetchone()[0] == 0
@@ -127,8 +138,9 @@ def test_body_over_the_limit_is_413_and_not_stored(env, db):
 
 
 def test_database_down_is_503_with_retry_after_and_no_2xx(env):
-    app = create_app(Settings.from_env({**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
-                                        "DB_POOL_TIMEOUT": "1"}))
+    app = create_app(
+        Settings.from_env({**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "DB_POOL_TIMEOUT": "1"})
+    )
     try:
         resp = app.test_client().post(URL, json={"monitorUCID": "1"})
         assert resp.status_code == 503
@@ -154,6 +166,7 @@ def test_a_parser_bug_quarantines_instead_of_failing_the_callback(client, db, mo
 def test_apikey_never_reaches_the_database_or_logs(client, db, capfd):
     single = fixture_bytes("ozonetel", "call_details__single.json").decode()
     from urllib.parse import quote
+
     bodies = [
         (single.encode(), "application/json"),
         (fixture_bytes("ozonetel", "call_details__array.json"), "application/json"),
@@ -167,8 +180,11 @@ def test_apikey_never_reaches_the_database_or_logs(client, db, capfd):
     ]
     for body, content_type in bodies:
         assert client.post(URL, data=body, content_type=content_type).status_code in (200, 202)
-    dump = "\n".join(str(row) for table in ("raw_inbox", "ozonetel_call", "ozonetel_sighting")
-                     for row in db.execute(f"SELECT t::text FROM {table} t"))
+    dump = "\n".join(
+        str(row)
+        for table in ("raw_inbox", "ozonetel_call", "ozonetel_sighting")
+        for row in db.execute(f"SELECT t::text FROM {table} t")
+    )
     dump += "\n".join(str(r) for r in db.execute("SELECT convert_from(body, 'UTF8') FROM raw_inbox"))
     assert db.execute("SELECT count(*) FROM raw_inbox").fetchone()[0] == len(bodies)
     assert FIXTURE_APIKEY not in dump
@@ -181,6 +197,7 @@ def test_apikey_never_reaches_the_database_or_logs(client, db, capfd):
 
 def test_callback_log_line_is_json_without_token_or_body(client, capfd):
     import json as _json
+
     client.post(URL, json={"monitorUCID": "log-test", "Comments": "private words"})
     lines = [_json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
     [entry] = [line for line in lines if line["msg"] == "callback"]
@@ -190,8 +207,11 @@ def test_callback_log_line_is_json_without_token_or_body(client, capfd):
 
 
 def test_headers_are_stored_without_credentials(client, db):
-    client.post(URL, json={"monitorUCID": "1"}, headers={"Authorization": "Bearer abc123secret",
-                                                         "X-Api-Key": "hdrsecret99", "X-Trace": "t1"})
+    client.post(
+        URL,
+        json={"monitorUCID": "1"},
+        headers={"Authorization": "Bearer abc123secret", "X-Api-Key": "hdrsecret99", "X-Trace": "t1"},
+    )
     [(headers,)] = db.execute("SELECT headers FROM raw_inbox")
     assert headers["Authorization"] == "***" and headers["X-Api-Key"] == "***" and headers["X-Trace"] == "t1"
 
@@ -200,5 +220,6 @@ def test_a_committed_raw_row_is_visible_to_another_connection_when_2xx_arrives(c
     resp = client.post(URL, json={"monitorUCID": "visible"})
     assert resp.status_code == 200
     with psycopg.connect(database_url) as other:
-        assert other.execute("SELECT status FROM raw_inbox WHERE id = %s",
-                             (resp.json["raw_id"],)).fetchone() == ("landed",)
+        assert other.execute("SELECT status FROM raw_inbox WHERE id = %s", (resp.json["raw_id"],)).fetchone() == (
+            "landed",
+        )

@@ -44,9 +44,18 @@ def isales(isales_server):
 
 @pytest.fixture
 def hw_env(env, isales):
-    return {**env, "HUAWEI_CALLBACK_TOKENS": TOKEN, "HUAWEI_BASE_URL": isales.base_url, "HUAWEI_AK": AK,
-            "HUAWEI_SK": SK, "HUAWEI_TIMEZONE": "Asia/Shanghai", "HUAWEI_CAMPAIGNS": "8:1001",
-            "HUAWEI_DISCOVERY_DAYS": "2", "HUAWEI_PAGE_SIZE": "2", "HUAWEI_TIMEOUT": "5s"}
+    return {
+        **env,
+        "HUAWEI_CALLBACK_TOKENS": TOKEN,
+        "HUAWEI_BASE_URL": isales.base_url,
+        "HUAWEI_AK": AK,
+        "HUAWEI_SK": SK,
+        "HUAWEI_TIMEZONE": "Asia/Shanghai",
+        "HUAWEI_CAMPAIGNS": "8:1001",
+        "HUAWEI_DISCOVERY_DAYS": "2",
+        "HUAWEI_PAGE_SIZE": "2",
+        "HUAWEI_TIMEOUT": "5s",
+    }
 
 
 @pytest.fixture
@@ -64,11 +73,14 @@ def clock():
 @pytest.fixture
 def run(hw_env, database_url, clock):
     """Run one Huawei work source once."""
+
     def _run(source_class, overrides=None, stop=None, concurrency=1, since=None):
         settings = Settings.from_env({**hw_env, **(overrides or {})})
         source = source_class(settings, rng=random.Random(3))
-        return run_source(source, database_url, clock, stop=stop or threading.Event(), concurrency=concurrency,
-                          since=since)
+        return run_source(
+            source, database_url, clock, stop=stop or threading.Event(), concurrency=concurrency, since=since
+        )
+
     return _run
 
 
@@ -90,8 +102,9 @@ def test_push_of_the_documented_array_is_acknowledged_and_landed(hw_client, db):
 
 
 def test_string_call_status_and_vdn_are_accepted(hw_client, db):
-    resp = hw_client.post(URL, data=fixture_bytes("huawei", "push__string_status.json"),
-                          content_type="application/json")
+    resp = hw_client.post(
+        URL, data=fixture_bytes("huawei", "push__string_status.json"), content_type="application/json"
+    )
     assert resp.status_code == 200 and resp.json["retCode"] == "0"
     assert call_row(db, 8, "1644550000-0007")["call_status"] == 6
 
@@ -112,8 +125,9 @@ def test_a_bad_push_is_stored_and_acknowledged_so_huawei_does_not_repush(hw_clie
 
 
 def test_a_wrong_token_is_refused_with_a_non_200(hw_client, db):
-    resp = hw_client.post("/callbacks/huawei/nope", data=fixture_bytes("huawei", "push__array.json"),
-                          content_type="application/json")
+    resp = hw_client.post(
+        "/callbacks/huawei/nope", data=fixture_bytes("huawei", "push__array.json"), content_type="application/json"
+    )
     assert resp.status_code == 401
     assert db.execute("SELECT count(*) FROM raw_inbox").fetchone() == (0,)
 
@@ -142,16 +156,22 @@ def test_tracked_calls_get_their_detail_and_empty_times_mean_none(db, isales, ru
     settings = Settings.from_env(hw_env)
     with db.transaction():
         assert landing.register(db, 8, ["c-1", "c-1", "c-2"], settings, clock.now()) == 2
-    isales.details[(8, "c-1")] = dict(SEED["data"], callId="c-1", callBeginTime="", callEndTime="",
-                                      callStatus=5, failCode="00603", recordPath="")
+    isales.details[(8, "c-1")] = dict(
+        SEED["data"], callId="c-1", callBeginTime="", callEndTime="", callStatus=5, failCode="00603", recordPath=""
+    )
     isales.details[(8, "c-2")] = dict(SEED["data"], callId="c-2")
     assert run(HuaweiDetailSource).counts == {"detail-done": 2}
     row = call_row(db, 8, "c-1")
-    assert (row["call_begin_time"], row["call_end_time"], row["record_path"], row["record_expires_at"]) == \
-        (None, None, None, None)
+    assert (row["call_begin_time"], row["call_end_time"], row["record_path"], row["record_expires_at"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
     assert row["call_status"] == 5
-    assert db.execute("SELECT fail_meaning FROM huawei_call_explained WHERE call_id = 'c-1'").fetchone() == \
-        ("No answer",)
+    assert db.execute("SELECT fail_meaning FROM huawei_call_explained WHERE call_id = 'c-1'").fetchone() == (
+        "No answer",
+    )
 
 
 def test_record_not_found_is_retried_then_marked_not_found(db, isales, run, clock, hw_env):
@@ -175,8 +195,14 @@ def test_parameter_errors_are_permanent_with_the_vendors_description(db, isales,
     assert row["detail_status"] == "failed" and row["detail_error"] == f"{code} Parameter problem {code}"
 
 
-@pytest.mark.parametrize("answer,error", [((500, "boom"), "HTTP 500"), ((200, "<html>"), "not JSON"),
-                                          ((200, {"returnCode": "9999999"}), "unexpected answer 9999999")])
+@pytest.mark.parametrize(
+    "answer,error",
+    [
+        ((500, "boom"), "HTTP 500"),
+        ((200, "<html>"), "not JSON"),
+        ((200, {"returnCode": "9999999"}), "unexpected answer 9999999"),
+    ],
+)
 def test_transient_errors_are_retried_with_backoff(db, isales, run, clock, hw_env, answer, error):
     with db.transaction():
         landing.register(db, 8, ["t-1"], Settings.from_env(hw_env), clock.now())
@@ -202,10 +228,21 @@ def test_a_bad_signature_stops_the_source_with_one_message(db, isales, run, cloc
 def test_discovery_pages_through_each_day_lands_calls_and_queues_detail(db, isales, run, clock):
     for n in range(5):
         isales.days[(8, 1001, "2022-02-10")].append(
-            {"campaignId": 1001, "sessionId": f"s{n}", "called": f"8888{n:04d}", "callTimeStr": "2022-02-10 10:00:00",
-             "callStatus": 6, "failCode": "00000", "resultCode": "OB99999", "vdnId": 8, "callId": f"disc-{n}"})
+            {
+                "campaignId": 1001,
+                "sessionId": f"s{n}",
+                "called": f"8888{n:04d}",
+                "callTimeStr": "2022-02-10 10:00:00",
+                "callStatus": 6,
+                "failCode": "00000",
+                "resultCode": "OB99999",
+                "vdnId": 8,
+                "callId": f"disc-{n}",
+            }
+        )
     isales.days[(8, 1001, "2022-02-11")].append(
-        {"vdnId": 8, "callId": "today-1", "callStatus": 5, "failCode": "00537", "callTimeStr": "2022-02-11 11:00:00"})
+        {"vdnId": 8, "callId": "today-1", "callStatus": 5, "failCode": "00537", "callTimeStr": "2022-02-11 11:00:00"}
+    )
     result = run(HuaweiDiscoverySource)
     assert result.counts == {"page": 4}  # yesterday: 3 pages of 2; today: 1 page
     assert db.execute("SELECT count(*) FROM huawei_call WHERE detail_status = 'pending'").fetchone() == (6,)
@@ -232,8 +269,9 @@ def test_two_reconcilers_never_exceed_the_concurrency_limit(db, isales, hw_env, 
     results = []
 
     def one_process():
-        results.append(run_source(HuaweiDetailSource(settings), database_url, SystemClock(),
-                                  stop=threading.Event(), concurrency=4))
+        results.append(
+            run_source(HuaweiDetailSource(settings), database_url, SystemClock(), stop=threading.Event(), concurrency=4)
+        )
 
     threads = [threading.Thread(target=one_process) for _ in range(2)]
     for t in threads:
@@ -251,8 +289,9 @@ def test_calls_claimed_by_a_killed_reconciler_are_picked_up_again(db, isales, ru
     for call_id in ("k-1", "k-2"):
         isales.details[(8, call_id)] = dict(SEED["data"], callId=call_id)
     doomed = psycopg.connect(database_url)
-    claimed = doomed.execute(CLAIM_CALL, {"now": clock.now(), "blocked": [],
-                                          "horizon": dt.timedelta(days=30)}).fetchone()
+    claimed = doomed.execute(
+        CLAIM_CALL, {"now": clock.now(), "blocked": [], "horizon": dt.timedelta(days=30)}
+    ).fetchone()
     assert claimed[1] == "k-1"
     assert run(HuaweiDetailSource).counts == {"detail-done": 1}
     doomed.close()
@@ -307,17 +346,21 @@ def test_seed_times_read_in_the_tenant_zone_put_the_link_expiry_after_the_call_e
     assert misread["record_expires_at"] < misread["call_end_time"]
 
 
-ZONED_COLUMNS = [("huawei_call", c, "HUAWEI_TIMEZONE") for c in landing.TIME_COLUMNS] + \
-    [("huawei_call_explained", c, "HUAWEI_TIMEZONE") for c in landing.TIME_COLUMNS] + \
-    [("ozonetel_call", c, "OZONETEL_TIMEZONE") for c in ("start_time", "end_time")] + \
-    [("call", c, "HUAWEI_TIMEZONE") for c in ("ring_time", "connect_time", "end_time")] + \
-    [("call", c, "OZONETEL_TIMEZONE") for c in ("ring_time", "connect_time", "end_time")]
+ZONED_COLUMNS = (
+    [("huawei_call", c, "HUAWEI_TIMEZONE") for c in landing.TIME_COLUMNS]
+    + [("huawei_call_explained", c, "HUAWEI_TIMEZONE") for c in landing.TIME_COLUMNS]
+    + [("ozonetel_call", c, "OZONETEL_TIMEZONE") for c in ("start_time", "end_time")]
+    + [("call", c, "HUAWEI_TIMEZONE") for c in ("ring_time", "connect_time", "end_time")]
+    + [("call", c, "OZONETEL_TIMEZONE") for c in ("ring_time", "connect_time", "end_time")]
+)
 
 
 @pytest.mark.parametrize("table,column,setting", ZONED_COLUMNS)
 def test_every_naive_vendor_time_column_names_the_zone_it_was_read_in(db, table, column, setting):
-    comment = db.execute("SELECT col_description(%s::regclass, attnum) FROM pg_attribute "
-                         "WHERE attrelid = %s::regclass AND attname = %s", (table, table, column)).fetchone()[0]
+    comment = db.execute(
+        "SELECT col_description(%s::regclass, attnum) FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
+        (table, table, column),
+    ).fetchone()[0]
     assert setting in comment
 
 
@@ -328,12 +371,22 @@ def register(db, hw_env, clock, vdn, *call_ids):
 
 def test_result_desc_is_read_first_and_return_desc_is_kept(db, isales, run, clock, hw_env):
     register(db, hw_env, clock, 8, "d-1")
-    isales.scripts[(8, "d-1")].append((200, {"returnCode": "0200001", "resultCode": "0200001",
-                                             "resultDesc": "callId contains invalid characters",
-                                             "returnDesc": "Parameter error."}))
+    isales.scripts[(8, "d-1")].append(
+        (
+            200,
+            {
+                "returnCode": "0200001",
+                "resultCode": "0200001",
+                "resultDesc": "callId contains invalid characters",
+                "returnDesc": "Parameter error.",
+            },
+        )
+    )
     assert run(HuaweiDetailSource).counts == {"detail-failed": 1}
-    assert call_row(db, 8, "d-1")["detail_error"] == \
-        "0200001 callId contains invalid characters (returnDesc: Parameter error.)"
+    assert (
+        call_row(db, 8, "d-1")["detail_error"]
+        == "0200001 callId contains invalid characters (returnDesc: Parameter error.)"
+    )
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 405, 429, 502])
@@ -366,8 +419,9 @@ def test_failed_calls_give_up_after_huawei_max_tries_with_the_last_reason(db, is
 def test_a_call_past_its_recording_link_expiry_fails_at_its_next_failure(db, isales, run, clock, hw_env):
     register(db, hw_env, clock, 8, "h-1", "h-2")
     db.execute("UPDATE huawei_call SET record_expires_at = %s WHERE call_id = 'h-1'", (clock.now(),))
-    db.execute("UPDATE huawei_call SET first_seen_at = %s WHERE call_id = 'h-2'",
-               (clock.now() - dt.timedelta(days=31),))  # HUAWEI_DETAIL_HORIZON defaults to 30 days
+    db.execute(
+        "UPDATE huawei_call SET first_seen_at = %s WHERE call_id = 'h-2'", (clock.now() - dt.timedelta(days=31),)
+    )  # HUAWEI_DETAIL_HORIZON defaults to 30 days
     for call_id in ("h-1", "h-2"):
         isales.scripts[(8, call_id)].append((500, "boom"))
     assert run(HuaweiDetailSource).counts == {"detail-failed": 2}
@@ -386,6 +440,7 @@ def test_discovery_windows_give_up_after_huawei_max_tries(db, isales, run, clock
 
 def stopped(db, hw_env, clock):
     from reconciler import status
+
     report = status.collect(db, Settings.from_env(hw_env), clock)
     return [(s["source"], s["scope"], s["key"]) for s in report["stopped"]]
 
@@ -393,8 +448,9 @@ def stopped(db, hw_env, clock):
 def test_a_parameter_error_on_the_vdn_stops_only_that_vdn_until_the_recheck(db, isales, run, clock, hw_env):
     register(db, hw_env, clock, 8, "v-1", "v-2")
     register(db, hw_env, clock, 9, "w-1")
-    isales.scripts[(8, "v-1")].append((200, {"returnCode": "0200001", "resultDesc": "vdnId is invalid",
-                                             "returnDesc": "Parameter error."}))
+    isales.scripts[(8, "v-1")].append(
+        (200, {"returnCode": "0200001", "resultDesc": "vdnId is invalid", "returnDesc": "Parameter error."})
+    )
     for key in ((8, "v-1"), (8, "v-2"), (9, "w-1")):
         isales.details[key] = dict(SEED["data"], vdnId=key[0], callId=key[1])
     result = run(HuaweiDetailSource)
@@ -432,8 +488,15 @@ def test_a_vdn_error_in_discovery_stops_that_vdns_windows_only(db, isales, run, 
 
 
 def test_an_older_record_delivered_late_never_overwrites_newer_state(hw_client, db, hw_env, clock):
-    newer = {"campaignId": "1001", "vdnId": 8, "callId": "o-1", "called": "88880001",
-             "callTimeStr": "2022-02-10 12:00:00", "callStatus": 6, "failCode": "00000"}
+    newer = {
+        "campaignId": "1001",
+        "vdnId": 8,
+        "callId": "o-1",
+        "called": "88880001",
+        "callTimeStr": "2022-02-10 12:00:00",
+        "callStatus": 6,
+        "failCode": "00000",
+    }
     older = dict(newer, callTimeStr="2022-02-10 11:00:00", callStatus=5, failCode="00603", customField="first try")
     for record in (newer, older):  # Huawei re-pushes: the older attempt arrives last
         assert hw_client.post(URL, json=[record]).status_code == 200
@@ -444,5 +507,6 @@ def test_an_older_record_delivered_late_never_overwrites_newer_state(hw_client, 
     assert row["call_time"] == row["event_time"] == dt.datetime(2022, 2, 10, 4, 0, tzinfo=UTC)
     assert row["custom_field"] == "first try"  # an older record still fills what is empty
     assert row["value_sources"]["call_status"] == "push"
-    assert db.execute("SELECT outcome, vendor_status, ring_time FROM call WHERE vendor_call_id = '8:o-1'").fetchone() \
-        == ("answered", "6/00000", dt.datetime(2022, 2, 10, 4, 0, tzinfo=UTC))
+    assert db.execute(
+        "SELECT outcome, vendor_status, ring_time FROM call WHERE vendor_call_id = '8:o-1'"
+    ).fetchone() == ("answered", "6/00000", dt.datetime(2022, 2, 10, 4, 0, tzinfo=UTC))

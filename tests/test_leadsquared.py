@@ -27,8 +27,12 @@ SECRETS.add(API_KEY)
 @pytest.fixture
 def lsq_env(env, httpserver):
     """Environment with LeadSquared pointed at the fake."""
-    return {**env, "LSQ_ASYNC_BASE_URL": httpserver.url_for("").rstrip("/"), "LSQ_API_KEY": API_KEY,
-            "LSQ_TIMEOUT": "2s"}
+    return {
+        **env,
+        "LSQ_ASYNC_BASE_URL": httpserver.url_for("").rstrip("/"),
+        "LSQ_API_KEY": API_KEY,
+        "LSQ_TIMEOUT": "2s",
+    }
 
 
 @pytest.fixture
@@ -44,11 +48,19 @@ def clock():
 @pytest.fixture
 def reconcile(lsq_env, database_url, clock):
     """Run the LeadSquared source once; returns the RunResult."""
+
     def _run(env_overrides=None, stop=None, limit=None, concurrency=1, run_clock=None):
         settings = Settings.from_env({**lsq_env, **(env_overrides or {})})
         source = LeadSquaredSource(settings, rng=random.Random(7))
-        return run_source(source, database_url, run_clock or clock, stop=stop or threading.Event(),
-                          limit=limit, concurrency=concurrency)
+        return run_source(
+            source,
+            database_url,
+            run_clock or clock,
+            stop=stop or threading.Event(),
+            limit=limit,
+            concurrency=concurrency,
+        )
+
     return _run
 
 
@@ -88,14 +100,20 @@ def test_decoded_fields_are_queryable_jsonb(db, fake, reconcile, clock):
         track(db, kind, request_id, registered_at=clock.now())
         fake.script(request_id, (200, seed))
     reconcile()
-    rows = dict((kind, rest) for kind, *rest in db.execute("""
+    rows = dict(
+        (kind, rest)
+        for kind, *rest in db.execute("""
         SELECT kind, task_type, request_body->>'CallSessionId', message->>'ProspectActivityId',
                request_body->0->>'Value', message->'Message'->>'AffectedRows',
                request_body->'Opportunity'->>'OpportunityEventCode', jsonb_typeof(message->'Status'),
                message->>'CreatedOpportunityId'
-        FROM lsq_request"""))
-    assert rows["call-log"][:3] == ["Telephony-LogCall", "61df8827-63d1-4f31-bd3c-ae2d9947161d",
-                                    "a9532087-0378-11eb-b8e7-0641ba0398c2"]
+        FROM lsq_request""")
+    )
+    assert rows["call-log"][:3] == [
+        "Telephony-LogCall",
+        "61df8827-63d1-4f31-bd3c-ae2d9947161d",
+        "a9532087-0378-11eb-b8e7-0641ba0398c2",
+    ]
     assert rows["lead-update"][0] == "Lead Update" and rows["lead-update"][3:5] == ["Bangalore", "1"]
     assert rows["opportunity-capture"][0] == "Opportunity Capture"
     assert rows["opportunity-capture"][5:] == ["363", "number", "0722f894-64e3-4162-bf84-480017bbc9f1"]
@@ -118,8 +136,16 @@ def test_in_queue_is_polled_again_later_then_success_is_final(db, fake, reconcil
     assert request_row(db, "rq-1")["attempts"] == 2
 
 
-@pytest.mark.parametrize("status,canonical", [("FAILURE", "FAILURE"), ("ERROR", "ERROR"), ("failure", "FAILURE"),
-                                              ("success", "Success"), ("SUCCESS", "Success")])
+@pytest.mark.parametrize(
+    "status,canonical",
+    [
+        ("FAILURE", "FAILURE"),
+        ("ERROR", "ERROR"),
+        ("failure", "FAILURE"),
+        ("success", "Success"),
+        ("SUCCESS", "Success"),
+    ],
+)
 def test_failure_and_error_are_final_in_any_casing(db, fake, reconcile, clock, status, canonical):
     track(db, "lead-update", "rq-2", registered_at=clock.now())
     fake.script("rq-2", (200, status_body("rq-2", status, kind="lead-update", id_key="RequestID")))
@@ -151,12 +177,16 @@ def test_in_queue_intervals_grow_to_the_cap_then_expire_at_the_horizon(db, fake,
 def test_429_with_retry_after_pauses_everyone_and_the_item_is_not_lost(db, fake, reconcile, clock):
     t0 = clock.now()
     track(db, "call-log", "rq-4", registered_at=t0)
-    fake.script("rq-4", (429, "API calls exceeded the limit of 25 in 5 second(s)", {"Retry-After": "7"}),
-                (200, status_body("rq-4", "Success")))
+    fake.script(
+        "rq-4",
+        (429, "API calls exceeded the limit of 25 in 5 second(s)", {"Retry-After": "7"}),
+        (200, status_body("rq-4", "Success")),
+    )
     result = reconcile()
     assert result.counts == {"rate-limited": 1, "Success": 1}
-    assert db.execute("SELECT paused_until FROM rate_budget WHERE name = 'leadsquared'").fetchone()[0] == \
-        t0 + dt.timedelta(seconds=7)
+    assert db.execute("SELECT paused_until FROM rate_budget WHERE name = 'leadsquared'").fetchone()[
+        0
+    ] == t0 + dt.timedelta(seconds=7)
     row = request_row(db, "rq-4")
     assert row["status"] == "Success" and row["attempts"] == 1  # the 429 did not cost an attempt
     assert row["last_polled_at"] >= t0 + dt.timedelta(seconds=7)
@@ -175,8 +205,10 @@ def test_401_stops_the_source_without_burning_attempts(db, fake, reconcile, cloc
     result = reconcile({"LSQ_API_KEY": "wrong-key"})
     assert result.outcome == "failed" and "LSQ_API_KEY" in result.error and "x-api-key" in result.error
     assert sum(fake.calls.values()) == 1
-    assert db.execute("SELECT max(attempts), count(*) FILTER (WHERE status IS NULL) FROM lsq_request").fetchone() \
-        == (0, 5)
+    assert db.execute("SELECT max(attempts), count(*) FILTER (WHERE status IS NULL) FROM lsq_request").fetchone() == (
+        0,
+        5,
+    )
     [(outcome, error)] = db.execute("SELECT outcome, error FROM reconcile_run")
     assert outcome == "failed" and "LSQ_API_KEY" in error and "wrong-key" not in error
 
@@ -201,15 +233,18 @@ def test_a_403_that_is_not_about_a_limit_stops_the_source(db, fake, reconcile, c
 def test_a_403_limit_message_is_a_rate_limit_that_lowers_the_shared_budget(db, fake, reconcile, clock, lsq_env):
     t0 = clock.now()
     track(db, "call-log", "rq-lim", registered_at=t0)
-    fake.script("rq-lim", (403, lsq_error("API calls exceeded the limit of 10 in 5 second(s)",
-                                          "MXAPIRateLimitExceededException")),
-                (200, status_body("rq-lim", "Success")))
+    fake.script(
+        "rq-lim",
+        (403, lsq_error("API calls exceeded the limit of 10 in 5 second(s)", "MXAPIRateLimitExceededException")),
+        (200, status_body("rq-lim", "Success")),
+    )
     result = reconcile()  # LSQ_RATE_LIMIT is 25/5s by default
     assert result.outcome == "ok" and result.counts == {"rate-limited": 1, "Success": 1}
     row = request_row(db, "rq-lim")
     assert row["attempts"] == 1 and row["failed_tries"] == 0 and row["last_polled_at"] == t0 + dt.timedelta(seconds=5)
-    assert db.execute("SELECT calls, learned_calls, effective_calls, effective_period_ms, paused_until "
-                      "FROM rate_budget").fetchone() == (25, 10, 10, 5000, t0 + dt.timedelta(seconds=5))
+    assert db.execute(
+        "SELECT calls, learned_calls, effective_calls, effective_period_ms, paused_until FROM rate_budget"
+    ).fetchone() == (25, 10, 10, 5000, t0 + dt.timedelta(seconds=5))
     assert db.execute("SELECT count(*) FROM rate_slot").fetchone() == (10,)
     report = status_report.collect(db, Settings.from_env(lsq_env), clock)
     assert report["leadsquared"]["rate_budget"]["learned"] == "10/5s"
@@ -236,8 +271,9 @@ def test_a_400_is_a_malformed_request_not_an_unknown_id_and_fails_after_lsq_max_
     row, counts = poll_until_final(db, reconcile, clock, "rq-7", {"LSQ_MAX_TRIES": "4"})
     assert counts == {"retry": 3, "failed": 1} and fake.calls["rq-7"] == 4
     assert (row["status"], row["failed_tries"], row["attempts"]) == ("failed", 4, 4)
-    assert row["last_error"].startswith("malformed request (HTTP 400): MXInvalidInputException: RequestID is not in "
-                                        "the expected format")
+    assert row["last_error"].startswith(
+        "malformed request (HTTP 400): MXInvalidInputException: RequestID is not in the expected format"
+    )
     assert "LSQ_MAX_TRIES=4" in row["last_error"]
 
 
@@ -290,14 +326,17 @@ def test_lsq_max_tries_is_read_from_the_environment(lsq_env):
         Settings.from_env({**lsq_env, "LSQ_MAX_TRIES": "0"})
 
 
-@pytest.mark.parametrize("response,error", [
-    ((500, "upstream exploded"), "HTTP 500: upstream exploded"),
-    ((502, "<html>bad gateway</html>"), "HTTP 502"),
-    ((200, "<html>not json</html>"), "body is not JSON"),
-    ((200, {"unexpected": True}), "unexpected status response"),
-    ((200, {"RequestId": "someone-else", "TaskStatus": {"Status": "Success"}}), "different request"),
-    ((200, {"RequestId": "rq-8", "TaskStatus": {"Status": "Pondering"}}), "unknown status"),
-])
+@pytest.mark.parametrize(
+    "response,error",
+    [
+        ((500, "upstream exploded"), "HTTP 500: upstream exploded"),
+        ((502, "<html>bad gateway</html>"), "HTTP 502"),
+        ((200, "<html>not json</html>"), "body is not JSON"),
+        ((200, {"unexpected": True}), "unexpected status response"),
+        ((200, {"RequestId": "someone-else", "TaskStatus": {"Status": "Success"}}), "different request"),
+        ((200, {"RequestId": "rq-8", "TaskStatus": {"Status": "Pondering"}}), "unknown status"),
+    ],
+)
 def test_bad_answers_are_retried_with_backoff_and_recorded(db, fake, reconcile, clock, response, error):
     track(db, "call-log", "rq-8", registered_at=clock.now())
     fake.script("rq-8", response, (200, status_body("rq-8", "Success")))
@@ -334,13 +373,18 @@ def test_registering_twice_in_any_case_is_harmless(db):
         assert landing.register(db, ["AbC-1", "abc-1", "ABC-1", "d-2"], "call-log", "test") == 2
         assert landing.register(db, ["abc-1"], "lead-update", "test") == 0
     assert db.execute("SELECT request_id, kind FROM lsq_request ORDER BY 1").fetchall() == [
-        ("AbC-1", "call-log"), ("d-2", "call-log")]
+        ("AbC-1", "call-log"),
+        ("d-2", "call-log"),
+    ]
 
 
 def test_a_plain_insert_from_another_system_is_tracked(db, fake, reconcile, clock):
-    db.execute("INSERT INTO lsq_request (request_id, kind, registered_by, registered_at, next_poll_at) "
-               "VALUES ('ext-1', 'opportunity-capture', 'crm-sync', %s, %s) "
-               "ON CONFLICT ((lower(request_id))) DO NOTHING", (clock.now(), clock.now()))
+    db.execute(
+        "INSERT INTO lsq_request (request_id, kind, registered_by, registered_at, next_poll_at) "
+        "VALUES ('ext-1', 'opportunity-capture', 'crm-sync', %s, %s) "
+        "ON CONFLICT ((lower(request_id))) DO NOTHING",
+        (clock.now(), clock.now()),
+    )
     fake.script("ext-1", (200, status_body("ext-1", "Success", kind="opportunity-capture")))
     assert reconcile().counts == {"Success": 1}
 
@@ -429,9 +473,13 @@ def test_a_backlog_behind_a_stricter_vendor_limit_finishes_without_stopping(db, 
         clock.t = max(clock.t, pending_next)
     assert [r.outcome for r in runs] == ["ok"] * len(runs) and all(r.error is None for r in runs)
     assert len(runs) >= 2  # the learned limit outlived the second run's ensure() with 25/5s
-    assert db.execute("SELECT status, count(*), max(failed_tries) FROM lsq_request GROUP BY status").fetchall() == \
-        [("Success", 40, 0)]
+    assert db.execute("SELECT status, count(*), max(failed_tries) FROM lsq_request GROUP BY status").fetchall() == [
+        ("Success", 40, 0)
+    ]
     assert 1 <= fake.over_limit <= 20
     assert sum(r.counts["rate-limited"] for r in runs) == fake.over_limit
-    assert db.execute("SELECT learned_calls, learned_period_ms, effective_calls FROM rate_budget").fetchone() == \
-        (10, 5000, 10)
+    assert db.execute("SELECT learned_calls, learned_period_ms, effective_calls FROM rate_budget").fetchone() == (
+        10,
+        5000,
+        10,
+    )

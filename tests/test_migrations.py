@@ -14,8 +14,9 @@ from receiver.vendors import ozonetel
 
 def columns(db, table):
     """Column names of a table or view."""
-    return {r[0] for r in db.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))}
+    return {
+        r[0] for r in db.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))
+    }
 
 
 def test_upgrade_twice_applies_nothing_the_second_time(db):
@@ -60,8 +61,21 @@ def test_an_edited_migration_shows_as_modified(db, tmp_path):
 
 def test_schema_has_every_column_the_code_writes(db):
     assert set(ozonetel.COLUMNS) | {"call_key", "key_source", "extra", "seen_count"} <= columns(db, "ozonetel_call")
-    written = {"source", "client_addr", "content_type", "headers", "body", "body_sha256", "body_bytes",
-               "status", "record_count", "landed_count", "error", "parsed_at", "parse_count"}
+    written = {
+        "source",
+        "client_addr",
+        "content_type",
+        "headers",
+        "body",
+        "body_sha256",
+        "body_bytes",
+        "status",
+        "record_count",
+        "landed_count",
+        "error",
+        "parsed_at",
+        "parse_count",
+    }
     assert written <= columns(db, "raw_inbox")
     assert "%(after_id)s" in inbox.SELECT_FOR_REPLAY
 

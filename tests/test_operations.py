@@ -37,8 +37,9 @@ def test_readyz_is_503_with_a_pending_migration(env, tmp_path):
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(env):
-    app = create_app(Settings.from_env({**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
-                                        "DB_POOL_TIMEOUT": "1"}))
+    app = create_app(
+        Settings.from_env({**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "DB_POOL_TIMEOUT": "1"})
+    )
     try:
         resp = app.test_client().get("/readyz")
     finally:
@@ -108,8 +109,9 @@ def test_a_413_is_logged_like_every_callback(env, caplog):
     app = create_app(Settings.from_env({**env, "MAX_BODY_BYTES": "1024"}))
     try:
         with caplog.at_level("INFO", logger="callrecon.errors"):
-            resp = app.test_client().post(f"/callbacks/ozonetel/{OZONETEL_TOKEN}", data=b"x" * 2048,
-                                          content_type="application/json")
+            resp = app.test_client().post(
+                f"/callbacks/ozonetel/{OZONETEL_TOKEN}", data=b"x" * 2048, content_type="application/json"
+            )
     finally:
         app.extensions["callrecon_pool"].close()
     assert resp.status_code == 413
@@ -124,6 +126,7 @@ def test_psycopg_pool_messages_are_json_lines_too(settings, capsys):
     import logging
 
     from receiver import logs
+
     logs.configure(settings)
     try:
         raise ConnectionError("connection refused\n\tIs the server running on that host?")

@@ -29,8 +29,9 @@ def raw_rows(db):
 
 
 def test_call_details_json_lands_as_typed_row(client, db):
-    resp = client.post(URL, data=fixture_bytes("ozonetel", "call_details__single.json"),
-                       content_type="application/json")
+    resp = client.post(
+        URL, data=fixture_bytes("ozonetel", "call_details__single.json"), content_type="application/json"
+    )
     assert resp.status_code == 200, resp.json
     assert resp.json["status"] == "landed" and resp.json["landed"] == 1
 
@@ -63,8 +64,9 @@ def _form(payload: str) -> bytes:
 
 def _multipart(payload: str) -> tuple[bytes, str]:
     boundary = "XbOuNdArY"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n{payload}\r\n"
-            f"--{boundary}--\r\n").encode()
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="data"\r\n\r\n{payload}\r\n--{boundary}--\r\n'
+    ).encode()
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -77,16 +79,28 @@ def variants():
         ("json object", single.encode(), "application/json", ["2105221234567890"]),
         ("json array", array.encode(), "application/json; charset=utf-8", ["2105221234567891", "2105221234567892"]),
         ("form data field", _form(single), "application/x-www-form-urlencoded", ["2105221234567890"]),
-        ("form data field holding an array", _form(array), "application/x-www-form-urlencoded",
-         ["2105221234567891", "2105221234567892"]),
+        (
+            "form data field holding an array",
+            _form(array),
+            "application/x-www-form-urlencoded",
+            ["2105221234567891", "2105221234567892"],
+        ),
         ("multipart data field", multipart_body, multipart_type, ["2105221234567890"]),
         ("json as text/plain", single.encode(), "text/plain", ["2105221234567890"]),
         ("json with no content type", single.encode(), None, ["2105221234567890"]),
-        ("csv doubled quotes", fixture_bytes("ozonetel", "call_details__doubled_quotes.txt"), "text/plain",
-         ["2105221234567893"]),
+        (
+            "csv doubled quotes",
+            fixture_bytes("ozonetel", "call_details__doubled_quotes.txt"),
+            "text/plain",
+            ["2105221234567893"],
+        ),
         ("json inside a json string", json.dumps(single).encode(), "application/json", ["2105221234567890"]),
-        ("form fields without data", b"monitorUCID=2105221234567899&CampaignName=Renewals_Nov&Status=Answered",
-         "application/x-www-form-urlencoded", ["2105221234567899"]),
+        (
+            "form fields without data",
+            b"monitorUCID=2105221234567899&CampaignName=Renewals_Nov&Status=Answered",
+            "application/x-www-form-urlencoded",
+            ["2105221234567899"],
+        ),
     ]
 
 
@@ -105,7 +119,8 @@ def test_dial_status_lead_without_call_id_gets_a_derived_key(client, db):
     resp = client.post(URL, json=fixture_json("ozonetel", "dial_status__lead.json"))
     assert resp.status_code == 200
     [(key, source, phone, status, dial_status, unique_id)] = db.execute(
-        "SELECT call_key, key_source, phone_number, status, dial_status, request_unique_id FROM ozonetel_call")
+        "SELECT call_key, key_source, phone_number, status, dial_status, request_unique_id FROM ozonetel_call"
+    )
     assert source == "derived" and re.fullmatch(r"derived:[0-9a-f]{32}", key)
     assert (phone, status, dial_status, unique_id) == ("9876500003", "Fail", "NoAnswer", "req-7f3a")
 
@@ -119,8 +134,9 @@ def test_dial_status_lead_without_call_id_gets_a_derived_key(client, db):
 def test_envelope_records_inherit_the_request_unique_id(client, db):
     resp = client.post(URL, json=fixture_json("ozonetel", "dial_status__envelope.json"))
     assert resp.status_code == 200 and resp.json["landed"] == 2
-    rows = db.execute("SELECT key_source, call_key, request_unique_id, campaign_name, status "
-                      "FROM ozonetel_call ORDER BY call_key").fetchall()
+    rows = db.execute(
+        "SELECT key_source, call_key, request_unique_id, campaign_name, status FROM ozonetel_call ORDER BY call_key"
+    ).fetchall()
     assert rows == [
         ("UCID", "5105221234567804", "req-8b1c", "Renewals_Nov", "Success"),
         ("DataUniqueId", "data:Renewals_Nov:77", "req-8b1c", "Renewals_Nov", "Pending"),
@@ -143,8 +159,11 @@ def test_ozonetel_status_replies_from_the_seed_are_kept_as_notes(client, db, rep
     assert resp.status_code == 200 and resp.json["status"] == "note"
     [raw] = raw_rows(db)
     assert raw["status"] == "note"
-    assert raw["error"]["notes"][0] in {"apiKey is invalid", "Authentication failed", "userName is invalid",
-                                        "campaignName is invalid"} or "callBackUrl" in raw["error"]["notes"][0]
+    assert (
+        raw["error"]["notes"][0]
+        in {"apiKey is invalid", "Authentication failed", "userName is invalid", "campaignName is invalid"}
+        or "callBackUrl" in raw["error"]["notes"][0]
+    )
     assert db.execute("SELECT count(*) FROM ozonetel_call").fetchone()[0] == 0
 
 
@@ -154,7 +173,8 @@ def test_same_record_pushed_ten_times_is_one_row_seen_ten_times(client, db):
         assert client.post(URL, data=body, content_type="application/json").status_code == 200
     assert db.execute("SELECT count(*) FROM raw_inbox").fetchone()[0] == 10
     [(count, seen, first, last)] = db.execute(
-        "SELECT count(*), max(seen_count), min(first_raw_id), max(last_raw_id) FROM ozonetel_call")
+        "SELECT count(*), max(seen_count), min(first_raw_id), max(last_raw_id) FROM ozonetel_call"
+    )
     assert (count, seen) == (1, 10)
     assert last - first == 9
 
@@ -180,18 +200,30 @@ def test_both_tokens_work_during_rotation(client, db):
 def test_a_late_push_with_an_older_event_time_never_overwrites_a_newer_state(client, db):
     """Event-time order (#14): the re-dial's answered outcome arrives first, the first dial's late re-push after."""
     lead = {"DataUniqueId": "L-9", "CampaignName": "Renewals_Nov", "phoneNumber": "9876500209"}
-    newer = dict(lead, StartTime="2026-11-23 11:20:00", EndTime="2026-11-23 11:22:00", DialStatus="answered",
-                 Disposition="Converted")
-    older = dict(lead, StartTime="2026-11-23 10:10:00", EndTime="2026-11-23 10:10:30", DialStatus="not_answered",
-                 Disposition="No answer", AgentID="A-7")
+    newer = dict(
+        lead,
+        StartTime="2026-11-23 11:20:00",
+        EndTime="2026-11-23 11:22:00",
+        DialStatus="answered",
+        Disposition="Converted",
+    )
+    older = dict(
+        lead,
+        StartTime="2026-11-23 10:10:00",
+        EndTime="2026-11-23 10:10:30",
+        DialStatus="not_answered",
+        Disposition="No answer",
+        AgentID="A-7",
+    )
     assert client.post(URL, json=newer).status_code == 200
     assert client.post(URL, json=older).status_code == 200
     row = call_row(db, "data:Renewals_Nov:L-9")
     assert (row["dial_status"], row["disposition"]) == ("answered", "Converted")
     assert row["agent_id"] == "A-7"  # an older record still fills what the newer one lacked
     assert row["event_at"] == dt.datetime(2026, 11, 23, 5, 52, tzinfo=dt.timezone.utc)  # 11:22 IST
-    canonical = db.execute("SELECT outcome, end_time FROM call WHERE vendor_call_id = %s",
-                           ("data:Renewals_Nov:L-9",)).fetchone()
+    canonical = db.execute(
+        "SELECT outcome, end_time FROM call WHERE vendor_call_id = %s", ("data:Renewals_Nov:L-9",)
+    ).fetchone()
     assert canonical == ("answered", dt.datetime(2026, 11, 23, 5, 52, tzinfo=dt.timezone.utc))
     assert row["seen_count"] == 2
 
@@ -209,14 +241,18 @@ def test_a_record_with_a_wrong_apikey_is_quarantined_and_never_lands(env, db, mo
     from receiver import create_app
     from receiver.landing.replay import replay
     from receiver.settings import Settings
+
     settings = Settings.from_env({**env, "LANDING_MODE": mode})
     app = create_app(settings)
     client = app.test_client()
     try:
         forged, before = _metric(client, "mismatch"), _metric(client, "absent")
-        body = [dict(fixture_json("ozonetel", "call_details__single.json"), monitorUCID="forged-1",
-                     Apikey=CONFIGURED_API_KEY),
-                {"monitorUCID": "keyless-1", "CampaignName": "Renewals_Nov"}]
+        body = [
+            dict(
+                fixture_json("ozonetel", "call_details__single.json"), monitorUCID="forged-1", Apikey=CONFIGURED_API_KEY
+            ),
+            {"monitorUCID": "keyless-1", "CampaignName": "Renewals_Nov"},
+        ]
         resp = client.post(URL, data={"data": json.dumps(body)})
         assert resp.status_code in (200, 202)
         if mode == "deferred":
@@ -235,6 +271,7 @@ def test_a_record_with_a_wrong_apikey_is_quarantined_and_never_lands(env, db, mo
 def test_the_matching_apikey_lands_and_the_check_can_be_turned_off(env, db):
     from receiver import create_app
     from receiver.settings import Settings
+
     body = dict(fixture_json("ozonetel", "call_details__single.json"), Apikey=CONFIGURED_API_KEY)
     app = create_app(Settings.from_env({**env, "OZONETEL_VERIFY_APIKEY": "false"}))
     try:
@@ -246,7 +283,12 @@ def test_the_matching_apikey_lands_and_the_check_can_be_turned_off(env, db):
 
 
 def test_the_fixture_key_matches_the_configured_one(client, db):
-    assert client.post(URL, data=fixture_bytes("ozonetel", "call_details__array.json"),
-                       content_type="application/json").status_code == 200
+    assert (
+        client.post(
+            URL, data=fixture_bytes("ozonetel", "call_details__array.json"), content_type="application/json"
+        ).status_code
+        == 200
+    )
     assert db.execute("SELECT apikey_check FROM raw_inbox").fetchone() == (
-        {"mismatch": [], "absent": [], "checked": 2},)
+        {"mismatch": [], "absent": [], "checked": 2},
+    )

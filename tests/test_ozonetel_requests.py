@@ -26,10 +26,24 @@ USER = "acme_ops"
 SECRETS.add(API_KEY)
 UTC = dt.timezone.utc
 RECORDS = [
-    {"monitorUCID": "77001", "CampaignName": "Renewals_Nov", "CallerID": "9876500101",
-     "StartTime": "2026-11-23 10:10:00", "Status": "Answered", "DialStatus": "answered", "Apikey": API_KEY},
-    {"monitorUCID": "77002", "CampaignName": "Renewals_Nov", "CallerID": "9876500102",
-     "StartTime": "2026-11-23 10:20:00", "Status": "NotAnswered", "DialStatus": "not_answered", "Apikey": API_KEY},
+    {
+        "monitorUCID": "77001",
+        "CampaignName": "Renewals_Nov",
+        "CallerID": "9876500101",
+        "StartTime": "2026-11-23 10:10:00",
+        "Status": "Answered",
+        "DialStatus": "answered",
+        "Apikey": API_KEY,
+    },
+    {
+        "monitorUCID": "77002",
+        "CampaignName": "Renewals_Nov",
+        "CallerID": "9876500102",
+        "StartTime": "2026-11-23 10:20:00",
+        "Status": "NotAnswered",
+        "DialStatus": "not_answered",
+        "Apikey": API_KEY,
+    },
     {"campaignName": "Renewals_Nov", "phoneNumber": "9876500103", "status": "Pending", "dialstatus": "All"},
 ]
 
@@ -61,9 +75,18 @@ def fake(api_server):
 
 @pytest.fixture
 def oz_env(env, fake, receiver_url):
-    return {**env, "OZONETEL_API_URL": fake.url, "OZONETEL_API_KEY": API_KEY, "OZONETEL_USERNAME": USER,
-            "OZONETEL_CAMPAIGNS": "Renewals_Nov", "PUBLIC_BASE_URL": receiver_url, "OZONETEL_WINDOW": "1h",
-            "OZONETEL_SETTLE": "10m", "OZONETEL_PUSH_TIMEOUT": "15m", "OZONETEL_MAX_TRIES": "2"}
+    return {
+        **env,
+        "OZONETEL_API_URL": fake.url,
+        "OZONETEL_API_KEY": API_KEY,
+        "OZONETEL_USERNAME": USER,
+        "OZONETEL_CAMPAIGNS": "Renewals_Nov",
+        "PUBLIC_BASE_URL": receiver_url,
+        "OZONETEL_WINDOW": "1h",
+        "OZONETEL_SETTLE": "10m",
+        "OZONETEL_PUSH_TIMEOUT": "15m",
+        "OZONETEL_MAX_TRIES": "2",
+    }
 
 
 @pytest.fixture
@@ -76,6 +99,7 @@ def run(oz_env, database_url, clock):
     def _run(overrides=None, run_clock=None, stop=None):
         source = OzonetelSource(Settings.from_env({**oz_env, **(overrides or {})}), rng=random.Random(1))
         return run_source(source, database_url, run_clock or clock, stop=stop or threading.Event())
+
     return _run
 
 
@@ -99,8 +123,10 @@ def test_a_window_is_requested_pushed_and_received(db, fake, run):
     assert result.counts == {"requested": 1}
     [row] = ledger(db)
     # the last complete window before now - settle: 04:30-05:30 UTC = 10:00-11:00 in Kolkata
-    assert (row["window_from"], row["window_to"]) == (dt.datetime(2026, 11, 23, 4, 30, tzinfo=UTC),
-                                                      dt.datetime(2026, 11, 23, 5, 30, tzinfo=UTC))
+    assert (row["window_from"], row["window_to"]) == (
+        dt.datetime(2026, 11, 23, 4, 30, tzinfo=UTC),
+        dt.datetime(2026, 11, 23, 5, 30, tzinfo=UTC),
+    )
     [sent] = fake.requests
     assert (sent["fromDate"], sent["toDate"]) == ("2026-11-23 10:00:00", "2026-11-23 11:00:00")
     # sortby 2: by updated date
@@ -135,12 +161,18 @@ def test_a_window_is_given_up_after_max_tries_with_the_reason(db, fake, run, clo
     assert row["state"] == "failed" and "gave up after 2 tries" in row["last_error"]
 
 
-@pytest.mark.parametrize("message,advice", [
-    ("apiKey is invalid", "OZONETEL_API_KEY"),
-    ("Authentication failed", "OZONETEL_USERNAME belong to the same account"),
-    ("userName is invalid", "OZONETEL_USERNAME"),
-    ("callBackUrl cannot be empty (OR) it should contain ‘http://test.com/’ or 'https://test.com/", "PUBLIC_BASE_URL"),
-])
+@pytest.mark.parametrize(
+    "message,advice",
+    [
+        ("apiKey is invalid", "OZONETEL_API_KEY"),
+        ("Authentication failed", "OZONETEL_USERNAME belong to the same account"),
+        ("userName is invalid", "OZONETEL_USERNAME"),
+        (
+            "callBackUrl cannot be empty (OR) it should contain ‘http://test.com/’ or 'https://test.com/",
+            "PUBLIC_BASE_URL",
+        ),
+    ],
+)
 def test_each_documented_error_stops_the_source_with_one_clear_message(db, fake, run, clock, message, advice):
     fake.replies = [ozonetel_seed_replies()[message]] * 5
     clock.t = dt.datetime(2026, 11, 23, 9, 5, tzinfo=UTC)  # three windows due
@@ -152,22 +184,38 @@ def test_each_documented_error_stops_the_source_with_one_clear_message(db, fake,
 
 
 def test_the_limit_reply_backs_off_and_the_window_is_sent_later(db, fake, run, clock):
-    fake.replies = [ozonetel_seed_replies().get("Request limit exhausted",
-                                                '{"status": "error", "message": "Request limit exhausted"}')]
+    fake.replies = [
+        ozonetel_seed_replies().get(
+            "Request limit exhausted", '{"status": "error", "message": "Request limit exhausted"}'
+        )
+    ]
     t0 = clock.now()
     result = run()
     assert result.counts == {"rate-limited": 1, "requested": 1}
-    assert db.execute("SELECT paused_until FROM rate_budget WHERE name = 'ozonetel'").fetchone() == \
-        (t0 + dt.timedelta(seconds=60),)
+    assert db.execute("SELECT paused_until FROM rate_budget WHERE name = 'ozonetel'").fetchone() == (
+        t0 + dt.timedelta(seconds=60),
+    )
     assert clock.now() >= t0 + dt.timedelta(seconds=60)
 
 
 def test_backfill_dry_run_counts_requests_and_time(oz_env, db, monkeypatch, capsys):
     from reconciler import cli
+
     for name, value in oz_env.items():
         monkeypatch.setenv(name, value)
-    code = cli.main(["backfill", "ozonetel", "--campaign", "Renewals_Nov", "--since", "2026-11-01",
-                     "--until", "2026-11-03", "--dry-run"])
+    code = cli.main(
+        [
+            "backfill",
+            "ozonetel",
+            "--campaign",
+            "Renewals_Nov",
+            "--since",
+            "2026-11-01",
+            "--until",
+            "2026-11-03",
+            "--dry-run",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     # 48 one-hour windows; at 10 per 60 s the last is sent after (48 - 1) // 10 = 4 periods
@@ -177,15 +225,19 @@ def test_backfill_dry_run_counts_requests_and_time(oz_env, db, monkeypatch, caps
 
 def test_backfill_creates_the_windows_and_sends_them(oz_env, db, fake, monkeypatch, capsys):
     from reconciler import cli
+
     for name, value in {**oz_env, "OZONETEL_WINDOW": "6h", "OZONETEL_CAMPAIGNS": "Renewals_Nov"}.items():
         monkeypatch.setenv(name, value)
-    code = cli.main(["backfill", "ozonetel", "--campaign", "Renewals_Nov", "--since", "2026-11-01",
-                     "--until", "2026-11-02"])
+    code = cli.main(
+        ["backfill", "ozonetel", "--campaign", "Renewals_Nov", "--since", "2026-11-01", "--until", "2026-11-02"]
+    )
     assert code == 0
     origins = dict(db.execute("SELECT origin, count(*) FROM ozonetel_request GROUP BY origin").fetchall())
     assert origins["backfill"] == 4
-    assert db.execute("SELECT count(*) FROM ozonetel_request WHERE origin = 'backfill' AND state = 'requested' "
-                      "OR origin = 'backfill' AND state = 'received'").fetchone() == (4,)
+    assert db.execute(
+        "SELECT count(*) FROM ozonetel_request WHERE origin = 'backfill' AND state = 'requested' "
+        "OR origin = 'backfill' AND state = 'received'"
+    ).fetchone() == (4,)
     assert ("Renewals_Nov", "2026-11-01 00:00:00", "2026-11-01 06:00:00") in fake.window_counts
 
 
@@ -196,13 +248,15 @@ def test_two_reconcilers_never_request_a_window_twice_nor_exceed_the_limit(oz_en
     source = OzonetelSource(settings)
     now = SystemClock().now()
     with db.transaction():
-        source.add_windows(db, "Renewals_Nov", now - dt.timedelta(hours=14), now - dt.timedelta(hours=2), now,
-                           "backfill")
+        source.add_windows(
+            db, "Renewals_Nov", now - dt.timedelta(hours=14), now - dt.timedelta(hours=2), now, "backfill"
+        )
     results = []
 
     def one_process():
-        results.append(run_source(OzonetelSource(settings), database_url, SystemClock(), stop=threading.Event(),
-                                  concurrency=2))
+        results.append(
+            run_source(OzonetelSource(settings), database_url, SystemClock(), stop=threading.Event(), concurrency=2)
+        )
 
     threads = [threading.Thread(target=one_process) for _ in range(2)]
     for t in threads:
@@ -216,25 +270,41 @@ def test_two_reconcilers_never_request_a_window_twice_nor_exceed_the_limit(oz_en
 
 def call_row(db, call_key):
     with db.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT * FROM call WHERE vendor = 'ozonetel' AND vendor_call_id = %s",
-                           (call_key,)).fetchone()
+        return cur.execute(
+            "SELECT * FROM call WHERE vendor = 'ozonetel' AND vendor_call_id = %s", (call_key,)
+        ).fetchone()
 
 
 @pytest.mark.parametrize("sortby,outcome", [("2", "answered"), ("1", "no-answer")])
 def test_a_lead_redialled_in_a_later_window_lands_its_later_outcome_by_updated_date(
-        db, fake, run, clock, sortby, outcome):
+    db, fake, run, clock, sortby, outcome
+):
     """Created and first dialled in W1 (10-11 IST), re-dialled in W2 (11-12 IST). By updated date (the
     default) W2's request brings the later outcome; by created date the lead belongs to W1, which was
     asked before the re-dial and is never asked again, so the answered dial is never requested."""
-    lead = {"DataUniqueId": "L-1", "CampaignName": "Renewals_Nov", "phoneNumber": "9876500201",
-            "_created": "2026-11-23 10:05:00"}
-    fake.records["Renewals_Nov"] = [dict(lead, _updated="2026-11-23 10:10:00", StartTime="2026-11-23 10:10:00",
-                                         DialStatus="not_answered", Apikey=API_KEY)]
+    lead = {
+        "DataUniqueId": "L-1",
+        "CampaignName": "Renewals_Nov",
+        "phoneNumber": "9876500201",
+        "_created": "2026-11-23 10:05:00",
+    }
+    fake.records["Renewals_Nov"] = [
+        dict(
+            lead,
+            _updated="2026-11-23 10:10:00",
+            StartTime="2026-11-23 10:10:00",
+            DialStatus="not_answered",
+            Apikey=API_KEY,
+        )
+    ]
     assert run({"OZONETEL_SORTBY": sortby}).counts == {"requested": 1}  # W1
     fake.join()
     assert call_row(db, "data:Renewals_Nov:L-1")["outcome"] == "no-answer"
-    fake.records["Renewals_Nov"] = [dict(lead, _updated="2026-11-23 11:20:00", StartTime="2026-11-23 11:20:00",
-                                         DialStatus="answered", Apikey=API_KEY)]
+    fake.records["Renewals_Nov"] = [
+        dict(
+            lead, _updated="2026-11-23 11:20:00", StartTime="2026-11-23 11:20:00", DialStatus="answered", Apikey=API_KEY
+        )
+    ]
     clock.advance(3600)
     assert run({"OZONETEL_SORTBY": sortby}).counts == {"requested": 1}  # W2
     fake.join()
@@ -252,10 +322,14 @@ def test_a_late_push_for_an_earlier_try_still_counts_and_a_replay_counts_nothing
     first, second = fake.held
     fake.held = [first]
     fake.release()  # the push for try 1 arrives after try 2 was sent
-    assert wait_for(db, "SELECT state, records_received FROM ozonetel_request WHERE tries > 0",
-                    ("received", 3)) == ("received", 3)
+    assert wait_for(db, "SELECT state, records_received FROM ozonetel_request WHERE tries > 0", ("received", 3)) == (
+        "received",
+        3,
+    )
     assert db.execute("SELECT try, outcome, unique_id FROM ozonetel_request_try ORDER BY try").fetchall() == [
-        (1, "accepted", "uid-1"), (2, "accepted", "uid-2")]
+        (1, "accepted", "uid-1"),
+        (2, "accepted", "uid-2"),
+    ]
     report = replay(db, Settings.from_env(oz_env), include_all=True)  # every raw callback again
     assert report.by_status == {"landed": 1}
     assert db.execute("SELECT records_received FROM ozonetel_request WHERE tries > 0").fetchone() == (3,)
@@ -264,6 +338,7 @@ def test_a_late_push_for_an_earlier_try_still_counts_and_a_replay_counts_nothing
 def test_an_invalid_campaign_stops_only_itself_and_a_failing_one_gives_up(db, fake, run, clock, oz_env):
     """Acceptance (#14): Good is healthy, Typo is unknown to Ozonetel, Flaky always answers 503."""
     from reconciler import status
+
     fake.records["Good"] = RECORDS[:1]
     fake.broken = {"Flaky"}
     fake.limit = (10_000, 60.0)  # the fake's limiter runs on real time; the budget under test on FakeClock

@@ -28,11 +28,28 @@ def test_sigterm_mid_call_commits_that_item_and_exits_zero(env, db, httpserver):
     fake.on_call = first_call_blocks
     fake.default = lambda request_id, kind: (200, status_body(request_id, "Success"))
     db.execute("INSERT INTO lsq_request (request_id, kind) SELECT 'sig-' || n, 'call-log' FROM generate_series(1, 5) n")
-    proc_env = {**os.environ, **env, "LSQ_ASYNC_BASE_URL": fake.base_url, "LSQ_API_KEY": API_KEY,
-                "RECONCILE_CONCURRENCY": "1"}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "callrecon"), "reconcile", "--source", "leadsquared",
-                             "--loop", "--interval", "300"], env=proc_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc_env = {
+        **os.environ,
+        **env,
+        "LSQ_ASYNC_BASE_URL": fake.base_url,
+        "LSQ_API_KEY": API_KEY,
+        "RECONCILE_CONCURRENCY": "1",
+    }
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "callrecon"),
+            "reconcile",
+            "--source",
+            "leadsquared",
+            "--loop",
+            "--interval",
+            "300",
+        ],
+        env=proc_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert in_call.wait(20), "the reconciler never called the fake"
         proc.send_signal(signal.SIGTERM)

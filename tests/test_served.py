@@ -92,8 +92,9 @@ def served(env, tmp_path):
 
 def test_procfile_web_command_serves_callbacks_into_postgres(served, db):
     base, log_path = served
-    status, body = http("POST", f"{base}/callbacks/ozonetel/{OZONETEL_TOKEN}",
-                        fixture_bytes("ozonetel", "call_details__single.json"))
+    status, body = http(
+        "POST", f"{base}/callbacks/ozonetel/{OZONETEL_TOKEN}", fixture_bytes("ozonetel", "call_details__single.json")
+    )
     assert status == 200 and body["landed"] == 1
     assert db.execute("SELECT count(*) FROM ozonetel_call WHERE call_key = '2105221234567890'").fetchone() == (1,)
     assert http("GET", f"{base}/readyz")[0] == 200

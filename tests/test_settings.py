@@ -53,10 +53,19 @@ def test_describe_writes_values_the_way_the_variables_are_written():
 
 
 def test_values_are_typed_and_blank_means_the_default():
-    settings = Settings.from_env({"LSQ_RATE_LIMIT": "10/1m", "OZONETEL_WINDOW": "250ms", "DB_POOL_SIZE": "  ",
-                                  "WORKING_DAYS": "Mon,Wed,Fri", "HUAWEI_CAMPAIGNS": "8:1001,,9:7",
-                                  "LSQ_ASYNC_BASE_URL": "https://asyncapi.leadsquared.com/", "LOG_LEVEL": "debug",
-                                  "OZONETEL_VERIFY_APIKEY": "FALSE", "LSQ_FINAL_STATUSES": "Success, Done"})
+    settings = Settings.from_env(
+        {
+            "LSQ_RATE_LIMIT": "10/1m",
+            "OZONETEL_WINDOW": "250ms",
+            "DB_POOL_SIZE": "  ",
+            "WORKING_DAYS": "Mon,Wed,Fri",
+            "HUAWEI_CAMPAIGNS": "8:1001,,9:7",
+            "LSQ_ASYNC_BASE_URL": "https://asyncapi.leadsquared.com/",
+            "LOG_LEVEL": "debug",
+            "OZONETEL_VERIFY_APIKEY": "FALSE",
+            "LSQ_FINAL_STATUSES": "Success, Done",
+        }
+    )
     assert settings.leadsquared.rate_limit == RateLimit(10, 60.0) and settings.ozonetel_api.window == 0.25
     assert settings.db_pool_size == 8 and settings.working_days == (1, 3, 5)
     assert settings.huawei.campaigns == ((8, 1001), (9, 7)) and settings.log_level == "DEBUG"

@@ -11,13 +11,23 @@ from reconciler.core.source import Source
 from reconciler.sources import SOURCES
 
 SOURCE_CLASSES = [cls for group in SOURCES.values() for cls in group]
-PROTOCOL_METHODS = sorted(name for name, value in vars(Source).items()
-                          if inspect.isfunction(value) and not name.startswith("_"))
+PROTOCOL_METHODS = sorted(
+    name for name, value in vars(Source).items() if inspect.isfunction(value) and not name.startswith("_")
+)
 
 
 def test_the_protocol_lists_what_the_run_loop_uses():
-    assert set(PROTOCOL_METHODS) == {"problems", "is_configured", "explain", "status", "prepare", "claim", "fetch",
-                                     "land", "failed"}
+    assert set(PROTOCOL_METHODS) == {
+        "problems",
+        "is_configured",
+        "explain",
+        "status",
+        "prepare",
+        "claim",
+        "fetch",
+        "land",
+        "failed",
+    }
     assert set(Source.__annotations__) == {"name", "budget_name", "rate_limit", "call_timeout"}
 
 

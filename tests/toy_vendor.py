@@ -31,8 +31,9 @@ def land_records(conn, raw, records: list, settings) -> Outcome:
         if not (isinstance(record, dict) and record.get("id") and record.get("result")):
             outcome.errors[str(index)] = {"_schema": ["needs id and result"]}
             continue
-        conn.execute(LAND, {"call_id": str(record["id"]), "outcome": str(record["result"]),
-                            "raw_id": raw.id if raw else None})
+        conn.execute(
+            LAND, {"call_id": str(record["id"]), "outcome": str(record["result"]), "raw_id": raw.id if raw else None}
+        )
         outcome.landed += 1
     return outcome
 
@@ -68,8 +69,14 @@ class ToySource:
 
     def status(self, conn, now) -> dict:
         pending = conn.execute("SELECT count(*) FROM toy_item WHERE NOT done").fetchone()[0]
-        return {"pending": pending, "due_now": pending, "failing": 0, "expired": 0, "oldest_pending_s": None,
-                "final_by_status": {}}
+        return {
+            "pending": pending,
+            "due_now": pending,
+            "failing": 0,
+            "expired": 0,
+            "oldest_pending_s": None,
+            "final_by_status": {},
+        }
 
     def claim(self, conn, now) -> Item | None:
         row = conn.execute("SELECT call_id FROM toy_item WHERE NOT done LIMIT 1 FOR UPDATE SKIP LOCKED").fetchone()

@@ -128,6 +128,6 @@ class WholeNumber(VendorField):
             number = int(value)
         else:
             raise ValidationError(f"expected a whole number, got {str(value)[:20]!r}")
-        if not -2**31 <= number < 2**31:
+        if not -(2**31) <= number < 2**31:
             raise ValidationError("number out of range")
         return number

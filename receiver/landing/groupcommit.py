@@ -65,8 +65,8 @@ class GroupCommit:
     def _lead(self, mine: _Slot) -> None:
         while not mine.finished:
             with self._lock:
-                batch = self._queue[:self.max_batch]
-                del self._queue[:self.max_batch]
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
             self._commit(batch)
         with self._lock:
             if self._queue:
@@ -106,4 +106,3 @@ class GroupCommit:
         for slot in batch:
             slot.finished = True
             slot.wake.set()
-

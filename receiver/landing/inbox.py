@@ -21,9 +21,11 @@ RETURNING id, received_at
 # parameters in PostgreSQL's own $n form go through a raw cursor as they are, and psycopg
 # prepares each batch size's statement after a few uses. Identity values are drawn in VALUES
 # order, so ordering the returned rows by id gives the input order.
-INSERT_RAW_VALUES = "INSERT INTO raw_inbox (source, client_addr, content_type, headers, body, body_sha256, " \
-                    "body_bytes, apikey_check)\n" \
-                    "VALUES {rows}\nRETURNING id, received_at"
+INSERT_RAW_VALUES = (
+    "INSERT INTO raw_inbox (source, client_addr, content_type, headers, body, body_sha256, "
+    "body_bytes, apikey_check)\n"
+    "VALUES {rows}\nRETURNING id, received_at"
+)
 RAW_VALUES_ROW = "(${}::text, ${}::inet, ${}::text, ${}::jsonb, ${}::bytea, ${}::text, ${}::int, ${}::jsonb)"
 
 
@@ -31,8 +33,11 @@ RAW_VALUES_ROW = "(${}::text, ${}::inet, ${}::text, ${}::jsonb, ${}::bytea, ${}:
 def insert_raw_many(count: int) -> str:
     """INSERT_RAW_VALUES for `count` rows."""
     width = RAW_VALUES_ROW.count("{}")
-    return INSERT_RAW_VALUES.format(rows=",\n       ".join(
-        RAW_VALUES_ROW.format(*range(n * width + 1, n * width + width + 1)) for n in range(count)))
+    return INSERT_RAW_VALUES.format(
+        rows=",\n       ".join(
+            RAW_VALUES_ROW.format(*range(n * width + 1, n * width + width + 1)) for n in range(count)
+        )
+    )
 
 
 RECORD_OUTCOME = """
@@ -67,19 +72,31 @@ FOR UPDATE SKIP LOCKED
 """
 
 
-def store(conn, *, source, client_addr, content_type, headers, body: bytes, received_bytes: int,
-          apikey_check: dict | None = None):
+def store(
+    conn,
+    *,
+    source,
+    client_addr,
+    content_type,
+    headers,
+    body: bytes,
+    received_bytes: int,
+    apikey_check: dict | None = None,
+):
     """Insert one raw callback (already masked); returns (id, received_at)."""
-    row = conn.execute(INSERT_RAW, {
-        "source": source,
-        "client_addr": client_addr,
-        "content_type": content_type,
-        "headers": Jsonb(headers),
-        "body": body,
-        "body_sha256": hashlib.sha256(body).hexdigest(),
-        "body_bytes": received_bytes,
-        "apikey_check": Jsonb(apikey_check) if apikey_check is not None else None,
-    }).fetchone()
+    row = conn.execute(
+        INSERT_RAW,
+        {
+            "source": source,
+            "client_addr": client_addr,
+            "content_type": content_type,
+            "headers": Jsonb(headers),
+            "body": body,
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+            "body_bytes": received_bytes,
+            "apikey_check": Jsonb(apikey_check) if apikey_check is not None else None,
+        },
+    ).fetchone()
     return row[0], row[1]
 
 
@@ -88,9 +105,16 @@ def store_many(conn, rows: list[dict]) -> list[tuple[int, object]]:
     args: list = []
     for row in rows:
         body = row["body"]
-        args += (row["source"], row["client_addr"], row["content_type"], json.dumps(row["headers"]), body,
-                 hashlib.sha256(body).hexdigest(), row["received_bytes"],
-                 json.dumps(row["apikey_check"]) if row.get("apikey_check") is not None else None)
+        args += (
+            row["source"],
+            row["client_addr"],
+            row["content_type"],
+            json.dumps(row["headers"]),
+            body,
+            hashlib.sha256(body).hexdigest(),
+            row["received_bytes"],
+            json.dumps(row["apikey_check"]) if row.get("apikey_check") is not None else None,
+        )
     with psycopg.RawCursor(conn) as cur:
         return sorted(cur.execute(insert_raw_many(len(rows)), args).fetchall())
 
@@ -98,16 +122,29 @@ def store_many(conn, rows: list[dict]) -> list[tuple[int, object]]:
 def record_outcome(conn, raw_id: int, outcome) -> None:
     """Write what landing made of a raw row into the row itself."""
     error = outcome.error_json()
-    conn.execute(RECORD_OUTCOME, {
-        "id": raw_id, "status": outcome.status, "record_count": outcome.record_count,
-        "landed": outcome.landed, "error": Jsonb(error) if error is not None else None,
-    })
+    conn.execute(
+        RECORD_OUTCOME,
+        {
+            "id": raw_id,
+            "status": outcome.status,
+            "record_count": outcome.record_count,
+            "landed": outcome.landed,
+            "error": Jsonb(error) if error is not None else None,
+        },
+    )
 
 
 def rows_for_replay(conn, *, after_id: int, include_all: bool, source, ids, batch: int, pending_only=False):
     """The next batch of raw rows to re-parse (or, pending_only, never parsed), locked for this transaction."""
     if pending_only:
         return conn.execute(SELECT_PENDING, {"after_id": after_id, "batch": batch}).fetchall()
-    return conn.execute(SELECT_FOR_REPLAY, {
-        "after_id": after_id, "all": include_all, "source": source, "ids": ids, "batch": batch,
-    }).fetchall()
+    return conn.execute(
+        SELECT_FOR_REPLAY,
+        {
+            "after_id": after_id,
+            "all": include_all,
+            "source": source,
+            "ids": ids,
+            "batch": batch,
+        },
+    ).fetchall()

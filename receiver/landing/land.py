@@ -47,8 +47,10 @@ class Outcome:
         if self.fatal:
             return {"message": self.fatal}
         if self.errors:
-            return {"message": f"{len(self.errors)} of {self.record_count} records failed validation",
-                    "records": self.errors}
+            return {
+                "message": f"{len(self.errors)} of {self.record_count} records failed validation",
+                "records": self.errors,
+            }
         if self.notes:
             return {"notes": self.notes}
         return None

@@ -31,8 +31,9 @@ class FieldMap:
 
     def __init__(self, name: str, fields: dict):
         self.columns = tuple(fields)
-        self.aliases = {normalise_key(alias): column
-                        for column, (_, *names) in fields.items() for alias in (column, *names)}
+        self.aliases = {
+            normalise_key(alias): column for column, (_, *names) in fields.items() for alias in (column, *names)
+        }
         self.schema = BaseSchema.from_dict({column: spec[0] for column, spec in fields.items()}, name=name)()
 
     def split(self, record: dict) -> tuple[dict, dict, dict]:
@@ -93,6 +94,7 @@ class Statement:
             if match.group(1) not in names:
                 names.append(match.group(1))
             return f"${names.index(match.group(1)) + 1}"
+
         return cls(_NAMED.sub(number, text), tuple(names))
 
     def args(self, params: dict) -> list:
@@ -117,7 +119,8 @@ def fill_columns(columns, stale: str):
     when the incoming record is older than what is stored (e.g. a replay of an earlier push).
     """
     return sql.SQL(", ").join(
-        sql.SQL("{c} = CASE WHEN {stale} THEN COALESCE(t.{c}, EXCLUDED.{c}) ELSE COALESCE(EXCLUDED.{c}, t.{c}) END")
-        .format(c=sql.Identifier(c), stale=sql.SQL(stale))
+        sql.SQL(
+            "{c} = CASE WHEN {stale} THEN COALESCE(t.{c}, EXCLUDED.{c}) ELSE COALESCE(EXCLUDED.{c}, t.{c}) END"
+        ).format(c=sql.Identifier(c), stale=sql.SQL(stale))
         for c in columns
     )

@@ -15,10 +15,19 @@ from urllib.parse import quote, quote_plus
 
 MASK = "***"
 SECRET_FIELD_NAMES = frozenset({"apikey", "xapikey", "accesskey", "secretkey", "password", "token"})
-SECRET_HEADER_NAMES = frozenset({
-    "authorization", "cookie", "proxy-authorization", "x-api-key", "apikey", "api-key", "api_key",
-    "x-lsq-accesskey", "x-lsq-secretkey",
-})
+SECRET_HEADER_NAMES = frozenset(
+    {
+        "authorization",
+        "cookie",
+        "proxy-authorization",
+        "x-api-key",
+        "apikey",
+        "api-key",
+        "api_key",
+        "x-lsq-accesskey",
+        "x-lsq-secretkey",
+    }
+)
 MIN_SECRET_LENGTH = 4
 _MASK_BYTES = MASK.encode()
 
@@ -69,12 +78,14 @@ def secret_values_in(records: list) -> set[str]:
 
 def mask_records(records: list) -> list:
     """Copies of the records with every secret field's value replaced by the mask."""
+
     def clean(item):
         if isinstance(item, dict):
             return {k: (MASK if is_secret_field(str(k)) else clean(v)) for k, v in item.items()}
         if isinstance(item, list):
             return [clean(v) for v in item]
         return item
+
     return [clean(r) for r in records]
 
 

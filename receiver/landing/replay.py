@@ -27,8 +27,7 @@ class ReplayReport:
         return sum(self.by_status.values())
 
 
-def replay(conn, settings, *, include_all=False, source=None, ids=None, limit=None,
-           pending_only=False) -> ReplayReport:
+def replay(conn, settings, *, include_all=False, source=None, ids=None, limit=None, pending_only=False) -> ReplayReport:
     """Re-parse quarantined (or, with include_all, every) raw row; one transaction per batch.
 
     pending_only lands rows a deferred-landing receiver stored and nothing has parsed yet.
@@ -38,8 +37,15 @@ def replay(conn, settings, *, include_all=False, source=None, ids=None, limit=No
     while limit is None or report.total < limit:
         batch = BATCH if limit is None else min(BATCH, limit - report.total)
         with conn.transaction():
-            rows = inbox.rows_for_replay(conn, after_id=after_id, include_all=include_all,
-                                         source=source, ids=ids, batch=batch, pending_only=pending_only)
+            rows = inbox.rows_for_replay(
+                conn,
+                after_id=after_id,
+                include_all=include_all,
+                source=source,
+                ids=ids,
+                batch=batch,
+                pending_only=pending_only,
+            )
             for raw_id, received_at, row_source, content_type, body, apikey_check in rows:
                 after_id = raw_id
                 lander = LANDERS.get(row_source)

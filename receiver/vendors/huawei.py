@@ -43,10 +43,12 @@ ACK = {"retCode": "0", "retMsg": "success"}
 
 # A record is stale when its event time is older than the stored one; with no event time to compare
 # (or equal ones), a replay of an earlier push is stale by its raw id.
-_STALE = ("(CASE WHEN EXCLUDED.event_time <> t.event_time THEN EXCLUDED.event_time < t.event_time "
-          "ELSE EXCLUDED.last_raw_id IS NOT NULL AND t.last_raw_id IS NOT NULL "
-          "AND EXCLUDED.last_raw_id < t.last_raw_id "
-          "END)")
+_STALE = (
+    "(CASE WHEN EXCLUDED.event_time <> t.event_time THEN EXCLUDED.event_time < t.event_time "
+    "ELSE EXCLUDED.last_raw_id IS NOT NULL AND t.last_raw_id IS NOT NULL "
+    "AND EXCLUDED.last_raw_id < t.last_raw_id "
+    "END)"
+)
 _UPSERT = """
 {sighting}
 INSERT INTO huawei_call AS t (vdn_id, call_id, {columns}, event_time, value_sources, extra, source_timezone,
@@ -69,17 +71,23 @@ ON CONFLICT (vdn_id, call_id) DO UPDATE SET
 
 def _upsert(sighting: bool):
     """The upsert statement; pushes also record a sighting, which makes push_count exact."""
-    return Statement.of(sql.SQL(_UPSERT).format(
-        sighting=sql.SQL("""WITH sighting AS (
+    return Statement.of(
+        sql.SQL(_UPSERT).format(
+            sighting=sql.SQL(
+                """WITH sighting AS (
             INSERT INTO huawei_sighting (raw_id, record_index, vdn_id, call_id)
             VALUES (%(raw_id)s, %(record_index)s, %(vdn_id)s, %(call_id)s)
-            ON CONFLICT DO NOTHING RETURNING 1)""" if sighting else ""),
-        push_count=sql.SQL("(SELECT count(*)::int FROM sighting)" if sighting else "0"),
-        columns=sql.SQL(", ").join(map(sql.Identifier, VALUE_COLUMNS)),
-        values=sql.SQL(", ").join(sql.Placeholder(c) for c in VALUE_COLUMNS),
-        fill=fill_columns(VALUE_COLUMNS, _STALE),
-        stale=sql.SQL(_STALE),
-    ))
+            ON CONFLICT DO NOTHING RETURNING 1)"""
+                if sighting
+                else ""
+            ),
+            push_count=sql.SQL("(SELECT count(*)::int FROM sighting)" if sighting else "0"),
+            columns=sql.SQL(", ").join(map(sql.Identifier, VALUE_COLUMNS)),
+            values=sql.SQL(", ").join(sql.Placeholder(c) for c in VALUE_COLUMNS),
+            fill=fill_columns(VALUE_COLUMNS, _STALE),
+            stale=sql.SQL(_STALE),
+        )
+    )
 
 
 UPSERT_PUSHED = _upsert(sighting=True)
@@ -186,8 +194,9 @@ def register(conn, vdn_id: int, call_ids, settings, now: dt.datetime) -> int:
     new = 0
     with conn.cursor() as cur:
         for call_id in call_ids:
-            cur.execute(REGISTER, {"vdn_id": vdn_id, "call_id": call_id, "now": now,
-                                   "source_timezone": zone_of(settings).key})
+            cur.execute(
+                REGISTER, {"vdn_id": vdn_id, "call_id": call_id, "now": now, "source_timezone": zone_of(settings).key}
+            )
             new += cur.rowcount
     return new
 

@@ -18,13 +18,16 @@ from receiver.landing.masking import normalise_key
 STATUSES = ("In-Queue", "Success", "FAILURE", "ERROR")
 CANONICAL = {normalise_key(s): s for s in STATUSES}
 
-TASK_FIELDS = FieldMap("LeadSquaredTaskStatusSchema", {
-    "task_type": (Text(), "TaskType"),
-    "status_raw": (Text(), "Status"),
-    "status_reason": (Text(), "StatusReason"),
-    "task_current_step": (Text(), "TaskCurrentStep"),
-    "task_last_step": (Text(), "TaskLastStep"),
-})
+TASK_FIELDS = FieldMap(
+    "LeadSquaredTaskStatusSchema",
+    {
+        "task_type": (Text(), "TaskType"),
+        "status_raw": (Text(), "Status"),
+        "status_reason": (Text(), "StatusReason"),
+        "task_current_step": (Text(), "TaskCurrentStep"),
+        "task_last_step": (Text(), "TaskLastStep"),
+    },
+)
 
 REGISTER = """
 INSERT INTO lsq_request (request_id, kind, registered_by)

@@ -77,10 +77,13 @@ COLUMNS = FIELD_MAP.columns
 # Values of the record with the latest event time win (EndTime, else StartTime): a late re-push of
 # an earlier dial carries an older event time and only fills gaps. Where the times are equal, or one
 # record has none (a disposition update), the later callback wins, and a replay only fills gaps.
-_STALE = ("CASE WHEN EXCLUDED.event_at <> t.event_at THEN EXCLUDED.event_at < t.event_at "
-          "ELSE EXCLUDED.last_raw_id < t.last_raw_id END")
+_STALE = (
+    "CASE WHEN EXCLUDED.event_at <> t.event_at THEN EXCLUDED.event_at < t.event_at "
+    "ELSE EXCLUDED.last_raw_id < t.last_raw_id END"
+)
 _FILL = fill_columns(COLUMNS, _STALE)
-UPSERT_CALL = Statement.of(sql.SQL("""
+UPSERT_CALL = Statement.of(
+    sql.SQL("""
 WITH sighting AS (
     INSERT INTO ozonetel_sighting (raw_id, record_index, call_key)
     VALUES (%(raw_id)s, %(record_index)s, %(call_key)s)
@@ -105,11 +108,12 @@ ON CONFLICT (call_key) DO UPDATE SET
     last_raw_id = GREATEST(t.last_raw_id, EXCLUDED.last_raw_id),
     seen_count = t.seen_count + (SELECT n FROM fresh)
 """).format(
-    columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
-    values=sql.SQL(", ").join(sql.Placeholder(c) for c in COLUMNS),
-    fill=_FILL,
-    stale=sql.SQL(_STALE),
-))
+        columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+        values=sql.SQL(", ").join(sql.Placeholder(c) for c in COLUMNS),
+        fill=_FILL,
+        stale=sql.SQL(_STALE),
+    )
+)
 
 
 def is_notice(record: dict) -> bool:
@@ -126,8 +130,14 @@ def call_key(row: dict) -> tuple[str, str]:
             return rule, key
     phone = row["phone_number"] or row["dialed_number"] or row["caller_id"]
     if not (row["campaign_name"] and phone):
-        raise RecordError({"_identity": ["no call identity: needs monitorUCID, UCID, CallID, DataUniqueId, "
-                                         "or both a campaign name and a phone number"]})
+        raise RecordError(
+            {
+                "_identity": [
+                    "no call identity: needs monitorUCID, UCID, CallID, DataUniqueId, "
+                    "or both a campaign name and a phone number"
+                ]
+            }
+        )
     start = row["start_time"].isoformat() if row["start_time"] else ""
     digest = hashlib.sha256(f"{row['campaign_name']}|{phone}|{start}".encode()).hexdigest()[:32]
     return "derived", f"derived:{digest}"
@@ -151,8 +161,10 @@ def to_row(record, zone) -> dict:
     return row
 
 
-APIKEY_MISMATCH = ("apikey_mismatch: this record's Apikey is not OZONETEL_API_KEY, so it may not come from "
-                   "your Ozonetel account; kept here, never landed (README: Ozonetel push authenticity)")
+APIKEY_MISMATCH = (
+    "apikey_mismatch: this record's Apikey is not OZONETEL_API_KEY, so it may not come from "
+    "your Ozonetel account; kept here, never landed (README: Ozonetel push authenticity)"
+)
 
 
 def check_apikeys(records, settings) -> dict | None:

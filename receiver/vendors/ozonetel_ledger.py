@@ -50,20 +50,35 @@ WHERE id IN (SELECT request_id FROM ozonetel_request_try WHERE unique_id = %(uni
 def notice_fields(record: dict) -> tuple[str, str, str]:
     """(uniqueId, status, message) of a status notice, by field name ignoring case."""
     folded = {normalise_key(str(k)): v for k, v in record.items()}
-    return (str(folded.get("uniqueid") or ""), str(folded.get("status") or "").lower(),
-            str(folded.get("message") or "")[:500])
+    return (
+        str(folded.get("uniqueid") or ""),
+        str(folded.get("status") or "").lower(),
+        str(folded.get("message") or "")[:500],
+    )
 
 
 def match(conn, raw_id: int, rows: list[dict], notices: list[dict], now) -> None:
     """Credit one callback's landed rows and notices to their requests, in the landing transaction."""
     ids = [r["request_unique_id"] for r in rows if r.get("request_unique_id")]
-    timed = [(r["campaign_name"], r["start_time"]) for r in rows
-             if not r.get("request_unique_id") and r.get("campaign_name") and r.get("start_time")]
+    timed = [
+        (r["campaign_name"], r["start_time"])
+        for r in rows
+        if not r.get("request_unique_id") and r.get("campaign_name") and r.get("start_time")
+    ]
     if ids or timed:
-        conn.execute(MATCH, {"ids": ids, "campaigns": [c for c, _ in timed], "times": [t for _, t in timed],
-                             "raw_id": raw_id, "now": now})
+        conn.execute(
+            MATCH,
+            {
+                "ids": ids,
+                "campaigns": [c for c, _ in timed],
+                "times": [t for _, t in timed],
+                "raw_id": raw_id,
+                "now": now,
+            },
+        )
     for notice in notices:
         unique_id, status, message = notice_fields(notice)
         if unique_id:
-            conn.execute(CLOSE_BY_NOTICE, {"unique_id": unique_id, "ok": status == "success",
-                                           "message": message, "now": now})
+            conn.execute(
+                CLOSE_BY_NOTICE, {"unique_id": unique_id, "ok": status == "success", "message": message, "now": now}
+            )

@@ -102,15 +102,33 @@ def _declare() -> None:
     from receiver.vendors import huawei, ozonetel
 
     register(Vendor("leadsquared", sources=("reconciler.sources.leadsquared:LeadSquaredSource",)))
-    register(Vendor(huawei.SOURCE, push=Push(
-        huawei.land_records, lambda settings: settings.huawei.callback_tokens, reply=huawei.reply,
-        openapi=OpenApi("HuaweiCallResult", huawei.FIELD_MAP_SPEC, array_only=True)),
-        sources=("reconciler.sources.huawei_discovery:HuaweiDiscoverySource",
-                 "reconciler.sources.huawei:HuaweiDetailSource")))
-    register(Vendor(ozonetel.SOURCE, push=Push(
-        ozonetel.land_records, lambda settings: settings.ozonetel_callback_tokens, check=ozonetel.check_apikeys,
-        openapi=OpenApi("OzonetelRecord", ozonetel.FIELDS)),
-        sources=("reconciler.sources.ozonetel:OzonetelSource",)))
+    register(
+        Vendor(
+            huawei.SOURCE,
+            push=Push(
+                huawei.land_records,
+                lambda settings: settings.huawei.callback_tokens,
+                reply=huawei.reply,
+                openapi=OpenApi("HuaweiCallResult", huawei.FIELD_MAP_SPEC, array_only=True),
+            ),
+            sources=(
+                "reconciler.sources.huawei_discovery:HuaweiDiscoverySource",
+                "reconciler.sources.huawei:HuaweiDetailSource",
+            ),
+        )
+    )
+    register(
+        Vendor(
+            ozonetel.SOURCE,
+            push=Push(
+                ozonetel.land_records,
+                lambda settings: settings.ozonetel_callback_tokens,
+                check=ozonetel.check_apikeys,
+                openapi=OpenApi("OzonetelRecord", ozonetel.FIELDS),
+            ),
+            sources=("reconciler.sources.ozonetel:OzonetelSource",),
+        )
+    )
 
 
 _declare()

@@ -34,13 +34,24 @@ def _finish(source, outcome, started, status_code, body, raw_id=None, records=0,
     """Count, log (never the token or body) and build the JSON reply."""
     ms = (time.perf_counter() - started) * 1000
     metrics.observe(source, outcome, ms / 1000, landed=landed, quarantined=quarantined)
-    log.info("callback", extra={"fields": {
-        "source": source, "outcome": outcome, "records": records, "landed": landed,
-        "raw_id": raw_id, "status": status_code, "ms": round(ms, 1),
-    }})
+    log.info(
+        "callback",
+        extra={
+            "fields": {
+                "source": source,
+                "outcome": outcome,
+                "records": records,
+                "landed": landed,
+                "raw_id": raw_id,
+                "status": status_code,
+                "ms": round(ms, 1),
+            }
+        },
+    )
     # Not jsonify: it costs twice as much per callback (profiled), for the same compact JSON.
-    return current_app.response_class(json.dumps(body, separators=(",", ":")) + "\n", status_code,
-                                      mimetype="application/json")
+    return current_app.response_class(
+        json.dumps(body, separators=(",", ":")) + "\n", status_code, mimetype="application/json"
+    )
 
 
 @bp.post("/callbacks/<source>/<token>")
@@ -49,14 +60,22 @@ def receive(source: str, token: str):
     started = time.perf_counter()
     settings = current_app.config["CALLRECON_SETTINGS"]
     if source not in LANDERS:
-        return jsonify(error="not_found", message=f"unknown callback source {source!r}; "
-                                                  f"use one of {sorted(LANDERS)}"), 404
+        return jsonify(
+            error="not_found", message=f"unknown callback source {source!r}; use one of {sorted(LANDERS)}"
+        ), 404
     valid = PUSHES[source].tokens(settings)
     if not token_ok(valid, token):
-        message = (f"the token in this URL is not accepted; copy the callback URL from `callrecon urls` "
-                   f"(tokens come from {source.upper()}_CALLBACK_TOKENS)") if valid else (
-                   f"no callback token is configured for {source}, so every push is refused: set "
-                   f"{source.upper()}_CALLBACK_TOKENS and restart, then paste the URL from `callrecon urls`")
+        message = (
+            (
+                f"the token in this URL is not accepted; copy the callback URL from `callrecon urls` "
+                f"(tokens come from {source.upper()}_CALLBACK_TOKENS)"
+            )
+            if valid
+            else (
+                f"no callback token is configured for {source}, so every push is refused: set "
+                f"{source.upper()}_CALLBACK_TOKENS and restart, then paste the URL from `callrecon urls`"
+            )
+        )
         return _finish(source, "unauthorized", started, 401, {"error": "unauthorized", "message": message})
 
     received = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: 413 past it
@@ -72,9 +91,15 @@ def receive(source: str, token: str):
     except BodyError as exc:
         records, secrets = exc, set()
     secrets.update(settings.secret_values())
-    raw = dict(source=source, client_addr=request.remote_addr, content_type=content_type,
-               headers=safe_headers(request.headers.items(), secrets), body=mask_body(received, secrets),
-               received_bytes=len(received), apikey_check=apikey_check)
+    raw = dict(
+        source=source,
+        client_addr=request.remote_addr,
+        content_type=content_type,
+        headers=safe_headers(request.headers.items(), secrets),
+        body=mask_body(received, secrets),
+        received_bytes=len(received),
+        apikey_check=apikey_check,
+    )
     if apikey_check is not None:
         metrics.observe_apikeys(source, apikey_check)
 
@@ -90,28 +115,45 @@ def receive(source: str, token: str):
         # The raw row (and any typed rows) are committed: only now may we answer 2xx.
     except UNAVAILABLE as exc:
         log.error("database unavailable", extra={"fields": {"source": source, "error": type(exc).__name__}})
-        response = _finish(source, "db_unavailable", started, 503, {
-            "error": "database_unavailable",
-            "message": "callrecon could not store this callback because its database is unavailable; "
-                       "nothing was kept, send it again shortly"})
+        response = _finish(
+            source,
+            "db_unavailable",
+            started,
+            503,
+            {
+                "error": "database_unavailable",
+                "message": "callrecon could not store this callback because its database is unavailable; "
+                "nothing was kept, send it again shortly",
+            },
+        )
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
     answer = PUSHES[source].reply
     if outcome is None:
         count = 0 if isinstance(records, BodyError) else len(records)
-        reply = {"raw_id": raw_id, "stored": True, "records": count, "status": "stored", "parsed": False,
-                 "message": "stored; `callrecon land` lands it shortly (LANDING_MODE=deferred)"}
+        reply = {
+            "raw_id": raw_id,
+            "stored": True,
+            "records": count,
+            "status": "stored",
+            "parsed": False,
+            "message": "stored; `callrecon land` lands it shortly (LANDING_MODE=deferred)",
+        }
         return _finish(source, "stored", started, *answer(200, reply), raw_id, count)
     reply = {"raw_id": raw_id, "stored": True, "records": outcome.record_count, "landed": outcome.landed}
     if outcome.status == "quarantined":
         # 202, not 4xx: the body is safely stored and a resend could never parse any better.
-        reply.update(status="quarantined", parsed=False, error=outcome.error_json()["message"],
-                     message="stored but not (fully) parsed; it is kept for review and "
-                             "`callrecon replay` re-parses it after a fix; do not resend")
+        reply.update(
+            status="quarantined",
+            parsed=False,
+            error=outcome.error_json()["message"],
+            message="stored but not (fully) parsed; it is kept for review and "
+            "`callrecon replay` re-parses it after a fix; do not resend",
+        )
         failed = len(outcome.errors) if outcome.fatal is None else max(outcome.record_count, 1)
-        return _finish(source, "quarantined", started, *answer(202, reply), raw_id, outcome.record_count,
-                       outcome.landed, failed)
+        return _finish(
+            source, "quarantined", started, *answer(202, reply), raw_id, outcome.record_count, outcome.landed, failed
+        )
     reply.update(status=outcome.status, parsed=True)
-    return _finish(source, outcome.status, started, *answer(200, reply), raw_id, outcome.record_count,
-                   outcome.landed)
+    return _finish(source, outcome.status, started, *answer(200, reply), raw_id, outcome.record_count, outcome.landed)

@@ -28,11 +28,22 @@ def register(app) -> None:
     def too_large(exc):
         """413 with the limit, so a sender knows to split the batch; logged like every callback outcome."""
         limit = app.config["MAX_CONTENT_LENGTH"]
-        log.info("callback", extra={"fields": {
-            "source": _source(), "outcome": "too_large", "status": 413,
-            "content_length": request.content_length, "limit": limit}})
-        return jsonify(error="payload_too_large",
-                       message=f"body exceeds MAX_BODY_BYTES={limit}; nothing was stored, send smaller batches"), 413
+        log.info(
+            "callback",
+            extra={
+                "fields": {
+                    "source": _source(),
+                    "outcome": "too_large",
+                    "status": 413,
+                    "content_length": request.content_length,
+                    "limit": limit,
+                }
+            },
+        )
+        return jsonify(
+            error="payload_too_large",
+            message=f"body exceeds MAX_BODY_BYTES={limit}; nothing was stored, send smaller batches",
+        ), 413
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
@@ -49,5 +60,6 @@ def register(app) -> None:
     def crash(exc):
         """A bug: log it with its traceback, answer 500 without details."""
         log.exception("unhandled error")
-        return jsonify(error="internal_error",
-                       message="callrecon failed to handle this request; the error is logged, retry later"), 500
+        return jsonify(
+            error="internal_error", message="callrecon failed to handle this request; the error is logged, retry later"
+        ), 500

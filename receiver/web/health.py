@@ -51,20 +51,29 @@ class _Snapshot:
         self.rows, self.backlog, self.failed = rows, backlog, failed
 
     def collect(self):
-        silent = GaugeMetricFamily("callrecon_source_silent",
-                                   "1 when a push source sent nothing for longer than SILENCE_THRESHOLD during "
-                                   "working hours.", labels=["source"])
-        age = GaugeMetricFamily("callrecon_source_last_callback_age_seconds",
-                                "Seconds since the last callback from a push source (absent if never).",
-                                labels=["source"])
-        quarantined = GaugeMetricFamily("callrecon_raw_quarantined", "Quarantined raw callbacks, by source.",
-                                        labels=["source"])
-        waiting = GaugeMetricFamily("callrecon_raw_unlanded",
-                                    "Raw callbacks stored (LANDING_MODE=deferred) and not landed yet, by source.",
-                                    labels=["source"])
-        oldest = GaugeMetricFamily("callrecon_raw_unlanded_oldest_seconds",
-                                   "Age of the oldest raw callback not landed yet (absent when none).",
-                                   labels=["source"])
+        silent = GaugeMetricFamily(
+            "callrecon_source_silent",
+            "1 when a push source sent nothing for longer than SILENCE_THRESHOLD during working hours.",
+            labels=["source"],
+        )
+        age = GaugeMetricFamily(
+            "callrecon_source_last_callback_age_seconds",
+            "Seconds since the last callback from a push source (absent if never).",
+            labels=["source"],
+        )
+        quarantined = GaugeMetricFamily(
+            "callrecon_raw_quarantined", "Quarantined raw callbacks, by source.", labels=["source"]
+        )
+        waiting = GaugeMetricFamily(
+            "callrecon_raw_unlanded",
+            "Raw callbacks stored (LANDING_MODE=deferred) and not landed yet, by source.",
+            labels=["source"],
+        )
+        oldest = GaugeMetricFamily(
+            "callrecon_raw_unlanded_oldest_seconds",
+            "Age of the oldest raw callback not landed yet (absent when none).",
+            labels=["source"],
+        )
         sources = {row["source"] for row in self.rows} | set(self.backlog)
         for row in self.rows:
             silent.add_metric([row["source"]], 1.0 if row["silent"] else 0.0)
@@ -76,9 +85,12 @@ class _Snapshot:
             waiting.add_metric([source], float(count))
             if oldest_s is not None:
                 oldest.add_metric([source], float(oldest_s))
-        gave_up_items = GaugeMetricFamily("callrecon_reconcile_gave_up",
-                                          "Reconciler items that gave up after their tries or past their vendor's "
-                                          "horizon (view reconcile_gave_up), by source.", labels=["source"])
+        gave_up_items = GaugeMetricFamily(
+            "callrecon_reconcile_gave_up",
+            "Reconciler items that gave up after their tries or past their vendor's "
+            "horizon (view reconcile_gave_up), by source.",
+            labels=["source"],
+        )
         for source, count in sorted(self.failed.items()):
             gave_up_items.add_metric([source], float(count))
         yield from (silent, age, quarantined, waiting, oldest, gave_up_items)

@@ -19,18 +19,23 @@ from prometheus_client import (
     multiprocess,
 )
 
-CALLBACKS = Counter(
-    "callrecon_callbacks_total", "Callback requests by source and outcome.", ["source", "outcome"])
-RECORDS_LANDED = Counter(
-    "callrecon_records_landed_total", "Records landed in typed tables, by source.", ["source"])
+CALLBACKS = Counter("callrecon_callbacks_total", "Callback requests by source and outcome.", ["source", "outcome"])
+RECORDS_LANDED = Counter("callrecon_records_landed_total", "Records landed in typed tables, by source.", ["source"])
 RECORDS_QUARANTINED = Counter(
-    "callrecon_records_quarantined_total", "Records (or undecodable bodies) quarantined, by source.", ["source"])
+    "callrecon_records_quarantined_total", "Records (or undecodable bodies) quarantined, by source.", ["source"]
+)
 APIKEY_CHECKS = Counter(
-    "callrecon_apikey_checks_total", "Pushed records by the result of comparing their Apikey with the configured "
-    "key: match, mismatch (quarantined, never landed) or absent (landed).", ["source", "result"])
+    "callrecon_apikey_checks_total",
+    "Pushed records by the result of comparing their Apikey with the configured "
+    "key: match, mismatch (quarantined, never landed) or absent (landed).",
+    ["source", "result"],
+)
 CALLBACK_SECONDS = Histogram(
-    "callrecon_callback_seconds", "Time to store and land one callback, by source.", ["source"],
-    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+    "callrecon_callback_seconds",
+    "Time to store and land one callback, by source.",
+    ["source"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 
 def render() -> tuple[bytes, str]:

@@ -50,18 +50,26 @@ def build_spec() -> dict:
         ref = {"$ref": f"#/components/schemas/{doc.schema_name}"}
         # e.g. Huawei pushes a bare array (§2.4); Ozonetel one object or an array.
         body = {"type": "array", "items": ref} if doc.array_only else {"oneOf": [ref, {"type": "array", "items": ref}]}
-        spec.path(path=f"/callbacks/{source}/{{token}}", operations={"post": {
-            "summary": f"{source} pushes call results here",
-            "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-            "responses": {
-                "200": {"description": "stored and landed (or kept as a note)"},
-                "202": {"description": "stored, not (fully) parsed: quarantined; do not resend"},
-                "401": {"description": "unknown token; nothing stored",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "413": {"description": "body over MAX_BODY_BYTES; nothing stored"},
-                "503": {"description": "database unavailable; nothing stored; retry"},
-            }}})
+        spec.path(
+            path=f"/callbacks/{source}/{{token}}",
+            operations={
+                "post": {
+                    "summary": f"{source} pushes call results here",
+                    "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+                    "responses": {
+                        "200": {"description": "stored and landed (or kept as a note)"},
+                        "202": {"description": "stored, not (fully) parsed: quarantined; do not resend"},
+                        "401": {
+                            "description": "unknown token; nothing stored",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                        },
+                        "413": {"description": "body over MAX_BODY_BYTES; nothing stored"},
+                        "503": {"description": "database unavailable; nothing stored; retry"},
+                    },
+                }
+            },
+        )
     return spec.to_dict()
 
 

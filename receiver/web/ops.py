@@ -45,15 +45,22 @@ def readyz():
         with current_app.extensions["callrecon_pool"].connection(timeout=PROBE_POOL_TIMEOUT_S) as conn:
             waiting = migrations.pending(conn, settings.sql_dir)
     except (psycopg.Error, PoolTimeout) as exc:
-        return jsonify(status="unavailable", database="unreachable",
-                       message=f"database not reachable ({type(exc).__name__}): check DATABASE_URL and "
-                               "that PostgreSQL is running"), 503
+        return jsonify(
+            status="unavailable",
+            database="unreachable",
+            message=f"database not reachable ({type(exc).__name__}): check DATABASE_URL and that PostgreSQL is running",
+        ), 503
     if waiting:
-        return jsonify(status="unavailable", database="ok", pending_migrations=[m.name for m in waiting],
-                       message="migrations are pending: run `callrecon db upgrade`"), 503
+        return jsonify(
+            status="unavailable",
+            database="ok",
+            pending_migrations=[m.name for m in waiting],
+            message="migrations are pending: run `callrecon db upgrade`",
+        ), 503
     if not accepting(settings):
-        return jsonify(status="unavailable", database="ok", pending_migrations=[], accepting=[],
-                       message=no_tokens_message()), 503
+        return jsonify(
+            status="unavailable", database="ok", pending_migrations=[], accepting=[], message=no_tokens_message()
+        ), 503
     return jsonify(status="ready", database="ok", pending_migrations=[])
 
 

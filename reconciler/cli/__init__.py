@@ -18,15 +18,24 @@ from reconciler.cli.base import WIDTH, Group
 from reconciler.provision import ProvisionError
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
-                                                "max_content_width": WIDTH})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": WIDTH})
 def callrecon():
     """callrecon: land vendor call outcomes in Postgres and reconcile what pushes missed. Configuration comes
     from the environment (see README)."""
 
 
-for command in (db.db, inbox.replay, inbox.land, work.track, work.reconcile, work.backfill, work.status,
-                inbox.prune, inbox.urls, inbox.config):
+for command in (
+    db.db,
+    inbox.replay,
+    inbox.land,
+    work.track,
+    work.reconcile,
+    work.backfill,
+    work.status,
+    inbox.prune,
+    inbox.urls,
+    inbox.config,
+):
     callrecon.add_command(command)
 
 

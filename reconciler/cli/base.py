@@ -109,8 +109,9 @@ class _ArgparseLook:
     def get_help_option(self, ctx):
         """-h, --help with argparse's wording, first in every listing."""
         if self._help is None:
-            self._help = Option(ctx.help_option_names, is_flag=True, expose_value=False, is_eager=True,
-                                callback=_show_help, help=HELP)
+            self._help = Option(
+                ctx.help_option_names, is_flag=True, expose_value=False, is_eager=True, callback=_show_help, help=HELP
+            )
         return self._help
 
     def displayed_params(self, ctx) -> list:
@@ -196,12 +197,15 @@ argument = functools.partial(click.argument, cls=Argument)
 
 def with_settings(func):
     """Pass the settings read from the environment first; read after parsing, so --help needs none."""
+
     @functools.wraps(func)
     def command(*args, **kwargs):
         settings = Settings.from_env()
         from receiver import logs
+
         logs.configure(settings)
         return func(settings, *args, **kwargs) or 0
+
     return command
 
 
@@ -210,5 +214,7 @@ def connect(settings):
     try:
         return psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        raise ConfigError(f"cannot connect to DATABASE_URL ({str(exc).strip().splitlines()[0]}); "
-                          "run `callrecon db ensure`, or check the URL and that PostgreSQL runs") from None
+        raise ConfigError(
+            f"cannot connect to DATABASE_URL ({str(exc).strip().splitlines()[0]}); "
+            "run `callrecon db ensure`, or check the URL and that PostgreSQL runs"
+        ) from None

@@ -35,17 +35,28 @@ def replay(settings, all_, source, ids, limit):
 @click.command("land", cls=Command, short_help="land raw callbacks stored with LANDING_MODE=deferred")
 @option("--follow", is_flag=True, help="keep landing new rows until SIGTERM")
 @option("--interval", type=float, default=0.2, help="seconds to wait when nothing is pending")
-@option("--yield-above", type=float, default=50, metavar="PER_S",
-        help="with --follow: while more raw callbacks than this arrive per second, wait "
-             "(the receiver gets the CPU); 0 lands as they come (default 50)")
-@option("--max-lag", type=float, default=60, metavar="S",
-        help="with --follow: land anyway once the oldest waiting callback is this old (default 60)")
+@option(
+    "--yield-above",
+    type=float,
+    default=50,
+    metavar="PER_S",
+    help="with --follow: while more raw callbacks than this arrive per second, wait "
+    "(the receiver gets the CPU); 0 lands as they come (default 50)",
+)
+@option(
+    "--max-lag",
+    type=float,
+    default=60,
+    metavar="S",
+    help="with --follow: land anyway once the oldest waiting callback is this old (default 60)",
+)
 @with_settings
 def land(settings, follow, interval, yield_above, max_lag):
     """Land raw callbacks that a LANDING_MODE=deferred receiver stored and nothing has parsed yet. Prints a
     JSON summary per pass that landed something; --follow keeps going until SIGTERM (the Procfile's lander)."""
-    return lander.land(connect(settings), settings, follow=follow, interval=interval,
-                       yield_above=yield_above, max_lag=max_lag)
+    return lander.land(
+        connect(settings), settings, follow=follow, interval=interval, yield_above=yield_above, max_lag=max_lag
+    )
 
 
 @click.command("prune", cls=Command, short_help="delete old raw callbacks that are landed")

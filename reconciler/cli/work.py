@@ -21,16 +21,16 @@ from reconciler.sources import leadsquared as lsq_source
 from reconciler.sources import ozonetel as ozonetel_source
 
 
-@click.group("track", cls=Group, metavar="SOURCE",
-             short_help="register vendor requests for the reconciler to follow")
+@click.group("track", cls=Group, metavar="SOURCE", short_help="register vendor requests for the reconciler to follow")
 def track():
     """Register vendor request ids to follow until final."""
 
 
 @track.command(lsq_source.SOURCE, short_help="LeadSquared async RequestIds")
 @option("--kind", required=True, type=click.Choice(LSQ_KINDS), help="which async API the ids came from")
-@option("--by", default=lambda: f"cli:{os.environ.get('USER', 'unknown')}",
-        help="who registers them (default %(default)s)")
+@option(
+    "--by", default=lambda: f"cli:{os.environ.get('USER', 'unknown')}", help="who registers them (default %(default)s)"
+)
 @argument("ids", nargs=-1, metavar="ID", help="RequestIds; none or '-' reads one per line from stdin")
 @with_settings
 def track_leadsquared(settings, kind, by, ids):
@@ -89,8 +89,14 @@ def backfill_ozonetel(settings, campaign, since, until, dry_run):
         added = backfills.add_ozonetel_windows(conn, settings, campaign, since, until, dry_run)
     if not added:
         return 0
-    return run_sources(settings, source=ozonetel_source.SOURCE, loop=False, interval=0, limit=None,
-                       concurrency=settings.reconcile_concurrency)
+    return run_sources(
+        settings,
+        source=ozonetel_source.SOURCE,
+        loop=False,
+        interval=0,
+        limit=None,
+        concurrency=settings.reconcile_concurrency,
+    )
 
 
 @click.command("reconcile", cls=Command, short_help="poll vendors for what pushes missed")
@@ -100,14 +106,25 @@ def backfill_ozonetel(settings, campaign, since, until, dry_run):
 @option("--interval", type=float, default=60.0, help="seconds between passes with --loop")
 @option("--limit", type=int, help="stop a pass after this many items")
 @option("--concurrency", type=int, help="items in flight per process (RECONCILE_CONCURRENCY)")
-@option("--since", type=IsoDate(), metavar="YYYY-MM-DD",
-        help="Huawei discovery: query days from this date again, even those already covered")
+@option(
+    "--since",
+    type=IsoDate(),
+    metavar="YYYY-MM-DD",
+    help="Huawei discovery: query days from this date again, even those already covered",
+)
 @with_settings
 def reconcile(settings, source, once, loop, interval, limit, concurrency, since):
     """Poll vendors for what pushes missed, within each vendor's shared rate budget. Prints one JSON summary
     per source run; exit 0 ok, 1 a run failed, 2 misconfigured."""
-    return run_sources(settings, source=source, loop=loop, interval=interval, limit=limit,
-                       concurrency=concurrency or settings.reconcile_concurrency, since=since)
+    return run_sources(
+        settings,
+        source=source,
+        loop=loop,
+        interval=interval,
+        limit=limit,
+        concurrency=concurrency or settings.reconcile_concurrency,
+        since=since,
+    )
 
 
 @click.command("status", cls=Command, short_help="what the reconciler has pending, done and failed")

@@ -46,19 +46,31 @@ def config_hash(*values) -> str:
     return hashlib.sha256("\x1f".join(str(v) for v in values).encode()).hexdigest()[:16]
 
 
-def record(conn, source: str, scope: str, key: str, *, reason: str, fix: str, config: str,
-           now: dt.datetime, recheck: float) -> None:
+def record(
+    conn, source: str, scope: str, key: str, *, reason: str, fix: str, config: str, now: dt.datetime, recheck: float
+) -> None:
     """Stop asking about `key` (a campaign, a VDN, or '' for the source) until the fix or the recheck."""
-    conn.execute(RECORD, {"source": source, "scope": scope, "key": key, "reason": reason[:500], "fix": fix[:500],
-                          "config_hash": config, "now": now,
-                          "recheck_at": now + dt.timedelta(seconds=recheck)})
+    conn.execute(
+        RECORD,
+        {
+            "source": source,
+            "scope": scope,
+            "key": key,
+            "reason": reason[:500],
+            "fix": fix[:500],
+            "config_hash": config,
+            "now": now,
+            "recheck_at": now + dt.timedelta(seconds=recheck),
+        },
+    )
 
 
 def active(conn, source: str, scope: str, config: str, now: dt.datetime) -> set[str]:
     """Keys still stopped; stops recorded under other settings are dropped first (the operator fixed them)."""
     conn.execute(LIFT_CHANGED, {"source": source, "scope": scope, "config_hash": config})
-    return {row[0] for row in conn.execute(ACTIVE, {"source": source, "scope": scope, "config_hash": config,
-                                                    "now": now})}
+    return {
+        row[0] for row in conn.execute(ACTIVE, {"source": source, "scope": scope, "config_hash": config, "now": now})
+    }
 
 
 def active_per_key(conn, source: str, scope: str, digest, now: dt.datetime) -> set[str]:

@@ -105,9 +105,15 @@ class Budget:
     def learn(self, conn, stated: RateLimit) -> RateLimit:
         """Keep the limit the vendor stated (e.g. in a 403/429 body) for every process; returns the one in force."""
         with conn.transaction():
-            calls, period_ms = conn.execute(LEARN, {
-                "name": self.name, "calls": stated.calls, "period_ms": int(stated.period * 1000),
-                "now": self.clock.now()}).fetchone()
+            calls, period_ms = conn.execute(
+                LEARN,
+                {
+                    "name": self.name,
+                    "calls": stated.calls,
+                    "period_ms": int(stated.period * 1000),
+                    "now": self.clock.now(),
+                },
+            ).fetchone()
             self._resize(conn)
         return RateLimit(calls, period_ms / 1000)
 
@@ -123,8 +129,9 @@ class Budget:
             if stop is not None and stop.is_set():
                 raise Stopped()
             now = self.clock.now()
-            row = conn.execute(TAKE_SLOT, {"name": self.name, "now": now, "holder": holder,
-                                           "timeout": self.call_timeout}).fetchone()
+            row = conn.execute(
+                TAKE_SLOT, {"name": self.name, "now": now, "holder": holder, "timeout": self.call_timeout}
+            ).fetchone()
             if row:
                 return row[0]
             next_free = conn.execute(NEXT_FREE, {"name": self.name}).fetchone()[0]

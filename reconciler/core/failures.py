@@ -39,8 +39,9 @@ class FailurePolicy:
     max_tries: int
     setting: str
 
-    def after_failure(self, tries: int, now: dt.datetime, rng: random.Random,
-                      horizon_at: dt.datetime | None = None) -> Verdict:
+    def after_failure(
+        self, tries: int, now: dt.datetime, rng: random.Random, horizon_at: dt.datetime | None = None
+    ) -> Verdict:
         """The verdict once an item has failed `tries` calls in all (this one included)."""
         if tries >= self.max_tries:
             return Verdict(True, now, f"gave up after {tries} failed tries ({self.setting}={self.max_tries})")

@@ -89,42 +89,78 @@ class Run:
                 self.error = message
 
 
-def run_source(source: Source, database_url: str, clock, *, stop: threading.Event, limit=None,
-               concurrency: int = 1, progress=None, since=None) -> RunResult:
+def run_source(
+    source: Source,
+    database_url: str,
+    clock,
+    *,
+    stop: threading.Event,
+    limit=None,
+    concurrency: int = 1,
+    progress=None,
+    since=None,
+) -> RunResult:
     """Work through every due item of one source, `concurrency` items at a time."""
     budget = Budget(source.budget_name, source.rate_limit, clock, source.call_timeout)
     with psycopg.connect(database_url, autocommit=True) as conn:
         budget.ensure(conn)
-        run_id = conn.execute(START_RUN, {"source": source.name, "now": clock.now(),
-                                          "host": socket.gethostname(), "pid": os.getpid()}).fetchone()[0]
+        run_id = conn.execute(
+            START_RUN, {"source": source.name, "now": clock.now(), "host": socket.gethostname(), "pid": os.getpid()}
+        ).fetchone()[0]
         run = Run(run_id, stop, limit, progress)
         problems = source.problems()
         if problems:
             run.fail("; ".join(problems))
         else:
             source.prepare(conn, clock.now(), since)
-            threads = [threading.Thread(target=_worker, args=(source, database_url, budget, run, clock),
-                                        name=f"{source.name}-{n}", daemon=True) for n in range(concurrency)]
+            threads = [
+                threading.Thread(
+                    target=_worker,
+                    args=(source, database_url, budget, run, clock),
+                    name=f"{source.name}-{n}",
+                    daemon=True,
+                )
+                for n in range(concurrency)
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
         outcome = "failed" if run.error else "stopped" if (stop.is_set() or run.limited) else "ok"
         if run.source_stop:
-            blocks.record(conn, source.name, "source", "", reason=run.source_stop[0], fix=run.source_stop[1],
-                          config="", now=clock.now(), recheck=0)
+            blocks.record(
+                conn,
+                source.name,
+                "source",
+                "",
+                reason=run.source_stop[0],
+                fix=run.source_stop[1],
+                config="",
+                now=clock.now(),
+                recheck=0,
+            )
         elif not run.error and run.counts:
             blocks.lift(conn, source.name, "source")  # a call went through: the credentials work again
-        conn.execute(FINISH_RUN, {"id": run_id, "now": clock.now(), "outcome": outcome,
-                                  "counts": Jsonb(dict(run.counts)), "error": run.error})
+        conn.execute(
+            FINISH_RUN,
+            {
+                "id": run_id,
+                "now": clock.now(),
+                "outcome": outcome,
+                "counts": Jsonb(dict(run.counts)),
+                "error": run.error,
+            },
+        )
     return RunResult(source.name, run_id, outcome, run.counts, run.error)
 
 
 def _worker(source: Source, database_url: str, budget: Budget, run: Run, clock) -> None:
     """One thread: items one at a time until none is due, the limit is reached, or we must stop."""
     try:
-        with psycopg.connect(database_url, autocommit=True) as conn, \
-                psycopg.connect(database_url, autocommit=True) as budget_conn:
+        with (
+            psycopg.connect(database_url, autocommit=True) as conn,
+            psycopg.connect(database_url, autocommit=True) as budget_conn,
+        ):
             while run.take():
                 if not _one_item(source, conn, budget_conn, budget, run, clock):
                     run.untake()

@@ -25,10 +25,16 @@ SCANNED = 2000  # how much of an error body is read for the vendor's message and
 MESSAGE_KEYS = ("ExceptionMessage", "Message", "message", "error_description")
 TYPE_KEYS = ("ExceptionType",)
 # "API calls exceeded the limit of 10 in 5 second(s)", "rate limit exceeded", "Too Many Requests"...
-LIMIT_WORDS = re.compile(r"exceeded\s+the\s+(?:\w+\s+)?limit|limit\s+(?:was\s+|has\s+been\s+)?(?:exceeded|reached)"
-                         r"|rate\s*-?\s*limit|too\s+many\s+requests|throttl", re.IGNORECASE)
-LIMIT_OF = re.compile(r"limit\s+of\s+(\d+)(?:\s+(?:api\s+)?(?:calls?|requests?))?\s+(?:in|per)\s+(\d+(?:\.\d+)?)?\s*"
-                      r"(second|minute|hour)", re.IGNORECASE)
+LIMIT_WORDS = re.compile(
+    r"exceeded\s+the\s+(?:\w+\s+)?limit|limit\s+(?:was\s+|has\s+been\s+)?(?:exceeded|reached)"
+    r"|rate\s*-?\s*limit|too\s+many\s+requests|throttl",
+    re.IGNORECASE,
+)
+LIMIT_OF = re.compile(
+    r"limit\s+of\s+(\d+)(?:\s+(?:api\s+)?(?:calls?|requests?))?\s+(?:in|per)\s+(\d+(?:\.\d+)?)?\s*"
+    r"(second|minute|hour)",
+    re.IGNORECASE,
+)
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
 
 
@@ -70,8 +76,9 @@ class RateLimited(VendorError):
 
     reason = "rate_limited"
 
-    def __init__(self, detail: str, status: int | None = 429, retry_after: float | None = None,
-                 limit: RateLimit | None = None):
+    def __init__(
+        self, detail: str, status: int | None = 429, retry_after: float | None = None, limit: RateLimit | None = None
+    ):
         super().__init__(detail, status)
         self.retry_after, self.limit = retry_after, limit
 
@@ -156,8 +163,12 @@ def raise_for_status(resp: requests.Response, secrets, now: dt.datetime) -> None
     message = vendor_message(text)
     detail = mask_text((message or text)[:EXCERPT].replace("\n", " "), secrets)
     if resp.status_code == 429 or (resp.status_code == 403 and says_limit_exceeded(text)):
-        raise RateLimited(detail, resp.status_code, retry_after_seconds(resp.headers.get("Retry-After"), now),
-                          stated_limit(message or text))
+        raise RateLimited(
+            detail,
+            resp.status_code,
+            retry_after_seconds(resp.headers.get("Retry-After"), now),
+            stated_limit(message or text),
+        )
     if resp.status_code in (401, 403):
         raise Unauthorized(detail, resp.status_code)
     if resp.status_code == 400:
@@ -172,12 +183,24 @@ def get_json(session: requests.Session, url: str, *, params: dict, timeout: floa
     return request_json(session, "GET", url, params=params, timeout=timeout, secrets=secrets, now=now)
 
 
-def request_json(session: requests.Session, method: str, url: str, *, timeout: float, secrets, now: dt.datetime,
-                 params: dict | None = None, data=None, headers: dict | None = None, decode=None):
+def request_json(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    secrets,
+    now: dt.datetime,
+    params: dict | None = None,
+    data=None,
+    headers: dict | None = None,
+    decode=None,
+):
     """One call, JSON answer decoded; failures raise the VendorError subclass that says what to do."""
     try:
-        resp = session.request(method, url, params=params, data=data, headers=headers,
-                               timeout=(CONNECT_TIMEOUT, timeout))
+        resp = session.request(
+            method, url, params=params, data=data, headers=headers, timeout=(CONNECT_TIMEOUT, timeout)
+        )
     except requests.Timeout:
         raise Transient(f"no answer within {timeout:g}s") from None
     except requests.ConnectionError as exc:

@@ -34,8 +34,10 @@ from reconciler.sources.huawei_signing import signer
 
 # A wrong VDN is wrong for detail and discovery alike, so both sources share its stop.
 BLOCK_SOURCE = "huawei"
-VDN_FIX = ("check that VDN {vdn} exists on the CC-iSales at HUAWEI_BASE_URL and that HUAWEI_AK may use it "
-           "(discovery asks about the VDNs in HUAWEI_CAMPAIGNS); its calls wait meanwhile, uncharged")
+VDN_FIX = (
+    "check that VDN {vdn} exists on the CC-iSales at HUAWEI_BASE_URL and that HUAWEI_AK may use it "
+    "(discovery asks about the VDNs in HUAWEI_CAMPAIGNS); its calls wait meanwhile, uncharged"
+)
 # A second 404 on one VDN's path (any call or window of it): the VDN, not the call, is unknown there.
 VDN_404_SEEN = """
 SELECT EXISTS (SELECT 1 FROM huawei_call WHERE vdn_id = %(vdn_id)s AND detail_error LIKE 'HTTP 404:%%')
@@ -60,8 +62,9 @@ class HuaweiBase:
         self.rate_limit = RateLimit(self.config.concurrency, self.config.batch_gap)
         self.call_timeout = self.config.timeout
         self.rng = rng or random.Random()
-        self.policy = FailurePolicy(self.config.retry_first_interval, self.config.retry_max_interval,
-                                    self.config.max_tries, "HUAWEI_MAX_TRIES")
+        self.policy = FailurePolicy(
+            self.config.retry_first_interval, self.config.retry_max_interval, self.config.max_tries, "HUAWEI_MAX_TRIES"
+        )
         self._client = None
 
     @property
@@ -87,8 +90,10 @@ class HuaweiBase:
     def explain(self, exc) -> str:
         """The operator message for the one error that stops the source: a refused signature (HTTP 401)."""
         if isinstance(exc, Unauthorized):
-            return (f"Huawei rejected the request signature ({exc}): check HUAWEI_AK, HUAWEI_SK and HUAWEI_SIGNER "
-                    "(README: Huawei signing); no item was charged an attempt")
+            return (
+                f"Huawei rejected the request signature ({exc}): check HUAWEI_AK, HUAWEI_SK and HUAWEI_SIGNER "
+                "(README: Huawei signing); no item was charged an attempt"
+            )
         return str(exc)
 
     def prepare(self, conn, now, since=None) -> None:
@@ -108,14 +113,26 @@ class HuaweiBase:
 
     def vdn_404_again(self, conn, item, exc) -> bool:
         """True for a 404 on a VDN whose path already answered 404 once."""
-        return (isinstance(exc, UndocumentedStatus) and exc.status == 404
-                and conn.execute(VDN_404_SEEN, {"vdn_id": item.vdn_id}).fetchone()[0])
+        return (
+            isinstance(exc, UndocumentedStatus)
+            and exc.status == 404
+            and conn.execute(VDN_404_SEEN, {"vdn_id": item.vdn_id}).fetchone()[0]
+        )
 
     def stop_vdn(self, conn, item, error: str, now) -> str:
         """Stop the item's VDN (not the source) and park the item uncharged until the stop lifts."""
         key = str(item.vdn_id)
-        blocks.record(conn, BLOCK_SOURCE, "vdn", key, reason=error, fix=VDN_FIX.format(vdn=key),
-                      config=self.vdn_digest(key), now=now, recheck=self.config.retry_max_interval)
+        blocks.record(
+            conn,
+            BLOCK_SOURCE,
+            "vdn",
+            key,
+            reason=error,
+            fix=VDN_FIX.format(vdn=key),
+            config=self.vdn_digest(key),
+            now=now,
+            recheck=self.config.retry_max_interval,
+        )
         conn.execute(self.HOLD, {**self.item_key(item), "error": error[:500], "now": now})
         return "vdn-stopped"
 
@@ -131,8 +148,9 @@ class HuaweiBase:
             next_at = verdict.next_at
             if verdict.give_up:
                 final, error = "failed", f"{error[:400]}; {verdict.why}"
-        conn.execute(self.FAILED, {**self.item_key(item), "error": error[:500], "next_at": next_at,
-                                   "state": final or "pending"})
+        conn.execute(
+            self.FAILED, {**self.item_key(item), "error": error[:500], "next_at": next_at, "state": final or "pending"}
+        )
         return f"{self.outcome_prefix}-{final}" if final else "retry"
 
     def failed(self, conn, item, exc, run_id, now) -> str:
@@ -195,8 +213,14 @@ class HuaweiDetailSource(HuaweiBase):
 
     def claim(self, conn, now) -> Call | None:
         """The most overdue call no other process holds, outside stopped VDNs."""
-        row = conn.execute(CLAIM_CALL, {"now": now, "blocked": self.blocked_vdns(conn, now),
-                                        "horizon": dt.timedelta(seconds=self.config.detail_horizon)}).fetchone()
+        row = conn.execute(
+            CLAIM_CALL,
+            {
+                "now": now,
+                "blocked": self.blocked_vdns(conn, now),
+                "horizon": dt.timedelta(seconds=self.config.detail_horizon),
+            },
+        ).fetchone()
         return Call(*row) if row else None
 
     def item_key(self, item: Call) -> dict:
@@ -205,8 +229,9 @@ class HuaweiDetailSource(HuaweiBase):
 
     def fetch(self, item: Call, now) -> dict:
         """GET …/campaigns/{vdnId}/callresultdetail/{callId} (seed 004)."""
-        return self.client.call("GET", f"{API}/{item.vdn_id}/callresultdetail/{quote(item.call_id, safe='')}",
-                                None, now)
+        return self.client.call(
+            "GET", f"{API}/{item.vdn_id}/callresultdetail/{quote(item.call_id, safe='')}", None, now
+        )
 
     def land(self, conn, item: Call, payload: dict, now) -> str:
         """Complete the row, or record why not; an error stops only what it is about (the call or its VDN)."""
@@ -223,8 +248,9 @@ class HuaweiDetailSource(HuaweiBase):
         if code == NOT_FOUND:
             if item.tries + 1 >= self.config.not_found_tries:
                 return self.record_failure(conn, item, f"{code} {desc}", now, "not-found")
-            return self.record_failure(conn, item, f"{code} {desc} (Huawei lists only completed calls; will retry)",
-                                       now)
+            return self.record_failure(
+                conn, item, f"{code} {desc} (Huawei lists only completed calls; will retry)", now
+            )
         if code in PERMANENT:
             return self.record_failure(conn, item, f"{code} {desc}", now, "failed")
         return self.record_failure(conn, item, f"unexpected answer {code or 'without a code'}: {desc}", now)

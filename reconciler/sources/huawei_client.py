@@ -28,8 +28,10 @@ class UndocumentedStatus(Transient):
     reason = "undocumented_status"
 
     def __str__(self) -> str:
-        return (f"HTTP {self.status}: {self.detail} (CC-iSales documents only 200 and 401: check HUAWEI_BASE_URL "
-                "is https://host:port of CC-iSales and that the VDN exists there; retried up to HUAWEI_MAX_TRIES)")
+        return (
+            f"HTTP {self.status}: {self.detail} (CC-iSales documents only 200 and 401: check HUAWEI_BASE_URL "
+            "is https://host:port of CC-iSales and that the VDN exists there; retried up to HUAWEI_MAX_TRIES)"
+        )
 
 
 class HuaweiClient:
@@ -47,11 +49,20 @@ class HuaweiClient:
         """One signed call; returns the decoded body. Only a 401 raises Unauthorized (stops the source)."""
         url = self.config.base_url + path
         data = json.dumps(body).encode() if body is not None else b""
-        headers = self.sign(method, url, {"Content-Type": "application/json; charset=UTF-8"}, data,
-                            self.config.ak, self.config.sk, now)
+        headers = self.sign(
+            method, url, {"Content-Type": "application/json; charset=UTF-8"}, data, self.config.ak, self.config.sk, now
+        )
         try:
-            payload = request_json(self.session, method, url, data=data or None, headers=headers,
-                                   timeout=self.config.timeout, secrets=self.secrets, now=now)
+            payload = request_json(
+                self.session,
+                method,
+                url,
+                data=data or None,
+                headers=headers,
+                timeout=self.config.timeout,
+                secrets=self.secrets,
+                now=now,
+            )
         except VendorError as exc:
             if exc.status is None or exc.status in DOCUMENTED_STATUSES:
                 raise  # no answer, an unreadable 200, or the documented 401

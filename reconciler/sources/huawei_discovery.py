@@ -87,12 +87,12 @@ class HuaweiDiscoverySource(HuaweiBase):
             for vdn_id, campaign_id in self.config.campaigns:
                 day = first
                 while day <= today:
-                    conn.execute(ENSURE_WINDOW, {"vdn_id": vdn_id, "campaign_id": campaign_id, "day": day,
-                                                 "now": now})
+                    conn.execute(ENSURE_WINDOW, {"vdn_id": vdn_id, "campaign_id": campaign_id, "day": day, "now": now})
                     day += dt.timedelta(days=1)
                 if since:
-                    conn.execute(REOPEN_WINDOWS, {"vdn_id": vdn_id, "campaign_id": campaign_id, "since": since,
-                                                  "now": now})
+                    conn.execute(
+                        REOPEN_WINDOWS, {"vdn_id": vdn_id, "campaign_id": campaign_id, "since": since, "now": now}
+                    )
 
     def status(self, conn, now) -> dict:
         """Counts for `callrecon status`."""
@@ -116,8 +116,13 @@ class HuaweiDiscoverySource(HuaweiBase):
     def fetch(self, item: Window, now) -> dict:
         """POST …/campaigns/{vdnId}/callresult/{campaignId} for one page of one day (§2.2)."""
         day = item.day.isoformat()
-        body = {"beginTime": day, "endTime": day, "pageNum": item.next_page, "pageSize": self.config.page_size,
-                "showDetail": 0}
+        body = {
+            "beginTime": day,
+            "endTime": day,
+            "pageNum": item.next_page,
+            "pageSize": self.config.page_size,
+            "showDetail": 0,
+        }
         return self.client.call("POST", f"{API}/{item.vdn_id}/callresult/{item.campaign_id}", body, now)
 
     def land(self, conn, item: Window, payload: dict, now) -> str:
@@ -126,8 +131,9 @@ class HuaweiDiscoverySource(HuaweiBase):
         if code != OK:
             if about_the_vdn(code, desc):
                 return self.stop_vdn(conn, item, f"{code} {desc}", now)
-            return self.record_failure(conn, item, f"{code or 'no code'} {desc}", now,
-                                       "failed" if code in PERMANENT else None)
+            return self.record_failure(
+                conn, item, f"{code or 'no code'} {desc}", now, "failed" if code in PERMANENT else None
+            )
         records = payload.get("data") or []
         if not isinstance(records, list):
             return self.record_failure(conn, item, "data is not a list", now)
@@ -136,8 +142,15 @@ class HuaweiDiscoverySource(HuaweiBase):
         total = payload.get("totalCount") if isinstance(payload.get("totalCount"), int) else None
         more = bool(records) and (total is None or item.next_page * self.config.page_size < total)
         day_over = item.day < now.astimezone(self.config.timezone).date()
-        params = {"vdn_id": item.vdn_id, "campaign_id": item.campaign_id, "day": item.day, "total": total,
-                  "landed": landed, "covered_at": None, "state": "pending"}
+        params = {
+            "vdn_id": item.vdn_id,
+            "campaign_id": item.campaign_id,
+            "day": item.day,
+            "total": total,
+            "landed": landed,
+            "covered_at": None,
+            "state": "pending",
+        }
         if more:
             params.update(next_page=item.next_page + 1, next_at=now)
         elif day_over:

@@ -26,8 +26,9 @@ def canonical_request(method: str, url: str, headers: dict, body: bytes, signed:
     query = "&".join(sorted(p for p in parts.query.split("&") if p))
     lowered = {k.lower(): " ".join(str(v).split()) for k, v in headers.items()}
     header_lines = "\n".join(f"{name}:{lowered.get(name, '')}" for name in signed)
-    return "\n".join([method.upper(), path, query, header_lines, ";".join(signed),
-                      hashlib.sha256(body or b"").hexdigest()])
+    return "\n".join(
+        [method.upper(), path, query, header_lines, ";".join(signed), hashlib.sha256(body or b"").hexdigest()]
+    )
 
 
 def sign_auth_v2(method: str, url: str, headers: dict, body: bytes, ak: str, sk: str, now: dt.datetime) -> dict:
@@ -36,8 +37,9 @@ def sign_auth_v2(method: str, url: str, headers: dict, body: bytes, ak: str, sk:
     timestamp = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     prefix = f"auth-v2/{ak}/{timestamp}/{';'.join(SIGNED_HEADERS)}"
     signing_key = hmac.new(sk.encode(), prefix.encode(), hashlib.sha256).hexdigest()
-    signature = hmac.new(signing_key.encode(), canonical_request(method, url, headers, body, SIGNED_HEADERS).encode(),
-                         hashlib.sha256).hexdigest()
+    signature = hmac.new(
+        signing_key.encode(), canonical_request(method, url, headers, body, SIGNED_HEADERS).encode(), hashlib.sha256
+    ).hexdigest()
     return {"Authorization": f"{prefix}/{signature}"}
 
 
@@ -57,5 +59,6 @@ def signer(name: str):
     try:
         return getattr(importlib.import_module(module), function)
     except (ImportError, AttributeError, ValueError):
-        raise ValueError(f"HUAWEI_SIGNER={name!r} is neither auth-v2, none, nor an importable "
-                         "module:function") from None
+        raise ValueError(
+            f"HUAWEI_SIGNER={name!r} is neither auth-v2, none, nor an importable module:function"
+        ) from None

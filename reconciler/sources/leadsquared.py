@@ -84,8 +84,9 @@ class LeadSquaredSource:
         self.call_timeout = self.config.timeout
         self.horizon = dt.timedelta(seconds=self.config.poll_horizon)
         self.rng = rng or random.Random()
-        self.policy = FailurePolicy(self.config.first_interval, self.config.max_interval, self.config.max_tries,
-                                    "LSQ_MAX_TRIES")
+        self.policy = FailurePolicy(
+            self.config.first_interval, self.config.max_interval, self.config.max_tries, "LSQ_MAX_TRIES"
+        )
         self.session = make_session(SOURCE, {"x-api-key": self.config.api_key, **STATUS_HEADERS})
 
     def problems(self) -> list[str]:
@@ -103,12 +104,15 @@ class LeadSquaredSource:
         """The operator message for an error that stops the source."""
         if isinstance(exc, Unauthorized):
             said = KEY_PAIR_ADVICE.sub("", exc.detail).strip()
-            return (f"LeadSquared refused the x-api-key header (HTTP {exc.status}{': ' + said if said else ''}): "
-                    "check LSQ_API_KEY, the account's API key, which callrecon sends as that header and nothing "
-                    "else on status calls; no item was charged an attempt")
+            return (
+                f"LeadSquared refused the x-api-key header (HTTP {exc.status}{': ' + said if said else ''}): "
+                "check LSQ_API_KEY, the account's API key, which callrecon sends as that header and nothing "
+                "else on status calls; no item was charged an attempt"
+            )
         if isinstance(exc, Misconfigured):
-            return (f"LeadSquared status URL not found ({exc}): check LSQ_ASYNC_BASE_URL and the "
-                    "LSQ_STATUS_PATH_* settings")
+            return (
+                f"LeadSquared status URL not found ({exc}): check LSQ_ASYNC_BASE_URL and the LSQ_STATUS_PATH_* settings"
+            )
         return str(exc)
 
     def status(self, conn, now) -> dict:
@@ -124,8 +128,14 @@ class LeadSquaredSource:
     def fetch(self, item: Item, now):
         """One status call."""
         url = self.config.base_url + self.config.paths[item.kind]
-        return get_json(self.session, url, params={"RequestID": item.request_id}, timeout=self.call_timeout,
-                        secrets=self.secrets, now=now)
+        return get_json(
+            self.session,
+            url,
+            params={"RequestID": item.request_id},
+            timeout=self.call_timeout,
+            secrets=self.secrets,
+            now=now,
+        )
 
     def land(self, conn, item: Item, payload, now) -> str:
         """Decode and store the status with its schedule; returns the outcome to count."""
@@ -138,9 +148,15 @@ class LeadSquaredSource:
             return row["status"]
         next_poll_at, expired = self._schedule(item, now, self._in_queue_interval(item))
         landing.record_status(
-            conn, item.id, row, now=now, next_poll_at=next_poll_at, final_at=now if expired else None,
+            conn,
+            item.id,
+            row,
+            now=now,
+            next_poll_at=next_poll_at,
+            final_at=now if expired else None,
             status="expired" if expired else None,
-            last_error=self._horizon_message(row["status"]) if expired else None)
+            last_error=self._horizon_message(row["status"]) if expired else None,
+        )
         return "expired" if expired else row["status"]
 
     def failed(self, conn, item: Item, exc, run_id, now) -> str:
@@ -151,18 +167,27 @@ class LeadSquaredSource:
         if verdict.give_up:
             status = "expired" if now >= self._horizon_at(item) else "failed"
             reason = f"{reason}; {verdict.why}"
-        conn.execute(RECORD_FAILURE, {
-            "id": item.id, "now": now, "last_error": reason[:500], "next_poll_at": verdict.next_at,
-            "final_at": now if verdict.give_up else None, "status": status,
-        })
+        conn.execute(
+            RECORD_FAILURE,
+            {
+                "id": item.id,
+                "now": now,
+                "last_error": reason[:500],
+                "next_poll_at": verdict.next_at,
+                "final_at": now if verdict.give_up else None,
+                "status": status,
+            },
+        )
         return status or "retry"
 
     @staticmethod
     def _reason(exc) -> str:
         """last_error for a failed call; a 400 is LeadSquared calling the request malformed, never an unknown id."""
         if isinstance(exc, BadRequest):
-            return (f"malformed request (HTTP 400): {exc.detail} (LeadSquared: content type or body not as "
-                    "its API expects; check LSQ_STATUS_PATH_* and the RequestID)")
+            return (
+                f"malformed request (HTTP 400): {exc.detail} (LeadSquared: content type or body not as "
+                "its API expects; check LSQ_STATUS_PATH_* and the RequestID)"
+            )
         return str(exc)
 
     def _in_queue_interval(self, item: Item) -> float:

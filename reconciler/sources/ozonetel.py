@@ -37,17 +37,19 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Seed 003's documented replies, by a fragment of the message: what each means for the operator.
 CONFIG_ERRORS = {
     "apikey is invalid": "Ozonetel says the apiKey is invalid or missing: check OZONETEL_API_KEY "
-                         "(and OZONETEL_APIKEY_IN: body, header or both)",
+    "(and OZONETEL_APIKEY_IN: body, header or both)",
     "authentication failed": "Ozonetel rejected the credentials (Authentication failed): check OZONETEL_API_KEY "
-                             "and OZONETEL_USERNAME belong to the same account",
+    "and OZONETEL_USERNAME belong to the same account",
     "username is invalid": "Ozonetel says the userName is invalid or missing: check OZONETEL_USERNAME",
     "callbackurl": "Ozonetel refused the callBackUrl: set PUBLIC_BASE_URL to callrecon's public http(s):// address",
 }
 LIMIT_MESSAGE = "request limit exhausted"
 # About one campaign only: that campaign is stopped (reconciler.core.blocks), the others go on.
 CAMPAIGN_ERROR = "campaignname is invalid"
-CAMPAIGN_FIX = ("check the name in OZONETEL_CAMPAIGNS against the campaign in CloudAgent (exact spelling and "
-                "case); it is asked again by itself once OZONETEL_CAMPAIGNS changes, or after OZONETEL_RECHECK")
+CAMPAIGN_FIX = (
+    "check the name in OZONETEL_CAMPAIGNS against the campaign in CloudAgent (exact spelling and "
+    "case); it is asked again by itself once OZONETEL_CAMPAIGNS changes, or after OZONETEL_RECHECK"
+)
 
 ENSURE_WINDOW = """
 INSERT INTO ozonetel_request (campaign_name, window_from, window_to, next_at, origin)
@@ -165,12 +167,17 @@ class OzonetelSource:
         self.call_timeout = self.config.timeout
         self.window = dt.timedelta(seconds=self.config.window)
         self.rng = rng or random.Random()
-        self.policy = FailurePolicy(self.config.retry_first_interval, self.config.retry_max_interval,
-                                    self.config.max_tries, "OZONETEL_MAX_TRIES")
+        self.policy = FailurePolicy(
+            self.config.retry_first_interval,
+            self.config.retry_max_interval,
+            self.config.max_tries,
+            "OZONETEL_MAX_TRIES",
+        )
         self.horizon = dt.timedelta(seconds=self.config.horizon)
         # Campaign stops hold while these settings are unchanged (blocks.config_hash).
-        self.campaign_config = blocks.config_hash(self.config.api_url, self.config.username,
-                                                  sorted(self.config.campaigns))
+        self.campaign_config = blocks.config_hash(
+            self.config.api_url, self.config.username, sorted(self.config.campaigns)
+        )
         headers = {"apiKey": settings.ozonetel_api_key} if self.config.apikey_in in ("header", "both") else {}
         self.session = make_session(SOURCE, headers)
 
@@ -186,8 +193,11 @@ class OzonetelSource:
         """The operator message for an error that stops the source."""
         if isinstance(exc, Unauthorized):
             found = classify(exc.detail)
-            return found.detail if found else (f"Ozonetel rejected the request ({exc}): check OZONETEL_API_KEY "
-                                               "and OZONETEL_USERNAME")
+            return (
+                found.detail
+                if found
+                else (f"Ozonetel rejected the request ({exc}): check OZONETEL_API_KEY and OZONETEL_USERNAME")
+            )
         if isinstance(exc, Misconfigured):
             return exc.detail if exc.status is None else f"Ozonetel URL not found ({exc}): check OZONETEL_API_URL"
         return str(exc)
@@ -199,24 +209,40 @@ class OzonetelSource:
 
     def prepare(self, conn, now, since=None) -> None:
         """Add the windows since the last one up to now minus the settle delay; time out stale requests."""
-        last_complete = floor_time(now - dt.timedelta(seconds=self.config.settle), self.window,
-                                   self.settings.ozonetel_timezone)
+        last_complete = floor_time(
+            now - dt.timedelta(seconds=self.config.settle), self.window, self.settings.ozonetel_timezone
+        )
         with conn.transaction():
             for campaign in self.config.campaigns:
                 start = conn.execute(LAST_WINDOW_END, {"campaign": campaign}).fetchone()[0]
                 start = start or last_complete - self.window
                 self.add_windows(conn, campaign, start, last_complete, now, "reconcile")
-            conn.execute(TIME_OUT, {"now": now, "max_tries": self.config.max_tries, "horizon": now - self.horizon,
-                                    "timeout": f"{self.config.push_timeout:g}s",
-                                    "deadline": now - dt.timedelta(seconds=self.config.push_timeout)})
+            conn.execute(
+                TIME_OUT,
+                {
+                    "now": now,
+                    "max_tries": self.config.max_tries,
+                    "horizon": now - self.horizon,
+                    "timeout": f"{self.config.push_timeout:g}s",
+                    "deadline": now - dt.timedelta(seconds=self.config.push_timeout),
+                },
+            )
             conn.execute(EXPIRE, {"horizon": now - self.horizon})
 
     def add_windows(self, conn, campaign: str, start, end, now, origin: str) -> int:
         """Ledger rows for every window in [start, end); existing ones are left alone."""
         added = 0
         for window_from, window_to in windows(start, end, self.window):
-            added += conn.execute(ENSURE_WINDOW, {"campaign": campaign, "window_from": window_from,
-                                                  "window_to": window_to, "now": now, "origin": origin}).rowcount
+            added += conn.execute(
+                ENSURE_WINDOW,
+                {
+                    "campaign": campaign,
+                    "window_from": window_from,
+                    "window_to": window_to,
+                    "now": now,
+                    "origin": origin,
+                },
+            ).rowcount
         return added
 
     def status(self, conn, now) -> dict:
@@ -236,8 +262,13 @@ class OzonetelSource:
         params = {
             "fromDate": item.window_from.astimezone(zone).strftime(DATE_FORMAT),
             "toDate": item.window_to.astimezone(zone).strftime(DATE_FORMAT),
-            "sortby": self.config.sortby, "status": "All", "dialstatus": "All", "dispositions": "ALL",
-            "campaignName": item.campaign, "userName": self.config.username, "callBackUrl": self.callback_url,
+            "sortby": self.config.sortby,
+            "status": "All",
+            "dialstatus": "All",
+            "dispositions": "ALL",
+            "campaignName": item.campaign,
+            "userName": self.config.username,
+            "callBackUrl": self.callback_url,
         }
         if self.config.apikey_in in ("body", "both"):
             params["apiKey"] = self.settings.ozonetel_api_key
@@ -250,8 +281,17 @@ class OzonetelSource:
             data, headers = json.dumps(params).encode(), {"Content-Type": "application/json"}
         else:
             data, headers = params, None  # requests form-encodes a dict
-        payload = request_json(self.session, "POST", self.config.api_url, timeout=self.call_timeout,
-                               secrets=self.secrets, now=now, data=data, headers=headers, decode=lenient_json)
+        payload = request_json(
+            self.session,
+            "POST",
+            self.config.api_url,
+            timeout=self.call_timeout,
+            secrets=self.secrets,
+            now=now,
+            data=data,
+            headers=headers,
+            decode=lenient_json,
+        )
         if not isinstance(payload, dict):
             raise Transient(f"unexpected reply: {str(payload)[:100]!r}")
         if str(payload.get("status", "")).lower() != "success":
@@ -264,27 +304,52 @@ class OzonetelSource:
         params = {k: (MASK if k == "apiKey" else v) for k, v in self.request_params(item).items()}
         params["callBackUrl"] = self.config.public_base_url + CALLBACK_PATH + MASK
         unique_id = str(payload.get("uniqueId") or "")
-        conn.execute(ADD_TRY, {"id": item.id, "now": now, "outcome": "accepted", "unique_id": unique_id,
-                               "error": None})
-        conn.execute(ACCEPTED, {"id": item.id, "now": now, "params": Jsonb(params),
-                                "status": str(payload.get("status")), "message": str(payload.get("message", ""))[:300],
-                                "unique_id": unique_id})
+        conn.execute(ADD_TRY, {"id": item.id, "now": now, "outcome": "accepted", "unique_id": unique_id, "error": None})
+        conn.execute(
+            ACCEPTED,
+            {
+                "id": item.id,
+                "now": now,
+                "params": Jsonb(params),
+                "status": str(payload.get("status")),
+                "message": str(payload.get("message", ""))[:300],
+                "unique_id": unique_id,
+            },
+        )
         blocks.lift(conn, SOURCE, "campaign", item.campaign)
         return "requested"
 
     def failed(self, conn, item: Window, exc, run_id, now) -> str:
         """A failed call counts a try (failures.FailurePolicy); an invalid campaign stops only that campaign."""
         if isinstance(exc, ScopeMisconfigured):
-            conn.execute(ADD_TRY, {"id": item.id, "now": now, "outcome": "campaign-invalid", "unique_id": "",
-                                   "error": exc.detail[:500]})
+            conn.execute(
+                ADD_TRY,
+                {"id": item.id, "now": now, "outcome": "campaign-invalid", "unique_id": "", "error": exc.detail[:500]},
+            )
             conn.execute(CAMPAIGN_STOPPED, {"id": item.id, "now": now, "error": f"campaign stopped: {exc.detail}"})
-            blocks.record(conn, SOURCE, "campaign", item.campaign, reason=exc.detail, fix=CAMPAIGN_FIX,
-                          config=self.campaign_config, now=now, recheck=self.config.recheck)
+            blocks.record(
+                conn,
+                SOURCE,
+                "campaign",
+                item.campaign,
+                reason=exc.detail,
+                fix=CAMPAIGN_FIX,
+                config=self.campaign_config,
+                now=now,
+                recheck=self.config.recheck,
+            )
             return "campaign-misconfigured"
         horizon_at = item.window_to + self.horizon if item.origin == "reconcile" else None
         verdict = self.policy.after_failure(item.tries + 1, now, self.rng, horizon_at=horizon_at)
         error = str(exc)[:400] + (f"; {verdict.why}" if verdict.give_up else "")
         conn.execute(ADD_TRY, {"id": item.id, "now": now, "outcome": "failed", "unique_id": "", "error": error})
-        conn.execute(FAILED, {"id": item.id, "next_at": verdict.next_at, "error": error,
-                              "state": "failed" if verdict.give_up else "pending" if item.tries == 0 else "timed-out"})
+        conn.execute(
+            FAILED,
+            {
+                "id": item.id,
+                "next_at": verdict.next_at,
+                "error": error,
+                "state": "failed" if verdict.give_up else "pending" if item.tries == 0 else "timed-out",
+            },
+        )
         return "failed" if verdict.give_up else "retry"

@@ -25,7 +25,6 @@ class FakeClock:
             self.t += dt.timedelta(seconds=seconds)
 
 
-
 def pause(seconds: float) -> None:
     """A real-time wait for loopback I/O (a push thread, a server starting), never for the clock under test.
 

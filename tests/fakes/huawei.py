@@ -33,8 +33,16 @@ def verify_auth_v2(request, ak: str, sk: str) -> bool:
     names = signed.split(";")
     headers = "\n".join(f"{n}:{' '.join(request.headers.get(n, '').split())}" for n in names)
     query = "&".join(sorted(p for p in request.query_string.decode().split("&") if p))
-    canonical = "\n".join([request.method, quote(request.path, safe="/-_.~"), query, headers, signed,
-                           hashlib.sha256(request.get_data()).hexdigest()])
+    canonical = "\n".join(
+        [
+            request.method,
+            quote(request.path, safe="/-_.~"),
+            query,
+            headers,
+            signed,
+            hashlib.sha256(request.get_data()).hexdigest(),
+        ]
+    )
     key = hmac.new(sk.encode(), f"auth-v2/{ak}/{timestamp}/{signed}".encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(hmac.new(key.encode(), canonical.encode(), hashlib.sha256).hexdigest(), signature)
 
@@ -46,9 +54,9 @@ class FakeISales:
         import re
 
         self.server, self.ak, self.sk, self.latency = httpserver, ak, sk, latency
-        self.details: dict = {}          # (vdn, callId) -> data
-        self.scripts: dict = defaultdict(list)   # (vdn, callId) -> [(http, body)]
-        self.days: dict = defaultdict(list)      # (vdn, campaign, day) -> [records]
+        self.details: dict = {}  # (vdn, callId) -> data
+        self.scripts: dict = defaultdict(list)  # (vdn, callId) -> [(http, body)]
+        self.days: dict = defaultdict(list)  # (vdn, campaign, day) -> [records]
         self.bulk_scripts: dict = defaultdict(list)  # (vdn, campaign) -> [(http, body)] answered first
         self.detail_calls: Counter = Counter()
         self.bulk_calls: list = []
@@ -56,10 +64,12 @@ class FakeISales:
         self.peak = 0
         self.bad_signatures = 0
         self._lock = threading.Lock()
-        httpserver.expect_request(re.compile(rf"^{HUAWEI_API}/\d+/callresultdetail/.+$"), method="GET") \
-            .respond_with_handler(self.detail)
-        httpserver.expect_request(re.compile(rf"^{HUAWEI_API}/\d+/callresult/\d+$"), method="POST") \
-            .respond_with_handler(self.bulk)
+        httpserver.expect_request(
+            re.compile(rf"^{HUAWEI_API}/\d+/callresultdetail/.+$"), method="GET"
+        ).respond_with_handler(self.detail)
+        httpserver.expect_request(
+            re.compile(rf"^{HUAWEI_API}/\d+/callresult/\d+$"), method="POST"
+        ).respond_with_handler(self.bulk)
 
     @property
     def base_url(self) -> str:
@@ -93,11 +103,25 @@ class FakeISales:
             if self.scripts.get(key):
                 code, body = self.scripts[key].pop(0)
             elif key in self.details:
-                code, body = 200, {"returnCode": "0200000", "resultCode": "0200000", "resultDesc": "Query Success!",
-                                   "returnDesc": "Query Success!", "data": self.details[key]}
+                code, body = (
+                    200,
+                    {
+                        "returnCode": "0200000",
+                        "resultCode": "0200000",
+                        "resultDesc": "Query Success!",
+                        "returnDesc": "Query Success!",
+                        "data": self.details[key],
+                    },
+                )
             else:
-                code, body = 200, {"returnCode": "0200007", "resultCode": "0200007",
-                                   "resultDesc": "The call record ID does not exist."}
+                code, body = (
+                    200,
+                    {
+                        "returnCode": "0200007",
+                        "resultCode": "0200007",
+                        "resultDesc": "The call record ID does not exist.",
+                    },
+                )
             text = json.dumps(body) if isinstance(body, (dict, list)) else body
             return Response(text, code, content_type="application/json")
         finally:
@@ -115,15 +139,22 @@ class FakeISales:
                 self.bulk_calls.append((vdn, campaign, body))
             if self.bulk_scripts.get((vdn, campaign)):
                 code, answer = self.bulk_scripts[(vdn, campaign)].pop(0)
-                return Response(json.dumps(answer) if isinstance(answer, dict) else answer, code,
-                                content_type="application/json")
+                return Response(
+                    json.dumps(answer) if isinstance(answer, dict) else answer, code, content_type="application/json"
+                )
             if body.get("beginTime") != body.get("endTime"):
                 return Response(json.dumps({"returnCode": "0200001", "resultDesc": "one day per query here"}), 200)
             records = self.days.get((vdn, campaign, body["beginTime"]), [])
             size, page = body["pageSize"], body["pageNum"]
-            chunk = records[(page - 1) * size: page * size]
-            answer = {"returnCode": "0200000", "resultCode": "0200000", "resultDesc": "success",
-                      "returnDesc": "success", "totalCount": len(records), "data": chunk}
+            chunk = records[(page - 1) * size : page * size]
+            answer = {
+                "returnCode": "0200000",
+                "resultCode": "0200000",
+                "resultDesc": "success",
+                "returnDesc": "success",
+                "totalCount": len(records),
+                "data": chunk,
+            }
             return Response(json.dumps(answer), 200, content_type="application/json")
         finally:
             self._leave()

@@ -49,8 +49,10 @@ def lsq_error(message: str, exception_type: str | None = None) -> dict:
 
 # The texts of the seed pages' "HTTP Response Codes" tables (tests/fixtures/leadsquared/*).
 LSQ_401_TEXT = "The API call was made with invalid access credentials. Check your AccessKey and SecretKey."
-LSQ_400_TEXT = ("The message body on the request is not as per API specification. Make sure that content type is "
-                "set to \u201capplication/json\u201d and the JSON body has correct attribute names and structure.")
+LSQ_400_TEXT = (
+    "The message body on the request is not as per API specification. Make sure that content type is "
+    "set to \u201capplication/json\u201d and the JSON body has correct attribute names and structure."
+)
 
 
 class FakeLeadSquared:
@@ -76,7 +78,8 @@ class FakeLeadSquared:
         self._lock = threading.Lock()
         for kind, path in LSQ_PATHS.items():
             httpserver.expect_request(path, method="GET").respond_with_handler(
-                lambda request, kind=kind: self.handle(request, kind))
+                lambda request, kind=kind: self.handle(request, kind)
+            )
 
     @property
     def base_url(self) -> str:
@@ -103,8 +106,9 @@ class FakeLeadSquared:
         """The documented refusals (rate limit, key, content type), or None."""
         if self._over_limit():
             calls, period = self.limit
-            return 403, lsq_error(f"API calls exceeded the limit of {calls} in {period:g} second(s)",
-                                  "MXAPIRateLimitExceededException")
+            return 403, lsq_error(
+                f"API calls exceeded the limit of {calls} in {period:g} second(s)", "MXAPIRateLimitExceededException"
+            )
         if request.headers.get("x-api-key") != self.api_key:
             return 401, lsq_error(LSQ_401_TEXT)
         if request.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":

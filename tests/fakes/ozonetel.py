@@ -38,24 +38,25 @@ class FakeOzonetel:
         import time
 
         self.api_key, self.username, self.limit = api_key, username, limit
-        self.records: dict = {}          # campaign -> list of records to push per request
-        self.replies: list = []          # queued raw reply texts (one per request) before normal handling
-        self.drop_next = 0               # pushes to "lose"
-        self.requests: list = []         # accepted request parameter dicts
+        self.records: dict = {}  # campaign -> list of records to push per request
+        self.replies: list = []  # queued raw reply texts (one per request) before normal handling
+        self.drop_next = 0  # pushes to "lose"
+        self.requests: list = []  # accepted request parameter dicts
         self.window_counts: Counter = Counter()
         self.over_limit = 0
         self.push_delay = 0.2
-        self.broken: set = set()         # campaigns whose requests get HTTP 503
+        self.broken: set = set()  # campaigns whose requests get HTTP 503
         self.calls: Counter = Counter()  # every request by campaign, whatever the answer
-        self.hold = False                # keep pushes in `held` until release()
+        self.hold = False  # keep pushes in `held` until release()
         self.held: list = []
         self.pushes: list = []
         self._arrivals = []
         self._lock = threading.Lock()
         self._time = time.monotonic
         self._threads = []
-        httpserver.expect_request("/endpoint/dailer/data/preview/download", method="POST") \
-            .respond_with_handler(self.handle)
+        httpserver.expect_request("/endpoint/dailer/data/preview/download", method="POST").respond_with_handler(
+            self.handle
+        )
         self.url = httpserver.url_for("/endpoint/dailer/data/preview/download")
 
     def handle(self, request):
@@ -78,8 +79,9 @@ class FakeOzonetel:
         if params.get("userName") != self.username:
             return Response('{"status": "error","message": "userName is invalid","uniqueId": ""}', 200)
         if params.get("campaignName") not in self.records:
-            return Response('"{""status"": ""error"",""message"": ""campaignName is invalid"", ""uniqueId"": """"}"',
-                            200)
+            return Response(
+                '"{""status"": ""error"",""message"": ""campaignName is invalid"", ""uniqueId"": """"}"', 200
+            )
         with self._lock:
             self.requests.append(params)
             self.window_counts[(params["campaignName"], params["fromDate"], params["toDate"])] += 1
@@ -87,16 +89,22 @@ class FakeOzonetel:
             drop = self.drop_next > 0
             self.drop_next -= 1 if drop else 0
         if not drop:
-            records = [{k: v for k, v in dict(r, uniqueId=unique_id).items() if not k.startswith("_")}
-                       for r in self.records[params["campaignName"]] if self._in_window(r, params)]
+            records = [
+                {k: v for k, v in dict(r, uniqueId=unique_id).items() if not k.startswith("_")}
+                for r in self.records[params["campaignName"]]
+                if self._in_window(r, params)
+            ]
             if not records:
                 pass  # nothing in the window: the fake stays silent (the real shape of "nothing" is unknown)
             elif self.hold:
                 self.held.append((params["callBackUrl"], records))
             else:
                 self._start_push(params["callBackUrl"], records)
-        return Response(json.dumps({"status": "success", "message": "Data processing", "uniqueId": unique_id}), 200,
-                        content_type="application/json")
+        return Response(
+            json.dumps({"status": "success", "message": "Data processing", "uniqueId": unique_id}),
+            200,
+            content_type="application/json",
+        )
 
     @staticmethod
     def _in_window(record: dict, params: dict) -> bool:
@@ -123,8 +131,9 @@ class FakeOzonetel:
 
         pause(self.push_delay)  # like Ozonetel: the data comes after the reply
         body = ("data=" + __import__("urllib.parse").parse.quote(json.dumps(records))).encode()
-        request = urllib.request.Request(url, data=body, method="POST",
-                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        request = urllib.request.Request(
+            url, data=body, method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as resp:
                 self.pushes.append(resp.status)
