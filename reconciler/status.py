@@ -45,6 +45,7 @@ def collect(conn, settings, clock=None) -> dict:
             "in_working_hours": row["in_working_hours"],
             "last_callback_age_s": None if row["silent_for_s"] is None else round(float(row["silent_for_s"]), 1),
             "quarantined": row["quarantined"],
+            "configured": bool(settings.callback_tokens(row["source"])),
         }
         for row in health.source_health(conn)
     }
@@ -62,6 +63,9 @@ def render(report: dict) -> str:
     """Human-readable lines for a terminal."""
     lines = []
     for name, e in report.get("push_sources", {}).items():
+        if not e.get("configured", True) and e["last_callback_age_s"] is None:
+            lines.append(f"{name} pushes: not configured (set {name.upper()}_CALLBACK_TOKENS to receive them)")
+            continue
         age = "never" if e["last_callback_age_s"] is None else f"{e['last_callback_age_s'] / 60:.1f} min ago"
         flag = "SILENT" if e["silent"] else "ok"
         lines.append(

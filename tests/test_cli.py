@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -232,3 +234,37 @@ def test_config_prints_every_setting_with_secrets_masked(env, monkeypatch, capsy
     assert shown["OZONETEL_TIMEZONE"] == "Asia/Kolkata" and shown["LSQ_RATE_LIMIT"] == "25/5s"
     assert "OZONETEL_CALLBACK_TOKENS" in shown and "DATABASE_URL" in shown
     assert not [secret for secret in SECRETS if secret in out]
+
+
+def test_replay_of_a_missing_id_says_so_and_exits_1(run):
+    """#16: `replay --id <missing>` used to say nothing and exit 0."""
+    code, out, err = run("replay", "--id", "424242")
+    assert code == 1 and json.loads(out)["replayed"] == 0
+    assert "no raw callback with id 424242" in err
+
+
+def test_reconcile_interval_without_loop_is_a_usage_error(run, capsys):
+    """#16: `--interval` without `--loop` used to be ignored silently."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["reconcile", "--interval", "5"])
+    assert exit_.value.code == 2
+    assert "--interval applies only with --loop" in capsys.readouterr().err
+
+
+def test_urls_use_public_base_url_and_say_when_it_is_missing(run, monkeypatch):
+    """#16: `urls` printed a loopback URL even with PUBLIC_BASE_URL set."""
+    monkeypatch.setenv("PORT", "8123")
+    code, out, err = run("urls")
+    assert code == 0 and "http://127.0.0.1:8123/callbacks/ozonetel/" in out
+    assert "PUBLIC_BASE_URL is not set" in err
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://calls.example.com/")
+    code, out, err = run("urls")
+    assert "https://calls.example.com/callbacks/ozonetel/" in out and "PUBLIC_BASE_URL" not in err
+
+
+def test_status_says_a_push_source_without_tokens_is_not_configured(run):
+    """#16: a fresh install without Huawei showed 'huawei pushes: SILENT; last callback never'."""
+    code, out, _ = run("status")
+    assert code == 0
+    assert "huawei pushes: not configured (set HUAWEI_CALLBACK_TOKENS" in out
+    assert "huawei pushes: SILENT" not in out

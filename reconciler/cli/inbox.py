@@ -15,6 +15,8 @@ from reconciler import lander
 from reconciler.cli.base import Command, connect, option, with_settings
 from reconciler.core.clock import SystemClock
 
+EXISTING_IDS = "SELECT id FROM raw_inbox WHERE id = ANY(%s)"
+
 
 @click.command("replay", cls=Command, short_help="re-parse quarantined raw callbacks")
 @option("--all", "all_", is_flag=True, help="re-parse every raw row, not only quarantined ones")
@@ -26,10 +28,20 @@ def replay(settings, all_, source, ids, limit):
     """Re-parse quarantined (or all) raw callbacks after a parser fix. Prints a JSON summary."""
     with connect(settings) as conn:
         report = replay_raw(conn, settings, include_all=all_, source=source, ids=list(ids) or None, limit=limit)
+        found = {row[0] for row in conn.execute(EXISTING_IDS, (list(ids),))} if ids else set()
     summary = {"replayed": report.total, "by_status": dict(report.by_status)}
     if report.skipped_sources:
         summary["skipped_unknown_sources"] = dict(report.skipped_sources)
     print(json.dumps(summary))
+    missing = sorted(set(ids) - found)
+    if missing:
+        print(
+            f"callrecon: no raw callback with id {', '.join(map(str, missing))} (raw_inbox.id); "
+            "check the id, or whether `callrecon prune` removed it",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 @click.command("land", cls=Command, short_help="land raw callbacks stored with LANDING_MODE=deferred")
@@ -83,11 +95,19 @@ def prune(settings, raw_older_than, include_quarantined, dry_run):
 
 
 @click.command("urls", cls=Command, short_help="print the callback URLs to give each vendor")
-@option("--base", default="http://127.0.0.1:8000", help="callrecon's public base URL (default %(default)s)")
+@option("--base", help="callrecon's public base URL (default PUBLIC_BASE_URL, else this machine on PORT)")
 @with_settings
 def urls(settings, base):
     """Print the callback URL to paste into each vendor's console."""
-    base = base.rstrip("/")
+    base = (base or settings.ozonetel_api.public_base_url or "").rstrip("/")
+    if not base:
+        base = f"http://127.0.0.1:{settings.web.port}"
+        print(
+            f"callrecon: PUBLIC_BASE_URL is not set, so these URLs reach only this machine ({base}); "
+            "set PUBLIC_BASE_URL=https://your.public.host (or pass --base) before pasting them into a "
+            "vendor's console",
+            file=sys.stderr,
+        )
     shown = 0
     for source in sorted(LANDERS):
         tokens = settings.callback_tokens(source)

@@ -116,6 +116,9 @@ def backfill_ozonetel(settings, campaign, since, until, dry_run):
 def reconcile(settings, source, once, loop, interval, limit, concurrency, since):
     """Poll vendors for what pushes missed, within each vendor's shared rate budget. Prints one JSON summary
     per source run; exit 0 ok, 1 a run failed, 2 misconfigured."""
+    given = click.get_current_context().get_parameter_source("interval")
+    if given is click.core.ParameterSource.COMMANDLINE and not loop:
+        raise click.UsageError("--interval applies only with --loop (one pass runs once); add --loop or drop it")
     return run_sources(
         settings,
         source=source,
