@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from receiver.settings import ConfigError
@@ -12,6 +13,13 @@ BACKFILL_KNOWN = """
 SELECT count(*) FROM ozonetel_request
 WHERE campaign_name = %(campaign)s AND window_from >= %(start)s AND window_to <= %(end)s
 """
+
+
+def with_campaign(settings, campaign: str):
+    """The settings with `campaign` among OZONETEL_CAMPAIGNS: --campaign names it, so it need not be configured."""
+    api = settings.ozonetel_api
+    campaigns = tuple(dict.fromkeys([*api.campaigns, campaign]))
+    return dataclasses.replace(settings, ozonetel_api=dataclasses.replace(api, campaigns=campaigns))
 
 
 def add_ozonetel_windows(conn, settings, campaign: str, since: dt.date, until: dt.date, dry_run: bool) -> bool:

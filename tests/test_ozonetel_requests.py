@@ -378,3 +378,17 @@ def test_a_stopped_campaign_resumes_once_the_setting_changes(db, fake, run, cloc
     clock.advance(3600)  # OZONETEL_RECHECK passed: one call tries again and succeeds
     assert run(settings).counts["requested"] >= 2
     assert db.execute("SELECT count(*) FROM reconcile_block").fetchone() == (0,)
+
+
+def test_backfill_needs_no_ozonetel_campaigns_when_campaign_is_given(oz_env, db, fake, monkeypatch, capsys):
+    """#16: `backfill ozonetel --campaign X` failed with "OZONETEL_CAMPAIGNS is not set"."""
+    from reconciler import cli
+
+    for name, value in {**oz_env, "OZONETEL_WINDOW": "12h"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("OZONETEL_CAMPAIGNS")
+    code = cli.main(
+        ["backfill", "ozonetel", "--campaign", "Renewals_Nov", "--since", "2026-11-01", "--until", "2026-11-02"]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert db.execute("SELECT count(*) FROM ozonetel_request WHERE origin = 'backfill'").fetchone() == (2,)

@@ -85,6 +85,7 @@ def backfill():
 def backfill_ozonetel(settings, campaign, since, until, dry_run):
     """Ask Ozonetel to push a past date range again, window by window, within the rate limit. Windows
     already in the ledger are left alone; the rest are sent under OZONETEL_RATE_LIMIT."""
+    settings = backfills.with_campaign(settings, campaign)
     with connect(settings) as conn:
         added = backfills.add_ozonetel_windows(conn, settings, campaign, since, until, dry_run)
     if not added:
