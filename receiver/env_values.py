@@ -143,15 +143,16 @@ class Zone(Setting):
 
 
 UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
-DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)?\s*$")
+# A unit is required: a bare "90" once meant 90 seconds to one reader and 90 days to another.
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)\s*$")
 
 
 def parse_duration(text: str) -> float:
-    """Seconds from '30s', '15m', '12h', '1.5h', '250ms' or a bare number of seconds."""
+    """Seconds from '30s', '15m', '12h', '1.5h', '250ms'; a bare number is refused (which unit was meant?)."""
     match = DURATION_RE.match(text)
     if not match:
         raise ValueError(text)
-    return float(match.group(1)) * UNITS[match.group(2) or "s"]
+    return float(match.group(1)) * UNITS[match.group(2)]
 
 
 def show_duration(seconds: float) -> str:
@@ -169,7 +170,9 @@ class Duration(Setting):
         try:
             seconds = parse_duration(value)
         except ValueError:
-            raise ma.ValidationError(f"is not a duration: use a form like {self.hint()!r} (s, m, h)") from None
+            raise ma.ValidationError(
+                f"is not a duration with a unit: use a form like {self.hint()!r} (ms, s, m, h, d)"
+            ) from None
         if seconds <= 0:
             raise ma.ValidationError("must be longer than zero")
         return seconds

@@ -289,3 +289,31 @@ def test_callrecon_setting_takes_the_documented_full_name_and_the_short_one(db):
         "callrecon_setting('business_timezone', 'UTC'), "
         "callrecon_setting('callrecon.nothing_here', 'fallback')"
     ).fetchone() == ("Asia/Kolkata", "Asia/Kolkata", "fallback")
+
+
+@pytest.mark.parametrize("age,message", [("90", "is not an age with a unit"), ("0d", "under 1d"), ("12h", "under 1d")])
+def test_prune_refuses_bare_numbers_and_short_ages(env, monkeypatch, capsys, age, message):
+    """#16: a bare 90 was read as 90 seconds, and 0d was accepted."""
+    from reconciler import cli
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["prune", "--raw-older-than", age, "--dry-run"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_prune_says_what_it_will_delete_and_needs_yes_off_a_terminal(loaded, db, env, monkeypatch, capsys):
+    from reconciler import cli
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    db.execute("UPDATE raw_inbox SET received_at = now() - interval '100 days'")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert cli.main(["prune", "--raw-older-than", "90d"]) == 2
+    out = capsys.readouterr()
+    assert out.out.startswith("will delete 2 raw callbacks") and "pass --yes" in out.err
+    assert db.execute("SELECT count(*) FROM raw_inbox").fetchone() == (2,)
+    assert cli.main(["prune", "--raw-older-than", "90d", "--yes"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("deleted 2 raw callbacks")
+    assert db.execute("SELECT count(*) FROM raw_inbox").fetchone() == (0,)
+    assert cli.main(["prune", "--raw-older-than", "12h", "--force", "--dry-run"]) == 0

@@ -71,27 +71,54 @@ def land(settings, follow, interval, yield_above, max_lag):
     )
 
 
+# Raw bodies younger than this are still being landed, replayed and checked: refusing a shorter age
+# unless --force keeps a typo ("1h" for "1d") from deleting the day's evidence.
+PRUNE_FLOOR = dt.timedelta(days=1)
+
+
 @click.command("prune", cls=Command, short_help="delete old raw callbacks that are landed")
-@option("--raw-older-than", required=True, metavar="AGE", help="e.g. 90d, 36h")
+@option("--raw-older-than", required=True, metavar="AGE", help="e.g. 90d, 36h (a unit is required)")
 @option("--include-quarantined", is_flag=True, help="also delete quarantined raw rows")
 @option("--dry-run", is_flag=True, help="only count what would be deleted")
+@option("--yes", is_flag=True, help="delete without asking (needed when not on a terminal)")
+@option("--force", is_flag=True, help="allow an age under 1d")
 @with_settings
-def prune(settings, raw_older_than, include_quarantined, dry_run):
+def prune(settings, raw_older_than, include_quarantined, dry_run, yes, force):
     """Delete raw callbacks older than an age whose records are landed (quarantined ones only if asked).
-    Works in batches of 1,000 short transactions that skip locked rows, so callbacks keep flowing."""
+    Says what it will delete first. Works in batches of 1,000 short transactions that skip locked rows,
+    so callbacks keep flowing."""
     from receiver.env_values import parse_duration
     from receiver.landing.retention import prune as prune_raw
 
     try:
         age = dt.timedelta(seconds=parse_duration(raw_older_than))
     except ValueError:
-        raise ConfigError(f"--raw-older-than {raw_older_than!r} is not an age like 90d or 36h") from None
+        raise ConfigError(
+            f"--raw-older-than {raw_older_than!r} is not an age with a unit like 90d or 36h (s, m, h, d)"
+        ) from None
+    if age < PRUNE_FLOOR and not force:
+        raise ConfigError(
+            f"--raw-older-than {raw_older_than} is under 1d: raw callbacks that young may still be landing or "
+            "awaiting replay; pass --force if you mean it"
+        )
     before = SystemClock().now() - age
-    with connect(settings) as conn:
-        count = prune_raw(conn, before, include_quarantined, dry_run)
     kinds = "landed, note" + (" and quarantined" if include_quarantined else "")
-    verb = "would delete" if dry_run else "deleted"
-    print(f"{verb} {count} raw callbacks ({kinds}) received before {before:%Y-%m-%d %H:%M:%S %Z}")
+    with connect(settings) as conn:
+        count = prune_raw(conn, before, include_quarantined, dry_run=True)
+        plan = f"{count} raw callbacks ({kinds}) received before {before:%Y-%m-%d %H:%M:%S %Z}"
+        if dry_run or not count:
+            print(f"would delete {plan}")
+            return 0
+        print(f"will delete {plan}")
+        if not yes:
+            if not sys.stdin.isatty():
+                raise ConfigError("not on a terminal: pass --yes to delete, or --dry-run to only count")
+            if not click.confirm("delete them?", default=False):
+                print("nothing deleted")
+                return 1
+        deleted = prune_raw(conn, before, include_quarantined, dry_run=False)
+    print(f"deleted {deleted} raw callbacks ({kinds}) received before {before:%Y-%m-%d %H:%M:%S %Z}")
+    return 0
 
 
 @click.command("urls", cls=Command, short_help="print the callback URLs to give each vendor")
