@@ -9,6 +9,10 @@ import sys
 import threading
 import time
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from receiver.landing.masking import mask_text
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source
 from reconciler.sources import SOURCES
@@ -60,34 +64,73 @@ def install_stop_signals(stop: threading.Event) -> dict:
 
 
 def selected_sources(name: str, settings):
-    """(sources to run, messages for skipped ones, misconfiguration messages)."""
+    """(sources to run, {name: sources} not configured at all, misconfiguration messages)."""
     names = list(SOURCES) if name == "all" else [name]
-    run, skipped, broken = [], [], []
+    run, unconfigured, broken = [], {}, []
     for source_name in names:
         sources = [source_class(settings) for source_class in SOURCES[source_name]]
         problems = sources[0].problems()
         if not problems:
             run.extend(sources)
         elif name == "all" and not sources[0].is_configured():
-            skipped.append(f"{source_name}: not configured, skipped")
+            unconfigured[source_name] = sources
         else:
             broken.append(f"{source_name}: " + "; ".join(problems))
-    return run, skipped, broken
+    return run, unconfigured, broken
+
+
+def database_problem(settings) -> str | None:
+    """None when the database answers; else one line naming where we looked (never the password)."""
+    try:
+        with psycopg.connect(settings.database_url, connect_timeout=5):
+            return None
+    except psycopg.OperationalError as exc:
+        info = conninfo_to_dict(settings.database_url)
+        where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = mask_text(reason, [p for p in [info.get("password")] if p])
+        return (
+            f"the database at {where} (DATABASE_URL) does not answer ({reason});"
+            " check DATABASE_URL, or run `callrecon db ensure` for a local one"
+        )
+
+
+def waiting_without_configuration(settings, unconfigured: dict, now) -> list[str]:
+    """Sources with no configuration whose ledgers still hold work (e.g. pushed Huawei calls awaiting detail)."""
+    found = []
+    with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
+        for name, sources in unconfigured.items():
+            pending = sum(int(source.status(conn, now)["pending"] or 0) for source in sources)
+            if pending:
+                found.append(
+                    f"{name}: {pending} items wait for it, but it is not configured: "
+                    + "; ".join(sources[0].problems())
+                )
+    return found
 
 
 def reconcile(
     settings, *, source: str, loop: bool, interval: float, limit, concurrency: int, stop=None, since=None
 ) -> int:
-    """Run the chosen sources; exit code 0 ok, 1 a run failed, 2 misconfigured."""
+    """Run the chosen sources; exit code 0 ok, 1 a run failed (e.g. credentials refused), 2 configuration or
+    database (README, "Exit codes")."""
     stop = stop or threading.Event()
     clock = SystemClock(stop)
-    sources, skipped, broken = selected_sources(source, settings)
-    for message in skipped:
-        print(message, file=sys.stderr)
+    sources, unconfigured, broken = selected_sources(source, settings)
+    problem = database_problem(settings)
+    if problem:
+        print(f"callrecon: {problem}", file=sys.stderr)
+        return 2
+    broken += waiting_without_configuration(settings, unconfigured, clock.now())
     if broken:
         for message in broken:
             print(f"callrecon: {message}", file=sys.stderr)
         return 2
+    for name in unconfigured:
+        print(f"{name}: not configured and nothing waits for it, skipped", file=sys.stderr)
+    if not sources:
+        print("callrecon: nothing is configured to reconcile and nothing waits: nothing to do", file=sys.stderr)
+        return 0
     previous = install_stop_signals(stop)
     try:
         return _passes(settings, sources, stop, clock, loop, interval, limit, concurrency, since)

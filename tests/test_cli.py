@@ -175,7 +175,25 @@ def test_reconcile_a_misconfigured_source_exits_2_naming_the_variable(run):
 
 def test_reconcile_all_skips_unconfigured_sources(run):
     code, out, err = run("reconcile", "--source", "all", "--once")
-    assert code == 0 and "leadsquared: not configured, skipped" in err and out == ""
+    assert code == 0 and "leadsquared: not configured and nothing waits for it, skipped" in err and out == ""
+    assert "nothing is configured to reconcile and nothing waits" in err
+
+
+def test_reconcile_exits_2_when_work_waits_for_an_unconfigured_source(run):
+    """#16: pushed Huawei calls waiting for detail, no Huawei API configured: not a healthy exit 0."""
+    assert run("track", "huawei", "--vdn", "8", "call-1", "call-2")[0] == 0
+    code, out, err = run("reconcile", "--source", "all", "--once")
+    assert code == 2 and out == ""
+    assert "huawei: 2 items wait for it, but it is not configured" in err and "HUAWEI_BASE_URL" in err
+
+
+def test_reconcile_exits_2_naming_database_url_when_the_database_is_down(run, monkeypatch):
+    """#16: a dead DATABASE_URL port used to exit 0 (or print a traceback)."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:s3cret-pw@127.0.0.1:5999/callrecon")
+    code, out, err = run("reconcile", "--source", "all", "--once")
+    assert code == 2 and out == ""
+    assert "127.0.0.1:5999/callrecon (DATABASE_URL) does not answer" in err
+    assert "Traceback" not in err and "s3cret-pw" not in err
 
 
 def test_reconcile_and_status_against_a_fake_leadsquared(run, db, httpserver, monkeypatch):
