@@ -62,9 +62,15 @@ class DatabaseUrl(Setting):
 
 
 class Upper(Setting):
-    """A word compared in upper case (LOG_LEVEL)."""
+    """A word compared in upper case, from a fixed set when one is given (LOG_LEVEL)."""
+
+    def __init__(self, *, choices: tuple[str, ...] = (), **kwargs):
+        super().__init__(**kwargs)
+        self.choices = choices
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if self.choices and value.upper() not in self.choices:
+            raise ma.ValidationError(f"is not one of {', '.join(self.choices)}")
         return value.upper()
 
 

@@ -80,7 +80,7 @@ class Settings:
     db_pool_timeout: int = setting("DB_POOL_TIMEOUT", Count, 5, minimum=1)
     landing_mode: str = setting("LANDING_MODE", Choice, "inline", choices=("inline", "deferred"))
     sql_dir: Path = setting("CALLRECON_SQL_DIR", PathField, DEFAULT_SQL_DIR)  # noqa: RUF009 (a Field)
-    log_level: str = setting("LOG_LEVEL", Upper, "INFO")
+    log_level: str = setting("LOG_LEVEL", Upper, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
     leadsquared: LeadSquaredSettings = field(default_factory=LeadSquaredSettings)
     reconcile_concurrency: int = setting("RECONCILE_CONCURRENCY", Count, 4, minimum=1)
     huawei: HuaweiSettings = field(default_factory=HuaweiSettings)
