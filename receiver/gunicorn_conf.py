@@ -2,11 +2,18 @@
 
 import os
 import shutil
+import sys
 import tempfile
 
-from receiver.settings import WebSettings
+from receiver.settings import ConfigError, Settings
 
-web = WebSettings.from_env()  # a bad value stops the master here, naming the variable
+# Every setting is checked once here, in the master: a typo stops the server with one line naming
+# the variable, instead of a traceback from each worker and gunicorn's own "failed to boot" one.
+try:
+    web = Settings.from_env().web
+except ConfigError as exc:
+    print(f"callrecon: {exc}", file=sys.stderr)
+    sys.exit(2)
 
 # prometheus-client picks single- or multi-process mode when first imported, so the folder must be
 # in the environment before anything imports prometheus_client (receiver/__init__ imports lazily).

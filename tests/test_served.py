@@ -155,3 +155,16 @@ def test_procfile_lander_lands_what_a_deferred_web_stored_under_concurrent_posts
             proc.wait(timeout=30)
         log.close()
     assert lander.returncode == 0  # SIGTERM ends it cleanly
+
+
+def test_a_configuration_typo_stops_the_web_process_with_one_line(env):
+    """#16: a typo used to bury the one-line message under two workers' tracebacks and gunicorn's own."""
+    argv = procfile("web")
+    argv[0] = str(Path(sys.executable).parent / argv[0])
+    proc_env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(free_port()), "OZONETEL_TIMEZONE": "Mars/X"}
+    proc_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    done = subprocess.run(argv, cwd=ROOT, env=proc_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "callrecon: OZONETEL_TIMEZONE='Mars/X' is not an IANA time zone: use a name like 'Asia/Kolkata'"
+    )
