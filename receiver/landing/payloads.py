@@ -1,6 +1,6 @@
 """Turn a callback body into a list of JSON records, tolerating the shapes vendors really send.
 
-Rules from ../shared/vendors.md §4 (`lenient_json`): JSON or JSON-in-a-string (at most twice);
+Rules from docs/vendors.md §4 (`lenient_json`): JSON or JSON-in-a-string (at most twice);
 the CSV-style doubled-quote form seen in Ozonetel's seed; form posts whose `data` field holds
 JSON; a top-level array; an envelope whose list of records sits under a known key.
 """
