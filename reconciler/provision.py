@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -25,19 +27,33 @@ def _connect(conninfo: str):
     return psycopg.connect(conninfo, autocommit=True, connect_timeout=3)
 
 
-def _start_local_cluster() -> list[str]:
-    """Start Debian's PostgreSQL clusters with pg_ctlcluster; returns the commands run."""
-    ran = []
+PORT_LINE = re.compile(r"^\s*port\s*=\s*(\d+)", re.MULTILINE)
+
+
+def local_clusters() -> dict[tuple[str, str], int]:
+    """Debian's PostgreSQL clusters on this machine: (version, name) -> the port it is configured for."""
+    found = {}
     for conf in sorted(glob.glob("/etc/postgresql/*/*/postgresql.conf")):
         version, cluster = conf.split("/")[3:5]
+        match = PORT_LINE.search(Path(conf).read_text(errors="replace"))
+        found[(version, cluster)] = int(match.group(1)) if match else 5432
+    return found
+
+
+def _start_local_cluster(port: int) -> list[str]:
+    """Start the Debian cluster(s) configured for `port` with pg_ctlcluster; returns the commands run."""
+    ran = []
+    for (version, cluster), cluster_port in local_clusters().items():
+        if cluster_port != port:
+            continue
         cmd = ["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, "start"]
         subprocess.run(cmd, check=False, capture_output=True, timeout=60)
         ran.append(" ".join(cmd))
     return ran
 
 
-def _server_answers(maintenance: str, host: str, log) -> None:
-    """Connect to the server, starting a local Debian cluster once if nothing answers."""
+def _server_answers(maintenance: str, host: str, port: int, log) -> None:
+    """Connect to the server, starting the local Debian cluster for that port once if nothing answers."""
     try:
         _connect(maintenance).close()
         return
@@ -50,8 +66,16 @@ def _server_answers(maintenance: str, host: str, log) -> None:
             "(Debian: `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) "
             "or point DATABASE_URL at a running server."
         )
-    log(f"PostgreSQL not answering ({first_error}); starting the local cluster")
-    for command in _start_local_cluster():
+    clusters = local_clusters()
+    if port not in clusters.values():
+        here = ", ".join(f"{v}/{c} on port {p}" for (v, c), p in clusters.items())
+        raise ProvisionError(
+            f"nothing answers at {host or 'localhost'}:{port} ({first_error}), and no local cluster is "
+            f"configured for port {port} (here: {here}). Fix the port in DATABASE_URL, or start the server "
+            "that should listen there."
+        )
+    log(f"PostgreSQL not answering at {host or 'localhost'}:{port} ({first_error}); starting its local cluster")
+    for command in _start_local_cluster(port):
         log(f"ran: {command}")
     deadline = time.monotonic() + START_WAIT_SECONDS
     while True:
@@ -72,8 +96,9 @@ def ensure_database(database_url: str, log=print) -> str:
     params = conninfo_to_dict(database_url)
     dbname = params.get("dbname") or os.environ.get("PGDATABASE") or "postgres"
     host = str(params.get("host") or "")
+    port = int(params.get("port") or os.environ.get("PGPORT") or 5432)
     maintenance = make_conninfo(database_url, dbname="postgres")
-    _server_answers(maintenance, host, log)
+    _server_answers(maintenance, host, port, log)
     with _connect(maintenance) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if exists:

@@ -286,3 +286,16 @@ def test_status_says_a_push_source_without_tokens_is_not_configured(run):
     assert code == 0
     assert "huawei pushes: not configured (set HUAWEI_CALLBACK_TOKENS" in out
     assert "huawei pushes: SILENT" not in out
+
+
+def test_db_ensure_names_a_wrong_port_at_once_instead_of_starting_clusters(run, monkeypatch):
+    """#16: a DATABASE_URL on a port no local cluster uses started every cluster and waited 30 s."""
+    from reconciler import provision
+
+    started = []
+    monkeypatch.setattr(provision, "_start_local_cluster", lambda port: started.append(port) or [])
+    monkeypatch.setattr(provision, "local_clusters", lambda: {("15", "main"): 5432})
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5999/callrecon")
+    code, _, err = run("db", "ensure")
+    assert code == 2 and started == []
+    assert "nothing answers at 127.0.0.1:5999" in err and "no local cluster is configured for port 5999" in err
