@@ -18,7 +18,8 @@ log = logging.getLogger("callrecon.land")
 
 
 def land(conn, settings, *, follow: bool, interval: float, yield_above: float, max_lag: float) -> int:
-    """Land what is pending on `conn` (closed at the end); prints a JSON line per pass that landed something."""
+    """Land what is pending on `conn` (closed at the end). Once: one JSON summary line, even of nothing;
+    following: a line per pass that landed something, so an idle lander stays quiet."""
     stop = threading.Event()
     install_stop_signals(stop)
     watch = BurstWatch(yield_above, max_lag) if follow and yield_above > 0 else None
