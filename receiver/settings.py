@@ -90,6 +90,8 @@ class Settings:
     working_hours: str = setting("WORKING_HOURS", WorkingHours, "09:00-19:00")
     working_days: tuple[int, ...] = setting("WORKING_DAYS", Weekdays, (1, 2, 3, 4, 5, 6))
     web: WebSettings = field(default_factory=WebSettings)
+    # Sections of vendors added through the registry alone (README "Adding a vendor"), by vendor name.
+    vendors: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, env=None) -> Settings:
@@ -98,15 +100,33 @@ class Settings:
         values = reader.read(cls)
         kinds = sections(cls)
         read = {name: reader.read(kind) for name, kind in kinds.items()}
+        added = registered_sections(set(kinds.values()))
+        read_added = {name: reader.read(kind) for name, kind in added.items()}
         reader.finish()  # bad values first; then the rules between values (HUAWEI_TIMEZONE), in the sections
-        return cls(**values, **{name: kinds[name](**section) for name, section in read.items()})
+        return cls(
+            **values,
+            **{name: kinds[name](**section) for name, section in read.items()},
+            vendors={name: added[name](**section) for name, section in read_added.items()},
+        )
 
     def describe(self) -> list[tuple[str, str]]:
         """The effective configuration as (variable, value shown), secrets masked: for `callrecon config`."""
         rows = described(self)
         for name in sections(type(self)):
             rows += described(getattr(self, name))
+        for section in self.vendors.values():
+            rows += described(section)
         return rows
+
+    def section(self, vendor: str):
+        """A vendor's settings section, as its registry entry declares it (built in, or added)."""
+        from receiver.vendors.registry import VENDORS
+
+        wanted = VENDORS[vendor].settings
+        for name, kind in sections(type(self)).items():
+            if kind is wanted:
+                return getattr(self, name)
+        return self.vendors[vendor]
 
     def callback_tokens(self, source: str) -> tuple[str, ...]:
         """The accepted URL tokens for one vendor source."""
@@ -161,3 +181,10 @@ def sections(cls) -> dict[str, type]:
         for f in dataclasses.fields(cls)
         if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory)
     }
+
+
+def registered_sections(built_in: set) -> dict[str, type]:
+    """Settings sections the vendor registry declares beyond the built-in ones, by vendor name."""
+    from receiver.vendors.registry import VENDORS  # here: the registry imports the vendor modules
+
+    return {v.name: v.settings for v in VENDORS.values() if v.settings and v.settings not in built_in}

@@ -28,7 +28,7 @@ def toy(db):
 
 
 def test_a_registered_vendor_gets_a_callback_url_and_lands_a_push(toy, env, db):
-    app = create_app(Settings.from_env(env))
+    app = create_app(Settings.from_env({**env, "TOY_CALLBACK_TOKENS": toy.TOKEN}))
     try:
         client = app.test_client()
         resp = client.post(f"/callbacks/toy/{toy.TOKEN}", json=[{"id": "t-1", "result": "answered"}])
@@ -46,11 +46,9 @@ def test_a_registered_vendor_is_polled_by_the_reconciler(toy, env, db, database_
     db.execute("INSERT INTO toy_item (call_id) VALUES ('t-2')")
     assert "toy" in SOURCES
     [source_class] = SOURCES["toy"]
-    source_class.base_url = vendor_server.url_for("").rstrip("/")
-    try:
-        result = run_source(source_class(Settings.from_env(env)), database_url, FakeClock(), stop=threading.Event())
-    finally:
-        source_class.base_url = ""
+    settings = Settings.from_env({**env, "TOY_BASE_URL": vendor_server.url_for("").rstrip("/")})
+    assert ("TOY_BASE_URL", vendor_server.url_for("").rstrip("/")) in settings.describe()
+    result = run_source(source_class(settings), database_url, FakeClock(), stop=threading.Event())
     assert (result.outcome, dict(result.counts)) == ("ok", {"landed": 1})
     assert db.execute("SELECT call_id, outcome FROM toy_call").fetchall() == [("t-2", "no-answer")]
 

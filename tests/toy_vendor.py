@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 import requests
 
+from receiver.env_values import Names, Text
 from receiver.landing.land import Outcome
 from receiver.settings import RateLimit
+from receiver.settings_env import setting
 from receiver.vendors.registry import Push, Vendor
 
 NAME = "toy"
@@ -39,6 +41,14 @@ def land_records(conn, raw, records: list, settings) -> Outcome:
 
 
 @dataclass(frozen=True)
+class ToySettings:
+    """The toy's own variables, read with every other setting once the toy is registered."""
+
+    base_url: str = setting("TOY_BASE_URL", Text, "")
+    callback_tokens: tuple[str, ...] = setting("TOY_CALLBACK_TOKENS", Names, (), secret=True)
+
+
+@dataclass(frozen=True)
 class Item:
     call_id: str
 
@@ -48,10 +58,10 @@ class ToySource:
 
     name = NAME
     budget_name = NAME
-    base_url = ""  # set by the test: the loopback fake
 
     def __init__(self, settings, rng=None):
         self.settings = settings
+        self.base_url = settings.section(NAME).base_url
         self.rate_limit = RateLimit(100, 1.0)
         self.call_timeout = 5.0
 
@@ -94,4 +104,9 @@ class ToySource:
         return "retry"
 
 
-TOY = Vendor(NAME, push=Push(land_records, lambda settings: (TOKEN,)), sources=("toy_vendor:ToySource",))
+TOY = Vendor(
+    NAME,
+    push=Push(land_records, lambda settings: settings.section(NAME).callback_tokens),
+    sources=("toy_vendor:ToySource",),
+    settings=ToySettings,
+)

@@ -48,11 +48,13 @@ class Push:
 
 @dataclass(frozen=True)
 class Vendor:
-    """One vendor: its push side, its reconciler sources ("module:Class", run in this order), or both."""
+    """One vendor: its push side, its reconciler sources ("module:Class", run in this order), or both, and
+    its settings section (a dataclass of `receiver.settings_env.setting` fields, read with the rest)."""
 
     name: str
     push: Push | None = None
     sources: tuple[str, ...] = ()
+    settings: type | None = None
 
 
 VENDORS: dict[str, Vendor] = {}
@@ -99,9 +101,16 @@ LANDERS: Mapping[str, Callable] = _Landers()
 
 def _declare() -> None:
     """The vendors this product ships with."""
+    from receiver.vendor_settings import HuaweiSettings, LeadSquaredSettings, OzonetelApiSettings
     from receiver.vendors import huawei, ozonetel
 
-    register(Vendor("leadsquared", sources=("reconciler.sources.leadsquared:LeadSquaredSource",)))
+    register(
+        Vendor(
+            "leadsquared",
+            sources=("reconciler.sources.leadsquared:LeadSquaredSource",),
+            settings=LeadSquaredSettings,
+        )
+    )
     register(
         Vendor(
             huawei.SOURCE,
@@ -115,6 +124,7 @@ def _declare() -> None:
                 "reconciler.sources.huawei_discovery:HuaweiDiscoverySource",
                 "reconciler.sources.huawei:HuaweiDetailSource",
             ),
+            settings=HuaweiSettings,
         )
     )
     register(
@@ -127,6 +137,7 @@ def _declare() -> None:
                 openapi=OpenApi("OzonetelRecord", ozonetel.FIELDS),
             ),
             sources=("reconciler.sources.ozonetel:OzonetelSource",),
+            settings=OzonetelApiSettings,
         )
     )
 
