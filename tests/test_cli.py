@@ -299,3 +299,36 @@ def test_db_ensure_names_a_wrong_port_at_once_instead_of_starting_clusters(run, 
     code, _, err = run("db", "ensure")
     assert code == 2 and started == []
     assert "nothing answers at 127.0.0.1:5999" in err and "no local cluster is configured for port 5999" in err
+
+
+DOCUMENTED = [  # README "Commands": every command that touches the database
+    ["db", "status"],
+    ["db", "upgrade"],
+    ["db", "docs", "--output", "schema.md"],
+    ["replay"],
+    ["land"],
+    ["prune", "--raw-older-than", "90d", "--dry-run"],
+    ["track", "leadsquared", "--kind", "call-log", "id-1"],
+    ["track", "huawei", "--vdn", "8", "c-1"],
+    ["status"],
+    ["reconcile", "--source", "all", "--once"],
+    ["backfill", "ozonetel", "--campaign", "X", "--since", "2026-11-01", "--until", "2026-11-02", "--dry-run"],
+]
+
+
+@pytest.mark.parametrize("argv", DOCUMENTED, ids=[" ".join(a[:2]) for a in DOCUMENTED])
+def test_each_command_with_the_database_down_says_so_in_one_line(run, monkeypatch, tmp_path, argv):
+    """#16: one error path for operators: no traceback, exit 2, the message names DATABASE_URL."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:s3cret-pw@127.0.0.1:5999/callrecon")
+    code, _, err = run(*argv)
+    assert code == 2 and "DATABASE_URL" in err and "5999" in err
+    assert "Traceback" not in err and "s3cret-pw" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["status"], ["config"], ["urls"], ["reconcile", "--once"]], ids=" ".join)
+@pytest.mark.parametrize("name,value", [("LSQ_TIMEOUT", "20"), ("LOG_LEVEL", "VERBOSE"), ("DB_POOL_SIZE", "x")])
+def test_each_command_with_a_bad_setting_names_the_variable(run, monkeypatch, argv, name, value):
+    monkeypatch.setenv(name, value)
+    code, _, err = run(*argv)
+    assert code == 2 and err.startswith(f"callrecon: {name}={value!r}") and "Traceback" not in err
