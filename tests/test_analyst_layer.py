@@ -317,3 +317,26 @@ def test_prune_says_what_it_will_delete_and_needs_yes_off_a_terminal(loaded, db,
     assert capsys.readouterr().out.splitlines()[-1].startswith("deleted 2 raw callbacks")
     assert db.execute("SELECT count(*) FROM raw_inbox").fetchone() == (0,)
     assert cli.main(["prune", "--raw-older-than", "12h", "--force", "--dry-run"]) == 0
+
+
+def test_missing_detail_means_the_same_in_the_view_the_query_and_the_docs(db):
+    """#16: one definition. A done call without connect/end times (unanswered) is not missing its detail;
+    a failed or not-found one is, as is a pending one."""
+    for call_id, status, ring in (
+        ("done-1", "done", "2026-11-23 10:00"),
+        ("fail-1", "failed", "2026-11-23 10:01"),
+        ("nf-1", "not-found", "2026-11-23 10:02"),
+        ("pend-1", "pending", "2026-11-23 10:03"),
+    ):
+        db.execute(
+            "INSERT INTO huawei_call (vdn_id, call_id, campaign_id, call_time, source_timezone, "
+            "first_seen_at, last_seen_at, detail_status) VALUES (8, %s, '1001', %s, 'UTC', now(), now(), %s)",
+            (call_id, ring + "+00", status),
+        )
+    view = db.execute(
+        "SELECT calls, calls_missing_detail FROM completeness_daily WHERE vendor = 'huawei' AND day = '2026-11-23'"
+    ).fetchone()
+    query = [r[1] for r in db.execute((SQL_DIR / "queries" / "calls_missing_detail.sql").read_text()).fetchall()]
+    assert view == (4, 3) and sorted(query) == ["fail-1", "nf-1", "pend-1"]
+    docs = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
+    assert "**Missing detail** (Huawei): `huawei_call.detail_status <> 'done'`" in docs
