@@ -340,3 +340,16 @@ def test_missing_detail_means_the_same_in_the_view_the_query_and_the_docs(db):
     assert view == (4, 3) and sorted(query) == ["fail-1", "nf-1", "pend-1"]
     docs = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
     assert "**Missing detail** (Huawei): `huawei_call.detail_status <> 'done'`" in docs
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=[q.stem for q in QUERIES])
+def test_every_shipped_query_states_its_time_range_first(query):
+    """#16: the example queries were silently limited to 7, 14 or 30 days."""
+    assert query.read_text(encoding="utf-8").splitlines()[0].startswith("-- Time range: ")
+
+
+def test_the_time_range_of_the_shipped_queries_is_a_parameter(loaded, db):
+    query = (SQL_DIR / "queries" / "answer_rate_by_campaign_day.sql").read_text(encoding="utf-8")
+    assert db.execute(query).fetchall()  # the samples are from yesterday: inside the default 14 days
+    db.execute("SET callrecon.query_days = '0'")
+    assert db.execute(query).fetchall() == []

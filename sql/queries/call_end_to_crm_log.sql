@@ -1,5 +1,6 @@
+-- Time range: call logs registered in the last 7 days (SET callrecon.query_days = N for another range).
 -- Time from a call's end to its LeadSquared call log: when the log was submitted (registered) and
--- when LeadSquared confirmed it (final), over the last 7 days.
+-- when LeadSquared confirmed it (final).
 -- Link rule (README "Linking LeadSquared call logs to calls"): the call log's RequestBody
 -- DestinationNumber equals the call's phone number (as in the call view) and its StartTime (UTC) is
 -- within 2 minutes of the call's ring time. Each vendor table is joined on its own index.
@@ -10,7 +11,7 @@ WITH logs AS (
            (request_body->>'StartTime')::timestamp AT TIME ZONE 'UTC' AS start_time
     FROM lsq_request
     WHERE kind = 'call-log' AND status = 'Success' AND request_body ? 'StartTime'
-      AND registered_at >= now() - interval '7 days'),
+      AND registered_at >= now() - make_interval(days => callrecon_setting('query_days', '7')::int)),
 linked AS (
     SELECT 'ozonetel'::text AS vendor, l.registered_at, l.final_at, o.end_time
     FROM logs l

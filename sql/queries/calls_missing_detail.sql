@@ -1,3 +1,4 @@
+-- Time range: all time (every call still missing its detail), the 200 oldest.
 -- Huawei calls missing their detail (detail_status <> 'done': pending, not-found or failed), oldest first, with why.
 -- The same definition as completeness_daily.calls_missing_detail (docs/schema.md, Definitions).
 SELECT vdn_id, call_id, campaign_id, detail_status, detail_attempts, detail_error,

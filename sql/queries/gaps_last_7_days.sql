@@ -1,16 +1,19 @@
--- Where the data has gaps in the last 7 business days: Ozonetel windows not received,
--- Huawei calls without detail. One row per vendor, campaign and day with a gap.
+-- Time range: the last 7 business days, today included (SET callrecon.query_days = N for another range).
+-- Where the data has gaps: Ozonetel windows not received, Huawei calls missing their detail
+-- (detail_status <> 'done', docs/schema.md, Definitions). One row per vendor, campaign and day with a gap.
 -- (completeness_daily holds the same counts for all days; this query bounds the scans by time first.)
 -- Uses: huawei_call_ring_idx, ozonetel_request_window_idx
 WITH tz AS (SELECT callrecon_setting('business_timezone', 'UTC') AS zone),
-since AS (SELECT (date_trunc('day', now() AT TIME ZONE zone) - interval '6 days') AT TIME ZONE zone AS t FROM tz),
+since AS (SELECT (date_trunc('day', now() AT TIME ZONE zone)
+                  - make_interval(days => callrecon_setting('query_days', '7')::int - 1)) AT TIME ZONE zone AS t
+          FROM tz),
 detail AS (
     SELECT 'huawei'::text AS vendor, h.campaign_id AS campaign,
            (COALESCE(h.ack_begin_time, h.call_time) AT TIME ZONE tz.zone)::date AS day,
            count(*) AS calls_missing_detail
     FROM huawei_call h, tz
     WHERE COALESCE(h.ack_begin_time, h.call_time) >= (SELECT t FROM since)
-      AND h.call_begin_time IS NULL AND h.call_end_time IS NULL
+      AND h.detail_status <> 'done'
     GROUP BY 1, 2, 3),
 windows AS (
     SELECT 'ozonetel'::text AS vendor, r.campaign_name AS campaign, (r.window_from AT TIME ZONE tz.zone)::date AS day,
