@@ -36,6 +36,9 @@ run: db .callrecon.env
 	  base="$${PUBLIC_BASE_URL:-http://$$(hostname -I 2>/dev/null | awk '{print $$1}' | grep . || echo 127.0.0.1):$(PORT)}"; \
 	  echo "Paste the callBackUrl into each vendor's console:"; \
 	  $(BIN)/callrecon urls --base "$$base"; \
+	  echo; echo "Try it from this folder in a second terminal (README, The two commands):"; \
+	  echo "  export PORT=$(PORT)  # and DATABASE_URL, if you exported one for make run"; \
+	  sed -n '/^source .callrecon.env/,/^callrecon status/p' README.md | sed 's/^/  /'; echo; \
 	  exec $(BIN)/gunicorn -c python:receiver.gunicorn_conf 'receiver:create_app()'
 
 # Lint and import contracts first (pyproject.toml [tool.ruff], setup.cfg [importlinter]): either failing fails the build.

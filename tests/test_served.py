@@ -168,3 +168,32 @@ def test_a_configuration_typo_stops_the_web_process_with_one_line(env):
     assert done.stderr.strip() == (
         "callrecon: OZONETEL_TIMEZONE='Mars/X' is not an IANA time zone: use a name like 'Asia/Kolkata'"
     )
+
+
+def readme_try_it_block() -> str:
+    """The shell block the README (and `make run`) gives a new user to try the receiver."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("```sh\nsource .callrecon.env") + len("```sh\n")
+    return text[start : text.index("```", start)]
+
+
+def test_the_readme_try_it_block_runs_as_written_against_a_live_server(served, env, tmp_path):
+    """#16: the README's curl and psql examples, run as written, against gunicorn on its port."""
+    base, _ = served
+    (tmp_path / ".callrecon.env").write_text(f'export OZONETEL_CALLBACK_TOKENS="{env["OZONETEL_CALLBACK_TOKENS"]}"\n')
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    shell_env = {**os.environ, **env, "PORT": base.rsplit(":", 1)[1]}
+    done = subprocess.run(
+        ["bash", "-e", "-c", readme_try_it_block()],
+        cwd=tmp_path,
+        env=shell_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    reply = json.loads(done.stdout.splitlines()[0])
+    assert reply["landed"] == 1 and reply["status"] == "landed"
+    assert "2105221234567890" in done.stdout  # psql shows the call
+    assert "pushes:" in done.stdout  # and `callrecon status` ran from PATH
