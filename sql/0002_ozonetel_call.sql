@@ -1,5 +1,5 @@
 -- Ozonetel CloudAgent calls, one row per call identity, landed from dial-status and call-details pushes.
--- Keys and field names follow ../shared/vendors.md §1.1-1.2; the push body itself is not published,
+-- Keys and field names follow docs/vendors.md §1.1-1.2; the push body itself is not published,
 -- so every field we do not map is kept in `extra`.
 
 CREATE TABLE ozonetel_call (

@@ -98,3 +98,16 @@ def test_all_timestamps_are_timestamptz(db):
         SELECT table_name || '.' || column_name FROM information_schema.columns
         WHERE table_schema = 'public' AND data_type = 'timestamp without time zone'""").fetchall()
     assert naive == []
+
+
+def test_a_comment_only_edit_of_an_applied_migration_is_not_flagged(db):
+    """0002's citation moved into the repository (#16): installs that applied the old file see no change."""
+    from receiver import migrations
+
+    [old] = migrations.COMMENT_ONLY_EDITS["0002"]
+    db.execute("UPDATE schema_migrations SET checksum = %s WHERE version = '0002'", (old,))
+    states = {m.version: state for m, state in migrations.status(db, SQL_DIR)}
+    assert "modified" not in states["0002"]
+    db.execute("UPDATE schema_migrations SET checksum = 'something-else' WHERE version = '0002'")
+    states = {m.version: state for m, state in migrations.status(db, SQL_DIR)}
+    assert states["0002"].endswith("(file modified since)")
