@@ -39,6 +39,9 @@ def collect(conn, settings, clock=None) -> dict:
             }
         )
         report[name] = entry
+    rows = health.source_health(conn)
+    lags = health.landing_lag(conn, [row["source"] for row in rows])
+    backlog = health.unlanded(conn)
     report["push_sources"] = {
         row["source"]: {
             "silent": row["silent"],
@@ -46,8 +49,9 @@ def collect(conn, settings, clock=None) -> dict:
             "last_callback_age_s": None if row["silent_for_s"] is None else round(float(row["silent_for_s"]), 1),
             "quarantined": row["quarantined"],
             "configured": bool(settings.callback_tokens(row["source"])),
+            **_landing(lags.get(row["source"]), backlog.get(row["source"])),
         }
-        for row in health.source_health(conn)
+        for row in rows
     }
     for source, count in health.gave_up(conn).items():
         if source in report:
@@ -57,6 +61,31 @@ def collect(conn, settings, clock=None) -> dict:
         for stop in blocks.listing(conn)
     ]
     return report
+
+
+def _landing(lag: dict | None, backlog: tuple | None) -> dict:
+    """Landing lag over the last health.LAG_WINDOW_S (p50, p99) and the unlanded backlog, for one source."""
+    unlanded, oldest = backlog or (0, None)
+    return {
+        "landed_recently": int(lag["landed"]) if lag else 0,
+        "landing_lag_p50_s": round(float(lag["p50"]), 3) if lag else None,
+        "landing_lag_p99_s": round(float(lag["p99"]), 3) if lag else None,
+        "unlanded": int(unlanded),
+        "oldest_unlanded_s": None if oldest is None else round(float(oldest), 1),
+    }
+
+
+def _landing_text(e: dict) -> str:
+    """'; landing lag p50 0.2 s, p99 1.1 s (last 5 min); unlanded 3, oldest 4.0 s' where there is any."""
+    text = ""
+    if e.get("landing_lag_p50_s") is not None:
+        text += (
+            f"; landing lag p50 {e['landing_lag_p50_s']:g} s, p99 {e['landing_lag_p99_s']:g} s "
+            f"(last {health.LAG_WINDOW_S // 60} min)"
+        )
+    if e.get("unlanded"):
+        text += f"; unlanded {e['unlanded']}, oldest {e['oldest_unlanded_s']:g} s"
+    return text
 
 
 def render(report: dict) -> str:
@@ -71,6 +100,7 @@ def render(report: dict) -> str:
         lines.append(
             f"{name} pushes: {flag}; last callback {age}; quarantined {e['quarantined']}"
             + ("" if e["in_working_hours"] else " (outside working hours)")
+            + _landing_text(e)
         )
     for stop in report.get("stopped", []):
         what = stop["source"] if stop["scope"] == "source" else f"{stop['source']} {stop['scope']} {stop['key']!r}"

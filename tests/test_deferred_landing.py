@@ -281,3 +281,32 @@ def test_metrics_show_the_landing_backlog_until_land_clears_it(deferred_client, 
     text = deferred_client.get("/metrics").get_data(as_text=True)
     assert 'callrecon_raw_unlanded{source="ozonetel"} 0.0' in text
     assert "callrecon_raw_unlanded_oldest_seconds{" not in text
+
+
+def test_landing_lag_is_in_metrics_and_status(deferred_client, deferred_env, db, monkeypatch, capsys):
+    """#17 (landing lag as a first-class figure): receipt to typed rows, a histogram in /metrics, p50/p99 in status."""
+    from test_operations import _sample
+
+    from reconciler import cli
+
+    for n in range(4):
+        assert deferred_client.post(URL, json={"monitorUCID": f"lag-{n}"}).status_code == 200
+    # As if the lander had been away: the rows arrived 3 s and 40 s before it lands them.
+    db.execute("UPDATE raw_inbox SET received_at = now() - interval '3 seconds'")
+    db.execute(
+        "UPDATE raw_inbox SET received_at = now() - interval '40 seconds' WHERE id = (SELECT min(id) FROM raw_inbox)"
+    )
+    text = deferred_client.get("/metrics").get_data(as_text=True)
+    assert 'callrecon_landing_lag_seconds_gcount{source="ozonetel"}' not in text  # nothing landed yet
+    assert land(deferred_env, monkeypatch, capsys)["landed_callbacks"] == 4
+    text = deferred_client.get("/metrics").get_data(as_text=True)
+    assert _sample(text, "callrecon_landing_lag_seconds_gcount", 'source="ozonetel"') == 4
+    assert _sample(text, "callrecon_landing_lag_seconds_bucket", 'le="2",source="ozonetel"') == 0
+    assert _sample(text, "callrecon_landing_lag_seconds_bucket", 'le="5",source="ozonetel"') == 3
+    assert _sample(text, "callrecon_landing_lag_seconds_bucket", 'le="60",source="ozonetel"') == 4
+    assert cli.main(["status", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)["push_sources"]["ozonetel"]
+    assert figures["landed_recently"] == 4 and figures["unlanded"] == 0
+    assert 3 <= figures["landing_lag_p50_s"] < 5 and 30 < figures["landing_lag_p99_s"] < 45
+    assert cli.main(["status"]) == 0
+    assert "landing lag p50 3" in capsys.readouterr().out

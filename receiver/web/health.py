@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from receiver.vendors.registry import VENDORS
@@ -21,6 +22,36 @@ UNLANDED = """
 SELECT source, count(*) AS unlanded, extract(epoch FROM now() - min(received_at))::float8 AS oldest_s
 FROM raw_inbox WHERE status = 'received' GROUP BY source
 """
+
+
+# Landing lag: seconds from a callback's receipt to its typed rows (raw_inbox.parsed_at), over the
+# callbacks received in the last LAG_WINDOW_S and landed once (a replay's parse is not lag). One
+# index range scan per push source on raw_inbox_source_received_idx, however large the table.
+LAG_WINDOW_S = 300
+LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
+LANDING_LAG = sql.SQL("""
+WITH lags AS (
+    SELECT s.source, extract(epoch FROM r.parsed_at - r.received_at)::float8 AS lag
+    FROM unnest(%(sources)s::text[]) AS s(source)
+    JOIN LATERAL (
+        SELECT received_at, parsed_at FROM raw_inbox
+        WHERE raw_inbox.source = s.source AND received_at > now() - make_interval(secs => %(window)s)
+          AND status <> 'received' AND parse_count = 1) r ON true)
+SELECT source, count(*) AS landed, sum(lag) AS lag_sum,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY lag) AS p50,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY lag) AS p99,
+       ARRAY[{buckets}]::bigint[] AS cumulative
+FROM lags GROUP BY source
+""").format(
+    buckets=sql.SQL(", ").join(sql.SQL("count(*) FILTER (WHERE lag <= {})").format(sql.Literal(b)) for b in LAG_BUCKETS)
+)
+
+
+def landing_lag(conn, sources) -> dict[str, dict]:
+    """Per push source: landed count, lag sum, p50, p99 and cumulative bucket counts (see LANDING_LAG)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(LANDING_LAG, {"sources": list(sources), "window": LAG_WINDOW_S}).fetchall()
+    return {row.pop("source"): row for row in rows}
 
 
 # Reconciler items that gave up (view reconcile_gave_up, on partial indexes).
@@ -47,8 +78,14 @@ def unlanded(conn) -> dict[str, tuple[int, float]]:
 class _Snapshot:
     """A one-off collector over rows already read."""
 
-    def __init__(self, rows: list[dict], backlog: dict[str, tuple[int, float]], failed: dict[str, int]):
-        self.rows, self.backlog, self.failed = rows, backlog, failed
+    def __init__(
+        self,
+        rows: list[dict],
+        backlog: dict[str, tuple[int, float]],
+        failed: dict[str, int],
+        lag: dict[str, dict] | None = None,
+    ):
+        self.rows, self.backlog, self.failed, self.lag = rows, backlog, failed, lag or {}
 
     def collect(self):
         silent = GaugeMetricFamily(
@@ -93,11 +130,23 @@ class _Snapshot:
         )
         for source, count in sorted(self.failed.items()):
             gave_up_items.add_metric([source], float(count))
-        yield from (silent, age, quarantined, waiting, oldest, gave_up_items)
+        lag = GaugeHistogramMetricFamily(
+            "callrecon_landing_lag_seconds",
+            f"Seconds from a callback's receipt to its typed rows, over the callbacks received in the last "
+            f"{LAG_WINDOW_S} s and landed (replays left out), by source.",
+            labels=["source"],
+        )
+        for source, figures in sorted(self.lag.items()):
+            buckets = [(f"{le:g}", float(n)) for le, n in zip(LAG_BUCKETS, figures["cumulative"], strict=True)]
+            buckets.append(("+Inf", float(figures["landed"])))
+            lag.add_metric([source], buckets, gsum_value=float(figures["lag_sum"] or 0.0))
+        yield from (silent, age, quarantined, waiting, oldest, gave_up_items, lag)
 
 
-def exposition(rows: list[dict], backlog: dict[str, tuple[int, float]], failed: dict[str, int]) -> bytes:
-    """Prometheus text for the source-health, backlog and gave-up gauges (read fresh at each scrape)."""
+def exposition(
+    rows: list[dict], backlog: dict[str, tuple[int, float]], failed: dict[str, int], lag: dict[str, dict] | None = None
+) -> bytes:
+    """Prometheus text for the source-health, backlog, gave-up and landing-lag figures (read fresh at each scrape)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(rows, backlog, failed))
+    registry.register(_Snapshot(rows, backlog, failed, lag))
     return generate_latest(registry)

@@ -70,7 +70,12 @@ def prometheus():
     payload, content_type = metrics.render()
     try:
         with current_app.extensions["callrecon_pool"].connection(timeout=PROBE_POOL_TIMEOUT_S) as conn:
-            payload += health.exposition(health.source_health(conn), health.unlanded(conn), health.gave_up(conn))
+            payload += health.exposition(
+                health.source_health(conn),
+                health.unlanded(conn),
+                health.gave_up(conn),
+                health.landing_lag(conn, PUSHES),
+            )
     except (psycopg.Error, PoolTimeout) as exc:
         log.warning("source health unavailable for /metrics", extra={"fields": {"error": type(exc).__name__}})
     return Response(payload, content_type=content_type)
