@@ -7,6 +7,7 @@ between batches).
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import random
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ SELECT EXISTS (SELECT 1 FROM huawei_call WHERE vdn_id = %(vdn_id)s AND detail_er
 """
 
 
-class HuaweiBase:
+class HuaweiBase(abc.ABC):
     """What both Huawei sources share: config, client, budget, failure policy and VDN stops.
 
     A source names its item table's statements (FAILED, HOLD) and keys; an item has `vdn_id`,
@@ -98,10 +99,11 @@ class HuaweiBase:
 
     def prepare(self, conn, now, since=None) -> None:
         """Nothing to add: the detail source works on the calls pushes and discovery have landed."""
+        return None  # discovery overrides this to add its campaign days
 
+    @abc.abstractmethod
     def item_key(self, item) -> dict:
-        """The item's primary key as statement parameters."""
-        raise NotImplementedError
+        """The item's primary key as statement parameters (each Huawei source's own table)."""
 
     def vdn_digest(self, key: str) -> str:
         """The settings a VDN stop depends on: changing any of them lifts it."""
