@@ -10,9 +10,8 @@ import threading
 import time
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
-from receiver.landing.masking import mask_text
+from receiver.db import unreachable
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source
 from reconciler.sources import SOURCES
@@ -85,14 +84,7 @@ def database_problem(settings) -> str | None:
         with psycopg.connect(settings.database_url, connect_timeout=5):
             return None
     except psycopg.OperationalError as exc:
-        info = conninfo_to_dict(settings.database_url)
-        where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        reason = mask_text(reason, [p for p in [info.get("password")] if p])
-        return (
-            f"the database at {where} (DATABASE_URL) does not answer ({reason});"
-            " check DATABASE_URL, or run `callrecon db ensure` for a local one"
-        )
+        return unreachable(settings.database_url, exc)
 
 
 def waiting_without_configuration(settings, unconfigured: dict, now) -> list[str]:

@@ -12,6 +12,7 @@ import inspect
 import click
 import psycopg
 
+from receiver.db import unreachable
 from receiver.settings import ConfigError, Settings
 
 HELP = "show this help message and exit"
@@ -214,7 +215,4 @@ def connect(settings):
     try:
         return psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        raise ConfigError(
-            f"cannot connect to DATABASE_URL ({str(exc).strip().splitlines()[0]}); "
-            "run `callrecon db ensure`, or check the URL and that PostgreSQL runs"
-        ) from None
+        raise ConfigError(unreachable(settings.database_url, exc)) from None
