@@ -10,7 +10,8 @@ from receiver.settings import ConfigError, Settings
 # Every setting is checked once here, in the master: a typo stops the server with one line naming
 # the variable, instead of a traceback from each worker and gunicorn's own "failed to boot" one.
 try:
-    web = Settings.from_env().web
+    _settings = Settings.from_env()
+    web = _settings.web
 except ConfigError as exc:
     print(f"callrecon: {exc}", file=sys.stderr)
     sys.exit(2)
@@ -24,7 +25,12 @@ if web.metrics_dir:
 else:
     _made_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="callrecon-metrics-")
 
-from receiver.web.access_log import RedactingLogger  # noqa: E402  (after the metrics folder is set)
+from receiver import logs  # noqa: E402  (after the metrics folder is set)
+from receiver.web.access_log import RedactingLogger  # noqa: E402
+from receiver.web.lander_process import LanderSupervisor, lander_argv  # noqa: E402
+
+# LANDING_MODE=deferred (the default) with LANDER=with-web: the master runs and restarts one lander.
+_lander = None
 
 bind = f"{web.host}:{web.port}"
 workers = web.workers
@@ -44,6 +50,15 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
 logger_class = RedactingLogger
 
 
+def when_ready(server):
+    """Start the lander beside the workers, so stored callbacks land without another command."""
+    global _lander
+    if _settings.landing_mode == "deferred" and _settings.lander == "with-web":
+        logs.configure(_settings)
+        _lander = LanderSupervisor(lander_argv(os.getpid()))
+        _lander.start()
+
+
 def child_exit(server, worker):
     """Drop a dead worker's live-gauge files so /metrics stays truthful."""
     from prometheus_client import multiprocess
@@ -52,6 +67,8 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    """Remove the metrics folder this config made (an operator-given one is left alone)."""
+    """Stop the lander; remove the metrics folder this config made (an operator-given one is left alone)."""
+    if _lander is not None:
+        _lander.stop()
     if _made_metrics_dir:
         shutil.rmtree(_made_metrics_dir, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 
@@ -17,11 +18,34 @@ from reconciler.runner import install_stop_signals
 log = logging.getLogger("callrecon.land")
 
 
-def land(conn, settings, *, follow: bool, interval: float, yield_above: float, max_lag: float) -> int:
+def watch_parent(pid: int, stop: threading.Event) -> None:
+    """Set `stop` once process `pid` is gone: a lander the web server started must not outlive it."""
+
+    def run():
+        while not stop.wait(1.0):
+            if os.getppid() != pid:
+                log.warning("the web server that started this lander is gone; stopping", extra={"fields": {"pid": pid}})
+                stop.set()
+
+    threading.Thread(target=run, name="parent-watch", daemon=True).start()
+
+
+def land(
+    conn,
+    settings,
+    *,
+    follow: bool,
+    interval: float,
+    yield_above: float,
+    max_lag: float,
+    parent_pid: int | None = None,
+) -> int:
     """Land what is pending on `conn` (closed at the end). Once: one JSON summary line, even of nothing;
     following: a line per pass that landed something, so an idle lander stays quiet."""
     stop = threading.Event()
     install_stop_signals(stop)
+    if parent_pid:
+        watch_parent(parent_pid, stop)
     watch = BurstWatch(yield_above, max_lag) if follow and yield_above > 0 else None
     waiting = False
     while True:

@@ -103,6 +103,9 @@ def env(database_url) -> dict:
         "OZONETEL_TIMEZONE": "Asia/Kolkata",
         # Required as soon as any HUAWEI_* connection or token is set (Huawei times carry no zone).
         "HUAWEI_TIMEZONE": "Asia/Shanghai",
+        # Most tests read what landed from the reply itself: inline. The default, deferred, has its own
+        # tests (test_deferred_landing.py, and the served ones with the web server's own lander).
+        "LANDING_MODE": "inline",
         "DB_POOL_SIZE": "4",
         "DB_POOL_TIMEOUT": "2",
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -70,9 +71,9 @@ def wait_until_healthy(base: str, proc: subprocess.Popen, log_path: Path) -> Non
         pause(0.1)
 
 
-@pytest.fixture
-def served(env, tmp_path):
-    """gunicorn running the Procfile's web command; yields its base URL, then its log text."""
+@contextlib.contextmanager
+def serving(env: dict, tmp_path: Path):
+    """gunicorn running the Procfile's web command with `env`; yields its base URL and log path."""
     port = free_port()
     argv = procfile("web")
     argv[0] = str(Path(sys.executable).parent / argv[0])
@@ -88,6 +89,19 @@ def served(env, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture
+def served(env, tmp_path):
+    """The web command with LANDING_MODE=inline (the test env), for tests that read the reply."""
+    with serving(env, tmp_path) as served:
+        yield served
+
+
+@pytest.fixture
+def default_env(env) -> dict:
+    """The test env without the landing pin: what a new install runs (deferred, lander with web)."""
+    return {k: v for k, v in env.items() if k not in ("LANDING_MODE", "LANDER")}
 
 
 def test_procfile_web_command_serves_callbacks_into_postgres(served, db):
@@ -114,11 +128,11 @@ def test_procfile_release_step_is_the_migration_command():
 
 @pytest.fixture
 def deferred_env(env):
-    return {**env, "LANDING_MODE": "deferred"}
+    return {**env, "LANDING_MODE": "deferred", "LANDER": "separate"}
 
 
 def test_procfile_lander_lands_what_a_deferred_web_stored_under_concurrent_posts(deferred_env, tmp_path, db):
-    """Real gunicorn (LANDING_MODE=deferred) and the Procfile's lander process, side by side."""
+    """Real gunicorn (LANDING_MODE=deferred, LANDER=separate) and the Procfile's lander process, side by side."""
     port = free_port()
     web_argv = procfile("web")
     web_argv[0] = str(Path(sys.executable).parent / web_argv[0])
@@ -177,9 +191,14 @@ def readme_try_it_block() -> str:
     return text[start : text.index("```", start)]
 
 
-def test_the_readme_try_it_block_runs_as_written_against_a_live_server(served, env, tmp_path):
-    """#16: the README's curl and psql examples, run as written, against gunicorn on its port."""
-    base, _ = served
+def test_the_readme_try_it_block_runs_as_written_against_a_live_server(default_env, tmp_path):
+    """#16: the README's curl and psql examples, run as written, against gunicorn on its port (defaults)."""
+    env = default_env
+    with serving(env, tmp_path) as (base, _):
+        run_readme_block(base, env, tmp_path)
+
+
+def run_readme_block(base, env, tmp_path):
     (tmp_path / ".callrecon.env").write_text(f'export OZONETEL_CALLBACK_TOKENS="{env["OZONETEL_CALLBACK_TOKENS"]}"\n')
     (tmp_path / "tests").symlink_to(ROOT / "tests")
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
@@ -194,6 +213,48 @@ def test_the_readme_try_it_block_runs_as_written_against_a_live_server(served, e
     )
     assert done.returncode == 0, done.stderr
     reply = json.loads(done.stdout.splitlines()[0])
-    assert reply["landed"] == 1 and reply["status"] == "landed"
+    assert reply["stored"] is True and reply["status"] == "stored"
     assert "2105221234567890" in done.stdout  # psql shows the call
     assert "pushes:" in done.stdout  # and `callrecon status` ran from PATH
+
+
+def lander_pid(log_path: Path) -> int:
+    """The pid of the lander the gunicorn master started, from its "lander started" log line."""
+    text = wait_for_text(log_path, '"msg": "lander started"')
+    line = next(ln for ln in text.splitlines() if '"msg": "lander started"' in ln)
+    return json.loads(line[line.index("{") :])["pid"]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_web_command_alone_lands_a_push_within_2_seconds_and_takes_its_lander_down(default_env, tmp_path, db):
+    """#17: with the defaults, gunicorn (as `make run` and the Procfile start it) runs the lander itself."""
+    url = "/callbacks/ozonetel/" + OZONETEL_TOKEN
+    with serving(default_env, tmp_path) as (base, log_path):
+        pid = lander_pid(log_path)
+        # The first push also waits out the lander's start-up (its imports), as after a deploy.
+        status, body = http("POST", base + url, json.dumps({"monitorUCID": "first-of-day"}).encode())
+        assert status == 200 and body["status"] == "stored"
+        deadline = time.monotonic() + 20
+        while not db.execute("SELECT 1 FROM ozonetel_call WHERE call_key = 'first-of-day'").fetchone():
+            assert time.monotonic() < deadline, log_path.read_text()
+            pause(0.05)
+        status, body = http("POST", base + url, fixture_bytes("ozonetel", "call_details__single.json"))
+        acknowledged = time.monotonic()
+        assert status == 200 and body["status"] == "stored" and body["parsed"] is False
+        while not db.execute("SELECT 1 FROM ozonetel_call WHERE call_key = '2105221234567890'").fetchone():
+            assert time.monotonic() - acknowledged < 2, "the typed row did not appear within 2 s"
+            pause(0.05)
+        assert alive(pid)
+    # gunicorn stopped (SIGTERM): its lander went with it.
+    deadline = time.monotonic() + 15
+    while alive(pid):
+        assert time.monotonic() < deadline, "the lander outlived the web server"
+        pause(0.1)
+    assert db.execute("SELECT count(*) FROM raw_inbox WHERE status <> 'landed'").fetchone()[0] == 0

@@ -85,7 +85,7 @@ BAD = [  # one bad value per kind of setting: (variable, value, words the messag
     ("OZONETEL_RATE_LIMIT", "0/60s", "at least 1 call"),
     ("OZONETEL_TIMEZONE", "Mars/Olympus", "IANA time zone"),
     ("HUAWEI_TIMEZONE", "GMT+08:00", "IANA time zone"),
-    ("LANDING_MODE", "later", "inline, deferred"),
+    ("LANDING_MODE", "later", "deferred, inline"),
     ("OZONETEL_VERIFY_APIKEY", "yes", "true, false"),
     ("HUAWEI_CAMPAIGNS", "8-1001", "vdnId:campaignId"),
     ("HUAWEI_CAMPAIGNS", "10000:1", "outside 1..9999"),

@@ -138,7 +138,7 @@ def receive(source: str, token: str):
             "records": count,
             "status": "stored",
             "parsed": False,
-            "message": "stored; `callrecon land` lands it shortly (LANDING_MODE=deferred)",
+            "message": "stored; the lander lands it within moments (LANDING_MODE=deferred)",
         }
         return _finish(source, "stored", started, *answer(200, reply), raw_id, count)
     reply = {"raw_id": raw_id, "stored": True, "records": outcome.record_count, "landed": outcome.landed}

@@ -44,7 +44,7 @@ def replay(settings, all_, source, ids, limit):
     return 0
 
 
-@click.command("land", cls=Command, short_help="land raw callbacks stored with LANDING_MODE=deferred")
+@click.command("land", cls=Command, short_help="land raw callbacks stored with LANDING_MODE=deferred (the default)")
 @option("--follow", is_flag=True, help="keep landing new rows until SIGTERM")
 @option("--interval", type=float, default=0.2, help="seconds to wait when nothing is pending")
 @option(
@@ -62,12 +62,25 @@ def replay(settings, all_, source, ids, limit):
     metavar="S",
     help="with --follow: land anyway once the oldest waiting callback is this old (default 60)",
 )
+@option(
+    "--parent-pid",
+    type=int,
+    metavar="PID",
+    help="with --follow: stop once process PID is gone (the web server's own lander uses it)",
+)
 @with_settings
-def land(settings, follow, interval, yield_above, max_lag):
+def land(settings, follow, interval, yield_above, max_lag, parent_pid):
     """Land raw callbacks that a LANDING_MODE=deferred receiver stored and nothing has parsed yet. Prints a
-    JSON summary per pass that landed something; --follow keeps going until SIGTERM (the Procfile's lander)."""
+    JSON summary per pass that landed something; --follow keeps going until SIGTERM. The web server starts
+    one itself (LANDER=with-web); run more, or your own with LANDER=separate."""
     return lander.land(
-        connect(settings), settings, follow=follow, interval=interval, yield_above=yield_above, max_lag=max_lag
+        connect(settings),
+        settings,
+        follow=follow,
+        interval=interval,
+        yield_above=yield_above,
+        max_lag=max_lag,
+        parent_pid=parent_pid,
     )
 
 
