@@ -310,3 +310,20 @@ def test_landing_lag_is_in_metrics_and_status(deferred_client, deferred_env, db,
     assert 3 <= figures["landing_lag_p50_s"] < 5 and 30 < figures["landing_lag_p99_s"] < 45
     assert cli.main(["status"]) == 0
     assert "landing lag p50 3" in capsys.readouterr().out
+
+
+def test_a_row_the_database_rejects_costs_only_itself_in_a_landing_batch(
+    deferred_client, deferred_env, db, monkeypatch, capsys
+):
+    """The lander lands a batch behind one savepoint; a failure re-lands it row by row (replay.land_batch)."""
+    bodies = [
+        {"monitorUCID": "batch-1", "CampaignName": "Renewals"},
+        {"monitorUCID": "batch-2", "CampaignName": "Re\u0000newals"},  # text Postgres cannot store
+        {"monitorUCID": "batch-3", "CampaignName": "Renewals"},
+    ]
+    ids = [deferred_client.post(URL, json=body).json["raw_id"] for body in bodies]
+    summary = land(deferred_env, monkeypatch, capsys)
+    assert summary["landed_callbacks"] == 3 and summary["by_status"] == {"landed": 2, "quarantined": 1}
+    assert [raw_row(db, raw_id)["status"] for raw_id in ids] == ["landed", "quarantined", "landed"]
+    keys = db.execute("SELECT call_key FROM ozonetel_call WHERE call_key LIKE 'batch-%' ORDER BY 1").fetchall()
+    assert keys == [("batch-1",), ("batch-3",)]

@@ -56,6 +56,21 @@ class Outcome:
         return None
 
 
+def land_unguarded(conn, lander, raw: RawRef, records, settings) -> Outcome:
+    """land() without its savepoint, for a batch that is already behind one (replay.land_batch).
+
+    Any error propagates: the caller rolls the whole batch back and lands it again with land().
+    """
+    if isinstance(records, BodyError):
+        outcome = Outcome(fatal=str(records))
+    elif not records:
+        outcome = Outcome(fatal="no records: the body is an empty array or envelope")
+    else:
+        outcome = lander(conn, raw, records, settings)
+    inbox.record_outcome(conn, raw.id, outcome)
+    return outcome
+
+
 def land(conn, lander, raw: RawRef, records, settings) -> Outcome:
     """Land decoded records (or record why they could not be decoded) against one raw row.
 

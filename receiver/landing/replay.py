@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
+import psycopg
+
 from receiver.landing import inbox
-from receiver.landing.land import RawRef, land
+from receiver.landing.land import RawRef, land, land_unguarded
 from receiver.landing.masking import mask_records
 from receiver.landing.payloads import BodyError, decode
 from receiver.vendors.registry import LANDERS
 
 BATCH = 200
+log = logging.getLogger("callrecon.landing")
+
+
+def land_batch(conn, work: list, settings) -> list:
+    """Land many raw rows behind one savepoint, their statements pipelined: one round trip per batch.
+
+    Landing row by row, each behind its own savepoint, cost five round trips per callback, and
+    the lander spent most of its time waiting on them. Should anything in the batch fail (a
+    value the database rejects, a parser bug), the batch is rolled back to its savepoint and
+    landed again row by row, where land() quarantines just the row at fault.
+    """
+    if len(work) > 1:
+        try:
+            with conn.transaction(), conn.pipeline():
+                return [land_unguarded(conn, lander, raw, records, settings) for lander, raw, records in work]
+        except psycopg.OperationalError:
+            raise
+        except Exception:
+            log.info("a landing batch of %d raw rows failed; landing them one by one", len(work))
+    return [land(conn, lander, raw, records, settings) for lander, raw, records in work]
 
 
 @dataclass
@@ -46,6 +69,7 @@ def replay(conn, settings, *, include_all=False, source=None, ids=None, limit=No
                 batch=batch,
                 pending_only=pending_only,
             )
+            work = []
             for raw_id, received_at, row_source, content_type, body, apikey_check in rows:
                 after_id = raw_id
                 lander = LANDERS.get(row_source)
@@ -56,7 +80,8 @@ def replay(conn, settings, *, include_all=False, source=None, ids=None, limit=No
                     records = mask_records(decode(bytes(body), content_type))
                 except BodyError as exc:
                     records = exc
-                outcome = land(conn, lander, RawRef(raw_id, received_at, apikey_check), records, settings)
+                work.append((lander, RawRef(raw_id, received_at, apikey_check), records))
+            for outcome in land_batch(conn, work, settings):
                 report.by_status[outcome.status] += 1
         if len(rows) < batch:
             break
