@@ -327,3 +327,91 @@ def test_a_row_the_database_rejects_costs_only_itself_in_a_landing_batch(
     assert [raw_row(db, raw_id)["status"] for raw_id in ids] == ["landed", "quarantined", "landed"]
     keys = db.execute("SELECT call_key FROM ozonetel_call WHERE call_key LIKE 'batch-%' ORDER BY 1").fetchall()
     assert keys == [("batch-1",), ("batch-3",)]
+
+
+# Pushes that exercise every rule of landing: a call seen twice in one batch, an older event after
+# a newer one, a record without times, a status notice, records credited by uniqueId and by window.
+EQUIVALENCE_BODIES = [
+    fixture_bytes("ozonetel", "call_details__single.json"),
+    fixture_bytes("ozonetel", "call_details__array.json"),
+    fixture_bytes("ozonetel", "dial_status__envelope.json"),
+    fixture_bytes("ozonetel", "dial_status__lead.json"),
+    json.dumps(
+        {
+            "monitorUCID": "eq-1",
+            "CampaignName": "Renewals_Nov",
+            "StartTime": "2024-11-20 12:05:00",
+            "EndTime": "2024-11-20 12:07:00",
+            "Status": "Answered",
+            "uniqueId": "req-8b1c",
+        }
+    ).encode(),
+    json.dumps(
+        {
+            "monitorUCID": "eq-1",
+            "CampaignName": "Renewals_Nov",
+            "StartTime": "2024-11-20 12:00:00",
+            "EndTime": "2024-11-20 12:01:00",
+            "Status": "NotAnswered",
+            "Disposition": "Older",
+        }
+    ).encode(),
+    json.dumps(
+        [
+            {"monitorUCID": "eq-2", "CampaignName": "Renewals_Nov", "StartTime": "2024-11-20 12:30:00"},
+            {"monitorUCID": "eq-2", "Disposition": "Callback later"},
+        ]
+    ).encode(),
+    json.dumps({"status": "error", "message": "Authentication failed", "uniqueId": "req-8b1c"}).encode(),
+    fixture_bytes("ozonetel", "call_details__single.json"),  # a duplicate push
+]
+LANDED_STATE = {
+    "ozonetel_call": "SELECT * FROM ozonetel_call ORDER BY call_key",
+    "ozonetel_sighting": "SELECT * FROM ozonetel_sighting ORDER BY raw_id, record_index",
+    "ozonetel_request": "SELECT id, state, records_received, received_at, last_received_at, last_error "
+    "FROM ozonetel_request ORDER BY id",
+    "ozonetel_request_credit": "SELECT * FROM ozonetel_request_credit ORDER BY request_id, raw_id",
+    "raw_inbox": "SELECT id, status, record_count, landed_count, error, parse_count FROM raw_inbox ORDER BY id",
+}
+
+
+def landed_state(db) -> dict:
+    with db.cursor(row_factory=dict_row) as cur:
+        return {name: cur.execute(query).fetchall() for name, query in LANDED_STATE.items()}
+
+
+def test_the_lander_batch_lands_exactly_what_inline_landing_lands(client, db, deferred_env, monkeypatch, capsys):
+    """land_many (the lander's set-based path) against land_records one push at a time (inline)."""
+    request_id = db.execute(
+        "INSERT INTO ozonetel_request (campaign_name, window_from, window_to, state) "
+        "VALUES ('Renewals_Nov', '2024-11-20 06:00Z', '2024-11-20 07:00Z', 'requested') RETURNING id"
+    ).fetchone()[0]
+    db.execute(
+        "INSERT INTO ozonetel_request_try (request_id, try, sent_at, outcome, unique_id) "
+        "VALUES (%s, 1, '2024-11-20 07:10Z', 'accepted', 'req-8b1c')",
+        (request_id,),
+    )
+    for body in EQUIVALENCE_BODIES:
+        assert client.post(URL, data=body, content_type="application/json").status_code in (200, 202)
+    inline = landed_state(db)
+    assert len(inline["ozonetel_call"]) >= 6 and inline["ozonetel_request_credit"]
+
+    # The same raw rows, unparsed again, landed by the lander in one batch.
+    db.execute("TRUNCATE ozonetel_call, ozonetel_sighting, ozonetel_request_credit")
+    db.execute(
+        "UPDATE ozonetel_request SET state = 'requested', records_received = 0, received_at = NULL, "
+        "last_received_at = NULL, last_error = NULL"
+    )
+    db.execute(
+        "UPDATE raw_inbox SET status = 'received', record_count = 0, landed_count = 0, error = NULL, parse_count = 0"
+    )
+    from receiver.landing import replay
+
+    def one_by_one(*args):
+        raise AssertionError("the batch failed and fell back to landing one by one")
+
+    monkeypatch.setattr(replay, "land", one_by_one)  # the set-based path must do it all
+    assert land(deferred_env, monkeypatch, capsys)["landed_callbacks"] == len(EQUIVALENCE_BODIES)
+    batched = landed_state(db)
+    for table in LANDED_STATE:
+        assert batched[table] == inline[table], table

@@ -134,6 +134,34 @@ def record_outcome(conn, raw_id: int, outcome) -> None:
     )
 
 
+# record_outcome for many raw rows: one statement instead of one per row.
+RECORD_OUTCOMES = """
+UPDATE raw_inbox r
+SET status = u.status, record_count = u.record_count, landed_count = u.landed, error = u.error,
+    parsed_at = now(), parse_count = r.parse_count + 1
+FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(counts)s::int[], %(landed)s::int[], %(errors)s::jsonb[])
+     AS u(id, status, record_count, landed, error)
+WHERE r.id = u.id
+"""
+
+
+def record_outcomes(conn, outcomes: list) -> None:
+    """record_outcome for many [(raw id, Outcome)] at once."""
+    if not outcomes:
+        return
+    errors = [outcome.error_json() for _, outcome in outcomes]
+    conn.execute(
+        RECORD_OUTCOMES,
+        {
+            "ids": [raw_id for raw_id, _ in outcomes],
+            "statuses": [outcome.status for _, outcome in outcomes],
+            "counts": [outcome.record_count for _, outcome in outcomes],
+            "landed": [outcome.landed for _, outcome in outcomes],
+            "errors": [json.dumps(e) if e is not None else None for e in errors],
+        },
+    )
+
+
 def rows_for_replay(conn, *, after_id: int, include_all: bool, source, ids, batch: int, pending_only=False):
     """The next batch of raw rows to re-parse (or, pending_only, never parsed), locked for this transaction."""
     if pending_only:

@@ -56,19 +56,30 @@ class Outcome:
         return None
 
 
-def land_unguarded(conn, lander, raw: RawRef, records, settings) -> Outcome:
-    """land() without its savepoint, for a batch that is already behind one (replay.land_batch).
+def land_unguarded(conn, push, work: list, settings) -> list[Outcome]:
+    """land() for many callbacks [(RawRef, records)] of one vendor, without land()'s savepoints.
 
-    Any error propagates: the caller rolls the whole batch back and lands it again with land().
+    For a batch that is already behind one savepoint (replay.land_batch): any error propagates,
+    and the caller rolls the whole batch back and lands it again callback by callback with land().
+    Uses the vendor's set-based `land_many` where it has one.
     """
-    if isinstance(records, BodyError):
-        outcome = Outcome(fatal=str(records))
-    elif not records:
-        outcome = Outcome(fatal="no records: the body is an empty array or envelope")
+    outcomes: list[Outcome | None] = [None] * len(work)
+    parsed = []
+    for n, (_, records) in enumerate(work):
+        if isinstance(records, BodyError):
+            outcomes[n] = Outcome(fatal=str(records))
+        elif not records:
+            outcomes[n] = Outcome(fatal="no records: the body is an empty array or envelope")
+        else:
+            parsed.append(n)
+    if push.land_many is not None:
+        landed = push.land_many(conn, [work[n] for n in parsed], settings)
     else:
-        outcome = lander(conn, raw, records, settings)
-    inbox.record_outcome(conn, raw.id, outcome)
-    return outcome
+        landed = [push.land(conn, work[n][0], work[n][1], settings) for n in parsed]
+    for n, outcome in zip(parsed, landed, strict=True):
+        outcomes[n] = outcome
+    inbox.record_outcomes(conn, [(raw.id, outcome) for (raw, _), outcome in zip(work, outcomes, strict=True)])
+    return outcomes
 
 
 def land(conn, lander, raw: RawRef, records, settings) -> Outcome:

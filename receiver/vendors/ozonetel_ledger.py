@@ -47,6 +47,37 @@ WHERE id IN (SELECT request_id FROM ozonetel_request_try WHERE unique_id = %(uni
 """
 
 
+# MATCH for many callbacks at once: each element carries its raw row and time.
+MATCH_MANY = """
+WITH x AS (
+    SELECT * FROM unnest(%(raw_ids)s::bigint[], %(seen)s::timestamptz[], %(ids)s::text[], %(campaigns)s::text[],
+                         %(times)s::timestamptz[]) AS x(raw_id, seen_at, unique_id, campaign, t)
+), matched AS (
+    SELECT x.raw_id, x.seen_at, t.request_id AS id
+    FROM x
+    JOIN LATERAL (SELECT request_id FROM ozonetel_request_try
+                  WHERE unique_id = x.unique_id ORDER BY try DESC LIMIT 1) t ON true
+    WHERE x.unique_id IS NOT NULL
+    UNION ALL
+    SELECT x.raw_id, x.seen_at, r.id
+    FROM x
+    JOIN ozonetel_request r ON r.campaign_name = x.campaign AND x.t >= r.window_from AND x.t < r.window_to
+    WHERE x.unique_id IS NULL AND r.state IN ('requested', 'timed-out', 'received')
+), credit AS (
+    INSERT INTO ozonetel_request_credit (request_id, raw_id, records, credited_at)
+    SELECT id, raw_id, count(*)::int, min(seen_at) FROM matched GROUP BY id, raw_id
+    ON CONFLICT DO NOTHING
+    RETURNING request_id, records, credited_at
+), per_request AS (
+    SELECT request_id, sum(records)::int AS records, min(credited_at) AS first_at, max(credited_at) AS last_at
+    FROM credit GROUP BY request_id
+)
+UPDATE ozonetel_request r SET state = 'received', records_received = records_received + c.records,
+    received_at = COALESCE(received_at, c.first_at), last_received_at = c.last_at, last_error = NULL
+FROM per_request c WHERE r.id = c.request_id
+"""
+
+
 def notice_fields(record: dict) -> tuple[str, str, str]:
     """(uniqueId, status, message) of a status notice, by field name ignoring case."""
     folded = {normalise_key(str(k)): v for k, v in record.items()}
@@ -82,3 +113,31 @@ def match(conn, raw_id: int, rows: list[dict], notices: list[dict], now) -> None
             conn.execute(
                 CLOSE_BY_NOTICE, {"unique_id": unique_id, "ok": status == "success", "message": message, "now": now}
             )
+
+
+def match_many(conn, callbacks: list) -> None:
+    """match() for many callbacks [(RawRef, landed rows, notices)] in one statement (plus one per notice)."""
+    raw_ids, seen, ids, campaigns, times = [], [], [], [], []
+    for raw, rows, _ in callbacks:
+        for r in rows:
+            if r.get("request_unique_id"):
+                unique_id, campaign, at = r["request_unique_id"], None, None
+            elif r.get("campaign_name") and r.get("start_time"):
+                unique_id, campaign, at = None, r["campaign_name"], r["start_time"]
+            else:
+                continue
+            raw_ids.append(raw.id)
+            seen.append(raw.received_at)
+            ids.append(unique_id)
+            campaigns.append(campaign)
+            times.append(at)
+    if raw_ids:
+        conn.execute(MATCH_MANY, {"raw_ids": raw_ids, "seen": seen, "ids": ids, "campaigns": campaigns, "times": times})
+    for raw, _, notices in callbacks:
+        for notice in notices:
+            unique_id, status, message = notice_fields(notice)
+            if unique_id:
+                conn.execute(
+                    CLOSE_BY_NOTICE,
+                    {"unique_id": unique_id, "ok": status == "success", "message": message, "now": raw.received_at},
+                )

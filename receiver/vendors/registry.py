@@ -44,6 +44,9 @@ class Push:
     reply: Callable = json_reply  # (status_code, body) -> (status_code, body) as the vendor wants it
     check: Callable = no_check  # (records, settings) -> verdicts kept with the raw row, before masking
     openapi: OpenApi | None = None
+    # (conn, [(RawRef, records)], settings) -> [Outcome]: the same rows as `land` one callback at a
+    # time, in set-based statements. Optional: the lander uses it where a vendor has one.
+    land_many: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ def _declare() -> None:
                 lambda settings: settings.ozonetel_callback_tokens,
                 check=ozonetel.check_apikeys,
                 openapi=OpenApi("OzonetelRecord", ozonetel.FIELDS),
+                land_many=ozonetel.land_many,
             ),
             sources=("reconciler.sources.ozonetel:OzonetelSource",),
             settings=OzonetelApiSettings,
