@@ -29,8 +29,8 @@ from receiver import logs  # noqa: E402  (after the metrics folder is set)
 from receiver.web.access_log import RedactingLogger  # noqa: E402
 from receiver.web.lander_process import LanderSupervisor, lander_argv  # noqa: E402
 
-# LANDING_MODE=deferred (the default) with LANDER=with-web: the master runs and restarts one lander.
-_lander = None
+# LANDING_MODE=deferred (the default) with LANDER=with-web: the master runs and restarts the landers.
+_landers: list = []
 
 bind = f"{web.host}:{web.port}"
 workers = web.workers
@@ -52,11 +52,12 @@ logger_class = RedactingLogger
 
 def when_ready(server):
     """Start the lander beside the workers, so stored callbacks land without another command."""
-    global _lander
     if _settings.landing_mode == "deferred" and _settings.lander == "with-web":
         logs.configure(_settings)
-        _lander = LanderSupervisor(lander_argv(os.getpid()))
-        _lander.start()
+        # Idle while a burst lasts (they stand aside), then they share the backlog (SKIP LOCKED).
+        _landers.extend(LanderSupervisor(lander_argv(os.getpid())) for _ in range(_settings.lander_processes))
+        for lander in _landers:
+            lander.start()
 
 
 def child_exit(server, worker):
@@ -68,7 +69,7 @@ def child_exit(server, worker):
 
 def on_exit(server):
     """Stop the lander; remove the metrics folder this config made (an operator-given one is left alone)."""
-    if _lander is not None:
-        _lander.stop()
+    for lander in _landers:
+        lander.stop()
     if _made_metrics_dir:
         shutil.rmtree(_made_metrics_dir, ignore_errors=True)

@@ -80,6 +80,7 @@ class Settings:
     db_pool_timeout: int = setting("DB_POOL_TIMEOUT", Count, 5, minimum=1)
     landing_mode: str = setting("LANDING_MODE", Choice, "deferred", choices=("deferred", "inline"))
     lander: str = setting("LANDER", Choice, "with-web", choices=("with-web", "separate"))
+    lander_processes: int = setting("LANDER_PROCESSES", Count, 2, minimum=1)
     sql_dir: Path = setting("CALLRECON_SQL_DIR", PathField, DEFAULT_SQL_DIR)  # noqa: RUF009 (a Field)
     log_level: str = setting("LOG_LEVEL", Upper, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
     leadsquared: LeadSquaredSettings = field(default_factory=LeadSquaredSettings)

@@ -11,6 +11,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields
 MAX_TEXT = 8192
 VENDOR_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M")
 MAX_DURATION_S = 10 * 24 * 3600
+_PLAIN_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})\Z")
 
 
 class BaseSchema(Schema):
@@ -58,6 +59,14 @@ class VendorTime(VendorField):
         if not isinstance(value, str):
             raise ValidationError(f"expected a 'YYYY-MM-DD HH:MM:SS' time, got {type(value).__name__}")
         text = value.strip()
+        # The shape nearly every vendor time has, read without strptime (about 10x its speed,
+        # and the lander reads two per Ozonetel record); anything else goes through the formats.
+        match = _PLAIN_TIME.match(text)
+        if match:
+            try:
+                return dt.datetime(*map(int, match.groups()))
+            except ValueError:
+                pass
         for fmt in VENDOR_TIME_FORMATS:
             try:
                 return dt.datetime.strptime(text, fmt)
