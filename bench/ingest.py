@@ -84,7 +84,8 @@ def stored_records(url: str, app: str) -> int:
 
 
 def landing(url: str, started, ended, seconds_after: float) -> dict:
-    """Lag of the callbacks received during the measured burst, from raw_inbox (database clock)."""
+    """Lag of the callbacks received during the measured burst, from raw_inbox (database clock), and the
+    typed records per second from the burst's start to its last landing (landing's own throughput)."""
     with psycopg.connect(url) as conn:
         p50, p99, last = conn.execute(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), percentile_cont(0.99) WITHIN GROUP "
@@ -92,7 +93,17 @@ def landing(url: str, started, ended, seconds_after: float) -> dict:
             "parsed_at FROM raw_inbox WHERE received_at BETWEEN %s AND %s) r",
             (started, ended),
         ).fetchone()
-    return {"lag_p50_s": p50, "lag_p99_s": p99, "last_landed_after_s": seconds_after}
+        landed = conn.execute(
+            "SELECT coalesce(sum(landed_count), 0) FROM raw_inbox WHERE received_at BETWEEN %s AND %s",
+            (started, ended),
+        ).fetchone()[0]
+    span = (last - started).total_seconds() if last else None
+    return {
+        "lag_p50_s": p50,
+        "lag_p99_s": p99,
+        "last_landed_after_s": seconds_after,
+        "landed_records_s": landed / span if span else None,
+    }
 
 
 def db_now(url: str):
@@ -230,7 +241,7 @@ def main() -> int:
         print(f"b (the durable limit) = {APPS[b_app][0] if b_app else '-'}")
         print(
             "app | req/s | × b | records/s | p50 ms | p99 ms | non-2xx | lag p50 s | lag p99 s "
-            "| last landed after burst s | acked records | stored | acked-but-missing (all rounds)"
+            "| last landed after burst s | landed records/s | acked records | stored | acked-but-missing (all rounds)"
         )
         shape = {"b": b_app, "apps": {}}
         for app, r in rows.items():
@@ -245,7 +256,8 @@ def main() -> int:
             print(
                 f"{app} {r['name']} | {r['rps']:.0f} | {fmt(ratio)} | {r['rec_s']:.0f} | {r['p50']:.2f} | "
                 f"{r['p99']:.2f} | {non2xx} | {fmt(lag.get('lag_p50_s'))} | {fmt(lag.get('lag_p99_s'))} | "
-                f"{fmt(lag.get('last_landed_after_s'))} | {(r['requests'] - r['non2xx']) * records} | "
+                f"{fmt(lag.get('last_landed_after_s'))} | {fmt(lag.get('landed_records_s'), 0)} | "
+                f"{(r['requests'] - r['non2xx']) * records} | "
                 f"{r['stored'] if r['stored'] is not None else '-'} | {missing}"
             )
             shape["apps"][app] = {
