@@ -303,3 +303,21 @@ def test_no_page_shows_a_secret(ops, seeded):
         text = html(response)
         assert not [s[:6] for s in PAGE_SECRETS if s in text], path
     assert "Apikey=***" in html(ops.get(f"/ops/events/{seeded['foreign']}"))
+
+
+def test_the_cli_acts_on_items_with_the_same_code(env, seeded, db, monkeypatch, capsys):
+    from reconciler import cli
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    key = str(seeded["window_failing"])
+    assert cli.main(["items", "list", "ozonetel", "--state", "failing"]) == 0
+    assert f"{key}\tfailing\ttries 1" in capsys.readouterr().out
+    assert cli.main(["items", "give-up", "ozonetel", key, "--reason", "campaign closed", "--by", "cli:test"]) == 0
+    assert "gave up (campaign closed)" in capsys.readouterr().out
+    error = db.execute("SELECT last_error FROM ozonetel_request WHERE id = %s", (key,)).fetchone()[0]
+    assert "given up by cli:test" in error
+    assert cli.main(["items", "give-up", "ozonetel", key, "--reason", "again"]) == 2
+    assert "only open items can be given up" in capsys.readouterr().err
+    assert cli.main(["items", "retry", "ozonetel", key]) == 0
+    assert "reopened for one more try" in capsys.readouterr().out
