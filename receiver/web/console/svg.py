@@ -12,7 +12,7 @@ def sparkline(values: list[float], *, width: int = 240, height: int = 36, label:
     step = width / max(len(values) - 1, 1)
     points = " ".join(f"{i * step:.1f},{height - 2 - v * scale:.1f}" for i, v in enumerate(values))
     return Markup(
-        f'<svg width="{width + 70}" height="{height}" role="img" aria-label="{escape(label)}">'
+        f'<svg width="{width + 90}" height="{height}" role="img" aria-label="{escape(label)}">'
         f"<title>{escape(label)}</title>"
         f'<line x1="0" y1="{height - 2}" x2="{width}" y2="{height - 2}" stroke="#d8dce3"/>'
         f'<polyline fill="none" stroke="#2f6feb" stroke-width="1.5" points="{points}"/>'
