@@ -110,6 +110,28 @@ def counts(conn, work: WorkTable, now: dt.datetime) -> dict:
     return row
 
 
+# Vendor calls the runs of one budget's sources counted in the last hour (each item a run handles is
+# one call), against the budget in force (rate_budget.effective_*: the stricter of the configured and
+# the learned limit). reconcile_run_source_started_idx bounds the runs read.
+BUDGET_USE = """
+SELECT b.effective_calls, b.effective_period_ms, b.paused_until,
+       (SELECT COALESCE(sum(v.value::bigint), 0)::bigint FROM reconcile_run r, jsonb_each_text(r.counts) v
+        WHERE r.source = ANY(%(sources)s) AND r.started_at > %(now)s - interval '1 hour') AS used
+FROM rate_budget b WHERE b.name = %(budget)s
+"""
+
+
+def budget_use(conn, budget: str, tables: list[WorkTable], now: dt.datetime) -> dict | None:
+    """Calls spent in the last hour by the sources sharing `budget`, against its hourly limit (None: never run)."""
+    sources = [t.source for t in tables if t.budget == budget]
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(BUDGET_USE, {"budget": budget, "sources": sources, "now": now}).fetchone()
+    if row is None:
+        return None
+    per_hour = row["effective_calls"] * 3_600_000 / row["effective_period_ms"]
+    return {**row, "per_hour": per_hour, "share": row["used"] / per_hour if per_hour else 0.0}
+
+
 def items(conn, work: WorkTable, state: str, *, after: str | None = None, limit: int = PAGE) -> list[dict]:
     """One page of items in a state, oldest first (keyset on the time they are about, then the key)."""
     query = sql.SQL("SELECT * FROM (SELECT {cols} FROM {t} WHERE {cond}) i {after} ORDER BY about, key LIMIT {n}")

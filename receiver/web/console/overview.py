@@ -34,15 +34,6 @@ LAST_RUN = """
 SELECT id, started_at, finished_at, outcome, counts, error FROM reconcile_run
 WHERE source = %(source)s ORDER BY started_at DESC, id DESC LIMIT 1
 """
-# Vendor calls the runs of one budget's sources counted in the last hour (each item a run handles
-# is one call), against the budget in force (rate_budget.effective_*, the stricter of configured and
-# learned limits).
-BUDGET = """
-SELECT b.effective_calls, b.effective_period_ms, b.paused_until,
-       (SELECT COALESCE(sum(v.value::bigint), 0) FROM reconcile_run r, jsonb_each_text(r.counts) v
-        WHERE r.source = ANY(%(sources)s) AND r.started_at > %(now)s - interval '1 hour') AS used
-FROM rate_budget b WHERE b.name = %(budget)s
-"""
 BLOCKS = "SELECT source, scope, key, reason, fix, since, recheck_at FROM reconcile_block ORDER BY source, scope, key"
 
 
@@ -89,21 +80,17 @@ def work_rows(conn, moment: dt.datetime) -> dict[str, list[dict]]:
     """Per vendor: each of its reconciler sources' counts, last run and budget use."""
     out: dict[str, list[dict]] = {}
     tables = work_items_by_vendor()
+    every = [t for ts in tables.values() for t in ts]
     with conn.cursor(row_factory=dict_row) as cur:
-        for vendor, work_tables in tables.items():
-            for table in work_tables:
-                sharing = [t.source for ts in tables.values() for t in ts if t.budget == table.budget]
-                budget = cur.execute(BUDGET, {"budget": table.budget, "sources": sharing, "now": moment}).fetchone()
-                if budget:
-                    per_hour = budget["effective_calls"] * 3_600_000 / budget["effective_period_ms"]
-                    budget = {**budget, "per_hour": per_hour, "share": budget["used"] / per_hour if per_hour else 0}
+        for vendor, vendor_tables in tables.items():
+            for table in vendor_tables:
                 out.setdefault(vendor, []).append(
                     {
                         "source": table.source,
                         "budget_name": table.budget,
                         "counts": work_items.counts(conn, table, moment),
                         "last_run": cur.execute(LAST_RUN, {"source": table.source}).fetchone(),
-                        "budget": budget,
+                        "budget": work_items.budget_use(conn, table.budget, every, moment),
                     }
                 )
     return out
