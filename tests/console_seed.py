@@ -30,6 +30,14 @@ PAGE_SECRETS = (*SECRETS, FOREIGN_APIKEY)
 QUARANTINED_PHONE = "9123456780"
 
 
+def database_now(database_url: str) -> dt.datetime:
+    """The console's pinned clock: the database's now() plus a minute, so rows the tests push (stamped by the
+    database) are in the page's past however the test machine's own clock is set (README: Tests, faketime)."""
+    with psycopg.connect(database_url) as conn:
+        moment = conn.execute("SELECT now()").fetchone()[0]
+    return moment.astimezone(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(minutes=1)
+
+
 def console_env(env: dict) -> dict:
     """The test environment plus the console's settings; working hours all day, so silence is the clock's alone."""
     return {

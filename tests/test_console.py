@@ -14,6 +14,7 @@ from console_seed import (
     QUARANTINED_PHONE,
     console_app,
     csrf_from,
+    database_now,
     scrub,
     seed,
     sign_in,
@@ -26,21 +27,23 @@ from receiver.settings import Settings
 from receiver.vendors.registry import work_tables
 from receiver.web.console import overview
 
-# The console's clock, a minute past the wall clock: the pushes the tests send are stamped by the
-# database's now() and must be in the page's past.
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(minutes=1)
+
+@pytest.fixture
+def now(database_url) -> dt.datetime:
+    """The console's pinned clock (console_seed.database_now)."""
+    return database_now(database_url)
 
 
 @pytest.fixture
-def app(env):
-    app = console_app(env, NOW)
+def app(env, now):
+    app = console_app(env, now)
     yield app
     app.extensions["callrecon_pool"].close()
 
 
 @pytest.fixture
-def seeded(app, database_url):
-    ids = seed(app.test_client(), database_url, NOW)
+def seeded(app, database_url, now):
+    ids = seed(app.test_client(), database_url, now)
     yield ids
     scrub(database_url, ids)
 
@@ -109,7 +112,7 @@ def test_without_ops_tokens_the_console_is_a_404_and_the_log_says_how_to_enable_
         app.extensions["callrecon_pool"].close()
 
 
-def test_the_session_cookie_is_signed_httponly_strict_and_secure_behind_https(env):
+def test_the_session_cookie_is_signed_httponly_strict_and_secure_behind_https(env, now):
     app = create_app(Settings.from_env({**_console_env(env), "PUBLIC_BASE_URL": "https://calls.example.com"}))
     try:
         cookie = sign_in(app.test_client()).headers["Set-Cookie"]
@@ -117,7 +120,7 @@ def test_the_session_cookie_is_signed_httponly_strict_and_secure_behind_https(en
         assert OPS_TOKEN not in cookie
     finally:
         app.extensions["callrecon_pool"].close()
-    plain = console_app(env, NOW)
+    plain = console_app(env, now)
     try:
         assert "Secure" not in sign_in(plain.test_client()).headers["Set-Cookie"]
     finally:
@@ -130,15 +133,15 @@ def _console_env(env):
     return console_env(env)
 
 
-def test_a_token_rotated_out_ends_its_sessions(env):
-    old = console_app(env, NOW)
+def test_a_token_rotated_out_ends_its_sessions(env, now):
+    old = console_app(env, now)
     client = old.test_client()
     assert sign_in(client, token=OPS_OLD_TOKEN).status_code == 302
     assert client.get("/ops/").status_code == 200
     old.extensions["callrecon_pool"].close()
     rotated = create_app(Settings.from_env({**_console_env(env), "OPS_TOKENS": OPS_TOKEN}))
     try:
-        rotated.config["CALLRECON_CLOCK"] = lambda: NOW
+        rotated.config["CALLRECON_CLOCK"] = lambda: now
         cookie = client.get_cookie("callrecon_ops", path="/ops")
         again = rotated.test_client()
         again.set_cookie("callrecon_ops", cookie.value, path="/ops")
@@ -233,14 +236,14 @@ def test_journey_by_phone_number_and_by_call_id(ops, seeded):
     assert "No call with phone number or id" in html(ops.get("/ops/journey?q=0000"))
 
 
-def test_work_retry_now_and_give_up_go_through_receiver_work(ops, seeded, db):
+def test_work_retry_now_and_give_up_go_through_receiver_work(ops, seeded, db, now):
     failing = html(ops.get("/ops/work?source=ozonetel&state=failing"))
     key = str(seeded["window_failing"])
     assert f"<code>{key}</code>" in failing and "no push within 15m" in failing
     csrf = csrf_from(failing)
     done = ops.post("/ops/work/retry", data={"source": "ozonetel", "key": key, "csrf_token": csrf, "state": "failing"})
     assert "due now" in html(ops.get(done.headers["Location"]))
-    assert db.execute("SELECT next_at FROM ozonetel_request WHERE id = %s", (key,)).fetchone()[0] == NOW
+    assert db.execute("SELECT next_at FROM ozonetel_request WHERE id = %s", (key,)).fetchone()[0] == now
     ops.post(
         "/ops/work/give-up", data={"source": "ozonetel", "key": key, "csrf_token": csrf, "reason": "campaign closed"}
     )
@@ -252,18 +255,18 @@ def test_work_retry_now_and_give_up_go_through_receiver_work(ops, seeded, db):
     assert "only open items can be given up" in html(ops.get(refused.headers["Location"]))
 
 
-def test_reopening_an_item_that_gave_up(app, seeded, db):
+def test_reopening_an_item_that_gave_up(app, seeded, db, now):
     table = work_tables()["ozonetel"]
     key = str(seeded["window_failed"])
     with psycopg.connect(app.config["CALLRECON_SETTINGS"].database_url) as conn:
-        assert "reopened" in items.retry_now(conn, table, key, NOW, "test")
+        assert "reopened" in items.retry_now(conn, table, key, now, "test")
     state, tries, error = db.execute(
         "SELECT state, tries, last_error FROM ozonetel_request WHERE id = %s", (key,)
     ).fetchone()
     assert (state, tries) == ("timed-out", 3) and "reopened by test" in error
     with pytest.raises(items.WorkError, match="not a ozonetel item key|no ozonetel item"):
         with psycopg.connect(app.config["CALLRECON_SETTINGS"].database_url) as conn:
-            items.retry_now(conn, table, "999999", NOW, "test")
+            items.retry_now(conn, table, "999999", now, "test")
 
 
 def test_completeness_matches_the_completeness_daily_view(ops, seeded, db, app):

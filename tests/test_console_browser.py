@@ -11,12 +11,11 @@ never downloads a driver of its own.
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import threading
 
 import pytest
-from console_seed import OPS_TOKEN, QUARANTINED_PHONE, console_app, scrub, seed
+from console_seed import OPS_TOKEN, QUARANTINED_PHONE, console_app, database_now, scrub, seed
 from werkzeug.serving import make_server
 
 from conftest import ROOT
@@ -29,14 +28,14 @@ pytestmark = pytest.mark.skipif(
     "install those two Debian packages to run the real-browser test",
 )
 SCREENSHOT = ROOT / "docs" / "console.png"
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(minutes=1)
 
 
 @pytest.fixture
 def served(env, database_url):
     """The app with the console on, seeded, served on a loopback port by a thread."""
-    app = console_app(env, NOW)
-    ids = seed(app.test_client(), database_url, NOW)
+    now = database_now(database_url)
+    app = console_app(env, now)
+    ids = seed(app.test_client(), database_url, now)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
