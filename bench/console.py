@@ -99,7 +99,7 @@ def pages(s: dict) -> dict[str, str]:
         "journey by Ozonetel id": f"/ops/journey?q={s['key']}",
         "journey by Huawei id": f"/ops/journey?q={s['huawei']}",
         "completeness 7 days": "/ops/completeness",
-        "completeness 31 days": "/ops/completeness?days=31",
+        "completeness 14 days": "/ops/completeness?days=14",
         "calls of one cell": f"/ops/calls?vendor=ozonetel&campaign={s['campaign']}&day={s['day']}",
         "work: ozonetel gave up": "/ops/work?source=ozonetel&state=gave-up",
         "work: huawei open": "/ops/work?source=huawei&state=open",

@@ -91,12 +91,14 @@ class WorkTable:
 
 
 def counts(conn, work: WorkTable, now: dt.datetime) -> dict:
-    """Open, failing and gave-up items with the oldest open one's time; each count reads a partial index."""
+    """Open, failing and gave-up items with the oldest open one's time, in one pass over the ledger's partial
+    indexes (open and gave-up rows only, never the finished bulk)."""
     query = sql.SQL(
-        "SELECT (SELECT count(*) FROM {t} WHERE {open}) AS open, "
-        "(SELECT count(*) FROM {t} WHERE ({open}) AND {error} IS NOT NULL) AS failing, "
-        "(SELECT count(*) FROM {t} WHERE {gave_up}) AS gave_up, "
-        "(SELECT min({about}) FROM {t} WHERE {open}) AS oldest"
+        "SELECT count(*) FILTER (WHERE {open}) AS open, "
+        "count(*) FILTER (WHERE ({open}) AND {error} IS NOT NULL) AS failing, "
+        "count(*) FILTER (WHERE {gave_up}) AS gave_up, "
+        "min({about}) FILTER (WHERE {open}) AS oldest "
+        "FROM {t} WHERE ({open}) OR ({gave_up})"
     ).format(
         t=sql.Identifier(work.table),
         open=sql.SQL(work.open),

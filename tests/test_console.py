@@ -296,7 +296,7 @@ def test_no_page_shows_a_secret(ops, seeded):
         "/ops/quarantine",
         "/ops/journey?q=9876543210",
         "/ops/journey?q=" + QUARANTINED_PHONE,
-        "/ops/completeness?days=31",
+        "/ops/completeness?days=14",
         *(f"/ops/work?source={s}&state={st}" for s in work_tables() for st in items.STATES),
         *(f"/ops/events/{i}" for i in raw_ids),
     ]
