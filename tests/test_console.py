@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 import psycopg
 import pytest
@@ -324,3 +325,25 @@ def test_the_cli_acts_on_items_with_the_same_code(env, seeded, db, monkeypatch, 
     assert "only open items can be given up" in capsys.readouterr().err
     assert cli.main(["items", "retry", "ozonetel", key]) == 0
     assert "reopened for one more try" in capsys.readouterr().out
+
+
+def test_events_page_by_keyset_without_gaps_or_repeats(ops, seeded, db, now):
+    db.execute(
+        "INSERT INTO raw_inbox (received_at, source, body, body_sha256, body_bytes, status) "
+        "SELECT %s - make_interval(secs => n), 'ozonetel', '{}'::bytea, 'x', 2, 'landed' FROM generate_series(1, 70) n",
+        (now,),
+    )
+    seen, path = [], "/ops/events?source=ozonetel"
+    while path:
+        page = html(ops.get(path))
+        seen += [int(i) for i in re.findall(r'<td><a href="/ops/events/(\d+)">', page)]
+        older = re.search(r'<a href="([^"]+)">Older', page)
+        path = older[1].replace("&amp;", "&") if older else None
+    expected = db.execute(
+        "SELECT id FROM raw_inbox WHERE source = 'ozonetel' AND received_at >= %s - interval '1 day' "
+        "ORDER BY received_at DESC, id DESC",
+        (now,),
+    ).fetchall()
+    assert seen == [r[0] for r in expected] and len(seen) > 50
+    assert ops.get("/ops/events?before=garbage|x").status_code == 400
+    assert ops.get("/ops/work?source=ozonetel&after=garbage").status_code == 400

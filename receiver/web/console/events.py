@@ -91,7 +91,10 @@ def events():
     before_at, before_id = until, 2**62
     if args.get("before"):
         at, _, raw_id = args["before"].partition("|")
-        before_at, before_id = dt.datetime.fromisoformat(at), int(raw_id)
+        try:
+            before_at, before_id = dt.datetime.fromisoformat(at), int(raw_id)
+        except ValueError:
+            abort(400, "the page link is damaged: go back to the first page of the search")
     params = {
         "sources": [source] if source else list(PUSHES),
         "since": since,

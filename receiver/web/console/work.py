@@ -5,6 +5,8 @@ The actions are receiver.work's, the same functions `callrecon items retry|give-
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import abort, flash, redirect, request, url_for
 
 from receiver import work as items
@@ -21,8 +23,14 @@ def work():
     state = request.args.get("state") or "open"
     if source not in tables or state not in items.STATES:
         abort(400, f"source must be one of {', '.join(tables)} and state one of {', '.join(items.STATES)}")
+    after = request.args.get("after")
+    if after:
+        try:
+            dt.datetime.fromisoformat(after.partition("|")[0])
+        except ValueError:
+            abort(400, "the page link is damaged: go back to the first page")
     with pool().connection() as conn:
-        rows = items.items(conn, tables[source], state, after=request.args.get("after"))
+        rows = items.items(conn, tables[source], state, after=after)
     more = None
     if len(rows) == items.PAGE:
         more = {"source": source, "state": state, "after": f"{rows[-1]['about'].isoformat()}|{rows[-1]['key']}"}
