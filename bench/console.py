@@ -125,6 +125,59 @@ def timed(client, path: str, runs: int) -> list[float]:
     return timings[1:]
 
 
+def plans(url: str, s: dict) -> dict[str, list[str]]:
+    """The indexes the planner really uses for each page's main query, as the page runs it."""
+    import datetime as dt
+
+    from psycopg import sql
+
+    from receiver.vendors.registry import PUSHES, work_tables
+    from receiver.web.console import completeness, events, journey, overview
+
+    now = dt.datetime.now(dt.timezone.utc)
+    week = (now - dt.timedelta(days=6)).replace(hour=0, minute=0, second=0, microsecond=0)
+    search = {
+        "sources": list(PUSHES),
+        "since": now - dt.timedelta(days=1),
+        "until": now,
+        "status": None,
+        "q": None,
+        "before_at": now,
+        "before_id": 2**62,
+        "limit": events.PAGE,
+    }
+    wanted = {
+        "overview: push figures": (overview.PUSH_FIGURES, {"now": now, "sources": list(PUSHES), "bin": 900}),
+        "overview: 24 h chart": (overview.PUSH_BINS, {"now": now, "sources": list(PUSHES), "bin": 900}),
+        "events: search": (events.SEARCH, search),
+        "events: quarantined": (events.SEARCH, {**search, "status": "quarantined"}),
+        "quarantine: reasons": (events.REASONS, {"source": None}),
+        "journey: calls by phone": (journey.CALLS, {"phone": s["phone"], "id": None, "limit": journey.MAX_CALLS}),
+        "completeness: 7 days": (completeness.COMPLETENESS, {"since": week, "until": now, "zone": "UTC"}),
+    }
+    for name, table in work_tables().items():
+        wanted[f"work counts: {name}"] = (
+            sql.SQL("SELECT count(*) FROM {t} WHERE ({o}) OR ({g})").format(
+                t=sql.Identifier(table.table), o=sql.SQL(table.open), g=sql.SQL(table.gave_up)
+            ),
+            {},
+        )
+    used = {}
+    with psycopg.connect(url) as conn:
+        for name, (query, params) in wanted.items():
+            explain = sql.SQL("EXPLAIN (FORMAT JSON) ") + (
+                query if isinstance(query, sql.Composable) else sql.SQL(query)
+            )
+            plan = json.dumps(conn.execute(explain, params).fetchone()[0])
+            used[name] = sorted(set(re.findall(r'"Index Name": "([^"]+)"', plan))) + (
+                [
+                    "Seq Scan on " + t
+                    for t in sorted(set(re.findall(r'"Node Type": "Seq Scan".*?"Relation Name": "([^"]+)"', plan)))
+                ]
+            )
+    return used
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=1_000_000)
@@ -168,6 +221,10 @@ def main() -> int:
         }
         print(f"{name:36} | {median:9.1f} | {max(timings):6.1f} | {median / baseline:9.1f}")
     app.extensions["callrecon_pool"].close()
+    print(f"\n{'query':36} | indexes the planner uses")
+    used = plans(url, samples(url))
+    for name, indexes in used.items():
+        print(f"{name:36} | {', '.join(indexes) or '-'}")
     worst = max(results.values(), key=lambda r: r["median_ms"])["median_ms"]
     ok = worst <= LIMIT_MS
     verdict = "PASS" if ok else "FAIL"
