@@ -17,6 +17,7 @@ shows in reconcile_gave_up and spends no more of the vendor's budget.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from psycopg import sql
@@ -48,6 +49,7 @@ class WorkTable:
     give_up_set: str  # SQL assignments that give an open item up
     reopen_set: str  # SQL assignments that reopen an item that gave up
     retry_set: str = ""  # SQL assignments besides next_at that make an open item claimable now
+    problems: Callable = lambda settings: []  # settings -> what keeps the source from running (variables named)
 
     def _where_key(self, key: str) -> tuple[sql.Composable, dict]:
         """WHERE clause and parameters for one item, from its 'a:b' key."""

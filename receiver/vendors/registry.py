@@ -137,6 +137,7 @@ def _declare() -> None:
                     give_up_set="status = 'failed', final_at = %(now)s, last_error = "
                     + gave_up_note.format(error="last_error"),
                     reopen_set="status = NULL, final_at = NULL, last_error = " + reopen_note.format(error="last_error"),
+                    problems=lambda settings: settings.leadsquared.problems(),
                 ),
             ),
         )
@@ -170,6 +171,7 @@ def _declare() -> None:
                     gave_up="state = 'failed'",
                     give_up_set="state = 'failed', last_error = " + gave_up_note.format(error="last_error"),
                     reopen_set="state = 'pending', last_error = " + reopen_note.format(error="last_error"),
+                    problems=lambda settings: settings.huawei.problems(),
                 ),
                 WorkTable(
                     "huawei",
@@ -185,6 +187,7 @@ def _declare() -> None:
                     gave_up="detail_status = 'failed'",
                     give_up_set="detail_status = 'failed', detail_error = " + gave_up_note.format(error="detail_error"),
                     reopen_set="detail_status = 'pending', detail_error = " + reopen_note.format(error="detail_error"),
+                    problems=lambda settings: settings.huawei.problems(),
                 ),
             ),
         )
@@ -218,6 +221,7 @@ def _declare() -> None:
                     reopen_set="state = 'timed-out', last_error = " + reopen_note.format(error="last_error"),
                     # a requested window waits for its push; asked again now, as after OZONETEL_PUSH_TIMEOUT
                     retry_set="state = CASE WHEN state = 'requested' THEN 'timed-out' ELSE state END",
+                    problems=lambda settings: settings.ozonetel_problems(),
                 ),
             ),
         )

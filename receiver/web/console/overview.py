@@ -7,7 +7,7 @@ import datetime as dt
 from psycopg.rows import dict_row
 
 from receiver import work as work_items
-from receiver.vendors.registry import PUSHES, VENDORS
+from receiver.vendors.registry import PUSHES, VENDORS, work_tables
 from receiver.web.console import bp, page, pool, settings
 from receiver.web.console import now as clock
 from receiver.web.console.svg import sparkline
@@ -126,6 +126,16 @@ def overview():
             "fix": f"{b['fix']} (tried again by itself once the settings change, or at {b['recheck_at']:%H:%M} UTC)",
         }
         for b in blocks
+    ]
+    problems += [
+        {
+            "source": row["source"],
+            "what": f"{row['counts']['open']} open items wait, but the source cannot run",
+            "fix": "; ".join(found),
+        }
+        for rows in work.values()
+        for row in rows
+        if row["counts"]["open"] and (found := work_tables()[row["source"]].problems(app_settings))
     ]
     vendors = [{"name": name, "push": pushes.get(name), "work": work.get(name, [])} for name in VENDORS]
     return page("overview.html", vendors=vendors, problems=problems, moment=moment)
