@@ -134,6 +134,13 @@ def _console_env(env):
     return console_env(env)
 
 
+def test_pages_cannot_be_framed_cached_or_run_scripts(ops):
+    response = ops.get("/ops/")
+    assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert "<script" not in html(response)
+
+
 def test_a_token_rotated_out_ends_its_sessions(env, now):
     old = console_app(env, now)
     client = old.test_client()
