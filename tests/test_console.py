@@ -176,7 +176,7 @@ def test_overview_shows_the_silent_source_the_backlog_and_the_reconciler(ops, se
     reconciler = page.split('id="work-ozonetel"')[1].split("</tr>")[0]
     assert ">1</a>" in reconciler  # one failing window, one that gave up
     fixes = page.split('id="problems"')[1].split("</table>")[0]
-    assert "1 open items wait, but the source cannot run" in fixes and "OZONETEL_USERNAME is not set" in fixes
+    assert "1 open item waits, but the source cannot run" in fixes and "OZONETEL_USERNAME is not set" in fixes
 
 
 def test_silence_follows_the_source_health_view(app, db):

@@ -130,7 +130,8 @@ def overview():
     problems += [
         {
             "source": row["source"],
-            "what": f"{row['counts']['open']} open items wait, but the source cannot run",
+            "what": f"{row['counts']['open']} open item{'s wait' if row['counts']['open'] != 1 else ' waits'}, "
+            "but the source cannot run",
             "fix": "; ".join(found),
         }
         for rows in work.values()
