@@ -18,7 +18,7 @@ def create_app(settings=None):
     from receiver.landing import inbox
     from receiver.landing.groupcommit import GroupCommit
     from receiver.settings import Settings
-    from receiver.web import callbacks, errors, openapi, ops
+    from receiver.web import callbacks, console, errors, openapi, ops
 
     settings = settings or Settings.from_env()
     logs.configure(settings)
@@ -32,6 +32,7 @@ def create_app(settings=None):
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openapi.bp)
+    console.install(app, settings)
     if not ops.accepting(settings):
         logging.getLogger("callrecon.ops").warning(ops.no_tokens_message())
     return app

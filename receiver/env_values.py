@@ -127,6 +127,21 @@ class Names(Setting):
         return ",".join(sorted(value) if isinstance(value, frozenset) else value)
 
 
+class Tokens(Names):
+    """Secret tokens, comma-separated (rotation lists the new and the old); each long enough not to be guessed."""
+
+    MIN_LENGTH = 16
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        tokens = super()._deserialize(value, attr, data)
+        if any(len(token) < self.MIN_LENGTH for token in tokens):
+            raise ma.ValidationError(
+                f"has a token shorter than {self.MIN_LENGTH} characters: use long random ones, "
+                "e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(24))'`"
+            )
+        return tokens
+
+
 class Statuses(Names):
     """A comma-separated set of status words, compared in lower case."""
 

@@ -24,6 +24,7 @@ from receiver.env_values import (
     Names,
     RateLimit,
     Text,
+    Tokens,
     Upper,
     Weekdays,
     WorkingHours,
@@ -91,6 +92,8 @@ class Settings:
     silence_threshold: float = setting("SILENCE_THRESHOLD", Duration, 1800.0)
     working_hours: str = setting("WORKING_HOURS", WorkingHours, "09:00-19:00")
     working_days: tuple[int, ...] = setting("WORKING_DAYS", Weekdays, (1, 2, 3, 4, 5, 6))
+    ops_tokens: tuple[str, ...] = setting("OPS_TOKENS", Tokens, (), secret=True)
+    ops_session_secret: str = setting("OPS_SESSION_SECRET", Text, "", secret=True)
     web: WebSettings = field(default_factory=WebSettings)
     # Sections of vendors added through the registry alone (README "Adding a vendor"), by vendor name.
     vendors: dict = field(default_factory=dict, repr=False)
@@ -172,6 +175,8 @@ class Settings:
             *self.huawei.callback_tokens,
             self.huawei.ak,
             self.huawei.sk,
+            *self.ops_tokens,
+            self.ops_session_secret,
         )
         return tuple(v for v in values if v)
 

@@ -58,6 +58,7 @@ class Vendor:
     push: Push | None = None
     sources: tuple[str, ...] = ()
     settings: type | None = None
+    work: tuple = ()  # receiver.work.WorkTable: each source's ledger, for `callrecon items` and /ops/work
 
 
 VENDORS: dict[str, Vendor] = {}
@@ -99,6 +100,13 @@ class _Landers(Mapping):
 
 
 PUSHES: Mapping[str, Push] = _Pushes()
+
+
+def work_tables() -> dict:
+    """Every polled source's ledger (receiver.work.WorkTable), by source name, in registry order."""
+    return {table.source: table for vendor in VENDORS.values() for table in vendor.work}
+
+
 LANDERS: Mapping[str, Callable] = _Landers()
 
 
@@ -106,12 +114,35 @@ def _declare() -> None:
     """The vendors this product ships with."""
     from receiver.vendor_settings import HuaweiSettings, LeadSquaredSettings, OzonetelApiSettings
     from receiver.vendors import huawei, ozonetel
+    from receiver.work import WorkTable
+
+    gave_up_note = "COALESCE({error} || '; ', '') || %(reason)s"
+    reopen_note = "COALESCE({error} || '; ', '') || %(note)s"
 
     register(
         Vendor(
             "leadsquared",
             sources=("reconciler.sources.leadsquared:LeadSquaredSource",),
             settings=LeadSquaredSettings,
+            work=(
+                WorkTable(
+                    "leadsquared",
+                    "leadsquared",
+                    "lsq_request",
+                    ("id",),
+                    label="kind || ' ' || request_id",
+                    about="registered_at",
+                    tries="failed_tries",
+                    error="last_error",
+                    next_at="next_poll_at",
+                    open="final_at IS NULL",
+                    gave_up="status IN ('failed', 'expired')",
+                    give_up_set="status = 'failed', final_at = %(now)s, last_error = "
+                    + gave_up_note.format(error="last_error"),
+                    reopen_set="status = NULL, final_at = NULL, last_error = " + reopen_note.format(error="last_error"),
+                    problems=lambda settings: settings.leadsquared.problems(),
+                ),
+            ),
         )
     )
     register(
@@ -128,6 +159,40 @@ def _declare() -> None:
                 "reconciler.sources.huawei:HuaweiDetailSource",
             ),
             settings=HuaweiSettings,
+            work=(
+                WorkTable(
+                    "huawei-discovery",
+                    "huawei",
+                    "huawei_discovery_window",
+                    ("vdn_id", "campaign_id", "day"),
+                    label="'campaign ' || campaign_id || ', day ' || day",
+                    about="day::timestamp AT TIME ZONE 'UTC'",
+                    tries="attempts",
+                    error="last_error",
+                    next_at="next_at",
+                    open="state = 'pending'",
+                    gave_up="state = 'failed'",
+                    give_up_set="state = 'failed', last_error = " + gave_up_note.format(error="last_error"),
+                    reopen_set="state = 'pending', last_error = " + reopen_note.format(error="last_error"),
+                    problems=lambda settings: settings.huawei.problems(),
+                ),
+                WorkTable(
+                    "huawei",
+                    "huawei",
+                    "huawei_call",
+                    ("vdn_id", "call_id"),
+                    label="'call detail, campaign ' || COALESCE(campaign_id::text, '-')",
+                    about="first_seen_at",
+                    tries="detail_attempts",
+                    error="detail_error",
+                    next_at="detail_next_at",
+                    open="detail_status = 'pending'",
+                    gave_up="detail_status = 'failed'",
+                    give_up_set="detail_status = 'failed', detail_error = " + gave_up_note.format(error="detail_error"),
+                    reopen_set="detail_status = 'pending', detail_error = " + reopen_note.format(error="detail_error"),
+                    problems=lambda settings: settings.huawei.problems(),
+                ),
+            ),
         )
     )
     register(
@@ -142,6 +207,27 @@ def _declare() -> None:
             ),
             sources=("reconciler.sources.ozonetel:OzonetelSource",),
             settings=OzonetelApiSettings,
+            work=(
+                WorkTable(
+                    "ozonetel",
+                    "ozonetel",
+                    "ozonetel_request",
+                    ("id",),
+                    label="campaign_name || ' ' || to_char(window_from AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') "
+                    "|| '..' || to_char(window_to AT TIME ZONE 'UTC', 'HH24:MI') || ' UTC'",
+                    about="window_from",
+                    tries="tries",
+                    error="last_error",
+                    next_at="next_at",
+                    open="state IN ('pending', 'requested', 'timed-out')",
+                    gave_up="state = 'failed'",
+                    give_up_set="state = 'failed', last_error = " + gave_up_note.format(error="last_error"),
+                    reopen_set="state = 'timed-out', last_error = " + reopen_note.format(error="last_error"),
+                    # a requested window waits for its push; asked again now, as after OZONETEL_PUSH_TIMEOUT
+                    retry_set="state = CASE WHEN state = 'requested' THEN 'timed-out' ELSE state END",
+                    problems=lambda settings: settings.ozonetel_problems(),
+                ),
+            ),
         )
     )
 

@@ -10,7 +10,7 @@ from psycopg_pool import PoolTimeout
 
 from receiver import migrations
 from receiver.vendors.registry import PUSHES
-from receiver.web import health, metrics
+from receiver.web import health, metrics, work_metrics
 
 bp = Blueprint("ops", __name__)
 
@@ -76,6 +76,7 @@ def prometheus():
                 health.gave_up(conn),
                 health.landing_lag(conn, PUSHES),
             )
+            payload += work_metrics.exposition(conn, current_app.config["CALLRECON_SETTINGS"].sql_dir)
     except (psycopg.Error, PoolTimeout) as exc:
         log.warning("source health unavailable for /metrics", extra={"fields": {"error": type(exc).__name__}})
     return Response(payload, content_type=content_type)

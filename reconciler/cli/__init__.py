@@ -13,7 +13,7 @@ import click
 
 from receiver import migrations
 from receiver.settings import ConfigError
-from reconciler.cli import db, inbox, work
+from reconciler.cli import db, inbox, items, work
 from reconciler.cli.base import WIDTH, Group
 from reconciler.provision import ProvisionError
 
@@ -32,6 +32,7 @@ for command in (
     work.reconcile,
     work.backfill,
     work.status,
+    items.items,
     inbox.prune,
     inbox.urls,
     inbox.config,

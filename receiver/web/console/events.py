@@ -1,0 +1,195 @@
+"""Raw callbacks: search and page through them, read one (masked), and replay the quarantined ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flask import abort, flash, redirect, request, url_for
+from psycopg.rows import dict_row
+
+from receiver.landing.replay import replay
+from receiver.vendors.registry import PUSHES
+from receiver.web.console import access, bp, clean, log, page, pool, settings
+from receiver.web.console import now as clock
+
+PAGE = 50
+MAX_DAYS = 31  # the widest time range one search reads (it bounds a substring search's scan)
+STATUSES = ("landed", "quarantined", "note", "received")
+# One index range scan per source (raw_inbox_source_received_idx), newest first, keyset-paginated on
+# (received_at, id); the per-source pages are merged and cut to one page.
+SEARCH = """
+SELECT e.* FROM unnest(%(sources)s::text[]) AS s(source)
+CROSS JOIN LATERAL (
+    SELECT id, received_at, source, status, record_count, landed_count, error->>'message' AS reason,
+           left(callrecon_utf8_or_null(body), 240) AS excerpt
+    FROM raw_inbox r
+    WHERE r.source = s.source AND r.received_at >= %(since)s AND r.received_at < %(until)s
+      AND (%(status)s::text IS NULL OR r.status = %(status)s)
+      AND (%(q)s::text IS NULL OR position(convert_to(%(q)s, 'UTF8') IN r.body) > 0)
+      AND (r.received_at, r.id) < (%(before_at)s, %(before_id)s)
+    ORDER BY r.received_at DESC, r.id DESC
+    LIMIT %(limit)s) e
+ORDER BY e.received_at DESC, e.id DESC
+LIMIT %(limit)s
+"""
+DETAIL = """
+SELECT id, received_at, source, client_addr, content_type, headers, callrecon_utf8_or_null(body) AS body_text,
+       body_bytes, body_sha256, status, record_count, landed_count, error, parsed_at, parse_count, apikey_check
+FROM raw_inbox WHERE id = %(id)s
+"""
+# The typed rows a callback produced, through each push vendor's sighting table.
+TYPED = """
+SELECT 'ozonetel_call' AS tbl, o.call_key AS key, to_jsonb(o) AS row FROM ozonetel_call o
+WHERE o.call_key IN (SELECT call_key FROM ozonetel_sighting WHERE raw_id = %(id)s)
+UNION ALL
+SELECT 'huawei_call', h.vdn_id || ':' || h.call_id, to_jsonb(h) FROM huawei_call h
+WHERE (h.vdn_id, h.call_id) IN (SELECT vdn_id, call_id FROM huawei_sighting WHERE raw_id = %(id)s)
+"""
+REASONS = """
+SELECT source, COALESCE(error->>'message', '(no reason kept)') AS reason, count(*) AS rows,
+       min(received_at) AS first_at, max(received_at) AS last_at, min(id) AS example_id
+FROM raw_inbox WHERE status = 'quarantined' AND (%(source)s::text IS NULL OR source = %(source)s)
+GROUP BY 1, 2 ORDER BY rows DESC, reason LIMIT 200
+"""
+QUARANTINED = """
+SELECT id, received_at, source, error->>'message' AS reason FROM raw_inbox
+WHERE status = 'quarantined' AND (%(source)s::text IS NULL OR source = %(source)s)
+  AND (%(reason)s::text IS NULL OR COALESCE(error->>'message', '(no reason kept)') = %(reason)s)
+ORDER BY id DESC LIMIT %(limit)s
+"""
+REPLAY_CAP = 5000  # rows one "replay all of this reason" click re-parses; click again for more
+AFTER = "SELECT id, status, error->>'message' AS reason FROM raw_inbox WHERE id = ANY(%(ids)s) ORDER BY id"
+
+
+def _time(value: str | None, default: dt.datetime) -> dt.datetime:
+    """A form's 'YYYY-MM-DDTHH:MM' (UTC) or the default."""
+    if not value:
+        return default
+    try:
+        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        abort(400, f"{value!r} is not a time like 2026-03-04T10:00 (UTC)")
+
+
+@bp.get("/events")
+def events():
+    """Search raw callbacks by source, status, time range (UTC, at most MAX_DAYS) and a substring of the body."""
+    moment = clock()
+    args = request.args
+    until = _time(args.get("until"), moment + dt.timedelta(minutes=1))
+    since = _time(args.get("since"), until - dt.timedelta(days=1))
+    if until - since > dt.timedelta(days=MAX_DAYS) or since >= until:
+        abort(400, f"the time range must run forwards and span at most {MAX_DAYS} days")
+    source = args.get("source") or None
+    if source is not None and source not in PUSHES:
+        abort(400, f"unknown source {source!r}")
+    status = args.get("status") or None
+    if status is not None and status not in STATUSES:
+        abort(400, f"status must be one of {', '.join(STATUSES)}")
+    q = (args.get("q") or "").strip() or None
+    before_at, before_id = until, 2**62
+    if args.get("before"):
+        at, _, raw_id = args["before"].partition("|")
+        try:
+            before_at, before_id = dt.datetime.fromisoformat(at), int(raw_id)
+        except ValueError:
+            abort(400, "the page link is damaged: go back to the first page of the search")
+    params = {
+        "sources": [source] if source else list(PUSHES),
+        "since": since,
+        "until": until,
+        "status": status,
+        "q": q,
+        "before_at": before_at,
+        "before_id": before_id,
+        "limit": PAGE,
+    }
+    with pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(SEARCH, params).fetchall()
+    more = None
+    if len(rows) == PAGE:
+        last = rows[-1]
+        more = {**args.to_dict(), "before": f"{last['received_at'].isoformat()}|{last['id']}"}
+    form = {
+        "source": source or "",
+        "status": status or "",
+        "q": q or "",
+        "since": since.strftime("%Y-%m-%dT%H:%M"),
+        "until": until.strftime("%Y-%m-%dT%H:%M"),
+    }
+    return page("events.html", rows=rows, form=form, sources=list(PUSHES), statuses=STATUSES, more=more)
+
+
+@bp.get("/events/<int:raw_id>")
+def event(raw_id: int):
+    """One callback: masked body, kept headers, parse result and the typed rows it produced."""
+    with pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(DETAIL, {"id": raw_id}).fetchone()
+        if row is None:
+            abort(404, f"no raw callback {raw_id}")
+        typed = cur.execute(TYPED, {"id": raw_id}).fetchall()
+    body = row["body_text"]
+    if body is not None:
+        try:
+            body = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+        except ValueError:
+            pass
+    return page(
+        "event.html",
+        row=row,
+        body=clean(body) if body is not None else None,
+        headers=clean(json.dumps(row["headers"], indent=2)),
+        error=clean(json.dumps(row["error"], indent=2)) if row["error"] else None,
+        typed=[{**t, "row": clean(json.dumps(t["row"], indent=2, default=str))} for t in typed],
+    )
+
+
+@bp.get("/quarantine")
+def quarantine():
+    """Quarantined callbacks counted by reason, with the newest rows of the chosen reason."""
+    source = request.args.get("source") or None
+    reason = request.args.get("reason") or None
+    with pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        reasons = cur.execute(REASONS, {"source": source}).fetchall()
+        rows = cur.execute(QUARANTINED, {"source": source, "reason": reason, "limit": PAGE}).fetchall()
+    return page("quarantine.html", reasons=reasons, rows=rows, source=source, reason=reason)
+
+
+@bp.post("/quarantine/replay")
+def replay_rows():
+    """Replay one quarantined row (raw_id) or all of one reason, through `callrecon replay`'s code."""
+    form = request.form
+    if form.get("raw_id"):
+        ids = [int(form["raw_id"])]
+        what = f"raw callback {ids[0]}"
+    elif form.get("reason"):
+        with pool().connection() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    QUARANTINED, {"source": form.get("source") or None, "reason": form["reason"], "limit": REPLAY_CAP}
+                ).fetchall()
+            ]
+        what = f"{len(ids)} callbacks quarantined as {form['reason']!r}"
+    else:
+        abort(400, "say what to replay: a raw_id, or a reason")
+    if not ids:
+        flash("Nothing to replay: no quarantined row matches (another replay may have landed them).")
+        return redirect(url_for("console.quarantine"))
+    with pool().connection() as conn:
+        report = replay(conn, settings(), ids=ids)
+        with conn.cursor(row_factory=dict_row) as cur:
+            after = cur.execute(AFTER, {"ids": ids}).fetchall()
+    counts = ", ".join(f"{status} {n}" for status, n in sorted(report.by_status.items())) or "nothing re-parsed"
+    log.info(
+        "console replay",
+        extra={"fields": {"operator": access.operator(), "what": what, "by_status": dict(report.by_status)}},
+    )
+    if form.get("raw_id") and after:
+        one = after[0]
+        result = "landed" if one["status"] == "landed" else f"still {one['status']}: {one['reason'] or '-'}"
+        flash(f"Replayed raw callback {one['id']}: {result}.")
+        return redirect(url_for("console.event", raw_id=one["id"]))
+    flash(f"Replayed {what}: {counts}.")
+    return redirect(url_for("console.quarantine", source=form.get("source") or None))

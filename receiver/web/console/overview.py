@@ -1,0 +1,142 @@
+"""The landing page: per vendor, is anything missing or stuck, and what to do about it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from psycopg.rows import dict_row
+
+from receiver import work as work_items
+from receiver.vendors.registry import PUSHES, VENDORS, work_tables
+from receiver.web.console import bp, page, pool, settings
+from receiver.web.console import now as clock
+from receiver.web.console.svg import sparkline
+
+BIN_S = 900  # the 24 h chart: 96 bins of 15 minutes, drawn as callbacks per minute
+# Each figure is one index range scan: raw_inbox_source_received_idx for the last callback and the
+# 24 h bins, raw_inbox_unlanded_idx (partial, status <> 'landed') for backlog and quarantine.
+PUSH_FIGURES = """
+SELECT s.source,
+       (SELECT max(received_at) FROM raw_inbox r WHERE r.source = s.source AND r.received_at <= %(now)s) AS last_at,
+       (SELECT count(*) FROM raw_inbox r WHERE r.status = 'received' AND r.source = s.source) AS unlanded,
+       (SELECT min(received_at) FROM raw_inbox r WHERE r.status = 'received' AND r.source = s.source)
+           AS oldest_unlanded,
+       (SELECT count(*) FROM raw_inbox r WHERE r.status = 'quarantined' AND r.source = s.source) AS quarantined
+FROM unnest(%(sources)s::text[]) AS s(source)
+"""
+PUSH_BINS = """
+SELECT source, floor(extract(epoch FROM %(now)s - received_at) / %(bin)s)::int AS bin, count(*) AS n
+FROM raw_inbox
+WHERE source = ANY(%(sources)s) AND received_at > %(now)s - interval '24 hours' AND received_at <= %(now)s
+GROUP BY 1, 2
+"""
+LAST_RUN = """
+SELECT id, started_at, finished_at, outcome, counts, error FROM reconcile_run
+WHERE source = %(source)s ORDER BY started_at DESC, id DESC LIMIT 1
+"""
+BLOCKS = "SELECT source, scope, key, reason, fix, since, recheck_at FROM reconcile_block ORDER BY source, scope, key"
+
+
+def in_working_hours(moment: dt.datetime, app_settings) -> bool:
+    """The working-hours rule of the source_health view (BUSINESS_TIMEZONE, WORKING_HOURS, WORKING_DAYS).
+
+    Evaluated here at the page's clock rather than read from the view, whose aggregate over the whole
+    raw_inbox is too slow for a page; tests/test_console.py checks the two agree.
+    """
+    local = moment.astimezone(app_settings.business_timezone)
+    opens, closes = app_settings.working_hours.split("-")
+    return local.isoweekday() in app_settings.working_days and opens <= local.strftime("%H:%M") < closes
+
+
+def silent(last_at, moment: dt.datetime, app_settings) -> bool:
+    """A push source is silent when nothing came for SILENCE_THRESHOLD during working hours."""
+    quiet = last_at is None or (moment - last_at).total_seconds() > app_settings.silence_threshold
+    return in_working_hours(moment, app_settings) and quiet
+
+
+def push_rows(conn, moment: dt.datetime, app_settings) -> dict[str, dict]:
+    """Per push source: last callback, silence, 24 h chart, backlog and quarantine."""
+    sources = list(PUSHES)
+    params = {"now": moment, "sources": sources, "bin": BIN_S}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = {r["source"]: r for r in cur.execute(PUSH_FIGURES, params).fetchall()}
+        bins = cur.execute(PUSH_BINS, params).fetchall()
+    count = 86400 // BIN_S
+    for row in rows.values():
+        row["per_minute"] = [0.0] * count
+        row["silent"] = silent(row["last_at"], moment, app_settings)
+        row["configured"] = bool(app_settings.callback_tokens(row["source"]))
+    for b in bins:
+        if 0 <= b["bin"] < count:
+            rows[b["source"]]["per_minute"][count - 1 - b["bin"]] = b["n"] / (BIN_S / 60)
+    for row in rows.values():
+        total = sum(row["per_minute"]) * BIN_S / 60
+        row["chart"] = sparkline(row["per_minute"], label=f"{row['source']}: {total:.0f} callbacks in 24 h")
+        row["callbacks_24h"] = round(total)
+    return rows
+
+
+def work_rows(conn, moment: dt.datetime) -> dict[str, list[dict]]:
+    """Per vendor: each of its reconciler sources' counts, last run and budget use."""
+    out: dict[str, list[dict]] = {}
+    tables = work_items_by_vendor()
+    every = [t for ts in tables.values() for t in ts]
+    with conn.cursor(row_factory=dict_row) as cur:
+        for vendor, vendor_tables in tables.items():
+            for table in vendor_tables:
+                out.setdefault(vendor, []).append(
+                    {
+                        "source": table.source,
+                        "budget_name": table.budget,
+                        "counts": work_items.counts(conn, table, moment),
+                        "last_run": cur.execute(LAST_RUN, {"source": table.source}).fetchone(),
+                        "budget": work_items.budget_use(conn, table.budget, every, moment),
+                    }
+                )
+    return out
+
+
+def work_items_by_vendor() -> dict[str, tuple]:
+    """The registry's ledgers, by vendor."""
+    return {name: vendor.work for name, vendor in VENDORS.items() if vendor.work}
+
+
+@bp.get("/", strict_slashes=False)
+def overview():
+    """One row per vendor: pushes, silence, backlog, reconciler work, budget, last run, what to fix."""
+    moment, app_settings = clock(), settings()
+    with pool().connection() as conn:
+        pushes = push_rows(conn, moment, app_settings)
+        work = work_rows(conn, moment)
+        with conn.cursor(row_factory=dict_row) as cur:
+            blocks = cur.execute(BLOCKS).fetchall()
+    problems = [
+        {
+            "source": name,
+            "what": "no callback token: every push gets 401",
+            "fix": f"set {name.upper()}_CALLBACK_TOKENS (`make run` writes one) and paste the URL into the vendor",
+        }
+        for name, row in pushes.items()
+        if not row["configured"]
+    ]
+    problems += [
+        {
+            "source": b["source"] + ("" if b["scope"] == "source" else f" {b['scope']} {b['key']}"),
+            "what": f"stopped since {b['since']:%Y-%m-%d %H:%M} UTC: {b['reason']}",
+            "fix": f"{b['fix']} (tried again by itself once the settings change, or at {b['recheck_at']:%H:%M} UTC)",
+        }
+        for b in blocks
+    ]
+    problems += [
+        {
+            "source": row["source"],
+            "what": f"{row['counts']['open']} open item{'s wait' if row['counts']['open'] != 1 else ' waits'}, "
+            "but the source cannot run",
+            "fix": "; ".join(found),
+        }
+        for rows in work.values()
+        for row in rows
+        if row["counts"]["open"] and (found := work_tables()[row["source"]].problems(app_settings))
+    ]
+    vendors = [{"name": name, "push": pushes.get(name), "work": work.get(name, [])} for name in VENDORS]
+    return page("overview.html", vendors=vendors, problems=problems, moment=moment)

@@ -1,0 +1,220 @@
+"""The reconciler's work items as rows: list them, retry one now, or give one up with a reason.
+
+Each polled source keeps its work in one ledger table (Ozonetel windows, Huawei call details and
+discovery days, LeadSquared RequestIds). The registry declares each ledger once as a `WorkTable`
+(its columns and what "open" and "gave up" mean there), and this module turns that into SQL. It
+lives on the receiver side, beside the registry, because two front ends act on it: `callrecon
+items` (reconciler/cli) and the /ops console (receiver/web), and the receiver never imports the
+reconciler. Neither front end holds an action of its own, so the console does exactly what the
+command does.
+
+Retry now makes an open item due at once; on an item that gave up it reopens it for one more try
+(its try count is kept, so one more failure gives up again, with a fresh reason). Give up marks an
+open item the way the failure policy does after its last try, with the operator's reason, so it
+shows in reconcile_gave_up and spends no more of the vendor's budget.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from psycopg import sql
+from psycopg.rows import dict_row
+
+STATES = ("open", "failing", "gave-up")
+PAGE = 100
+
+
+class WorkError(ValueError):
+    """An action the operator asked for cannot be done; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class WorkTable:
+    """One source's ledger: which table, how an item is named, and the SQL that each state means."""
+
+    source: str  # reconcile_run.source / `--source` name
+    budget: str  # the rate_budget it spends (sources of one vendor share one)
+    table: str
+    keys: tuple[str, ...]  # primary-key columns; an item's key is their values joined by ':'
+    label: str  # SQL: what the item is about, for people
+    about: str  # SQL: the time the item concerns (window start, call first seen, ...)
+    tries: str  # column
+    error: str  # column
+    next_at: str  # column: when the item is due
+    open: str  # SQL condition: the reconciler still works on it
+    gave_up: str  # SQL condition: it gave up (the rows of view reconcile_gave_up)
+    give_up_set: str  # SQL assignments that give an open item up
+    reopen_set: str  # SQL assignments that reopen an item that gave up
+    retry_set: str = ""  # SQL assignments besides next_at that make an open item claimable now
+    problems: Callable = lambda settings: []  # settings -> what keeps the source from running (variables named)
+
+    def _where_key(self, key: str) -> tuple[sql.Composable, dict]:
+        """WHERE clause and parameters for one item, from its 'a:b' key."""
+        parts = key.split(":", len(self.keys) - 1)
+        if len(parts) != len(self.keys) or not all(parts):
+            raise WorkError(f"{key!r} is not a {self.source} item key ({':'.join(self.keys)})")
+        clause = sql.SQL(" AND ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(col), sql.Placeholder(f"k{n}")) for n, col in enumerate(self.keys)
+        )
+        return clause, {f"k{n}": part for n, part in enumerate(parts)}
+
+    def _select(self) -> sql.Composable:
+        """The columns every listing shows."""
+        key = sql.SQL(" || ':' || ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in self.keys)
+        state = sql.SQL(
+            "CASE WHEN {gave_up} THEN 'gave-up' WHEN ({open}) AND {error} IS NOT NULL THEN 'failing' "
+            "WHEN {open} THEN 'open' ELSE 'done' END"
+        ).format(gave_up=sql.SQL(self.gave_up), open=sql.SQL(self.open), error=sql.Identifier(self.error))
+        return sql.SQL(
+            "{key} AS key, {label} AS label, {about} AS about, {tries} AS tries, {error} AS error, "
+            "{next_at} AS next_at, {state} AS state"
+        ).format(
+            key=key,
+            label=sql.SQL(self.label),
+            about=sql.SQL(self.about),
+            tries=sql.Identifier(self.tries),
+            error=sql.Identifier(self.error),
+            next_at=sql.Identifier(self.next_at),
+            state=state,
+        )
+
+    def condition(self, state: str) -> sql.Composable:
+        """SQL for one listing state: open, failing (open with an error) or gave-up."""
+        if state == "open":
+            return sql.SQL(self.open)
+        if state == "failing":
+            return sql.SQL("({}) AND {} IS NOT NULL").format(sql.SQL(self.open), sql.Identifier(self.error))
+        if state == "gave-up":
+            return sql.SQL(self.gave_up)
+        raise WorkError(f"unknown state {state!r}: use one of {', '.join(STATES)}")
+
+
+def counts(conn, work: WorkTable, now: dt.datetime) -> dict:
+    """Open, failing and gave-up items with the oldest open one's time, in one pass over the ledger's partial
+    indexes (open and gave-up rows only, never the finished bulk)."""
+    query = sql.SQL(
+        "SELECT count(*) FILTER (WHERE {open}) AS open, "
+        "count(*) FILTER (WHERE ({open}) AND {error} IS NOT NULL) AS failing, "
+        "count(*) FILTER (WHERE {gave_up}) AS gave_up, "
+        "min({about}) FILTER (WHERE {open}) AS oldest "
+        "FROM {t} WHERE ({open}) OR ({gave_up})"
+    ).format(
+        t=sql.Identifier(work.table),
+        open=sql.SQL(work.open),
+        error=sql.Identifier(work.error),
+        gave_up=sql.SQL(work.gave_up),
+        about=sql.SQL(work.about),
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(query).fetchone()
+    row["oldest_s"] = None if row["oldest"] is None else (now - row["oldest"]).total_seconds()
+    return row
+
+
+# Vendor calls the runs of one budget's sources counted in the last hour (each item a run handles is
+# one call), against the budget in force (rate_budget.effective_*: the stricter of the configured and
+# the learned limit). reconcile_run_source_started_idx bounds the runs read.
+BUDGET_USE = """
+SELECT b.effective_calls, b.effective_period_ms, b.paused_until,
+       (SELECT COALESCE(sum(v.value::bigint), 0)::bigint FROM reconcile_run r, jsonb_each_text(r.counts) v
+        WHERE r.source = ANY(%(sources)s) AND r.started_at > %(now)s - interval '1 hour') AS used
+FROM rate_budget b WHERE b.name = %(budget)s
+"""
+
+
+def budget_use(conn, budget: str, tables: list[WorkTable], now: dt.datetime) -> dict | None:
+    """Calls spent in the last hour by the sources sharing `budget`, against its hourly limit (None: never run)."""
+    sources = [t.source for t in tables if t.budget == budget]
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(BUDGET_USE, {"budget": budget, "sources": sources, "now": now}).fetchone()
+    if row is None:
+        return None
+    per_hour = row["effective_calls"] * 3_600_000 / row["effective_period_ms"]
+    return {**row, "per_hour": per_hour, "share": row["used"] / per_hour if per_hour else 0.0}
+
+
+def items(conn, work: WorkTable, state: str, *, after: str | None = None, limit: int = PAGE) -> list[dict]:
+    """One page of items in a state, oldest first (keyset on the time they are about, then the key)."""
+    query = sql.SQL("SELECT * FROM (SELECT {cols} FROM {t} WHERE {cond}) i {after} ORDER BY about, key LIMIT {n}")
+    after_sql = sql.SQL("")
+    params: dict = {}
+    if after:
+        about, _, key = after.partition("|")
+        after_sql = sql.SQL("WHERE (about, key) > (%(about)s::timestamptz, %(key)s)")
+        params = {"about": about, "key": key}
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            query.format(
+                cols=work._select(),
+                t=sql.Identifier(work.table),
+                cond=work.condition(state),
+                after=after_sql,
+                n=sql.Literal(limit),
+            ),
+            params,
+        ).fetchall()
+
+
+def _one(conn, work: WorkTable, key: str) -> dict:
+    """The item, locked for the action; WorkError when there is none."""
+    where, params = work._where_key(key)
+    query = sql.SQL("SELECT {cols} FROM {t} WHERE {where} FOR UPDATE").format(
+        cols=work._select(), t=sql.Identifier(work.table), where=where
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(query, params).fetchone()
+    if row is None:
+        raise WorkError(f"no {work.source} item {key!r}: list them with `callrecon items list {work.source}`")
+    return row
+
+
+def retry_now(conn, work: WorkTable, key: str, now: dt.datetime, by: str) -> str:
+    """Make an open item due now, or reopen one that gave up; what was done, in words."""
+    row = _one(conn, work, key)
+    where, params = work._where_key(key)
+    params |= {"now": now, "note": f"reopened by {by} at {now:%Y-%m-%d %H:%M} UTC"}
+    if row["state"] in ("open", "failing"):
+        conn.execute(
+            sql.SQL("UPDATE {t} SET {assign}{next_at} = %(now)s WHERE {where}").format(
+                t=sql.Identifier(work.table),
+                assign=sql.SQL(work.retry_set + ", " if work.retry_set else ""),
+                next_at=sql.Identifier(work.next_at),
+                where=where,
+            ),
+            params,
+        )
+        return f"{work.source} {key}: due now (was due {row['next_at']:%Y-%m-%d %H:%M} UTC)"
+    if row["state"] == "gave-up":
+        conn.execute(
+            sql.SQL("UPDATE {t} SET {assign}, {next_at} = %(now)s WHERE {where}").format(
+                t=sql.Identifier(work.table),
+                assign=sql.SQL(work.reopen_set),
+                next_at=sql.Identifier(work.next_at),
+                where=where,
+            ),
+            params,
+        )
+        return f"{work.source} {key}: reopened for one more try, due now"
+    raise WorkError(f"{work.source} {key} is done: there is nothing to retry")
+
+
+def give_up(conn, work: WorkTable, key: str, reason: str, now: dt.datetime, by: str) -> str:
+    """Give an open item up with the operator's reason; what was done, in words."""
+    reason = " ".join(reason.split())[:300]
+    if not reason:
+        raise WorkError("say why you give up on the item (a reason is required; it is kept with the item)")
+    row = _one(conn, work, key)
+    if row["state"] not in ("open", "failing"):
+        raise WorkError(f"{work.source} {key} is {row['state']}, not open: only open items can be given up")
+    where, params = work._where_key(key)
+    params |= {"reason": f"given up by {by} at {now:%Y-%m-%d %H:%M} UTC: {reason}", "now": now}
+    conn.execute(
+        sql.SQL("UPDATE {t} SET {assign} WHERE {where}").format(
+            t=sql.Identifier(work.table), assign=sql.SQL(work.give_up_set), where=where
+        ),
+        params,
+    )
+    return f"{work.source} {key}: gave up ({reason})"

@@ -1,0 +1,358 @@
+"""The operator console at /ops: access, what each page shows, its actions, and that no page shows a secret."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+import psycopg
+import pytest
+from console_seed import (
+    OPS_OLD_TOKEN,
+    OPS_TOKEN,
+    PAGE_SECRETS,
+    QUARANTINED_PHONE,
+    console_app,
+    csrf_from,
+    database_now,
+    scrub,
+    seed,
+    sign_in,
+)
+
+from conftest import FIXTURE_APIKEY
+from receiver import create_app
+from receiver import work as items
+from receiver.settings import Settings
+from receiver.vendors.registry import work_tables
+from receiver.web.console import overview
+
+
+@pytest.fixture
+def now(database_url) -> dt.datetime:
+    """The console's pinned clock (console_seed.database_now)."""
+    return database_now(database_url)
+
+
+@pytest.fixture
+def app(env, now):
+    app = console_app(env, now)
+    yield app
+    app.extensions["callrecon_pool"].close()
+
+
+@pytest.fixture
+def seeded(app, database_url, now):
+    ids = seed(app.test_client(), database_url, now)
+    yield ids
+    scrub(database_url, ids)
+
+
+@pytest.fixture
+def ops(app):
+    """A signed-in test client."""
+    client = app.test_client()
+    assert sign_in(client).status_code == 302
+    return client
+
+
+def html(response) -> str:
+    return response.get_data(as_text=True)
+
+
+# Access
+
+
+def test_without_a_session_every_page_redirects_to_sign_in(app):
+    client = app.test_client()
+    for path in ("/ops", "/ops/", "/ops/events", "/ops/journey?q=1", "/ops/work"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/ops/sign-in?next=")
+
+
+def test_a_bad_token_gets_401_and_is_logged_without_the_token(app, log_copy):
+    client = app.test_client()
+    start = len(log_copy.lines)
+    response = sign_in(client, token="guessed-token-123456")
+    assert response.status_code == 401
+    assert "not one of OPS_TOKENS" in html(response)
+    lines = "\n".join(log_copy.lines[start:])
+    assert "sign-in failed" in lines and '"client": "127.0.0.1"' in lines and "guessed-token" not in lines
+    assert client.get("/ops/").status_code == 302
+
+
+def test_failed_sign_ins_are_rate_limited(app):
+    client = app.test_client()
+    for _ in range(5):
+        assert sign_in(client, token="guessed-token-123456").status_code == 401
+    refused = sign_in(client, token=OPS_TOKEN)  # even the right token waits out the window
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "300"
+
+
+def test_a_post_without_its_csrf_token_gets_400(ops, seeded):
+    response = ops.post("/ops/quarantine/replay", data={"raw_id": seeded["quarantined"]})
+    assert response.status_code == 400
+    wrong = ops.post("/ops/quarantine/replay", data={"raw_id": seeded["quarantined"], "csrf_token": "forged"})
+    assert wrong.status_code == 400
+    client = ops.application.test_client()  # sign-in itself needs the form's token too
+    assert client.post("/ops/sign-in", data={"token": OPS_TOKEN}).status_code == 400
+
+
+def test_without_ops_tokens_the_console_is_a_404_and_the_log_says_how_to_enable_it(env, caplog):
+    with caplog.at_level(logging.INFO, logger="callrecon.console"):
+        app = create_app(Settings.from_env(env))
+    try:
+        client = app.test_client()
+        for path in ("/ops", "/ops/", "/ops/sign-in", "/ops/events"):
+            assert client.get(path).status_code == 404, path
+        assert client.post("/ops/sign-in", data={"token": "x"}).status_code == 404
+        assert "set OPS_TOKENS" in caplog.text
+    finally:
+        app.extensions["callrecon_pool"].close()
+
+
+def test_the_session_cookie_is_signed_httponly_strict_and_secure_behind_https(env, now):
+    app = create_app(Settings.from_env({**_console_env(env), "PUBLIC_BASE_URL": "https://calls.example.com"}))
+    try:
+        cookie = sign_in(app.test_client()).headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" in cookie and "Path=/ops" in cookie
+        assert OPS_TOKEN not in cookie
+    finally:
+        app.extensions["callrecon_pool"].close()
+    plain = console_app(env, now)
+    try:
+        assert "Secure" not in sign_in(plain.test_client()).headers["Set-Cookie"]
+    finally:
+        plain.extensions["callrecon_pool"].close()
+
+
+def _console_env(env):
+    from console_seed import console_env
+
+    return console_env(env)
+
+
+def test_pages_cannot_be_framed_cached_or_run_scripts(ops):
+    response = ops.get("/ops/")
+    assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert "<script" not in html(response)
+
+
+def test_a_token_rotated_out_ends_its_sessions(env, now):
+    old = console_app(env, now)
+    client = old.test_client()
+    assert sign_in(client, token=OPS_OLD_TOKEN).status_code == 302
+    assert client.get("/ops/").status_code == 200
+    old.extensions["callrecon_pool"].close()
+    rotated = create_app(Settings.from_env({**_console_env(env), "OPS_TOKENS": OPS_TOKEN}))
+    try:
+        rotated.config["CALLRECON_CLOCK"] = lambda: now
+        cookie = client.get_cookie("callrecon_ops", path="/ops")
+        again = rotated.test_client()
+        again.set_cookie("callrecon_ops", cookie.value, path="/ops")
+        assert again.get("/ops/").status_code == 302
+    finally:
+        rotated.extensions["callrecon_pool"].close()
+
+
+def test_short_ops_tokens_are_refused_at_start_up():
+    with pytest.raises(Exception, match="OPS_TOKENS"):
+        Settings.from_env({"OPS_TOKENS": "short"})
+
+
+# Pages
+
+
+def test_overview_shows_the_silent_source_the_backlog_and_the_reconciler(ops, seeded):
+    page = html(ops.get("/ops/"))
+    huawei = page.split('id="push-huawei"')[1].split("</tr>")[0]
+    ozonetel = page.split('id="push-ozonetel"')[1].split("</tr>")[0]
+    assert "SILENT" in huawei and "never" in huawei
+    assert "SILENT" not in ozonetel and "<svg" in ozonetel
+    assert ">2</span>" in ozonetel.split('class="backlog n"')[1] and "oldest 4.0 min" in ozonetel
+    reconciler = page.split('id="work-ozonetel"')[1].split("</tr>")[0]
+    assert ">1</a>" in reconciler  # one failing window, one that gave up
+    fixes = page.split('id="problems"')[1].split("</table>")[0]
+    assert "1 open item waits, but the source cannot run" in fixes and "OZONETEL_USERNAME is not set" in fixes
+
+
+def test_silence_follows_the_source_health_view(app, db):
+    """The page evaluates the view's working-hours rule itself (the view is too slow for a page)."""
+    settings = app.config["CALLRECON_SETTINGS"]
+    db.execute("SET callrecon.working_hours = '00:00-24:00'")
+    db.execute("SET callrecon.working_days = '1,2,3,4,5,6,7'")
+    view = dict(db.execute("SELECT source, silent FROM source_health").fetchall())
+    now = db.execute("SELECT now()").fetchone()[0]
+    assert view == {source: overview.silent(None, now, settings) for source in view}
+    monday_night = dt.datetime(2026, 3, 2, 22, 0, tzinfo=dt.timezone.utc)
+    weekday = Settings.from_env({"WORKING_HOURS": "09:00-19:00", "WORKING_DAYS": "Mon-Fri"})
+    assert not overview.in_working_hours(monday_night, weekday)
+    assert overview.in_working_hours(monday_night.replace(hour=18, minute=59), weekday)
+    assert not overview.in_working_hours(dt.datetime(2026, 3, 7, 12, 0, tzinfo=dt.timezone.utc), weekday)  # Sat
+
+
+def test_events_are_searchable_by_status_and_body_and_paginate(ops, seeded):
+    quarantined = html(ops.get("/ops/events?status=quarantined"))
+    assert f'/ops/events/{seeded["quarantined"]}"' in quarantined and "KeyError" in quarantined
+    by_phone = html(ops.get(f"/ops/events?q={QUARANTINED_PHONE}"))
+    assert f'/ops/events/{seeded["quarantined"]}"' in by_phone and f'/ops/events/{seeded["foreign"]}"' not in by_phone
+    assert "No callback matches" in html(ops.get("/ops/events?q=no-such-thing"))
+    assert ops.get("/ops/events?since=2026-01-01T00:00&until=2026-03-01T00:00").status_code == 400  # > 31 days
+
+
+def test_event_detail_shows_the_masked_body_headers_parse_result_and_typed_rows(ops, seeded):
+    page = html(ops.get(f"/ops/events/{seeded['quarantined']}"))
+    assert "quarantined" in page and "parser error: KeyError" in page and "Replay this callback" in page
+    assert "&#34;Apikey&#34;: &#34;***&#34;" in page and FIXTURE_APIKEY not in page
+    landed_id = int(html(ops.get("/ops/events?status=landed")).split("/ops/events/")[1].split('"')[0])
+    landed = html(ops.get(f"/ops/events/{landed_id}"))
+    assert "ozonetel_call 2105221234567890" in landed and "Renewals_Nov" in landed
+
+
+def test_replaying_a_quarantined_callback_lands_it_and_says_so(ops, seeded, db, caplog):
+    raw_id = seeded["quarantined"]
+    quarantine = html(ops.get("/ops/quarantine"))
+    assert "parser error: KeyError; see logs" in quarantine and ">1</td>" in quarantine
+    with caplog.at_level(logging.INFO, logger="callrecon.console"):
+        response = ops.post("/ops/quarantine/replay", data={"raw_id": raw_id, "csrf_token": csrf_from(quarantine)})
+    assert response.status_code == 302
+    shown = html(ops.get(response.headers["Location"]))
+    assert f"Replayed raw callback {raw_id}: landed." in shown
+    assert db.execute("SELECT status FROM raw_inbox WHERE id = %s", (raw_id,)).fetchone()[0] == "landed"
+    assert db.execute("SELECT count(*) FROM ozonetel_call WHERE call_key = '2105229999000001'").fetchone()[0] == 1
+    logged = [r.fields for r in caplog.records if r.getMessage() == "console replay"]
+    assert logged and logged[0]["operator"].startswith("ops:") and logged[0]["by_status"] == {"landed": 1}
+
+
+def test_replay_all_of_a_reason(ops, seeded, db):
+    page = html(ops.get("/ops/quarantine"))
+    response = ops.post(
+        "/ops/quarantine/replay",
+        data={"source": "ozonetel", "reason": "parser error: KeyError; see logs", "csrf_token": csrf_from(page)},
+    )
+    assert "callbacks quarantined as" in html(ops.get(response.headers["Location"]))
+    assert db.execute("SELECT count(*) FROM raw_inbox WHERE status = 'quarantined'").fetchone()[0] == 0
+
+
+def test_journey_by_phone_number_and_by_call_id(ops, seeded):
+    page = html(ops.get("/ops/journey?q=9876543210"))
+    assert "ozonetel call 2105221234567890" in page
+    assert "push" in page and "raw callback" in page and "call rang" in page
+    assert "<td>outcome</td><td>answered</td><td>push</td>" in page
+    assert "ozonetel call 2105221234567890" in html(ops.get("/ops/journey?q=2105221234567890"))
+    assert "No call with phone number or id" in html(ops.get("/ops/journey?q=0000"))
+
+
+def test_work_retry_now_and_give_up_go_through_receiver_work(ops, seeded, db, now):
+    failing = html(ops.get("/ops/work?source=ozonetel&state=failing"))
+    key = str(seeded["window_failing"])
+    assert f"<code>{key}</code>" in failing and "no push within 15m" in failing
+    csrf = csrf_from(failing)
+    done = ops.post("/ops/work/retry", data={"source": "ozonetel", "key": key, "csrf_token": csrf, "state": "failing"})
+    assert "due now" in html(ops.get(done.headers["Location"]))
+    assert db.execute("SELECT next_at FROM ozonetel_request WHERE id = %s", (key,)).fetchone()[0] == now
+    ops.post(
+        "/ops/work/give-up", data={"source": "ozonetel", "key": key, "csrf_token": csrf, "reason": "campaign closed"}
+    )
+    state, error = db.execute("SELECT state, last_error FROM ozonetel_request WHERE id = %s", (key,)).fetchone()
+    assert state == "failed" and error.endswith("campaign closed") and "given up by ops:" in error
+    gave_up = html(ops.get("/ops/work?source=ozonetel&state=gave-up"))
+    assert f"<code>{key}</code>" in gave_up and "Reopen" in gave_up
+    refused = ops.post("/ops/work/give-up", data={"source": "ozonetel", "key": key, "csrf_token": csrf, "reason": "x"})
+    assert "only open items can be given up" in html(ops.get(refused.headers["Location"]))
+
+
+def test_reopening_an_item_that_gave_up(app, seeded, db, now):
+    table = work_tables()["ozonetel"]
+    key = str(seeded["window_failed"])
+    with psycopg.connect(app.config["CALLRECON_SETTINGS"].database_url) as conn:
+        assert "reopened" in items.retry_now(conn, table, key, now, "test")
+    state, tries, error = db.execute(
+        "SELECT state, tries, last_error FROM ozonetel_request WHERE id = %s", (key,)
+    ).fetchone()
+    assert (state, tries) == ("timed-out", 3) and "reopened by test" in error
+    with pytest.raises(items.WorkError, match="not a ozonetel item key|no ozonetel item"):
+        with psycopg.connect(app.config["CALLRECON_SETTINGS"].database_url) as conn:
+            items.retry_now(conn, table, "999999", now, "test")
+
+
+def test_completeness_matches_the_completeness_daily_view(ops, seeded, db, app):
+    from receiver.web.console import completeness
+
+    page = html(ops.get("/ops/completeness?days=3"))
+    assert "<svg" in page and "Renewals_Nov" in page
+    with app.test_request_context():
+        since, until = completeness.day_bounds(dt.date(2024, 11, 19), 3)
+        with psycopg.connect(app.config["CALLRECON_SETTINGS"].database_url) as conn:
+            mine = completeness.rows_for(conn, since, until)
+    view = db.execute(
+        "SELECT * FROM completeness_daily WHERE day BETWEEN '2024-11-19' AND '2024-11-21' "
+        "ORDER BY day DESC, vendor, campaign"
+    ).fetchall()
+    assert [tuple(r.values()) for r in mine] == [tuple(r) for r in view] and view
+    calls = html(ops.get("/ops/calls?vendor=ozonetel&campaign=Renewals_Nov&day=2024-11-20"))
+    assert "2105221234567890" in calls
+
+
+def test_no_page_shows_a_secret(ops, seeded):
+    raw_ids = [seeded["quarantined"], seeded["foreign"], *seeded["unlanded"]]
+    paths = [
+        "/ops/",
+        "/ops/events",
+        "/ops/events?status=note",
+        "/ops/quarantine",
+        "/ops/journey?q=9876543210",
+        "/ops/journey?q=" + QUARANTINED_PHONE,
+        "/ops/completeness?days=14",
+        *(f"/ops/work?source={s}&state={st}" for s in work_tables() for st in items.STATES),
+        *(f"/ops/events/{i}" for i in raw_ids),
+    ]
+    for path in paths:
+        response = ops.get(path)
+        assert response.status_code == 200, path
+        text = html(response)
+        assert not [s[:6] for s in PAGE_SECRETS if s in text], path
+    assert "Apikey=***" in html(ops.get(f"/ops/events/{seeded['foreign']}"))
+
+
+def test_the_cli_acts_on_items_with_the_same_code(env, seeded, db, monkeypatch, capsys):
+    from reconciler import cli
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    key = str(seeded["window_failing"])
+    assert cli.main(["items", "list", "ozonetel", "--state", "failing"]) == 0
+    assert f"{key}\tfailing\ttries 1" in capsys.readouterr().out
+    assert cli.main(["items", "give-up", "ozonetel", key, "--reason", "campaign closed", "--by", "cli:test"]) == 0
+    assert "gave up (campaign closed)" in capsys.readouterr().out
+    error = db.execute("SELECT last_error FROM ozonetel_request WHERE id = %s", (key,)).fetchone()[0]
+    assert "given up by cli:test" in error
+    assert cli.main(["items", "give-up", "ozonetel", key, "--reason", "again"]) == 2
+    assert "only open items can be given up" in capsys.readouterr().err
+    assert cli.main(["items", "retry", "ozonetel", key]) == 0
+    assert "reopened for one more try" in capsys.readouterr().out
+
+
+def test_events_page_by_keyset_without_gaps_or_repeats(ops, seeded, db, now):
+    db.execute(
+        "INSERT INTO raw_inbox (received_at, source, body, body_sha256, body_bytes, status) "
+        "SELECT %s - make_interval(secs => n), 'ozonetel', '{}'::bytea, 'x', 2, 'landed' FROM generate_series(1, 70) n",
+        (now,),
+    )
+    seen, path = [], "/ops/events?source=ozonetel"
+    while path:
+        page = html(ops.get(path))
+        seen += [int(i) for i in re.findall(r'<td><a href="/ops/events/(\d+)">', page)]
+        older = re.search(r'<a href="([^"]+)">Older', page)
+        path = older[1].replace("&amp;", "&") if older else None
+    expected = db.execute(
+        "SELECT id FROM raw_inbox WHERE source = 'ozonetel' AND received_at >= %s - interval '1 day' "
+        "ORDER BY received_at DESC, id DESC",
+        (now,),
+    ).fetchall()
+    assert seen == [r[0] for r in expected] and len(seen) > 50
+    assert ops.get("/ops/events?before=garbage|x").status_code == 400
+    assert ops.get("/ops/work?source=ozonetel&after=garbage").status_code == 400

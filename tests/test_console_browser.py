@@ -1,0 +1,102 @@
+"""The console in a real browser (Debian's Chromium, driven by Selenium): what an operator on call does first.
+
+Sign in; see the overview with one silent source and a backlog; open a quarantined event; replay
+it and see it land; find a call's journey by phone number. The overview's screenshot is the one
+the README's "Console" section shows (docs/console.png).
+
+`make test` installs Debian's chromium and chromium-driver when they are missing; where neither can
+be installed the test is skipped, saying so. The driver path is passed explicitly, so Selenium
+never downloads a driver of its own.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+from console_seed import OPS_TOKEN, QUARANTINED_PHONE, console_app, database_now, scrub, seed
+from werkzeug.serving import make_server
+
+from conftest import ROOT
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: pip install -e '.[test]'")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="no Chromium: `make test` installs it (apt-get install chromium chromium-driver); "
+    "install those two Debian packages to run the real-browser test",
+)
+SCREENSHOT = ROOT / "docs" / "console.png"
+
+
+@pytest.fixture
+def served(env, database_url):
+    """The app with the console on, seeded, served on a loopback port by a thread."""
+    now = database_now(database_url)
+    app = console_app(env, now)
+    ids = seed(app.test_client(), database_url, now)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", ids
+    server.shutdown()
+    thread.join(timeout=5)
+    app.extensions["callrecon_pool"].close()
+    scrub(database_url, ids)
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium (no sandbox: the tests run as root), driven through Debian's chromedriver."""
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def test_an_operator_signs_in_sees_the_gaps_replays_and_follows_a_call(served, browser):
+    from selenium.webdriver.common.by import By
+
+    base, ids = served
+    browser.get(f"{base}/ops/")
+    assert "/ops/sign-in" in browser.current_url
+    browser.find_element(By.ID, "token").send_keys(OPS_TOKEN)
+    browser.find_element(By.ID, "sign-in").click()
+
+    # The overview: Huawei is silent, two Ozonetel callbacks wait for the lander.
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Overview"
+    assert "SILENT" in browser.find_element(By.CSS_SELECTOR, "#push-huawei .silence").text
+    assert "SILENT" not in browser.find_element(By.CSS_SELECTOR, "#push-ozonetel .silence").text
+    assert browser.find_element(By.CSS_SELECTOR, "#push-ozonetel .backlog").text.startswith("2")
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    metrics = {"width": 1400, "height": height, "deviceScaleFactor": 1, "mobile": False}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)  # the whole page in one picture
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOT))
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+    # A quarantined event, opened from the quarantine page, replayed, landed.
+    browser.find_element(By.LINK_TEXT, "Quarantine").click()
+    browser.find_element(By.LINK_TEXT, str(ids["quarantined"])).click()
+    assert browser.find_element(By.ID, "event-status").text == "quarantined"
+    assert '"Apikey": "***"' in browser.find_element(By.ID, "body").text
+    browser.find_element(By.ID, "replay").click()
+    flash = browser.find_element(By.CSS_SELECTOR, ".flash").text
+    assert f"Replayed raw callback {ids['quarantined']}: landed." in flash
+    assert browser.find_element(By.ID, "event-status").text == "landed"
+
+    # The call it carried, found by phone number.
+    browser.find_element(By.LINK_TEXT, "Journey").click()
+    browser.find_element(By.ID, "journey-q").send_keys(QUARANTINED_PHONE)
+    browser.find_element(By.ID, "journey-search").click()
+    heading = browser.find_element(By.CSS_SELECTOR, "section.call h2").text
+    assert "ozonetel call 2105229999000001" in heading and QUARANTINED_PHONE in heading
+    assert "push" in browser.find_element(By.CSS_SELECTOR, "table.timeline").text
