@@ -21,6 +21,8 @@ from receiver.env_values import (
     DatabaseUrl,
     Duration,
     Flag,
+    Identifier,
+    MemorySize,
     Names,
     RateLimit,
     Text,
@@ -67,6 +69,18 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class RoleSettings:
+    """The PostgreSQL roles `callrecon db upgrade` keeps (reconciler/roles.py) and the analysts' limits."""
+
+    # Roles are global to the server: a prefix lets two installs (or two test runs) share one server.
+    prefix: str = setting("DB_ROLE_PREFIX", Identifier, "callrecon")
+    # The release step may connect as a user the services do not share (the owner role's login).
+    release_database_url: str = setting("RELEASE_DATABASE_URL", DatabaseUrl, "", in_repr=False)
+    analyst_statement_timeout: float = setting("ANALYST_STATEMENT_TIMEOUT", Duration, 60.0)
+    analyst_work_mem: str = setting("ANALYST_WORK_MEM", MemorySize, "16MB")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything callrecon reads from the environment; build it with `Settings.from_env()`."""
 
@@ -90,6 +104,7 @@ class Settings:
     working_hours: str = setting("WORKING_HOURS", WorkingHours, "09:00-19:00")
     working_days: tuple[int, ...] = setting("WORKING_DAYS", Weekdays, (1, 2, 3, 4, 5, 6))
     web: WebSettings = field(default_factory=WebSettings)
+    roles: RoleSettings = field(default_factory=RoleSettings)
     # Sections of vendors added through the registry alone (README "Adding a vendor"), by vendor name.
     vendors: dict = field(default_factory=dict, repr=False)
 
