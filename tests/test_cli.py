@@ -16,9 +16,10 @@ URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
 
 
 @pytest.fixture
-def run(env, monkeypatch, capsys):
-    """Run a callrecon command with the test environment; returns (exit code, stdout, stderr)."""
-    for name, value in env.items():
+def run(env, reconciler_url, monkeypatch, capsys):
+    """Run a callrecon command with the test environment, as the reconciler's login; returns (exit code, stdout,
+    stderr)."""
+    for name, value in {**env, "DATABASE_URL": reconciler_url}.items():
         monkeypatch.setenv(name, value)
 
     def _run(*argv):

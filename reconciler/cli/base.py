@@ -210,9 +210,10 @@ def with_settings(func):
     return command
 
 
-def connect(settings):
-    """An autocommit connection; each unit of work opens its own transaction block."""
+def connect(settings, url: str | None = None):
+    """An autocommit connection (DATABASE_URL unless `url` is given); each unit of work opens its own transaction."""
+    url = url or settings.database_url
     try:
-        return psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
+        return psycopg.connect(url, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        raise ConfigError(unreachable(settings.database_url, exc)) from None
+        raise ConfigError(unreachable(url, exc)) from None

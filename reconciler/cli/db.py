@@ -1,4 +1,4 @@
-"""`callrecon db`: create the database, apply migrations, report them, document the schema."""
+"""`callrecon db`: create the database, apply migrations, keep the roles, report them, document the schema."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 import click
 
 from receiver import migrations
-from reconciler import schema_docs
-from reconciler.cli.base import Group, connect, option, with_settings
+from reconciler import role_logins, roles, schema_docs
+from reconciler.cli.base import Group, argument, connect, option, with_settings
 from reconciler.provision import ensure_database
 
 
@@ -24,16 +24,82 @@ def ensure(settings):
     print(ensure_database(settings.database_url, log=lambda m: print(m, file=sys.stderr)))
 
 
-@db.command(short_help="apply pending migrations from sql/")
+@db.command(short_help="apply pending migrations from sql/, then grant each role its tables")
 @with_settings
 def upgrade(settings):
-    """Apply pending migrations."""
-    with connect(settings) as conn:
-        ran = migrations.upgrade(conn, settings.sql_dir)
-        migrations.apply_database_settings(conn, settings.database_settings())
-    for m in ran:
+    """Apply pending migrations as the owner role; create the roles and re-grant their tables (README: Roles)."""
+    names = roles.roles_from(settings)
+    with connect(settings, roles.release_url(settings)) as conn:
+        out = roles.upgrade(conn, settings.sql_dir, names, roles.limits_from(settings), settings.database_settings())
+    for m in out.ran:
         print(f"applied {m.name}")
-    print(f"{len(ran)} migration(s) applied; schema is up to date")
+    print(f"{len(out.ran)} migration(s) applied; schema is up to date")
+    if out.created:
+        print(f"created roles {', '.join(out.created)}")
+    if out.adopted:
+        print(f"{out.adopted} existing table(s), view(s) and function(s) now belong to {names.owner}; no data moved")
+    if out.granted:
+        print(f"granted {out.granted} tables and views to {', '.join(names.names()[1:])} (reconciler/roles.py ACCESS)")
+    if out.unclassified:
+        print(
+            f"callrecon db upgrade: {', '.join(out.unclassified)} are in no role's list; only {names.owner} can "
+            "use them until they are added to ACCESS in reconciler/roles.py",
+            file=sys.stderr,
+        )
+    if out.dba:
+        print(roles.dba_script(out), file=sys.stderr)
+
+
+@db.command(name="roles", short_help="list the roles, their members, and what each may do")
+@with_settings
+def roles_(settings):
+    """List callrecon's group roles, who is in each, and the tables and views each may use."""
+    with connect(settings) as conn:
+        for line in role_logins.holders(conn, roles.roles_from(settings)):
+            print(line)
+
+
+@db.command(name="grant-analyst", short_help="create or update one analyst's login role")
+@argument("name", help="the analyst's login role name (lower case, e.g. asha)")
+@with_settings
+def grant_analyst(settings, name):
+    """Create a login role NAME in the analyst role (or add an existing one), with the analyst limits, and print
+    its connection string without a password."""
+    names = roles.roles_from(settings)
+    with connect(settings, roles.release_url(settings)) as conn:
+        created, dba = role_logins.grant_analyst(conn, names, roles.limits_from(settings), name)
+    print(f"{'created' if created else 'updated'} {name} in {names.analyst}")
+    print(role_logins.url_for(settings.database_url, name))
+    print(
+        f"give it a password: psql -c '\\password {name}' (or your DBA's way); it can read only the analyst tables",
+        file=sys.stderr,
+    )
+    if dba:
+        print("a DBA still needs to run:\n" + "\n".join(f"    {line}" for line in dba), file=sys.stderr)
+        return 1
+
+
+@db.command(name="local-roles", short_help="make run: create local login roles, print each process's DATABASE_URL")
+@option("--output", default="-", help="file to write the export lines to, or - (default %(default)s)")
+@with_settings
+def local_roles(settings, output):
+    """For the local set-up: create <prefix>_release_local, _web_local and _reconciler_local (no password: the
+    local server trusts loopback) and write `export` lines with the URL each process takes."""
+    names = roles.roles_from(settings)
+    with connect(settings, roles.release_url(settings)) as conn:
+        logins = role_logins.local_logins(conn, names)
+    lines = [
+        f"export RELEASE_DATABASE_URL={role_logins.url_for(settings.database_url, logins['release'])}",
+        f"export WEB_DATABASE_URL={role_logins.url_for(settings.database_url, logins['web'])}",
+        f"export RECONCILER_DATABASE_URL={role_logins.url_for(settings.database_url, logins['reconciler'])}",
+    ]
+    text = "\n".join(lines) + "\n"
+    if output == "-":
+        sys.stdout.write(text)
+        return 0
+    with open(output, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    print(f"wrote {output}: " + ", ".join(f"{p} as {login}" for p, login in logins.items()))
 
 
 @db.command(short_help="list applied and pending migrations")
