@@ -22,7 +22,6 @@ import psycopg
 from psycopg import sql
 
 from receiver import migrations
-from receiver.env_values import show_duration
 
 KINDS = ("owner", "web", "reconciler", "analyst")
 SERVICES = ("web", "reconciler", "analyst")  # the roles ACCESS grants to; the owner owns everything
@@ -126,7 +125,7 @@ class AnalystLimits:
 
     def settings(self) -> dict[str, str]:
         """{parameter: value} as ALTER ROLE ... SET takes them."""
-        return {"statement_timeout": show_duration(self.statement_timeout), "work_mem": self.work_mem}
+        return {"statement_timeout": f"{round(self.statement_timeout * 1000)}ms", "work_mem": self.work_mem}
 
 
 @dataclass
@@ -191,6 +190,27 @@ def create_roles(conn, roles: Roles, out: Outcome) -> bool:
             out.dba.append(f"GRANT {roles.owner} TO {user};")
             return False
     return True
+
+
+def allow_database_settings(conn, roles: Roles, parameters, out: Outcome) -> None:
+    """Let the owner role write the callrecon.* database settings: custom parameters are superuser-only otherwise.
+
+    GRANT SET ON PARAMETER exists from PostgreSQL 15; before that the release user must be a superuser.
+    """
+    if conn.info.server_version < 150000:
+        return
+    superuser = conn.execute(ME).fetchone()[1]
+    for name in parameters:
+        if conn.execute("SELECT has_parameter_privilege(%s, %s, 'SET')", (roles.owner, name)).fetchone()[0]:
+            continue
+        statement = sql.SQL("GRANT SET ON PARAMETER {} TO {}").format(
+            sql.SQL(".").join(map(sql.Identifier, name.split("."))), sql.Identifier(roles.owner)
+        )
+        if superuser:
+            conn.execute(statement)
+        else:
+            out.why.append(f"only a superuser may let {roles.owner} set {name}")
+            out.dba.append(statement.as_string(conn) + ";")
 
 
 def adopt(conn, roles: Roles, out: Outcome) -> None:
@@ -279,6 +299,7 @@ def upgrade(conn, sql_dir: Path, roles: Roles, limits: AnalystLimits, database_s
         out.dba.append("-- then run `callrecon db upgrade` again: it grants each role its tables")
         return out
     adopt(conn, roles, out)
+    allow_database_settings(conn, roles, database_settings, out)
     with as_owner(conn, roles):
         out.ran = migrations.upgrade(conn, sql_dir)
         grant(conn, roles, out)

@@ -44,7 +44,7 @@ def load_schema(**kwargs) -> None:
     """pytest-postgresql loader: the template database as `callrecon db upgrade` builds it, roles and grants too."""
     kwargs.pop("autocommit", None)
     with psycopg.connect(**kwargs, autocommit=True) as conn:
-        roles.upgrade(conn, SQL_DIR, ROLES, ANALYST_LIMITS, {})
+        roles.upgrade(conn, SQL_DIR, ROLES, ANALYST_LIMITS, Settings.from_env({}).database_settings())
         for kind, login in LOGINS.items():
             role_logins.ensure_login(conn, login, ROLES.name(kind))
         roles.limit_analysts(conn, ROLES, ANALYST_LIMITS, roles.Outcome())
@@ -57,7 +57,9 @@ def pytest_sessionfinish(session):
     try:
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
             for name in [*LOGINS.values(), *ROLES.names()]:
-                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+                    conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))  # the parameter grants
+                    conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
     except psycopg.Error:
         pass  # a database from a killed run still refers to them; the next run reuses them
 
