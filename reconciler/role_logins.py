@@ -7,7 +7,8 @@ goes to a terminal and from there into chat and tickets.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import secrets
+from urllib.parse import quote, urlencode
 
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
@@ -24,14 +25,15 @@ WHERE g.rolname = ANY(%(names)s) ORDER BY 1, 2
 """
 
 
-def url_for(database_url: str, user: str) -> str:
-    """database_url with another user and no password (the login's own password is the DBA's to give)."""
+def url_for(database_url: str, user: str, password: str = "") -> str:
+    """database_url with another user, and no password unless one is given (an analyst's is the DBA's to give)."""
     params = conninfo_to_dict(database_url)
     params.pop("password", None)
     params["user"] = user
     host, port, dbname = params.get("host", "localhost"), params.get("port", "5432"), params.get("dbname", "")
     rest = {k: v for k, v in params.items() if k not in {"host", "port", "dbname", "user"}}
-    url = f"postgresql://{user}@{host}:{port}/{dbname}"
+    who = f"{user}:{quote(password, safe='')}" if password else user
+    url = f"postgresql://{who}@{host}:{port}/{dbname}"
     return url + ("?" + urlencode(rest) if rest else "")
 
 
@@ -54,12 +56,18 @@ def grant_analyst(conn, roles: Roles, limits: AnalystLimits, name: str) -> tuple
     return created, out.dba
 
 
-def local_logins(conn, roles: Roles) -> dict[str, str]:
-    """`make run`'s logins, <prefix>_<process>_local, created if missing: {process: login name}."""
+def local_logins(conn, roles: Roles) -> dict[str, tuple[str, str]]:
+    """`make run`'s logins, <prefix>_<process>_local, each with a fresh password: {process: (login, password)}.
+
+    A new password on every run, kept only in the mode-600 file make run sources, works whether the
+    local server trusts loopback or asks for scram passwords.
+    """
     logins = {}
     for process, kind in LOCAL_LOGINS.items():
-        logins[process] = f"{roles.prefix}_{process}_local"
-        ensure_login(conn, logins[process], roles.name(kind))
+        login, password = f"{roles.prefix}_{process}_local", secrets.token_urlsafe(18)
+        ensure_login(conn, login, roles.name(kind))
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(login), sql.Literal(password)))
+        logins[process] = (login, password)
     return logins
 
 

@@ -156,6 +156,12 @@ def env(database_url, role_url) -> dict:
 
 
 @pytest.fixture
+def cli_env(env, reconciler_url) -> dict:
+    """The environment of an operator's `callrecon` command or a reconciler process: the reconciler's login."""
+    return {**env, "DATABASE_URL": reconciler_url}
+
+
+@pytest.fixture
 def settings(env) -> Settings:
     """Settings parsed from the test environment."""
     return Settings.from_env(env)

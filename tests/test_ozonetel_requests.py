@@ -74,9 +74,10 @@ def fake(api_server):
 
 
 @pytest.fixture
-def oz_env(env, fake, receiver_url):
+def oz_env(cli_env, fake, receiver_url):
+    """The reconciler's environment (its login); the receiver it pushes to runs as the web login."""
     return {
-        **env,
+        **cli_env,
         "OZONETEL_API_URL": fake.url,
         "OZONETEL_API_KEY": API_KEY,
         "OZONETEL_USERNAME": USER,

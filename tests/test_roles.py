@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 
 import psycopg
@@ -268,16 +269,32 @@ def test_grant_analyst_creates_a_limited_login_and_prints_no_password(run, datab
     assert "raw_inbox_excerpt (select)" in out and "raw_inbox (select insert update)" in out
 
 
-def test_local_roles_creates_the_three_logins_and_prints_their_urls(run, database_url, drop_roles, tmp_path):
+def test_local_roles_creates_the_three_logins_and_writes_their_urls(run, database_url, drop_roles, tmp_path):
     drop_roles += [f"{ROLES.prefix}_{process}_local" for process in ("release", "web", "reconciler")]
     target = tmp_path / "roles.env"
     code, out, err = run("db", "local-roles", "--output", str(target), RELEASE_DATABASE_URL=database_url)
     assert code == 0, err
-    lines = dict(line.removeprefix("export ").split("=", 1) for line in target.read_text().splitlines())
+    assert target.stat().st_mode & 0o777 == 0o600  # the file holds the logins' passwords
+    lines = dict(word.removeprefix("export ").split("=", 1) for word in shlex.split(target.read_text()) if "=" in word)
     assert set(lines) == {"RELEASE_DATABASE_URL", "WEB_DATABASE_URL", "RECONCILER_DATABASE_URL"}
-    with psycopg.connect(lines["WEB_DATABASE_URL"], autocommit=True) as web:
-        assert web.execute("SELECT pg_has_role(%s, 'MEMBER')", (ROLES.name("web"),)).fetchone()[0]
-        with pytest.raises(DENIED):
-            web.execute("DELETE FROM raw_inbox")
-    with psycopg.connect(lines["RELEASE_DATABASE_URL"], autocommit=True) as release:
-        assert release.execute("SELECT pg_has_role(%s, 'MEMBER')", (ROLES.owner,)).fetchone()[0]
+    web_login = f"{ROLES.prefix}_web_local"
+    assert f"web: {database_url.replace('postgres@', web_login + '@')}" in out.splitlines()  # no password shown
+    for name, role in (("WEB", ROLES.name("web")), ("RECONCILER", ROLES.name("reconciler")), ("RELEASE", ROLES.owner)):
+        with psycopg.connect(lines[f"{name}_DATABASE_URL"], autocommit=True) as conn:
+            assert conn.execute("SELECT pg_has_role(%s, 'MEMBER')", (role,)).fetchone()[0], name
+    with psycopg.connect(lines["WEB_DATABASE_URL"], autocommit=True) as web, pytest.raises(DENIED):
+        web.execute("DELETE FROM raw_inbox")
+
+
+def test_local_roles_on_a_remote_server_leaves_every_process_on_database_url(run, tmp_path):
+    target = tmp_path / "roles.env"
+    remote = "postgresql://someone@db.example.com:5432/callrecon"
+    code, _, err = run("db", "local-roles", "--output", str(target), DATABASE_URL=remote, RELEASE_DATABASE_URL="")
+    assert code == 0 and "every process uses DATABASE_URL (db.example.com is not this machine)" in err
+    assert target.read_text().count(remote) == 3
+
+
+def test_grant_analyst_without_createrole_says_what_a_dba_runs(run):
+    code, _, err = run("db", "grant-analyst", ROLES.prefix + "_nobody")  # RELEASE_DATABASE_URL: the owner's login
+    assert code == 2
+    assert f"ask a DBA to run CREATE ROLE {ROLES.prefix}_nobody LOGIN IN ROLE {ROLES.analyst}" in err

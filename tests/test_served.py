@@ -177,13 +177,14 @@ def readme_try_it_block() -> str:
     return text[start : text.index("```", start)]
 
 
-def test_the_readme_try_it_block_runs_as_written_against_a_live_server(served, env, tmp_path):
+def test_the_readme_try_it_block_runs_as_written_against_a_live_server(served, env, reconciler_url, tmp_path):
     """#16: the README's curl and psql examples, run as written, against gunicorn on its port."""
     base, _ = served
     (tmp_path / ".callrecon.env").write_text(f'export OZONETEL_CALLBACK_TOKENS="{env["OZONETEL_CALLBACK_TOKENS"]}"\n')
     (tmp_path / "tests").symlink_to(ROOT / "tests")
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
-    shell_env = {**os.environ, **env, "PORT": base.rsplit(":", 1)[1]}
+    # The second terminal is an operator's: psql and `callrecon status` as the reconciler's login.
+    shell_env = {**os.environ, **env, "DATABASE_URL": reconciler_url, "PORT": base.rsplit(":", 1)[1]}
     done = subprocess.run(
         ["bash", "-e", "-c", readme_try_it_block()],
         cwd=tmp_path,

@@ -210,10 +210,15 @@ def with_settings(func):
     return command
 
 
-def connect(settings, url: str | None = None):
-    """An autocommit connection (DATABASE_URL unless `url` is given); each unit of work opens its own transaction."""
-    url = url or settings.database_url
+def connect(settings, release: bool = False):
+    """An autocommit connection; each unit of work opens its own transaction block.
+
+    release: to RELEASE_DATABASE_URL when it is set (migrations, roles), else DATABASE_URL.
+    """
+    url, variable = settings.database_url, "DATABASE_URL"
+    if release and settings.roles.release_database_url:
+        url, variable = settings.roles.release_database_url, "RELEASE_DATABASE_URL"
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        raise ConfigError(unreachable(url, exc)) from None
+        raise ConfigError(unreachable(url, exc, variable)) from None

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 
 import click
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from receiver import migrations
+from receiver.settings import ConfigError
 from reconciler import role_logins, roles, schema_docs
 from reconciler.cli.base import Group, argument, connect, option, with_settings
 from reconciler.provision import ensure_database
@@ -29,7 +34,7 @@ def ensure(settings):
 def upgrade(settings):
     """Apply pending migrations as the owner role; create the roles and re-grant their tables (README: Roles)."""
     names = roles.roles_from(settings)
-    with connect(settings, roles.release_url(settings)) as conn:
+    with connect(settings, release=True) as conn:
         out = roles.upgrade(conn, settings.sql_dir, names, roles.limits_from(settings), settings.database_settings())
     for m in out.ran:
         print(f"applied {m.name}")
@@ -66,8 +71,14 @@ def grant_analyst(settings, name):
     """Create a login role NAME in the analyst role (or add an existing one), with the analyst limits, and print
     its connection string without a password."""
     names = roles.roles_from(settings)
-    with connect(settings, roles.release_url(settings)) as conn:
-        created, dba = role_logins.grant_analyst(conn, names, roles.limits_from(settings), name)
+    try:
+        with connect(settings, release=True) as conn:
+            created, dba = role_logins.grant_analyst(conn, names, roles.limits_from(settings), name)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise ConfigError(
+            f"{str(exc).strip().splitlines()[0]}: run this with a user that has CREATEROLE (RELEASE_DATABASE_URL), or "
+            f"ask a DBA to run CREATE ROLE {name} LOGIN IN ROLE {names.analyst}; then this command again"
+        ) from None
     print(f"{'created' if created else 'updated'} {name} in {names.analyst}")
     print(role_logins.url_for(settings.database_url, name))
     print(
@@ -79,27 +90,45 @@ def grant_analyst(settings, name):
         return 1
 
 
-@db.command(name="local-roles", short_help="make run: create local login roles, print each process's DATABASE_URL")
-@option("--output", default="-", help="file to write the export lines to, or - (default %(default)s)")
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@db.command(name="local-roles", short_help="make run: local login roles, and the DATABASE_URL of each process")
+@option("--output", default=".callrecon.roles.env", help="file for the export lines (mode 600; default %(default)s)")
 @with_settings
 def local_roles(settings, output):
-    """For the local set-up: create <prefix>_release_local, _web_local and _reconciler_local (no password: the
-    local server trusts loopback) and write `export` lines with the URL each process takes."""
+    """For the local set-up (make run): create <prefix>_release_local, _web_local and _reconciler_local in the
+    owner, web and reconciler roles, and write RELEASE_, WEB_ and RECONCILER_DATABASE_URL to a file that make run
+    sources. Where that is not possible (a remote server, or no right to create roles) every URL is DATABASE_URL,
+    and it says so."""
     names = roles.roles_from(settings)
-    with connect(settings, roles.release_url(settings)) as conn:
-        logins = role_logins.local_logins(conn, names)
+    host = conninfo_to_dict(settings.database_url).get("host", "localhost")
+    urls, logins = {}, {}
+    why = None if host in LOCAL_HOSTS or host.startswith("/") else f"{host} is not this machine"
+    if why is None:
+        try:
+            with connect(settings, release=True) as conn:
+                logins = role_logins.local_logins(conn, names)
+            for process, (login, password) in logins.items():
+                urls[process] = role_logins.url_for(settings.database_url, login, password)
+                psycopg.connect(urls[process], connect_timeout=5).close()  # the login gets in (pg_hba may refuse)
+        except (psycopg.Error, ConfigError) as exc:
+            why, urls = str(exc).strip().splitlines()[0], {}
+    if why:
+        print(f"callrecon db local-roles: every process uses DATABASE_URL ({why})", file=sys.stderr)
+    fallback = roles.release_url(settings)
     lines = [
-        f"export RELEASE_DATABASE_URL={role_logins.url_for(settings.database_url, logins['release'])}",
-        f"export WEB_DATABASE_URL={role_logins.url_for(settings.database_url, logins['web'])}",
-        f"export RECONCILER_DATABASE_URL={role_logins.url_for(settings.database_url, logins['reconciler'])}",
+        f"export RELEASE_DATABASE_URL={shlex.quote(urls.get('release', fallback))}",
+        f"export WEB_DATABASE_URL={shlex.quote(urls.get('web', settings.database_url))}",
+        f"export RECONCILER_DATABASE_URL={shlex.quote(urls.get('reconciler', settings.database_url))}",
     ]
-    text = "\n".join(lines) + "\n"
-    if output == "-":
-        sys.stdout.write(text)
-        return 0
-    with open(output, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    print(f"wrote {output}: " + ", ".join(f"{p} as {login}" for p, login in logins.items()))
+    descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.chmod(output, 0o600)  # an older copy keeps its mode otherwise
+    for process, (login, _) in logins.items():
+        print(f"{process}: {role_logins.url_for(settings.database_url, login)}")
+    print(f"wrote {output}")
 
 
 @db.command(short_help="list applied and pending migrations")
