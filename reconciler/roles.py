@@ -177,6 +177,7 @@ def create_roles(conn, roles: Roles, out: Outcome) -> bool:
     for name in missing:
         try:
             with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
                 conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
             out.created.append(name)
         except psycopg.errors.DuplicateObject:  # another upgrade created it a moment ago
@@ -220,6 +221,7 @@ def adopt(conn, roles: Roles, out: Outcome) -> None:
     """
     owner, to = {"owner": roles.owner}, sql.Identifier(roles.owner)
     with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))  # two upgrades at once: one adopts
         for name, kind in conn.execute(FOREIGN_RELATIONS, owner).fetchall():
             conn.execute(sql.SQL(f"ALTER {KEYWORD[kind]} {{}} OWNER TO {{}}").format(sql.SQL(name), to))
             out.adopted += 1
@@ -281,6 +283,7 @@ def limit_analysts(conn, roles: Roles, limits: AnalystLimits, out: Outcome, logi
             )
             try:
                 with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
                     conn.execute(statement)
             except psycopg.errors.InsufficientPrivilege:
                 out.why.append(f"this user may not set {parameter} on the analyst login {login}")
