@@ -29,7 +29,7 @@ import sys
 import time
 
 import psycopg
-from benchlib import BIN, DEFAULT_ADMIN_URL, ROOT, free_port, fresh_database, serve, stop
+from benchlib import BIN, DEFAULT_ADMIN_URL, ROOT, free_port, fresh_database, serve, service_urls, stop
 from ingest_apps import NAIVE_TABLE
 
 TOKEN = "ingest-token-7d41c0"
@@ -89,7 +89,8 @@ def measure(app: str, records: int, seconds: int, connections: int, admin_url: s
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": url,
+        # callrecon's web process and lander log in as the web role, never as the superuser (#19).
+        "DATABASE_URL": service_urls(url)["web"] if app in "cd" else url,
         "OZONETEL_CALLBACK_TOKENS": TOKEN,
         "OZONETEL_API_KEY": APIKEY,
         "LANDING_MODE": "deferred" if app == "d" else "inline",
