@@ -90,6 +90,9 @@ ANALYST_LOGINS = """
 SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
 WHERE m.roleid = %(analyst)s::regrole AND r.rolcanlogin ORDER BY 1
 """
+ROLE_SETTINGS = """
+SELECT (SELECT setconfig FROM pg_db_role_setting WHERE setrole = %(login)s::regrole AND setdatabase = 0)
+"""
 KEYWORD = {"r": "TABLE", "p": "TABLE", "f": "FOREIGN TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
 
 
@@ -277,7 +280,10 @@ def limit_analysts(conn, roles: Roles, limits: AnalystLimits, out: Outcome, logi
         logins = [r[0] for r in conn.execute(ANALYST_LOGINS, {"analyst": roles.analyst})]
     done = []
     for login in logins:
+        already = set(conn.execute(ROLE_SETTINGS, {"login": login}).fetchone()[0] or ())
         for parameter, value in limits.settings().items():
+            if f"{parameter}={value}" in already:
+                continue  # nothing to ask of a release user without CREATEROLE
             statement = sql.SQL("ALTER ROLE {} SET {} = {}").format(
                 sql.Identifier(login), sql.Identifier(parameter), sql.Literal(value)
             )

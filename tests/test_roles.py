@@ -239,6 +239,19 @@ def test_an_install_from_before_the_roles_gets_them_with_no_data_moved(database_
         db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def test_an_analyst_login_a_dba_added_gets_the_limits_at_the_next_upgrade(run, database_url, drop_roles, db):
+    name = ROLES.prefix + "_by_hand"
+    drop_roles.append(name)
+    db.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE {}").format(sql.Identifier(name), sql.Identifier(ROLES.analyst)))
+    code, _, err = run("db", "upgrade", RELEASE_DATABASE_URL=database_url)
+    assert code == 0, err
+    with psycopg.connect(database_url.replace("postgres@", f"{name}@"), autocommit=True) as analyst:
+        assert analyst.execute("SHOW statement_timeout").fetchone()[0] == "1s"
+        assert analyst.execute("SHOW work_mem").fetchone()[0] == "8MB"
+    code, _, err = run("db", "upgrade")  # as the owner's login, which may not ALTER ROLE: nothing left to ask
+    assert code == 0 and err == ""
+
+
 def test_a_release_user_that_may_not_create_roles_is_told_what_a_dba_runs(run):
     prefix = ROLES.prefix + "_x"
     code, out, err = run("db", "upgrade", DB_ROLE_PREFIX=prefix)  # as the owner's login: no CREATEROLE
