@@ -252,6 +252,20 @@ def test_an_analyst_login_a_dba_added_gets_the_limits_at_the_next_upgrade(run, d
     assert code == 0 and err == ""
 
 
+def test_database_settings_the_owner_may_not_write_are_reported_not_a_crash(run, database_url, db):
+    db.execute(
+        sql.SQL("REVOKE SET ON PARAMETER callrecon.business_timezone FROM {}").format(sql.Identifier(ROLES.owner))
+    )
+    code, out, err = run("db", "upgrade")  # as the owner's login
+    assert code == 0 and "schema is up to date" in out
+    assert "the callrecon.* database settings were not written" in err
+    assert f"GRANT SET ON PARAMETER callrecon.business_timezone TO {ROLES.owner};" in err
+    code, _, err = run("db", "upgrade", RELEASE_DATABASE_URL=database_url)  # a superuser grants it again
+    assert code == 0 and err == ""
+    code, _, err = run("db", "upgrade")
+    assert code == 0 and err == ""
+
+
 def test_a_release_user_that_may_not_create_roles_is_told_what_a_dba_runs(run):
     prefix = ROLES.prefix + "_x"
     code, out, err = run("db", "upgrade", DB_ROLE_PREFIX=prefix)  # as the owner's login: no CREATEROLE

@@ -51,7 +51,7 @@ def upgrade(settings):
             "use them until they are added to ACCESS in reconciler/roles.py",
             file=sys.stderr,
         )
-    if out.dba:
+    if out.dba or out.why:
         print(roles.dba_script(out), file=sys.stderr)
 
 
