@@ -113,7 +113,7 @@ def local_roles(settings, output):
                 urls[process] = role_logins.url_for(settings.database_url, login, password)
                 psycopg.connect(urls[process], connect_timeout=5).close()  # the login gets in (pg_hba may refuse)
         except (psycopg.Error, ConfigError) as exc:
-            why, urls = str(exc).strip().splitlines()[0], {}
+            why, urls, logins = str(exc).strip().splitlines()[0], {}, {}
     if why:
         print(f"callrecon db local-roles: every process uses DATABASE_URL ({why})", file=sys.stderr)
     fallback = roles.release_url(settings)
