@@ -16,9 +16,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@
 
+# db upgrade creates the roles (README: Roles); local-roles gives each process its own login, in .callrecon.roles.env.
 db: install
 	$(BIN)/callrecon db ensure
 	$(BIN)/callrecon db upgrade
+	$(BIN)/callrecon db local-roles
 
 # First run writes .callrecon.env (mode 600) with fresh callback tokens (Huawei's only once HUAWEI_TIMEZONE is
 # exported: its times carry no zone); exported variables win over it.
@@ -39,6 +41,7 @@ run: db .callrecon.env
 	  echo; echo "Try it from this folder in a second terminal (README, The two commands):"; \
 	  echo "  export PORT=$(PORT)  # and DATABASE_URL, if you exported one for make run"; \
 	  sed -n '/^source .callrecon.env/,/^callrecon status/p' README.md | sed 's/^/  /'; echo; \
+	  source .callrecon.roles.env; DATABASE_URL="$$WEB_DATABASE_URL" \
 	  exec $(BIN)/gunicorn -c python:receiver.gunicorn_conf 'receiver:create_app()'
 
 # Lint and import contracts first (pyproject.toml [tool.ruff], setup.cfg [importlinter]): either failing fails the build.

@@ -18,6 +18,8 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The benches' own roles (#19), so a bench never rotates the passwords of make run's logins.
+BENCH_ENV = {"DB_ROLE_PREFIX": "callrecon_bench", "RELEASE_DATABASE_URL": ""}
 
 
 def free_port() -> int:
@@ -34,9 +36,26 @@ def fresh_database(admin_url: str, name: str = "callrecon_bench") -> str:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
     subprocess.run(
-        [BIN / "callrecon", "db", "upgrade"], env={**os.environ, "DATABASE_URL": url}, check=True, capture_output=True
+        [BIN / "callrecon", "db", "upgrade"],
+        env={**os.environ, **BENCH_ENV, "DATABASE_URL": url},
+        check=True,
+        capture_output=True,
     )
     return url
+
+
+def service_urls(url: str) -> dict[str, str]:
+    """The bench database's login URLs per process (release, web, reconciler), as `make run` gets them (#19)."""
+    path = Path(f"/tmp/callrecon-bench-roles-{os.getpid()}.env")
+    subprocess.run(
+        [BIN / "callrecon", "db", "local-roles", "--output", str(path)],
+        env={**os.environ, **BENCH_ENV, "DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+    )
+    lines = dict(line.removeprefix("export ").split("=", 1) for line in path.read_text().splitlines())
+    path.unlink()
+    return {name.split("_")[0].lower(): value.strip("'") for name, value in lines.items()}
 
 
 def start_fake(script: str, *args) -> subprocess.Popen:

@@ -36,7 +36,7 @@ import sys
 import time
 
 import psycopg
-from benchlib import DEFAULT_ADMIN_URL, ROOT, free_port, fresh_database, serve, stop
+from benchlib import DEFAULT_ADMIN_URL, ROOT, free_port, fresh_database, serve, service_urls, stop
 from ingest_apps import DURABLE_TABLE
 
 TOKEN = "ingest-token-7d41c0"
@@ -120,7 +120,8 @@ def measure(app: str, records: int, seconds: int, connections: int, admin_url: s
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": url,
+        # callrecon's web process and its landers log in as the web role, never as the superuser (#19).
+        "DATABASE_URL": service_urls(url)["web"] if app in ("c", "i") else url,
         "OZONETEL_CALLBACK_TOKENS": TOKEN,
         "OZONETEL_API_KEY": APIKEY,
     }

@@ -81,13 +81,13 @@ def make_pool(settings, name: str = "callrecon") -> Database:
     return Database(pool, settings.db_pool_timeout)
 
 
-def unreachable(database_url: str, exc: Exception) -> str:
+def unreachable(database_url: str, exc: Exception, variable: str = "DATABASE_URL") -> str:
     """One line for an operator: where we looked for the database and why it failed, password masked."""
     info = conninfo_to_dict(database_url)
     where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     reason = mask_text(reason, [p for p in [info.get("password")] if p])
     return (
-        f"the database at {where} (DATABASE_URL) does not answer ({reason}); "
-        "check DATABASE_URL, or run `callrecon db ensure` for a local one"
+        f"the database at {where} ({variable}) does not answer ({reason}); "
+        f"check {variable}, or run `callrecon db ensure` for a local one"
     )

@@ -163,6 +163,30 @@ class Zone(Setting):
         return "" if value is None else value.key
 
 
+class Identifier(Setting):
+    """A lower-case SQL name (role-name prefix): letters, digits and _, so it never needs quoting."""
+
+    def __init__(self, *, max_length: int = 40, **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", value) or len(value) > self.max_length:
+            raise ma.ValidationError(
+                f"is not a lower-case name of at most {self.max_length} letters, digits or _ (e.g. {self.hint()!r})"
+            )
+        return value
+
+
+class MemorySize(Setting):
+    """A PostgreSQL memory setting with its unit: '16MB', '512kB', '1GB'."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", value):
+            raise ma.ValidationError(f"is not a size with a unit: use a form like {self.hint()!r} (kB, MB, GB)")
+        return value
+
+
 UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 # A unit is required: a bare "90" once meant 90 seconds to one reader and 90 days to another.
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)\s*$")

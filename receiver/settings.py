@@ -21,6 +21,8 @@ from receiver.env_values import (
     DatabaseUrl,
     Duration,
     Flag,
+    Identifier,
+    MemorySize,
     Names,
     RateLimit,
     Text,
@@ -68,6 +70,18 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class RoleSettings:
+    """The PostgreSQL roles `callrecon db upgrade` keeps (reconciler/roles.py) and the analysts' limits."""
+
+    # Roles are global to the server: a prefix lets two installs (or two test runs) share one server.
+    prefix: str = setting("DB_ROLE_PREFIX", Identifier, "callrecon")
+    # The release step may connect as a user the services do not share (the owner role's login).
+    release_database_url: str = setting("RELEASE_DATABASE_URL", DatabaseUrl, "", in_repr=False)
+    analyst_statement_timeout: float = setting("ANALYST_STATEMENT_TIMEOUT", Duration, 60.0)
+    analyst_work_mem: str = setting("ANALYST_WORK_MEM", MemorySize, "16MB")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything callrecon reads from the environment; build it with `Settings.from_env()`."""
 
@@ -95,6 +109,7 @@ class Settings:
     ops_tokens: tuple[str, ...] = setting("OPS_TOKENS", Tokens, (), secret=True)
     ops_session_secret: str = setting("OPS_SESSION_SECRET", Text, "", secret=True)
     web: WebSettings = field(default_factory=WebSettings)
+    roles: RoleSettings = field(default_factory=RoleSettings)
     # Sections of vendors added through the registry alone (README "Adding a vendor"), by vendor name.
     vendors: dict = field(default_factory=dict, repr=False)
 

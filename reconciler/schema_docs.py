@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from reconciler.roles import ACCESS, SERVICES, WORDS
+
 TABLES = """
 SELECT c.oid, c.relname, CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, obj_description(c.oid, 'pg_class')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -41,6 +43,25 @@ def _cell(text) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ")
 
 
+ROLES_NOTE = """## Who may read and write what
+
+`callrecon db upgrade` grants each table and view to the group roles `callrecon_web`,
+`callrecon_reconciler` and `callrecon_analyst` exactly as `ACCESS` in `reconciler/roles.py` lists
+(names carry `DB_ROLE_PREFIX`, default `callrecon`); `callrecon_owner` owns them all and alone may
+change the schema. No role gets `TRUNCATE`. Each section below has an **Access** line.
+"""
+
+
+def access_line(relation: str) -> str:
+    """'**Access**: web select, insert; ...' for one relation, from the same list the grants come from."""
+    if relation not in ACCESS:
+        return "**Access**: owner only (not yet in `ACCESS`, reconciler/roles.py)"
+    parts = []
+    for role, letters in zip(SERVICES, ACCESS[relation], strict=True):
+        parts.append(f"{role} {', '.join(WORDS[letter].lower() for letter in letters)}" if letters else f"{role} none")
+    return "**Access**: " + "; ".join(parts)
+
+
 def render(conn) -> str:
     """The whole schema reference as Markdown."""
     out = [
@@ -50,9 +71,19 @@ def render(conn) -> str:
         "Views first (what analysts query), then tables. Times are `timestamptz` in UTC.",
         "",
         DEFINITIONS,
+        ROLES_NOTE,
     ]
     for oid, name, kind, comment in conn.execute(TABLES).fetchall():
-        out += [f"## {name} ({kind})", "", _cell(comment), "", "| column | type | description |", "|---|---|---|"]
+        out += [
+            f"## {name} ({kind})",
+            "",
+            _cell(comment),
+            "",
+            access_line(name),
+            "",
+            "| column | type | description |",
+            "|---|---|---|",
+        ]
         for column, type_, not_null, description in conn.execute(COLUMNS, {"oid": oid}).fetchall():
             type_text = f"{type_} not null" if not_null else type_
             out.append(f"| `{column}` | {type_text} | {_cell(description)} |")

@@ -12,9 +12,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from pytest_postgresql import factories
 
-from receiver import create_app, migrations
+from receiver import create_app
 from receiver.logs import JsonFormatter
 from receiver.settings import Settings
+from reconciler import role_logins, roles
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = ROOT / "sql"
@@ -30,15 +31,39 @@ CONFIGURED_API_KEY = "cfg-ozonetel-key-55aa77"
 SECRETS = {OZONETEL_TOKEN, OZONETEL_OLD_TOKEN, FIXTURE_APIKEY, CONFIGURED_API_KEY}
 
 
-def load_schema(**kwargs) -> None:
-    """pytest-postgresql loader: build the template database with our own migration runner."""
-    kwargs.pop("autocommit", None)
-    with psycopg.connect(**kwargs, autocommit=True) as conn:
-        migrations.upgrade(conn, SQL_DIR)
-
-
 # One database name per checkout, so two checkouts (e.g. git worktrees) can run the suite at once.
 TEST_DBNAME = "callrecon_test_" + hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+# Roles are global to the server, so each checkout's run has its own (DB_ROLE_PREFIX), dropped at the end.
+ROLES = roles.Roles(TEST_DBNAME)
+# The services log in as members of the group roles, never as the superuser (#19); one login per kind.
+LOGINS = {kind: f"{ROLES.prefix}_t_{kind}" for kind in roles.KINDS}
+ANALYST_LIMITS = roles.AnalystLimits(statement_timeout=1.0, work_mem="8MB")
+
+
+def load_schema(**kwargs) -> None:
+    """pytest-postgresql loader: the template database as `callrecon db upgrade` builds it, roles and grants too."""
+    kwargs.pop("autocommit", None)
+    with psycopg.connect(**kwargs, autocommit=True) as conn:
+        roles.upgrade(conn, SQL_DIR, ROLES, ANALYST_LIMITS, Settings.from_env({}).database_settings())
+        for kind, login in LOGINS.items():
+            role_logins.ensure_login(conn, login, ROLES.name(kind))
+        roles.limit_analysts(conn, ROLES, ANALYST_LIMITS, roles.Outcome())
+
+
+def pytest_sessionfinish(session):
+    """Drop this run's roles once every test database is gone (left in place if another database still uses them)."""
+    from psycopg import sql
+
+    try:
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            for name in [*LOGINS.values(), *ROLES.names()]:
+                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+                    conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))  # the parameter grants
+                    conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+    except psycopg.Error:
+        pass  # a database from a killed run still refers to them; the next run reuses them
+
+
 postgresql_noproc = factories.postgresql_noproc(dbname=TEST_DBNAME, load=[load_schema])
 postgresql = factories.postgresql("postgresql_noproc")
 
@@ -84,9 +109,13 @@ def scan_for_secrets(url: str, lines: list[str]) -> list[str]:
 
 @pytest.fixture
 def database_url(postgresql, log_copy) -> str:
-    """URL of this test's own database; afterwards, no secret may be in it or in the logs."""
+    """Superuser URL of this test's own database (for setup and assertions); afterwards, no secret may be in it
+    or in the logs."""
     info = postgresql.info
     url = f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+    # A copy of the template belongs to whoever copied it; `db upgrade` gives the database to the owner role.
+    postgresql.execute(f'ALTER DATABASE "{info.dbname}" OWNER TO "{ROLES.owner}"')
+    postgresql.commit()
     start = len(log_copy.lines)
     yield url
     leaks = scan_for_secrets(url, log_copy.lines[start:])
@@ -94,10 +123,28 @@ def database_url(postgresql, log_copy) -> str:
 
 
 @pytest.fixture
-def env(database_url) -> dict:
-    """The environment the app reads, as an operator would set it."""
+def role_url(postgresql):
+    """role_url(kind): this test database's URL for the login in the owner, web, reconciler or analyst role."""
+    info = postgresql.info
+    return lambda kind: f"postgresql://{LOGINS[kind]}@{info.host}:{info.port}/{info.dbname}"
+
+
+@pytest.fixture
+def reconciler_url(role_url, database_url) -> str:
+    """What the reconciler and the command line connect as."""
+    return role_url("reconciler")
+
+
+@pytest.fixture
+def env(database_url, role_url) -> dict:
+    """The environment the app reads, as an operator would set it: the web process's login, migrations as the
+    owner's (commands and reconcile runs take reconciler_url)."""
     return {
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": role_url("web"),
+        "RELEASE_DATABASE_URL": role_url("owner"),
+        "DB_ROLE_PREFIX": ROLES.prefix,
+        "ANALYST_STATEMENT_TIMEOUT": "1s",
+        "ANALYST_WORK_MEM": ANALYST_LIMITS.work_mem,
         "OZONETEL_CALLBACK_TOKENS": f"{OZONETEL_TOKEN}, {OZONETEL_OLD_TOKEN}",
         "OZONETEL_API_KEY": FIXTURE_APIKEY,  # the account's key, as carried in the fixtures' pushes
         "OZONETEL_TIMEZONE": "Asia/Kolkata",
@@ -112,6 +159,12 @@ def env(database_url) -> dict:
 
 
 @pytest.fixture
+def cli_env(env, reconciler_url) -> dict:
+    """The environment of an operator's `callrecon` command or a reconciler process: the reconciler's login."""
+    return {**env, "DATABASE_URL": reconciler_url}
+
+
+@pytest.fixture
 def settings(env) -> Settings:
     """Settings parsed from the test environment."""
     return Settings.from_env(env)
@@ -119,7 +172,7 @@ def settings(env) -> Settings:
 
 @pytest.fixture
 def app(settings):
-    """The receiver app on this test's database; its pool is closed afterwards."""
+    """The receiver app on this test's database, logged in as the web role; its pool is closed afterwards."""
     app = create_app(settings)
     yield app
     app.extensions["callrecon_pool"].close()

@@ -7,11 +7,12 @@ import threading
 import pytest
 import toy_vendor
 
-from conftest import SECRETS
+from conftest import ROLES, SECRETS
 from fakes import FakeClock
 from receiver import create_app
 from receiver.settings import Settings
 from receiver.vendors import registry
+from reconciler import roles
 from reconciler.core.run import run_source
 from reconciler.sources import SOURCES
 
@@ -19,9 +20,12 @@ SECRETS.add(toy_vendor.TOKEN)
 
 
 @pytest.fixture
-def toy(db):
-    """The toy vendor registered, its migration applied; unregistered afterwards."""
+def toy(db, monkeypatch):
+    """The toy vendor registered, its migration applied and its tables granted; unregistered afterwards."""
     db.execute(toy_vendor.TOY_MIGRATION)
+    # README "Adding a vendor", step 3: the new tables go into ACCESS; `db upgrade` then grants them.
+    monkeypatch.setattr(roles, "ACCESS", {**roles.ACCESS, **toy_vendor.TOY_ACCESS})
+    roles.grant(db, ROLES, roles.Outcome())
     registry.register(toy_vendor.TOY)
     yield toy_vendor
     registry.VENDORS.pop(toy_vendor.NAME)
@@ -41,14 +45,14 @@ def test_a_registered_vendor_gets_a_callback_url_and_lands_a_push(toy, env, db):
     assert db.execute("SELECT source, status FROM raw_inbox").fetchall() == [("toy", "landed")]
 
 
-def test_a_registered_vendor_is_polled_by_the_reconciler(toy, env, db, database_url, vendor_server):
+def test_a_registered_vendor_is_polled_by_the_reconciler(toy, env, db, reconciler_url, vendor_server):
     vendor_server.expect_request("/calls/t-2").respond_with_json({"id": "t-2", "result": "no-answer"})
     db.execute("INSERT INTO toy_item (call_id) VALUES ('t-2')")
     assert "toy" in SOURCES
     [source_class] = SOURCES["toy"]
     settings = Settings.from_env({**env, "TOY_BASE_URL": vendor_server.url_for("").rstrip("/")})
     assert ("TOY_BASE_URL", vendor_server.url_for("").rstrip("/")) in settings.describe()
-    result = run_source(source_class(settings), database_url, FakeClock(), stop=threading.Event())
+    result = run_source(source_class(settings), reconciler_url, FakeClock(), stop=threading.Event())
     assert (result.outcome, dict(result.counts)) == ("ok", {"landed": 1})
     assert db.execute("SELECT call_id, outcome FROM toy_call").fetchall() == [("t-2", "no-answer")]
 

@@ -185,10 +185,10 @@ def test_metrics_expose_source_silence_gauges(two_vendor_client):
     assert 'callrecon_raw_quarantined{source="ozonetel"} 0.0' in text
 
 
-def test_status_prints_a_silence_line_per_push_source(env, db, monkeypatch, capsys):
+def test_status_prints_a_silence_line_per_push_source(cli_env, db, monkeypatch, capsys):
     from reconciler import cli
 
-    for name, value in env.items():
+    for name, value in cli_env.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["status", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -254,7 +254,7 @@ def test_prune_command_reports_what_it_would_do(env, monkeypatch, capsys):
     assert cli.main(["prune", "--raw-older-than", "soon"]) == 2
 
 
-def test_items_that_gave_up_show_in_the_view_metrics_and_status(client, db, env, monkeypatch, capsys):
+def test_items_that_gave_up_show_in_the_view_metrics_and_status(client, db, cli_env, monkeypatch, capsys):
     """One failure policy (#14): whatever gave up is visible to analysts, /metrics and `callrecon status`."""
     db.execute(
         "INSERT INTO ozonetel_request (campaign_name, window_from, window_to, state, tries, last_error) "
@@ -275,7 +275,7 @@ def test_items_that_gave_up_show_in_the_view_metrics_and_status(client, db, env,
     assert 'callrecon_reconcile_gave_up{source="huawei"} 0.0' in text
     from reconciler import cli
 
-    for name, value in env.items():
+    for name, value in cli_env.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["status", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -302,10 +302,10 @@ def test_prune_refuses_bare_numbers_and_short_ages(env, monkeypatch, capsys, age
     assert message in capsys.readouterr().err
 
 
-def test_prune_says_what_it_will_delete_and_needs_yes_off_a_terminal(loaded, db, env, monkeypatch, capsys):
+def test_prune_says_what_it_will_delete_and_needs_yes_off_a_terminal(loaded, db, cli_env, monkeypatch, capsys):
     from reconciler import cli
 
-    for name, value in env.items():
+    for name, value in cli_env.items():
         monkeypatch.setenv(name, value)
     db.execute("UPDATE raw_inbox SET received_at = now() - interval '100 days'")
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)

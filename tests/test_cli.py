@@ -16,9 +16,10 @@ URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
 
 
 @pytest.fixture
-def run(env, monkeypatch, capsys):
-    """Run a callrecon command with the test environment; returns (exit code, stdout, stderr)."""
-    for name, value in env.items():
+def run(env, reconciler_url, monkeypatch, capsys):
+    """Run a callrecon command with the test environment, as the reconciler's login; returns (exit code, stdout,
+    stderr)."""
+    for name, value in {**env, "DATABASE_URL": reconciler_url}.items():
         monkeypatch.setenv(name, value)
 
     def _run(*argv):
@@ -321,6 +322,7 @@ def test_each_command_with_the_database_down_says_so_in_one_line(run, monkeypatc
     """#16: one error path for operators: no traceback, exit 2, the message names DATABASE_URL."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:s3cret-pw@127.0.0.1:5999/callrecon")
+    monkeypatch.delenv("RELEASE_DATABASE_URL")  # db upgrade: DATABASE_URL then (a set one is named instead)
     code, _, err = run(*argv)
     assert code == 2 and "DATABASE_URL" in err and "5999" in err
     assert "Traceback" not in err and "s3cret-pw" not in err and len(err.strip().splitlines()) == 1

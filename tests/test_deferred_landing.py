@@ -283,7 +283,7 @@ def test_metrics_show_the_landing_backlog_until_land_clears_it(deferred_client, 
     assert "callrecon_raw_unlanded_oldest_seconds{" not in text
 
 
-def test_landing_lag_is_in_metrics_and_status(deferred_client, deferred_env, db, monkeypatch, capsys):
+def test_landing_lag_is_in_metrics_and_status(deferred_client, deferred_env, reconciler_url, db, monkeypatch, capsys):
     """#17 (landing lag as a first-class figure): receipt to typed rows, a histogram in /metrics, p50/p99 in status."""
     from test_operations import _sample
 
@@ -304,6 +304,7 @@ def test_landing_lag_is_in_metrics_and_status(deferred_client, deferred_env, db,
     assert _sample(text, "callrecon_landing_lag_seconds_bucket", 'le="2",source="ozonetel"') == 0
     assert _sample(text, "callrecon_landing_lag_seconds_bucket", 'le="5",source="ozonetel"') == 3
     assert _sample(text, "callrecon_landing_lag_seconds_bucket", 'le="60",source="ozonetel"') == 4
+    monkeypatch.setenv("DATABASE_URL", reconciler_url)  # an operator's command: the lander above ran as web
     assert cli.main(["status", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)["push_sources"]["ozonetel"]
     assert figures["landed_recently"] == 4 and figures["unlanded"] == 0

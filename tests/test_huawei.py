@@ -71,14 +71,14 @@ def clock():
 
 
 @pytest.fixture
-def run(hw_env, database_url, clock):
+def run(hw_env, reconciler_url, clock):
     """Run one Huawei work source once."""
 
     def _run(source_class, overrides=None, stop=None, concurrency=1, since=None):
         settings = Settings.from_env({**hw_env, **(overrides or {})})
         source = source_class(settings, rng=random.Random(3))
         return run_source(
-            source, database_url, clock, stop=stop or threading.Event(), concurrency=concurrency, since=since
+            source, reconciler_url, clock, stop=stop or threading.Event(), concurrency=concurrency, since=since
         )
 
     return _run
@@ -259,7 +259,7 @@ def test_discovery_pages_through_each_day_lands_calls_and_queues_detail(db, isal
     assert run(HuaweiDiscoverySource, since=dt.date(2022, 2, 10)).counts == {"page": 4}
 
 
-def test_two_reconcilers_never_exceed_the_concurrency_limit(db, isales, hw_env, database_url):
+def test_two_reconcilers_never_exceed_the_concurrency_limit(db, isales, hw_env, reconciler_url):
     isales.latency = 0.05
     settings = Settings.from_env({**hw_env, "HUAWEI_CONCURRENCY": "3", "HUAWEI_BATCH_GAP": "0.05s"})
     with db.transaction():
@@ -270,7 +270,9 @@ def test_two_reconcilers_never_exceed_the_concurrency_limit(db, isales, hw_env, 
 
     def one_process():
         results.append(
-            run_source(HuaweiDetailSource(settings), database_url, SystemClock(), stop=threading.Event(), concurrency=4)
+            run_source(
+                HuaweiDetailSource(settings), reconciler_url, SystemClock(), stop=threading.Event(), concurrency=4
+            )
         )
 
     threads = [threading.Thread(target=one_process) for _ in range(2)]
@@ -283,12 +285,12 @@ def test_two_reconcilers_never_exceed_the_concurrency_limit(db, isales, hw_env, 
     assert 1 < isales.peak <= 3
 
 
-def test_calls_claimed_by_a_killed_reconciler_are_picked_up_again(db, isales, run, clock, hw_env, database_url):
+def test_calls_claimed_by_a_killed_reconciler_are_picked_up_again(db, isales, run, clock, hw_env, reconciler_url):
     with db.transaction():
         landing.register(db, 8, ["k-1", "k-2"], Settings.from_env(hw_env), clock.now())
     for call_id in ("k-1", "k-2"):
         isales.details[(8, call_id)] = dict(SEED["data"], callId=call_id)
-    doomed = psycopg.connect(database_url)
+    doomed = psycopg.connect(reconciler_url)
     claimed = doomed.execute(
         CLAIM_CALL, {"now": clock.now(), "blocked": [], "horizon": dt.timedelta(days=30)}
     ).fetchone()

@@ -46,7 +46,7 @@ def clock():
 
 
 @pytest.fixture
-def reconcile(lsq_env, database_url, clock):
+def reconcile(lsq_env, reconciler_url, clock):
     """Run the LeadSquared source once; returns the RunResult."""
 
     def _run(env_overrides=None, stop=None, limit=None, concurrency=1, run_clock=None):
@@ -54,7 +54,7 @@ def reconcile(lsq_env, database_url, clock):
         source = LeadSquaredSource(settings, rng=random.Random(7))
         return run_source(
             source,
-            database_url,
+            reconciler_url,
             run_clock or clock,
             stop=stop or threading.Event(),
             limit=limit,
@@ -389,7 +389,7 @@ def test_a_plain_insert_from_another_system_is_tracked(db, fake, reconcile, cloc
     assert reconcile().counts == {"Success": 1}
 
 
-def test_two_reconcilers_on_one_backlog_never_poll_the_same_item(db, fake, lsq_env, database_url):
+def test_two_reconcilers_on_one_backlog_never_poll_the_same_item(db, fake, lsq_env, reconciler_url):
     ids = [f"bk-{n}" for n in range(120)]
     track(db, "call-log", *ids)
     fake.default = lambda request_id, kind: (200, status_body(request_id, "Success"))
@@ -398,7 +398,7 @@ def test_two_reconcilers_on_one_backlog_never_poll_the_same_item(db, fake, lsq_e
 
     def one_process():
         source = LeadSquaredSource(settings)
-        results.append(run_source(source, database_url, SystemClock(), stop=threading.Event(), concurrency=3))
+        results.append(run_source(source, reconciler_url, SystemClock(), stop=threading.Event(), concurrency=3))
 
     threads = [threading.Thread(target=one_process) for _ in range(2)]
     for t in threads:
@@ -411,10 +411,10 @@ def test_two_reconcilers_on_one_backlog_never_poll_the_same_item(db, fake, lsq_e
     assert db.execute("SELECT count(*) FROM lsq_request WHERE status = 'Success'").fetchone()[0] == len(ids)
 
 
-def test_items_claimed_by_a_killed_reconciler_are_picked_up_again(db, fake, reconcile, clock, database_url):
+def test_items_claimed_by_a_killed_reconciler_are_picked_up_again(db, fake, reconcile, clock, reconciler_url):
     track(db, "call-log", "held-1", "free-1", registered_at=clock.now())
     fake.default = lambda request_id, kind: (200, status_body(request_id, "Success"))
-    doomed = psycopg.connect(database_url)
+    doomed = psycopg.connect(reconciler_url)
     held = doomed.execute(CLAIM, {"now": clock.now()}).fetchone()  # claimed, transaction open
     assert held[1] == "held-1"
     assert reconcile().counts == {"Success": 1}

@@ -74,9 +74,10 @@ def fake(api_server):
 
 
 @pytest.fixture
-def oz_env(env, fake, receiver_url):
+def oz_env(cli_env, fake, receiver_url):
+    """The reconciler's environment (its login); the receiver it pushes to runs as the web login."""
     return {
-        **env,
+        **cli_env,
         "OZONETEL_API_URL": fake.url,
         "OZONETEL_API_KEY": API_KEY,
         "OZONETEL_USERNAME": USER,
@@ -95,10 +96,10 @@ def clock():
 
 
 @pytest.fixture
-def run(oz_env, database_url, clock):
+def run(oz_env, reconciler_url, clock):
     def _run(overrides=None, run_clock=None, stop=None):
         source = OzonetelSource(Settings.from_env({**oz_env, **(overrides or {})}), rng=random.Random(1))
-        return run_source(source, database_url, run_clock or clock, stop=stop or threading.Event())
+        return run_source(source, reconciler_url, run_clock or clock, stop=stop or threading.Event())
 
     return _run
 
@@ -241,7 +242,7 @@ def test_backfill_creates_the_windows_and_sends_them(oz_env, db, fake, monkeypat
     assert ("Renewals_Nov", "2026-11-01 00:00:00", "2026-11-01 06:00:00") in fake.window_counts
 
 
-def test_two_reconcilers_never_request_a_window_twice_nor_exceed_the_limit(oz_env, db, fake, database_url):
+def test_two_reconcilers_never_request_a_window_twice_nor_exceed_the_limit(oz_env, db, fake, reconciler_url):
     fake.limit = (4, 1.0)
     fake.push_delay = 0.0
     settings = Settings.from_env({**oz_env, "OZONETEL_RATE_LIMIT": "4/1s", "OZONETEL_WINDOW": "1h"})
@@ -255,7 +256,7 @@ def test_two_reconcilers_never_request_a_window_twice_nor_exceed_the_limit(oz_en
 
     def one_process():
         results.append(
-            run_source(OzonetelSource(settings), database_url, SystemClock(), stop=threading.Event(), concurrency=2)
+            run_source(OzonetelSource(settings), reconciler_url, SystemClock(), stop=threading.Event(), concurrency=2)
         )
 
     threads = [threading.Thread(target=one_process) for _ in range(2)]

@@ -16,7 +16,7 @@ API_KEY = "proc-key-4b8e2f"
 SECRETS.add(API_KEY)
 
 
-def test_sigterm_mid_call_commits_that_item_and_exits_zero(env, db, httpserver):
+def test_sigterm_mid_call_commits_that_item_and_exits_zero(cli_env, db, httpserver):
     fake = FakeLeadSquared(httpserver, API_KEY)
     in_call, release = threading.Event(), threading.Event()
 
@@ -30,7 +30,7 @@ def test_sigterm_mid_call_commits_that_item_and_exits_zero(env, db, httpserver):
     db.execute("INSERT INTO lsq_request (request_id, kind) SELECT 'sig-' || n, 'call-log' FROM generate_series(1, 5) n")
     proc_env = {
         **os.environ,
-        **env,
+        **cli_env,
         "LSQ_ASYNC_BASE_URL": fake.base_url,
         "LSQ_API_KEY": API_KEY,
         "RECONCILE_CONCURRENCY": "1",

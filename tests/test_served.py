@@ -191,18 +191,19 @@ def readme_try_it_block() -> str:
     return text[start : text.index("```", start)]
 
 
-def test_the_readme_try_it_block_runs_as_written_against_a_live_server(default_env, tmp_path):
+def test_the_readme_try_it_block_runs_as_written_against_a_live_server(default_env, reconciler_url, tmp_path):
     """#16: the README's curl and psql examples, run as written, against gunicorn on its port (defaults)."""
     env = default_env
     with serving(env, tmp_path) as (base, _):
-        run_readme_block(base, env, tmp_path)
+        run_readme_block(base, env, reconciler_url, tmp_path)
 
 
-def run_readme_block(base, env, tmp_path):
+def run_readme_block(base, env, reconciler_url, tmp_path):
     (tmp_path / ".callrecon.env").write_text(f'export OZONETEL_CALLBACK_TOKENS="{env["OZONETEL_CALLBACK_TOKENS"]}"\n')
     (tmp_path / "tests").symlink_to(ROOT / "tests")
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
-    shell_env = {**os.environ, **env, "PORT": base.rsplit(":", 1)[1]}
+    # The second terminal is an operator's: psql and `callrecon status` as the reconciler's login.
+    shell_env = {**os.environ, **env, "DATABASE_URL": reconciler_url, "PORT": base.rsplit(":", 1)[1]}
     done = subprocess.run(
         ["bash", "-e", "-c", readme_try_it_block()],
         cwd=tmp_path,

@@ -1,5 +1,6 @@
 """A toy vendor, added the way the README's "Adding a vendor" says: a push parser, one reconciler
-source, one migration (here: TOY_MIGRATION, run by the test) and one registry call. Nothing in
+source, one migration (here: TOY_MIGRATION, run by the test), its tables' lines for ACCESS in
+reconciler/roles.py (here: TOY_ACCESS, merged in by the test) and one registry call. Nothing else in
 receiver/ or reconciler/ is edited for it."""
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ TOY_MIGRATION = """
 CREATE TABLE toy_call (call_id text PRIMARY KEY, outcome text NOT NULL, raw_id bigint);
 CREATE TABLE toy_item (call_id text PRIMARY KEY, done boolean NOT NULL DEFAULT false);
 """
+# (web, reconciler, analyst), as in reconciler/roles.py: pushes land calls, the reconciler works the items.
+TOY_ACCESS = {"toy_call": ("SIU", "SIU", "S"), "toy_item": ("", "SU", "S")}
 LAND = """
 INSERT INTO toy_call (call_id, outcome, raw_id) VALUES (%(call_id)s, %(outcome)s, %(raw_id)s)
 ON CONFLICT (call_id) DO UPDATE SET outcome = EXCLUDED.outcome

@@ -210,9 +210,15 @@ def with_settings(func):
     return command
 
 
-def connect(settings):
-    """An autocommit connection; each unit of work opens its own transaction block."""
+def connect(settings, release: bool = False):
+    """An autocommit connection; each unit of work opens its own transaction block.
+
+    release: to RELEASE_DATABASE_URL when it is set (migrations, roles), else DATABASE_URL.
+    """
+    url, variable = settings.database_url, "DATABASE_URL"
+    if release and settings.roles.release_database_url:
+        url, variable = settings.roles.release_database_url, "RELEASE_DATABASE_URL"
     try:
-        return psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
+        return psycopg.connect(url, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        raise ConfigError(unreachable(settings.database_url, exc)) from None
+        raise ConfigError(unreachable(url, exc, variable)) from None

@@ -1,14 +1,19 @@
-"""`callrecon db`: create the database, apply migrations, report them, document the schema."""
+"""`callrecon db`: create the database, apply migrations, keep the roles, report them, document the schema."""
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 
 import click
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from receiver import migrations
-from reconciler import schema_docs
-from reconciler.cli.base import Group, connect, option, with_settings
+from receiver.settings import ConfigError
+from reconciler import role_logins, roles, schema_docs
+from reconciler.cli.base import Group, argument, connect, option, with_settings
 from reconciler.provision import ensure_database
 
 
@@ -24,16 +29,106 @@ def ensure(settings):
     print(ensure_database(settings.database_url, log=lambda m: print(m, file=sys.stderr)))
 
 
-@db.command(short_help="apply pending migrations from sql/")
+@db.command(short_help="apply pending migrations from sql/, then grant each role its tables")
 @with_settings
 def upgrade(settings):
-    """Apply pending migrations."""
-    with connect(settings) as conn:
-        ran = migrations.upgrade(conn, settings.sql_dir)
-        migrations.apply_database_settings(conn, settings.database_settings())
-    for m in ran:
+    """Apply pending migrations as the owner role; create the roles and re-grant their tables (README: Roles)."""
+    names = roles.roles_from(settings)
+    with connect(settings, release=True) as conn:
+        out = roles.upgrade(conn, settings.sql_dir, names, roles.limits_from(settings), settings.database_settings())
+    for m in out.ran:
         print(f"applied {m.name}")
-    print(f"{len(ran)} migration(s) applied; schema is up to date")
+    print(f"{len(out.ran)} migration(s) applied; schema is up to date")
+    if out.created:
+        print(f"created roles {', '.join(out.created)}")
+    if out.adopted:
+        print(f"{out.adopted} existing table(s), view(s) and function(s) now belong to {names.owner}; no data moved")
+    if out.granted:
+        print(f"granted {out.granted} tables and views to {', '.join(names.names()[1:])} (reconciler/roles.py ACCESS)")
+    if out.unclassified:
+        print(
+            f"callrecon db upgrade: {', '.join(out.unclassified)} are in no role's list; only {names.owner} can "
+            "use them until they are added to ACCESS in reconciler/roles.py",
+            file=sys.stderr,
+        )
+    if out.dba or out.why:
+        print(roles.dba_script(out), file=sys.stderr)
+
+
+@db.command(name="roles", short_help="list the roles, their members, and what each may do")
+@with_settings
+def roles_(settings):
+    """List callrecon's group roles, who is in each, and the tables and views each may use."""
+    with connect(settings) as conn:
+        for line in role_logins.holders(conn, roles.roles_from(settings)):
+            print(line)
+
+
+@db.command(name="grant-analyst", short_help="create or update one analyst's login role")
+@argument("name", help="the analyst's login role name (lower case, e.g. asha)")
+@with_settings
+def grant_analyst(settings, name):
+    """Create a login role NAME in the analyst role (or add an existing one), with the analyst limits, and print
+    its connection string without a password."""
+    names = roles.roles_from(settings)
+    try:
+        with connect(settings, release=True) as conn:
+            created, dba = role_logins.grant_analyst(conn, names, roles.limits_from(settings), name)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise ConfigError(
+            f"{str(exc).strip().splitlines()[0]}: run this with a user that has CREATEROLE (RELEASE_DATABASE_URL), or "
+            f"ask a DBA to run CREATE ROLE {name} LOGIN IN ROLE {names.analyst}; then this command again"
+        ) from None
+    print(f"{'created' if created else 'updated'} {name} in {names.analyst}")
+    print(role_logins.url_for(settings.database_url, name))
+    print(
+        f"give it a password: psql -c '\\password {name}' (or your DBA's way); it can read only the analyst tables",
+        file=sys.stderr,
+    )
+    if dba:
+        print("a DBA still needs to run:\n" + "\n".join(f"    {line}" for line in dba), file=sys.stderr)
+        return 1
+
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@db.command(name="local-roles", short_help="make run: local login roles, and the DATABASE_URL of each process")
+@option("--output", default=".callrecon.roles.env", help="file for the export lines (mode 600; default %(default)s)")
+@with_settings
+def local_roles(settings, output):
+    """For the local set-up (make run): create <prefix>_release_local, _web_local and _reconciler_local in the
+    owner, web and reconciler roles, and write RELEASE_, WEB_ and RECONCILER_DATABASE_URL to a file that make run
+    sources. Where that is not possible (a remote server, or no right to create roles) every URL is DATABASE_URL,
+    and it says so."""
+    names = roles.roles_from(settings)
+    host = conninfo_to_dict(settings.database_url).get("host", "localhost")
+    urls, logins = {}, {}
+    why = None if host in LOCAL_HOSTS or host.startswith("/") else f"{host} is not this machine"
+    if why is None:
+        try:
+            with connect(settings, release=True) as conn:
+                logins = role_logins.local_logins(conn, names)
+            for process, (login, password) in logins.items():
+                urls[process] = role_logins.url_for(settings.database_url, login, password)
+                psycopg.connect(urls[process], connect_timeout=5).close()  # the login gets in (pg_hba may refuse)
+        except (psycopg.Error, ConfigError) as exc:
+            why, urls, logins = str(exc).strip().splitlines()[0], {}, {}
+    if why:
+        print(f"callrecon db local-roles: every process uses DATABASE_URL ({why})", file=sys.stderr)
+    fallback = roles.release_url(settings)
+    lines = [
+        f"export RELEASE_DATABASE_URL={shlex.quote(urls.get('release', fallback))}",
+        f"export WEB_DATABASE_URL={shlex.quote(urls.get('web', settings.database_url))}",
+        f"export RECONCILER_DATABASE_URL={shlex.quote(urls.get('reconciler', settings.database_url))}",
+    ]
+    descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.chmod(output, 0o600)  # an older copy keeps its mode otherwise
+    for process, (login, _) in logins.items():
+        print(f"{process}: {role_logins.url_for(settings.database_url, login)}")
+    print(f"wrote {output}")
 
 
 @db.command(short_help="list applied and pending migrations")
