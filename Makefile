@@ -41,7 +41,7 @@ run: db .callrecon.env
 	  echo; echo "Try it from this folder in a second terminal (README, The two commands):"; \
 	  echo "  export PORT=$(PORT)  # and DATABASE_URL, if you exported one for make run"; \
 	  sed -n '/^source .callrecon.env/,/^callrecon status/p' README.md | sed 's/^/  /'; echo; \
-	  source .callrecon.roles.env; DATABASE_URL="$$WEB_DATABASE_URL" \
+	  source .callrecon.roles.env; DATABASE_URL="$$WEB_DATABASE_URL" OPS_DATABASE_URL="$${OPS_DATABASE_URL:-$$RECONCILER_DATABASE_URL}" \
 	  exec $(BIN)/gunicorn -c python:receiver.gunicorn_conf 'receiver:create_app()'
 
 # Lint and import contracts first (pyproject.toml [tool.ruff], setup.cfg [importlinter]): either failing fails the build.

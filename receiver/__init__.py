@@ -27,6 +27,10 @@ def create_app(settings=None):
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["callrecon_pool"] = make_pool(settings)
+    if settings.ops_tokens and settings.ops_database_url:
+        ops_pool = make_pool(settings, "callrecon-ops", url=settings.ops_database_url)
+        app.extensions["callrecon_ops_pool"] = ops_pool
+        app.extensions["callrecon_pool"].companions.append(ops_pool)
     app.extensions["callrecon_raw_writer"] = GroupCommit(app.extensions["callrecon_pool"], inbox.store_many)
     errors.register(app)
     app.register_blueprint(callbacks.bp)

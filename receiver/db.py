@@ -30,6 +30,7 @@ class Database:
     def __init__(self, pool: ConnectionPool, wait_s: float):
         self.pool, self.wait_s, self.down = pool, wait_s, False
         self._held: psycopg.Connection | None = None
+        self.companions: list[Database] = []  # closed with this one (the console's own pool)
 
     @contextmanager
     def connection(self, timeout: float | None = None):
@@ -65,12 +66,14 @@ class Database:
     def close(self) -> None:
         self.drop_held()
         self.pool.close()
+        for other in self.companions:
+            other.close()
 
 
-def make_pool(settings, name: str = "callrecon") -> Database:
+def make_pool(settings, name: str = "callrecon", url: str | None = None) -> Database:
     """A pool that checks connections on checkout, so a restarted database heals by itself."""
     pool = ConnectionPool(
-        settings.database_url,
+        url or settings.database_url,
         min_size=1,
         max_size=settings.db_pool_size,
         timeout=settings.db_pool_timeout,

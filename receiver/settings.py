@@ -108,6 +108,9 @@ class Settings:
     working_days: tuple[int, ...] = setting("WORKING_DAYS", Weekdays, (1, 2, 3, 4, 5, 6))
     ops_tokens: tuple[str, ...] = setting("OPS_TOKENS", Tokens, (), secret=True)
     ops_session_secret: str = setting("OPS_SESSION_SECRET", Text, "", secret=True)
+    # The console acts for an operator (replay, retry, give up, read the ledgers), with the rights of
+    # the CLI: a login in the reconciler role, not the web role's. Opened only when OPS_TOKENS is set.
+    ops_database_url: str = setting("OPS_DATABASE_URL", DatabaseUrl, "", in_repr=False)
     web: WebSettings = field(default_factory=WebSettings)
     roles: RoleSettings = field(default_factory=RoleSettings)
     # Sections of vendors added through the registry alone (README "Adding a vendor"), by vendor name.

@@ -44,12 +44,13 @@ ACCESS: dict[str, tuple[str, str, str]] = {
     "ozonetel_request": ("SU", "SIU", "S"),
     "ozonetel_request_try": ("S", "SI", "S"),
     "ozonetel_request_credit": ("SI", "SI", "S"),
-    "lsq_request": ("", "SIU", "S"),
-    "huawei_discovery_window": ("", "SIU", "S"),
+    # web reads (never writes) the ledgers /metrics counts: receiver/web/work_metrics.py
+    "lsq_request": ("S", "SIU", "S"),
+    "huawei_discovery_window": ("S", "SIU", "S"),
     "huawei_fail_code": ("", "S", "S"),
-    "rate_budget": ("", "SIU", "S"),
+    "rate_budget": ("S", "SIU", "S"),
     "rate_slot": ("", "SIUD", "S"),
-    "reconcile_run": ("", "SIU", "S"),
+    "reconcile_run": ("S", "SIU", "S"),
     "reconcile_block": ("", "SIUD", "S"),
     "schema_migrations": ("S", "S", "S"),  # /readyz and `db status` compare it with sql/
     "call": ("", "S", "S"),

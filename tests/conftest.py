@@ -142,6 +142,7 @@ def env(database_url, role_url) -> dict:
     return {
         "DATABASE_URL": role_url("web"),
         "RELEASE_DATABASE_URL": role_url("owner"),
+        "OPS_DATABASE_URL": role_url("reconciler"),  # the console's login, used once OPS_TOKENS is set
         "DB_ROLE_PREFIX": ROLES.prefix,
         "ANALYST_STATEMENT_TIMEOUT": "1s",
         "ANALYST_WORK_MEM": ANALYST_LIMITS.work_mem,

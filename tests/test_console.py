@@ -286,7 +286,7 @@ def test_completeness_matches_the_completeness_daily_view(ops, seeded, db, app):
     assert "<svg" in page and "Renewals_Nov" in page
     with app.test_request_context():
         since, until = completeness.day_bounds(dt.date(2024, 11, 19), 3)
-        with psycopg.connect(app.config["CALLRECON_SETTINGS"].database_url) as conn:
+        with psycopg.connect(app.config["CALLRECON_SETTINGS"].ops_database_url) as conn:  # the console's login
             mine = completeness.rows_for(conn, since, until)
     view = db.execute(
         "SELECT * FROM completeness_daily WHERE day BETWEEN '2024-11-19' AND '2024-11-21' "

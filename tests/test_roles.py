@@ -164,8 +164,9 @@ def test_web_lands_a_callback_through_the_endpoint_and_cannot_drop_or_delete(cli
         "DROP TABLE raw_inbox CASCADE",
         "TRUNCATE raw_inbox",
         "ALTER TABLE raw_inbox DROP COLUMN body",
-        "SELECT * FROM lsq_request",  # a ledger the web process does not use
-        "SELECT * FROM rate_budget",
+        "UPDATE lsq_request SET status = 'Success'",  # ledgers it only counts for /metrics
+        "UPDATE rate_budget SET calls = 0",
+        "INSERT INTO reconcile_run (source) VALUES ('x')",
     ):
         with pytest.raises(DENIED):
             web.execute(statement)
@@ -227,7 +228,8 @@ def test_an_install_from_before_the_roles_gets_them_with_no_data_moved(database_
             )
             before = old.execute("SELECT pg_relation_filenode('raw_inbox'), count(*) FROM raw_inbox").fetchone()
             out = roles.upgrade(old, SQL_DIR, ROLES, roles.AnalystLimits(), {})
-            assert [m.version for m in out.ran] == ["0020"] and out.adopted > 20 and not out.dba
+            later = sorted(path.name[:4] for path in SQL_DIR.glob("*.sql") if path.name >= "0020")
+            assert [m.version for m in out.ran] == later and out.adopted > 20 and not out.dba
             assert old.execute("SELECT pg_relation_filenode('raw_inbox'), count(*) FROM raw_inbox").fetchone() == before
             owners = {r[0] for r in old.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 'public'")}
             assert owners == {ROLES.owner}

@@ -28,8 +28,8 @@ def settings():
 
 
 def pool():
-    """The worker's database pool."""
-    return current_app.extensions["callrecon_pool"]
+    """The console's pool: OPS_DATABASE_URL's login (the reconciler role's rights), else the worker's."""
+    return current_app.extensions.get("callrecon_ops_pool") or current_app.extensions["callrecon_pool"]
 
 
 def now() -> dt.datetime:
