@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+# A partitioned table is documented once, as its parent; its weekly partitions come and go by date.
 TABLES = """
 SELECT c.oid, c.relname, CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, obj_description(c.oid, 'pg_class')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v')
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition
 ORDER BY CASE c.relkind WHEN 'v' THEN 0 ELSE 1 END, c.relname
 """
 COLUMNS = """

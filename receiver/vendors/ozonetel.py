@@ -85,8 +85,8 @@ _FILL = fill_columns(COLUMNS, _STALE)
 UPSERT_CALL = Statement.of(
     sql.SQL("""
 WITH sighting AS (
-    INSERT INTO ozonetel_sighting (raw_id, record_index, call_key)
-    VALUES (%(raw_id)s, %(record_index)s, %(call_key)s)
+    INSERT INTO ozonetel_sighting (raw_id, record_index, call_key, received_at)
+    VALUES (%(raw_id)s, %(record_index)s, %(call_key)s, %(received_at)s)
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), fresh AS (SELECT count(*)::int AS n FROM sighting)
