@@ -76,6 +76,8 @@ BEGIN
     IF ahead < 0 THEN
         RAISE EXCEPTION 'ahead must be 0 or more weeks, not %', ahead;
     END IF;
+    -- One creator at a time (web workers, reconcilers and the release step may all call this).
+    PERFORM pg_advisory_xact_lock(7110018);
     FOR t IN SELECT * FROM callrecon_partitioned ORDER BY parent LOOP
         week := callrecon_week_start(COALESCE(LEAST(since, at), at));
         WHILE week <= last_week LOOP

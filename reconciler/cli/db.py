@@ -7,6 +7,7 @@ import sys
 import click
 
 from receiver import migrations
+from receiver.landing import partitions
 from reconciler import schema_docs
 from reconciler.cli.base import Group, connect, option, with_settings
 from reconciler.provision import ensure_database
@@ -27,13 +28,22 @@ def ensure(settings):
 @db.command(short_help="apply pending migrations from sql/")
 @with_settings
 def upgrade(settings):
-    """Apply pending migrations."""
+    """Apply pending migrations, then create the weekly partitions PARTITIONS_AHEAD weeks ahead."""
     with connect(settings) as conn:
-        ran = migrations.upgrade(conn, settings.sql_dir)
+        prepared = partitions.prepare_upgrade(conn)
+        try:
+            ran = migrations.upgrade(conn, settings.sql_dir)
+        except BaseException:
+            if prepared:
+                partitions.unprepare(conn)
+            raise
         migrations.apply_database_settings(conn, settings.database_settings())
+        created = partitions.ensure(conn, settings.partitions_ahead)
     for m in ran:
         print(f"applied {m.name}")
     print(f"{len(ran)} migration(s) applied; schema is up to date")
+    if created:
+        print(f"created {created} weekly partition(s), {settings.partitions_ahead} weeks ahead (PARTITIONS_AHEAD)")
 
 
 @db.command(short_help="list applied and pending migrations")
