@@ -67,11 +67,8 @@ def table_bytes(conn) -> dict[str, int]:
 # old table without reading it again, under its exclusive lock for only a moment. The bound is
 # computed exactly as the migration computes its cut-over.
 CUTOVER = "date_trunc('week', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '1 week'"
-NEEDS_PREPARING = """
-SELECT to_regclass('schema_migrations') IS NOT NULL
-   AND NOT EXISTS (SELECT 1 FROM schema_migrations WHERE version = '0017')
-   AND EXISTS (SELECT 1 FROM pg_class WHERE relname = 'raw_inbox' AND relkind = 'r')
-"""
+# A plain raw_inbox (relkind r) exists only before migration 0017 and after 0001.
+NEEDS_PREPARING = "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'raw_inbox' AND relkind = 'r')"
 PREPARE = (
     "ALTER TABLE raw_inbox ADD CONSTRAINT raw_inbox_before_partitioning CHECK (received_at < {cutover}) NOT VALID",
     "ALTER TABLE raw_inbox VALIDATE CONSTRAINT raw_inbox_before_partitioning",
