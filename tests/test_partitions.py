@@ -204,3 +204,25 @@ def test_upgrade_from_the_old_layout_keeps_every_row_and_copies_none(old_layout,
     assert conn.execute("SELECT count(*) FROM ozonetel_sighting WHERE raw_id = %s", (snapshot[0][0],)).fetchone() == (
         1,
     )
+
+
+def test_status_and_metrics_show_weeks_ahead_oldest_age_default_rows_and_sizes(client, db, env, monkeypatch, capsys):
+    from reconciler import cli
+
+    partitions.ensure(db, 4)  # as the release step does (already so, unless a week began since)
+    raw(db, MONDAY + dt.timedelta(weeks=300), call_push())  # no week covers it: the default partition
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'callrecon_partitions_ahead{table="raw_inbox"} 4.0' in text
+    assert 'callrecon_partition_default_rows{table="raw_inbox"} 1.0' in text
+    assert 'callrecon_partition_oldest_age_seconds{table="ozonetel_sighting"}' in text
+    assert 'callrecon_table_bytes{table="raw_inbox"}' in text and 'callrecon_table_bytes{table="ozonetel_call"}' in text
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["status", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["partitions"]["raw_inbox"]["weeks_ahead"] == 4
+    assert report["partitions"]["raw_inbox"]["default_rows"] == 1
+    assert report["table_bytes"]["raw_inbox"] > 0
+    assert cli.main(["status"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("raw_inbox: DEFAULT PARTITION HAS ROWS; ") and "4 weeks ahead" in line for line in lines)

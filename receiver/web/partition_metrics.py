@@ -31,7 +31,9 @@ class _Snapshot:
             labels=["table"],
         )
         size = GaugeMetricFamily(
-            "callrecon_table_bytes", "Bytes on disk per table, its partitions, indexes and TOAST included.", ["table"]
+            "callrecon_table_bytes",
+            "Bytes on disk per table, its partitions, indexes and TOAST included.",
+            labels=["table"],
         )
         for row in self.parts:
             ahead.add_metric([row["parent"]], float(row["weeks_ahead"]))
