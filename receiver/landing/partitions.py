@@ -30,7 +30,8 @@ DEFAULT_ROWS = "SELECT count(*) FROM {}"
 # Size on disk of every table (a partitioned one: all its partitions), indexes and TOAST included.
 TABLE_BYTES = """
 SELECT c.relname::text AS table_name,
-       (SELECT sum(pg_total_relation_size(t.relid)) FROM pg_partition_tree(c.oid) t)::bigint AS total_bytes
+       CASE c.relkind WHEN 'p' THEN (SELECT sum(pg_total_relation_size(t.relid)) FROM pg_partition_tree(c.oid) t)
+                      ELSE pg_total_relation_size(c.oid) END::bigint AS total_bytes
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 ORDER BY 2 DESC, 1
