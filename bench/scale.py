@@ -186,9 +186,22 @@ def partitions_touched(conn, text: str) -> set[str]:
     return set(re.findall(r'"Relation Name": "(raw_inbox_[a-z0-9_]+)"', plan))
 
 
+def wal_lsn(url: str):
+    """The cluster's current WAL position."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+
+
+def wal_bytes(url: str, since) -> int:
+    """WAL written since `since` (cluster-wide: run nothing else against it meanwhile to read it alone)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (since,)).fetchone()[0]
+
+
 def ingest(urls: dict, seconds: int, rounds: int, connections: int) -> dict:
-    """Median req/s of the real receiver per database, from interleaved wrk rounds."""
+    """Median req/s of the real receiver per database, from interleaved wrk rounds; WAL bytes per request."""
     results = {name: [] for name in urls}
+    wal = {name: [] for name in urls}
     servers = {}
     try:
         for name, url in urls.items():
@@ -219,14 +232,18 @@ def ingest(urls: dict, seconds: int, rounds: int, connections: int) -> dict:
                     "-s",
                     str(ROOT / "bench" / "ingest_post.lua"),
                 ]
+                before = wal_lsn(urls[name])
                 out = subprocess.run(
                     [*argv, f"http://127.0.0.1:{port}"], env=load_env, capture_output=True, text=True, check=True
                 ).stdout
+                requests = int(re.search(r"(\d+) requests in", out).group(1))
+                wal[name].append(float(wal_bytes(urls[name], before)) / max(requests, 1))
                 results[name].append(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))
     finally:
         for proc, _ in servers.values():
             stop(proc)
-    return {name: statistics.median(values) for name, values in results.items()} | {"rounds": results}
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    return medians | {"rounds": results, "wal_per_request": {n: statistics.median(v) for n, v in wal.items()}}
 
 
 def lz4_saving(url: str, sample: int = 5000) -> dict:
@@ -324,6 +341,7 @@ def main() -> int:
     print(f"{'ingest empty db':28} {speed['empty']:>10.0f} req/s")
     print(f"{'ingest full db':28} {speed['full']:>10.0f} req/s")
     print(f"{'ingest ratio full/empty':28} {ratio:>14.2f}  >= 0.9")
+    print(f"{'WAL per callback, full db':28} {speed['wal_per_request']['full']:>8.0f} bytes")
     print(f"\n{'query':32} {'median_ms':>10} {'max_ms':>8}  partitions touched")
     for name in medians:
         parts = f"{touched[name]} of {weeks}" if name in touched else "- (typed tables: not partitioned)"
@@ -355,6 +373,7 @@ def main() -> int:
         "prune_bytes_freed": pruned.bytes_freed,
         "bytes_per_call": round(bytes_per_call, 1),
         "ingest_rps": {"empty": speed["empty"], "full": speed["full"]},
+        "wal_bytes_per_callback": speed["wal_per_request"],
         "partitions_touched": touched,
         "raw_inbox_partitions": weeks,
         "compression": saving,
