@@ -216,7 +216,8 @@ def ingest(urls: dict, seconds: int, rounds: int, connections: int) -> dict:
             port = free_port()
             servers[name] = (serve(env, port, f"/tmp/callrecon-scale-{name}.log"), port)
         for n in range(rounds):
-            for name, (_, port) in servers.items():
+            order = list(servers.items()) if n % 2 == 0 else list(reversed(servers.items()))
+            for name, (_, port) in order:  # each goes first in turn: a warm-up or a busy spell hits both
                 load_env = {
                     **os.environ,
                     "INGEST_PATH": f"/callbacks/ozonetel/{TOKEN}",
