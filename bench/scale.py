@@ -54,10 +54,10 @@ OPEN_ITEMS = 1_000_000
 # weeks they ask about, however many weeks the table holds.
 RAW_READS = {
     "source_health": "SELECT * FROM source_health",
-    "raw_last_hour_by_source": "SELECT source, status, count(*) FROM raw_inbox "
-    "WHERE received_at > now() - interval '1 hour' GROUP BY 1, 2",
-    "raw_one_day_a_month_ago": "SELECT count(*), sum(body_bytes) FROM raw_inbox "
-    "WHERE received_at >= now() - interval '31 days' AND received_at < now() - interval '30 days'",
+    "raw_last_hour_ozonetel": "SELECT status, count(*) FROM raw_inbox "
+    "WHERE source = 'ozonetel' AND received_at > now() - interval '1 hour' GROUP BY 1",
+    "raw_count_one_day_a_month_ago": "SELECT count(*) FROM raw_inbox WHERE source = 'ozonetel' "
+    "AND received_at >= now() - interval '31 days' AND received_at < now() - interval '30 days'",
     "landing_lag_window": "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY parsed_at - received_at) "
     "FROM raw_inbox WHERE source = 'ozonetel' AND received_at > now() - interval '5 minutes'",
 }
