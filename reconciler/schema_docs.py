@@ -37,6 +37,23 @@ DEFINITIONS = """## Definitions
 """
 
 
+# Why the big tables are partitioned as they are (migration 0017); README "Partitions" has the operations.
+PARTITIONS = """## Partitions
+
+- `raw_inbox`, `ozonetel_sighting` and `huawei_sighting` are partitioned by week (Monday 00:00
+  UTC) of the raw callback's `received_at`; `callrecon_partitions` lists the weeks. Query the
+  tables by their names: a filter on `received_at` reads only the weeks it covers.
+- Why weekly: `callrecon prune` drops whole weeks and deletes row by row only in the week at the
+  retention age, so a week bounds that work; 52 partitions a year keep planning cheap.
+- Why keys stay unique: a raw row's `received_at` never changes and a sighting carries its raw
+  row's, so one raw id lives in one week, and each week's primary key (`id`; `raw_id,
+  record_index`) is unique overall. A duplicate push weeks later is a new raw row with a sighting
+  of the same call: the typed row (one per call, not partitioned) counts it once more.
+- Rows from before migration 0017 are in `<table>_legacy` (no row was copied); rows no week covers
+  land in `<table>_default`.
+"""
+
+
 def _cell(text) -> str:
     """Table-safe Markdown text."""
     return (text or "").replace("|", "\\|").replace("\n", " ")
@@ -51,6 +68,7 @@ def render(conn) -> str:
         "Views first (what analysts query), then tables. Times are `timestamptz` in UTC.",
         "",
         DEFINITIONS,
+        PARTITIONS,
     ]
     for oid, name, kind, comment in conn.execute(TABLES).fetchall():
         out += [f"## {name} ({kind})", "", _cell(comment), "", "| column | type | description |", "|---|---|---|"]
