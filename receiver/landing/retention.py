@@ -22,7 +22,8 @@ DROP_LOCK_TIMEOUT = "5s"
 
 TABLES = "SELECT parent, raw_id_column FROM callrecon_partitioned ORDER BY parent <> 'raw_inbox', parent"
 DROPPABLE = """
-SELECT from_at, to_at, array_agg(partition ORDER BY parent <> 'raw_inbox', parent),
+SELECT from_at, to_at, array_agg(parent ORDER BY parent <> 'raw_inbox', parent),
+       array_agg(partition ORDER BY parent <> 'raw_inbox', parent),
        sum(total_bytes)::bigint, max(reltuples) FILTER (WHERE parent = 'raw_inbox')
 FROM callrecon_partitions p JOIN pg_class c ON c.relname = p.partition
 WHERE NOT is_default AND to_at <= %(before)s
@@ -57,10 +58,16 @@ class Week:
 
     from_at: object
     to_at: object
+    parents: list
     partitions: list
     bytes: int
     raw_rows_estimate: int
     kept: int = 0
+
+    @property
+    def raw_partition(self) -> str | None:
+        """raw_inbox's partition for the week (a legacy range may have none: it was empty)."""
+        return dict(zip(self.parents, self.partitions, strict=True)).get("raw_inbox")
 
 
 @dataclass
@@ -86,10 +93,11 @@ def plan(conn, before, include_quarantined: bool) -> PruneReport:
     """Weeks to drop (with the raw rows each keeps) and the rows to delete at the edge."""
     quarantined = sql.Literal(include_quarantined)
     report = PruneReport()
-    for from_at, to_at, partitions, size, estimate in conn.execute(DROPPABLE, {"before": before}):
-        week = Week(from_at, to_at, list(partitions), size or 0, max(int(estimate or 0), 0))
-        query = sql.SQL(COUNT_KEPT).format(part=sql.Identifier(partitions[0]), quarantined=quarantined)
-        week.kept = conn.execute(query).fetchone()[0]
+    for from_at, to_at, parents, parts, size, estimate in conn.execute(DROPPABLE, {"before": before}):
+        week = Week(from_at, to_at, list(parents), list(parts), size or 0, max(int(estimate or 0), 0))
+        if week.raw_partition:
+            query = sql.SQL(COUNT_KEPT).format(part=sql.Identifier(week.raw_partition), quarantined=quarantined)
+            week.kept = conn.execute(query).fetchone()[0]
         report.weeks.append(week)
     edge = report.weeks[-1].to_at if report.weeks else "-infinity"
     params = {"before": before, "quarantined": include_quarantined, "edge": edge}
@@ -99,17 +107,20 @@ def plan(conn, before, include_quarantined: bool) -> PruneReport:
 
 def _drop_week(conn, week: Week, tables: list, include_quarantined: bool) -> None:
     """Detach and drop one week's partitions in one short transaction, keeping the rows to keep."""
-    raw_part = sql.Identifier(week.partitions[0])
     keep = sql.SQL(KEEP).format(quarantined=sql.Literal(include_quarantined))
+    raw_id_column = dict(tables)
+    pairs = list(zip(week.parents, week.partitions, strict=True))
     with conn.transaction():
         conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(DROP_LOCK_TIMEOUT)))
-        for (parent, _), part in zip(tables, week.partitions, strict=True):
+        for parent, part in pairs:
             conn.execute(
                 sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(sql.Identifier(parent), sql.Identifier(part))
             )
         if week.kept:
             # No partition covers the week any more: these rows go to the default partition.
-            for (parent, raw_id), part in zip(tables, week.partitions, strict=True):
+            raw_part = sql.Identifier(week.raw_partition)
+            for parent, part in pairs:
+                raw_id = raw_id_column[parent]
                 columns = sql.SQL(", ").join(
                     sql.Identifier(c)
                     for (c,) in conn.execute(
