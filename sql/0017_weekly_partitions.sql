@@ -114,8 +114,9 @@ COMMENT ON FUNCTION callrecon_ensure_partitions(integer, timestamptz, timestampt
 
 -- Converts one table in place: rename it <table>_legacy, create the partitioned parent with the
 -- same columns, defaults, checks, comments and indexes, re-point the views, and attach the legacy
--- table for everything before `cutover` (or drop it when empty: a fresh install).
-CREATE FUNCTION callrecon_partition_table(tbl text, cutover timestamptz) RETURNS void
+-- table for everything before `cutover`, or drop it on a fresh install (no raw callback yet: then
+-- every table's is dropped, so that all three keep the same weeks and prune drops them together).
+CREATE FUNCTION callrecon_partition_table(tbl text, cutover timestamptz, fresh boolean) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     t callrecon_partitioned;
@@ -128,7 +129,6 @@ DECLARE
     fk record;
     seq_value bigint;
     seq_called boolean;
-    empty boolean;
     check_name text := tbl || '_before_partitioning';
 BEGIN
     SELECT * INTO STRICT t FROM callrecon_partitioned WHERE parent = tbl;
@@ -180,8 +180,7 @@ BEGIN
             EXECUTE format('CREATE OR REPLACE VIEW %I AS %s', v[1], v[2]);
         END LOOP;
     END IF;
-    EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %I)', legacy) INTO empty;
-    IF empty THEN
+    IF fresh THEN
         EXECUTE format('DROP TABLE %I', legacy);
     ELSE
         IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = legacy::regclass AND conname = check_name) THEN
@@ -195,11 +194,19 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION callrecon_partition_table(text, timestamptz) IS 'Used once by migration 0017: turn a table into a weekly-partitioned one without copying rows (the old table becomes its legacy partition).';
+COMMENT ON FUNCTION callrecon_partition_table(text, timestamptz, boolean) IS 'Used once by migration 0017: turn a table into a weekly-partitioned one without copying rows (the old table becomes its legacy partition).';
 
 -- Cut-over: the start of next week, so rows arriving while old code still runs fit the legacy range.
-SELECT callrecon_partition_table(parent, callrecon_week_start(now()) + interval '1 week')
-FROM callrecon_partitioned ORDER BY parent = 'raw_inbox' DESC, parent;
+DO $$
+DECLARE
+    fresh boolean := NOT EXISTS (SELECT 1 FROM raw_inbox);
+    t record;
+BEGIN
+    FOR t IN SELECT parent FROM callrecon_partitioned ORDER BY parent = 'raw_inbox' DESC, parent LOOP
+        PERFORM callrecon_partition_table(t.parent, callrecon_week_start(now()) + interval '1 week', fresh);
+    END LOOP;
+END;
+$$;
 
 COMMENT ON COLUMN ozonetel_sighting.received_at IS 'raw_inbox.received_at of the callback (the partition key; -infinity for sightings recorded before migration 0017).';
 COMMENT ON COLUMN huawei_sighting.received_at IS 'raw_inbox.received_at of the push (the partition key; -infinity for sightings recorded before migration 0017).';

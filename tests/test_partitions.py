@@ -201,9 +201,16 @@ def test_upgrade_from_the_old_layout_keeps_every_row_and_copies_none(old_layout,
     assert where(conn, "raw_inbox", id=new_id).startswith("raw_inbox_w")
     # A replayed old callback is still a duplicate of its old sighting.
     replay(conn, settings, include_all=True, ids=[snapshot[0][0]])
-    assert conn.execute("SELECT count(*) FROM ozonetel_sighting WHERE raw_id = %s", (snapshot[0][0],)).fetchone() == (
-        1,
-    )
+    sightings = conn.execute("SELECT count(*) FROM ozonetel_sighting WHERE raw_id = %s", (snapshot[0][0],))
+    assert sightings.fetchone() == (1,)
+    # The legacy partitions go whole, like any week, all three together (huawei's is empty).
+    legacy = "SELECT to_at FROM callrecon_partitions WHERE partition = 'raw_inbox_legacy'"
+    cutover = conn.execute(legacy).fetchone()[0]
+    done = retention.prune_partitions(conn, cutover, include_quarantined=False, dry_run=False)
+    assert [w.partitions for w in done.weeks] == [
+        ["raw_inbox_legacy", "huawei_sighting_legacy", "ozonetel_sighting_legacy"]
+    ]
+    assert conn.execute("SELECT id FROM raw_inbox").fetchall() == [(new_id,)]
 
 
 def test_status_and_metrics_show_weeks_ahead_oldest_age_default_rows_and_sizes(client, db, env, monkeypatch, capsys):
