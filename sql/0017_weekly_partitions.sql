@@ -82,10 +82,15 @@ BEGIN
         week := callrecon_week_start(COALESCE(LEAST(since, at), at));
         WHILE week <= last_week LOOP
             part := t.parent || '_w' || to_char(week AT TIME ZONE 'UTC', 'YYYYMMDD');
+            -- Bounds straight from the catalog (callrecon_partitions would also size every partition,
+            -- at every reconciler pass); a range already covered (the legacy one) is skipped.
             IF to_regclass(part) IS NULL AND NOT EXISTS (
-                SELECT 1 FROM callrecon_partitions p
-                WHERE p.parent = t.parent AND NOT p.is_default
-                  AND COALESCE(p.from_at, '-infinity') < week + interval '1 week' AND p.to_at > week) THEN
+                SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                CROSS JOIN LATERAL (SELECT pg_get_expr(c.relpartbound, c.oid) AS expr) b
+                WHERE i.inhparent = to_regclass(t.parent) AND b.expr <> 'DEFAULT'
+                  AND COALESCE(substring(b.expr FROM 'FROM \(''([^'']+)''\)')::timestamptz, '-infinity')
+                      < week + interval '1 week'
+                  AND substring(b.expr FROM 'TO \(''([^'']+)''\)')::timestamptz > week) THEN
                 EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS '
                                'INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS)', part, t.parent);
                 EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (%s)', part, t.local_key);
