@@ -115,6 +115,11 @@ BEGIN
     RETURN created;
 END;
 $$;
+-- Attaching a partition needs the parent's owner; the reconciler and lander need not own tables
+-- (least-privilege roles), so the function runs with its owner's rights, on a fixed search_path.
+-- It only ever creates weekly partitions of the registered tables.
+ALTER FUNCTION callrecon_ensure_partitions(integer, timestamptz, timestamptz)
+    SECURITY DEFINER SET search_path = public, pg_temp;
 COMMENT ON FUNCTION callrecon_ensure_partitions(integer, timestamptz, timestamptz) IS 'Create the weekly partitions of every partitioned table from the week of since (default: of at) to ahead weeks after the week of at; returns how many it created. Run by callrecon db upgrade, the reconciler and the lander (PARTITIONS_AHEAD).';
 
 -- Converts one table in place: rename it <table>_legacy, create the partitioned parent with the
