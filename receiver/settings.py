@@ -100,6 +100,7 @@ class Settings:
     log_level: str = setting("LOG_LEVEL", Upper, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
     leadsquared: LeadSquaredSettings = field(default_factory=LeadSquaredSettings)
     reconcile_concurrency: int = setting("RECONCILE_CONCURRENCY", Count, 4, minimum=1)
+    partitions_ahead: int = setting("PARTITIONS_AHEAD", Count, 4, minimum=1)
     huawei: HuaweiSettings = field(default_factory=HuaweiSettings)
     ozonetel_api: OzonetelApiSettings = field(default_factory=OzonetelApiSettings)
     business_timezone: zoneinfo.ZoneInfo = setting("BUSINESS_TIMEZONE", Zone, UTC)  # noqa: RUF009 (a Field)

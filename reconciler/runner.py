@@ -12,6 +12,7 @@ import time
 import psycopg
 
 from receiver.db import unreachable
+from receiver.landing import partitions
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source
 from reconciler.sources import SOURCES
@@ -131,10 +132,24 @@ def reconcile(
             signal.signal(sig, handler)
 
 
+def _ensure_partitions(settings) -> None:
+    """Create the weeks ahead at each pass: a service that runs for months never lets them run out."""
+    try:
+        with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
+            partitions.ensure(conn, settings.partitions_ahead)
+    except psycopg.Error as exc:
+        # Not a reason to stop reconciling: the default partition still takes every row.
+        log.warning(
+            "could not create the weekly partitions ahead; run `callrecon db upgrade`",
+            extra={"fields": {"error": type(exc).__name__, "detail": str(exc)[:200]}},
+        )
+
+
 def _passes(settings, sources, stop, clock, loop, interval, limit, concurrency, since) -> int:
     """One pass over every source, repeated every `interval` seconds with --loop."""
     exit_code = 0
     while True:
+        _ensure_partitions(settings)
         for src in sources:
             if stop.is_set():
                 break

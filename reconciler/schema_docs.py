@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from reconciler.roles import ACCESS, SERVICES, WORDS
 
+# A partitioned table is documented once, as its parent; its weekly partitions come and go by date.
 TABLES = """
 SELECT c.oid, c.relname, CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, obj_description(c.oid, 'pg_class')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v')
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition
 ORDER BY CASE c.relkind WHEN 'v' THEN 0 ELSE 1 END, c.relname
 """
 COLUMNS = """
@@ -35,6 +36,23 @@ DEFINITIONS = """## Definitions
 - **Missing detail** (Huawei): `huawei_call.detail_status <> 'done'`, i.e. pending, not-found or
   failed; `completeness_daily.calls_missing_detail` and `sql/queries/calls_missing_detail.sql`
   count exactly these.
+"""
+
+
+# Why the big tables are partitioned as they are (migration 0017); README "Partitions" has the operations.
+PARTITIONS = """## Partitions
+
+- `raw_inbox`, `ozonetel_sighting` and `huawei_sighting` are partitioned by week (Monday 00:00
+  UTC) of the raw callback's `received_at`; `callrecon_partitions` lists the weeks. Query the
+  tables by their names: a filter on `received_at` reads only the weeks it covers.
+- Why weekly: `callrecon prune` drops whole weeks and deletes row by row only in the week at the
+  retention age, so a week bounds that work; 52 partitions a year keep planning cheap.
+- Why keys stay unique: a raw row's `received_at` never changes and a sighting carries its raw
+  row's, so one raw id lives in one week, and each week's primary key (`id`; `raw_id,
+  record_index`) is unique overall. A duplicate push weeks later is a new raw row with a sighting
+  of the same call: the typed row (one per call, not partitioned) counts it once more.
+- Rows from before migration 0017 are in `<table>_legacy` (no row was copied); rows no week covers
+  land in `<table>_default`.
 """
 
 
@@ -72,6 +90,7 @@ def render(conn) -> str:
         "",
         DEFINITIONS,
         ROLES_NOTE,
+        PARTITIONS,
     ]
     for oid, name, kind, comment in conn.execute(TABLES).fetchall():
         out += [

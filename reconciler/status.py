@@ -6,6 +6,7 @@ import json
 
 from psycopg.rows import dict_row
 
+from receiver.landing import partitions
 from receiver.web import health
 from reconciler.core import blocks, budget
 from reconciler.core.clock import SystemClock
@@ -56,6 +57,11 @@ def collect(conn, settings, clock=None) -> dict:
     for source, count in health.gave_up(conn).items():
         if source in report:
             report[source]["gave_up"] = count
+    report["partitions"] = {
+        row.pop("parent"): {**row, "covered_until": row["covered_until"] and row["covered_until"].isoformat()}
+        for row in partitions.overview(conn, now)
+    }
+    report["table_bytes"] = partitions.table_bytes(conn)
     report["stopped"] = [
         {**stop, **{k: stop[k].isoformat() for k in ("since", "last_seen_at", "recheck_at")}}
         for stop in blocks.listing(conn)
@@ -102,6 +108,7 @@ def render(report: dict) -> str:
             + ("" if e["in_working_hours"] else " (outside working hours)")
             + _landing_text(e)
         )
+    lines += _partition_lines(report.get("partitions", {}), report.get("table_bytes", {}))
     for stop in report.get("stopped", []):
         what = stop["source"] if stop["scope"] == "source" else f"{stop['source']} {stop['scope']} {stop['key']!r}"
         lines.append(
@@ -109,7 +116,7 @@ def render(report: dict) -> str:
             f"(tried again by itself once the settings change, or at {stop['recheck_at']})"
         )
     for name, e in report.items():
-        if name in ("push_sources", "stopped"):
+        if name in ("push_sources", "stopped", "partitions", "table_bytes"):
             continue
         age = f"{e['oldest_pending_s'] / 60:.1f} min" if e["oldest_pending_s"] is not None else "-"
         finals = ", ".join(f"{k} {v}" for k, v in sorted(e["final_by_status"].items())) or "none"
@@ -130,6 +137,31 @@ def render(report: dict) -> str:
         else:
             lines.append("  never run")
     return "\n".join(lines)
+
+
+def _partition_lines(parts: dict, sizes: dict) -> list[str]:
+    """One line per partitioned table, flagged when no week is left ahead or the default partition has rows."""
+    lines = []
+    for table, p in parts.items():
+        flag = "ok"
+        if p["weeks_ahead"] < 1:
+            flag = "NO WEEK AHEAD (run callrecon db upgrade)"
+        elif p["default_rows"]:
+            flag = "DEFAULT PARTITION HAS ROWS"
+        oldest = "-" if p["oldest_age_s"] is None else f"{p['oldest_age_s'] / 86400:.1f} days"
+        lines.append(
+            f"{table}: {flag}; {p['partitions']} weekly partitions, {p['weeks_ahead']} weeks ahead "
+            f"(to {(p['covered_until'] or '-')[:10]}); oldest {oldest}; {_mib(p['total_bytes'])}; "
+            f"default partition {p['default_rows']} rows"
+        )
+    if sizes:
+        lines.append("table sizes: " + ", ".join(f"{t} {_mib(b)}" for t, b in list(sizes.items())[:8]))
+    return lines
+
+
+def _mib(size) -> str:
+    """Bytes as MiB for people."""
+    return f"{(size or 0) / 2**20:.1f} MiB"
 
 
 def _budget_line(b: dict) -> str:

@@ -44,7 +44,7 @@ RECORD_OUTCOME = """
 UPDATE raw_inbox
 SET status = %(status)s, record_count = %(record_count)s, landed_count = %(landed)s,
     error = %(error)s, parsed_at = now(), parse_count = parse_count + 1
-WHERE id = %(id)s
+WHERE id = %(id)s AND received_at = %(received_at)s
 """
 
 # Replay walks ids upward in batches; SKIP LOCKED lets two replays (or a replay and pruning) share.
@@ -119,13 +119,14 @@ def store_many(conn, rows: list[dict]) -> list[tuple[int, object]]:
         return sorted(cur.execute(insert_raw_many(len(rows)), args).fetchall())
 
 
-def record_outcome(conn, raw_id: int, outcome) -> None:
-    """Write what landing made of a raw row into the row itself."""
+def record_outcome(conn, raw_id: int, outcome, received_at) -> None:
+    """Write what landing made of a raw row into the row itself (received_at: the week it is stored in)."""
     error = outcome.error_json()
     conn.execute(
         RECORD_OUTCOME,
         {
             "id": raw_id,
+            "received_at": received_at,
             "status": outcome.status,
             "record_count": outcome.record_count,
             "landed": outcome.landed,
@@ -134,26 +135,29 @@ def record_outcome(conn, raw_id: int, outcome) -> None:
     )
 
 
-# record_outcome for many raw rows: one statement instead of one per row.
+# record_outcome for many raw rows: one statement instead of one per row. The received_at of each
+# lets the executor visit only the weeks (partitions) the batch's rows are in.
 RECORD_OUTCOMES = """
 UPDATE raw_inbox r
 SET status = u.status, record_count = u.record_count, landed_count = u.landed, error = u.error,
     parsed_at = now(), parse_count = r.parse_count + 1
-FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(counts)s::int[], %(landed)s::int[], %(errors)s::jsonb[])
-     AS u(id, status, record_count, landed, error)
-WHERE r.id = u.id
+FROM unnest(%(ids)s::bigint[], %(received)s::timestamptz[], %(statuses)s::text[], %(counts)s::int[],
+            %(landed)s::int[], %(errors)s::jsonb[])
+     AS u(id, received_at, status, record_count, landed, error)
+WHERE r.id = u.id AND r.received_at = u.received_at
 """
 
 
 def record_outcomes(conn, outcomes: list) -> None:
-    """record_outcome for many [(raw id, Outcome)] at once."""
+    """record_outcome for many [(RawRef, Outcome)] at once."""
     if not outcomes:
         return
     errors = [outcome.error_json() for _, outcome in outcomes]
     conn.execute(
         RECORD_OUTCOMES,
         {
-            "ids": [raw_id for raw_id, _ in outcomes],
+            "ids": [raw.id for raw, _ in outcomes],
+            "received": [raw.received_at for raw, _ in outcomes],
             "statuses": [outcome.status for _, outcome in outcomes],
             "counts": [outcome.record_count for _, outcome in outcomes],
             "landed": [outcome.landed for _, outcome in outcomes],

@@ -78,7 +78,7 @@ def land_unguarded(conn, push, work: list, settings) -> list[Outcome]:
         landed = [push.land(conn, work[n][0], work[n][1], settings) for n in parsed]
     for n, outcome in zip(parsed, landed, strict=True):
         outcomes[n] = outcome
-    inbox.record_outcomes(conn, [(raw.id, outcome) for (raw, _), outcome in zip(work, outcomes, strict=True)])
+    inbox.record_outcomes(conn, [(raw, outcome) for (raw, _), outcome in zip(work, outcomes, strict=True)])
     return outcomes
 
 
@@ -106,5 +106,5 @@ def land(conn, lander, raw: RawRef, records, settings) -> Outcome:
         except Exception as exc:  # a parser bug must not cost the callback: quarantine and replay later
             log.exception("landing raw row %s raised", raw.id)
             outcome = Outcome(record_count=len(records), fatal=f"parser error: {type(exc).__name__}; see logs")
-    inbox.record_outcome(conn, raw.id, outcome)
+    inbox.record_outcome(conn, raw.id, outcome, raw.received_at)
     return outcome

@@ -75,8 +75,8 @@ def _upsert(sighting: bool):
         sql.SQL(_UPSERT).format(
             sighting=sql.SQL(
                 """WITH sighting AS (
-            INSERT INTO huawei_sighting (raw_id, record_index, vdn_id, call_id)
-            VALUES (%(raw_id)s, %(record_index)s, %(vdn_id)s, %(call_id)s)
+            INSERT INTO huawei_sighting (raw_id, record_index, vdn_id, call_id, received_at)
+            VALUES (%(raw_id)s, %(record_index)s, %(vdn_id)s, %(call_id)s, %(seen_at)s)
             ON CONFLICT DO NOTHING RETURNING 1)"""
                 if sighting
                 else ""

@@ -86,8 +86,8 @@ _FILL = fill_columns(COLUMNS, _STALE)
 UPSERT_CALL = Statement.of(
     sql.SQL("""
 WITH sighting AS (
-    INSERT INTO ozonetel_sighting (raw_id, record_index, call_key)
-    VALUES (%(raw_id)s, %(record_index)s, %(call_key)s)
+    INSERT INTO ozonetel_sighting (raw_id, record_index, call_key, received_at)
+    VALUES (%(raw_id)s, %(record_index)s, %(call_key)s, %(received_at)s)
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), fresh AS (SELECT count(*)::int AS n FROM sighting)
@@ -234,8 +234,8 @@ WITH input AS (
            (e->>'received_at')::timestamptz AS received_at
     FROM jsonb_array_elements(%(rows)s::jsonb) AS e, jsonb_populate_record(NULL::ozonetel_call, e) AS r
 ), sighting AS (
-    INSERT INTO ozonetel_sighting (raw_id, record_index, call_key)
-    SELECT raw_id, record_index, call_key FROM input
+    INSERT INTO ozonetel_sighting (raw_id, record_index, call_key, received_at)
+    SELECT raw_id, record_index, call_key, received_at FROM input
     ON CONFLICT DO NOTHING
     RETURNING call_key
 ), fresh AS (SELECT call_key, count(*)::int AS n FROM sighting GROUP BY call_key)

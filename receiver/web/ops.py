@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import psycopg
@@ -9,8 +10,9 @@ from flask import Blueprint, Response, current_app, jsonify
 from psycopg_pool import PoolTimeout
 
 from receiver import migrations
+from receiver.landing import partitions
 from receiver.vendors.registry import PUSHES
-from receiver.web import health, metrics, work_metrics
+from receiver.web import health, metrics, partition_metrics, work_metrics
 
 bp = Blueprint("ops", __name__)
 
@@ -18,6 +20,11 @@ bp = Blueprint("ops", __name__)
 # DB_POOL_TIMEOUT for a connection during a database outage.
 PROBE_POOL_TIMEOUT_S = 1.0
 log = logging.getLogger("callrecon.ops")
+
+
+def now() -> dt.datetime:
+    """The time partitions are measured against."""
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def accepting(settings) -> list[str]:
@@ -77,6 +84,7 @@ def prometheus():
                 health.landing_lag(conn, PUSHES),
             )
             payload += work_metrics.exposition(conn, current_app.config["CALLRECON_SETTINGS"].sql_dir)
+            payload += partition_metrics.exposition(partitions.overview(conn, now()), partitions.table_bytes(conn))
     except (psycopg.Error, PoolTimeout) as exc:
         log.warning("source health unavailable for /metrics", extra={"fields": {"error": type(exc).__name__}})
     return Response(payload, content_type=content_type)

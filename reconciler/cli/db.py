@@ -11,6 +11,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from receiver import migrations
+from receiver.landing import partitions
 from receiver.settings import ConfigError
 from reconciler import role_logins, roles, schema_docs
 from reconciler.cli.base import Group, argument, connect, option, with_settings
@@ -32,13 +33,23 @@ def ensure(settings):
 @db.command(short_help="apply pending migrations from sql/, then grant each role its tables")
 @with_settings
 def upgrade(settings):
-    """Apply pending migrations as the owner role; create the roles and re-grant their tables (README: Roles)."""
+    """Apply pending migrations as the owner role; create the roles and re-grant their tables (README: Roles);
+    then create the weekly partitions PARTITIONS_AHEAD weeks ahead."""
     names = roles.roles_from(settings)
     with connect(settings, release=True) as conn:
-        out = roles.upgrade(conn, settings.sql_dir, names, roles.limits_from(settings), settings.database_settings())
+        prepared = partitions.prepare_upgrade(conn)
+        try:
+            out = roles.upgrade(conn, settings.sql_dir, names, roles.limits_from(settings), settings.database_settings())
+        except BaseException:
+            if prepared:
+                partitions.unprepare(conn)
+            raise
+        created = partitions.ensure(conn, settings.partitions_ahead)
     for m in out.ran:
         print(f"applied {m.name}")
     print(f"{len(out.ran)} migration(s) applied; schema is up to date")
+    if created:
+        print(f"created {created} weekly partition(s), {settings.partitions_ahead} weeks ahead (PARTITIONS_AHEAD)")
     if out.created:
         print(f"created roles {', '.join(out.created)}")
     if out.adopted:

@@ -89,7 +89,7 @@ def land(settings, follow, interval, yield_above, max_lag, parent_pid):
 PRUNE_FLOOR = dt.timedelta(days=1)
 
 
-@click.command("prune", cls=Command, short_help="delete old raw callbacks that are landed")
+@click.command("prune", cls=Command, short_help="drop or delete old raw callbacks that are landed")
 @option("--raw-older-than", required=True, metavar="AGE", help="e.g. 90d, 36h (a unit is required)")
 @option("--include-quarantined", is_flag=True, help="also delete quarantined raw rows")
 @option("--dry-run", is_flag=True, help="only count what would be deleted")
@@ -97,11 +97,14 @@ PRUNE_FLOOR = dt.timedelta(days=1)
 @option("--force", is_flag=True, help="allow an age under 1d")
 @with_settings
 def prune(settings, raw_older_than, include_quarantined, dry_run, yes, force):
-    """Delete raw callbacks older than an age whose records are landed (quarantined ones only if asked).
-    Says what it will delete first. Works in batches of 1,000 short transactions that skip locked rows,
-    so callbacks keep flowing."""
+    """Remove raw callbacks older than an age whose records are landed (quarantined ones only if asked).
+    Says what it will remove first. Whole weeks past the age are dropped at once (their quarantined or
+    unlanded callbacks kept); the week that straddles the age is deleted in batches of 1,000 short
+    transactions that skip locked rows, so callbacks keep flowing."""
+    import psycopg
+
     from receiver.env_values import parse_duration
-    from receiver.landing.retention import prune as prune_raw
+    from receiver.landing.retention import prune_partitions
 
     try:
         age = dt.timedelta(seconds=parse_duration(raw_older_than))
@@ -117,21 +120,43 @@ def prune(settings, raw_older_than, include_quarantined, dry_run, yes, force):
     before = SystemClock().now() - age
     kinds = "landed, note" + (" and quarantined" if include_quarantined else "")
     with connect(settings) as conn:
-        count = prune_raw(conn, before, include_quarantined, dry_run=True)
-        plan = f"{count} raw callbacks ({kinds}) received before {before:%Y-%m-%d %H:%M:%S %Z}"
-        if dry_run or not count:
-            print(f"would delete {plan}")
+        report = prune_partitions(conn, before, include_quarantined, dry_run=True)
+        verb = "would" if dry_run else "will"
+        plan = f"{report.deleted} raw callbacks ({kinds}) received before {before:%Y-%m-%d %H:%M:%S %Z}"
+        print(f"{verb} delete {plan}" + (" in batches" if report.weeks else ""))
+        for week in report.weeks:
+            print(f"{verb} drop {_week_line(week)}")
+        if dry_run or not (report.deleted or report.weeks):
             return 0
-        print(f"will delete {plan}")
         if not yes:
             if not sys.stdin.isatty():
                 raise ConfigError("not on a terminal: pass --yes to delete, or --dry-run to only count")
             if not click.confirm("delete them?", default=False):
                 print("nothing deleted")
                 return 1
-        deleted = prune_raw(conn, before, include_quarantined, dry_run=False)
-    print(f"deleted {deleted} raw callbacks ({kinds}) received before {before:%Y-%m-%d %H:%M:%S %Z}")
+        try:
+            done = prune_partitions(conn, before, include_quarantined, dry_run=False)
+        except psycopg.errors.LockNotAvailable:
+            raise ConfigError(
+                "a long query held raw_inbox, so no week was dropped (callbacks were not made to wait); "
+                "run callrecon prune again, or when analysts' queries are done"
+            ) from None
+    for week in done.weeks:
+        print(f"dropped {_week_line(week)}")
+    if done.weeks:
+        print(f"freed {done.bytes_freed} bytes ({done.bytes_freed / 2**20:.1f} MiB) in {done.seconds:.3f} s")
+    print(f"deleted {done.deleted} raw callbacks ({kinds}) received before {before:%Y-%m-%d %H:%M:%S %Z}")
     return 0
+
+
+def _week_line(week) -> str:
+    """One dropped week for people: its range, partitions, rows, size and what it keeps."""
+    since = "the start" if week.from_at is None else f"{week.from_at:%Y-%m-%d}"
+    kept = f"; keeps {week.kept} quarantined or unlanded raw callbacks (moved to the default partition)"
+    return (
+        f"week {since}..{week.to_at:%Y-%m-%d}: {', '.join(week.partitions)} "
+        f"(~{week.raw_rows_estimate} raw callbacks, {week.bytes} bytes){kept if week.kept else ''}"
+    )
 
 
 @click.command("urls", cls=Command, short_help="print the callback URLs to give each vendor")

@@ -1,0 +1,389 @@
+"""Scale benchmark (#18): a large contact centre's months of data on one Postgres, measured.
+
+Loads N calls (default 10M) over --days days with COPY through the real, partitioned schema: typed
+Ozonetel and Huawei rows, LeadSquared call logs and the Ozonetel window ledger (bench/queries.py's
+loader), plus a raw callback and a sighting per push, a re-push days later for 1 call in 10, and
+1M open LeadSquared requests for the reconciler to claim from. Then, in one run:
+
+  ingest   the real receiver (gunicorn as the Procfile runs it, wrk posting one record per
+           request) into the full database and into an empty one, interleaved rounds; the
+           ratio of the medians (target >= 0.9)
+  queries  each example analyst query (sql/queries/*.sql) and the time-bounded raw-inbox reads
+           the service itself makes: median and max ms (target <= 100 / <= 300 ms), and for
+           the raw-inbox reads the partitions EXPLAIN says they touch, of how many
+  claim    each reconciler source's claim query with the 1M open items
+  prune    `callrecon prune` of the oldest four weeks: seconds to drop, bytes freed
+  disk     bytes per call, all tables and indexes; and what lz4 saves on raw bodies over pglz
+
+Prints a table per part, and last one JSON line with calls, ingest_ratio_full_vs_empty,
+query_median_ms, query_max_ms, claim_ms, prune_month_s, prune_bytes_freed and bytes_per_call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+import psycopg
+from benchlib import DEFAULT_ADMIN_URL, ROOT, free_port, serve, stop
+from psycopg import sql
+
+sys.path.insert(0, str(ROOT))
+
+import queries  # noqa: E402  (bench/queries.py: the typed-row loader and the query list)
+
+from receiver import migrations  # noqa: E402
+from receiver.landing import partitions, retention  # noqa: E402
+from reconciler.sources import huawei, leadsquared, ozonetel  # noqa: E402
+
+TOKEN = "scale-token-5b21e9"
+APIKEY = "KKscale-apikey-77c1"
+UTC = dt.timezone.utc
+OPEN_ITEMS = 1_000_000
+# Reads the service makes on raw_inbox, bounded in time: partition pruning should keep them to the
+# weeks they ask about, however many weeks the table holds.
+RAW_READS = {
+    "source_health": "SELECT * FROM source_health",
+    "raw_last_hour_ozonetel": "SELECT status, count(*) FROM raw_inbox "
+    "WHERE source = 'ozonetel' AND received_at > now() - interval '1 hour' GROUP BY 1",
+    "raw_count_one_day_a_month_ago": "SELECT count(*) FROM raw_inbox WHERE source = 'ozonetel' "
+    "AND received_at >= now() - interval '31 days' AND received_at < now() - interval '30 days'",
+    "landing_lag_window": "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY parsed_at - received_at) "
+    "FROM raw_inbox WHERE source = 'ozonetel' AND received_at > now() - interval '5 minutes'",
+}
+CLAIMS = {
+    "leadsquared": (leadsquared.CLAIM, {}),
+    "huawei_detail": (huawei.CLAIM_CALL, {"horizon": dt.timedelta(days=30), "blocked": []}),
+    "ozonetel_window": (ozonetel.CLAIM, {"blocked": []}),
+}
+
+
+def database(admin_url: str, name: str) -> str:
+    """A fresh database migrated by this checkout's sql/ (not an installed callrecon's)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrations.upgrade(conn, ROOT / "sql")
+    return url
+
+
+def ozonetel_body(n: int, start: dt.datetime, rng: random.Random) -> bytes:
+    """One pushed Ozonetel record as stored (Apikey masked), about 330 bytes."""
+    return json.dumps(
+        {
+            "monitorUCID": f"9{n:011d}",
+            "UCID": f"9{n:011d}",
+            "CampaignName": f"Campaign_{rng.randrange(20):02d}",
+            "CallerID": f"98{rng.randrange(10**8):08d}",
+            "StartTime": start.strftime("%Y-%m-%d %H:%M:%S"),
+            "EndTime": (start + dt.timedelta(seconds=98)).strftime("%Y-%m-%d %H:%M:%S"),
+            "Status": "Answered",
+            "Duration": "00:01:38",
+            "AgentID": f"agent{rng.randrange(200)}",
+            "Disposition": "Interested",
+            "Apikey": "***",
+        }
+    ).encode()
+
+
+def load_raw(url: str, calls: int, days: int, seed: int = 11) -> dict:
+    """COPY a raw callback and a sighting per pushed call (and a re-push for 1 in 10) into the partitions.
+
+    Three connections stream the three COPYs side by side, so nothing is held in memory."""
+    rng = random.Random(seed)
+    now = dt.datetime.now(UTC)
+    ozonetel_calls = calls * 6 // 10
+    rows = {"raw_inbox": 0, "ozonetel_sighting": 0, "huawei_sighting": 0}
+    with contextlib.ExitStack() as stack:
+        conns = [stack.enter_context(psycopg.connect(url)) for _ in range(3)]
+        next_id = conns[0].execute("SELECT COALESCE(max(id), 0) + 1 FROM raw_inbox").fetchone()[0]
+        raw_copy = stack.enter_context(
+            conns[0]
+            .cursor()
+            .copy(
+                "COPY raw_inbox (id, received_at, source, content_type, body, body_sha256, body_bytes, status, "
+                "record_count, landed_count, parsed_at, parse_count) FROM STDIN"
+            )
+        )
+        sighting_copy = {
+            "ozonetel": stack.enter_context(
+                conns[1]
+                .cursor()
+                .copy("COPY ozonetel_sighting (raw_id, record_index, call_key, received_at) FROM STDIN")
+            ),
+            "huawei": stack.enter_context(
+                conns[2]
+                .cursor()
+                .copy("COPY huawei_sighting (raw_id, record_index, vdn_id, call_id, received_at) FROM STDIN")
+            ),
+        }
+        for n in range(calls):
+            vendor = "ozonetel" if n < ozonetel_calls else "huawei"
+            share = n / ozonetel_calls if vendor == "ozonetel" else (n - ozonetel_calls) / (calls - ozonetel_calls)
+            start = now - dt.timedelta(seconds=days * 86400 * (1 - share) + rng.uniform(0, 600))
+            pushes = [start + dt.timedelta(seconds=100)]
+            if rng.random() < 0.1:  # a re-push of the same call, days later (often another week)
+                pushes.append(min(start + dt.timedelta(days=rng.uniform(1, 4)), now))
+            body = ozonetel_body(n, start, rng)
+            digest = hashlib.sha256(body).hexdigest()
+            key = (f"9{n:011d}",) if vendor == "ozonetel" else (8, str(n))
+            for at in pushes:
+                parsed = at + dt.timedelta(milliseconds=80)
+                raw_copy.write_row(
+                    (next_id, at, vendor, "application/json", body, digest, len(body), "landed", 1, 1, parsed, 1)
+                )
+                sighting_copy[vendor].write_row((next_id, 0, *key, at))
+                rows["raw_inbox"] += 1
+                rows[f"{vendor}_sighting"] += 1
+                next_id += 1
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT setval(pg_get_serial_sequence('raw_inbox', 'id'), %s)", (next_id,))
+    return rows
+
+
+def load_open_items(url: str, count: int, seed: int = 13) -> None:
+    """`count` LeadSquared requests not final yet: most polled again later, a thousand due now."""
+    rng = random.Random(seed)
+    now = dt.datetime.now(UTC)
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        with cur.copy("COPY lsq_request (request_id, kind, registered_at, status, next_poll_at) FROM STDIN") as copy:
+            for n in range(count):
+                due = (
+                    now - dt.timedelta(seconds=rng.uniform(0, 60))
+                    if n < 1000
+                    else now + dt.timedelta(seconds=rng.uniform(30, 12 * 3600))
+                )
+                copy.write_row((f"open-{n}", "call-log", now - dt.timedelta(hours=1), "In-Queue", due))
+        conn.commit()
+
+
+def timed(conn, text: str, params: dict, runs: int) -> list[float]:
+    """ms of each run after one warm-up, each in a transaction rolled back (claims lock rows)."""
+    timings = []
+    for _ in range(runs + 1):
+        with conn.transaction(force_rollback=True):
+            t0 = time.perf_counter()
+            conn.execute(text, params).fetchall()
+            timings.append((time.perf_counter() - t0) * 1000)
+    return timings[1:]
+
+
+def partitions_touched(conn, text: str) -> set[str]:
+    """raw_inbox partitions in the plan of `text` (after planning-time pruning)."""
+    plan = json.dumps(conn.execute("EXPLAIN (FORMAT JSON) " + text).fetchone()[0])
+    return set(re.findall(r'"Relation Name": "(raw_inbox_[a-z0-9_]+)"', plan))
+
+
+def wal_lsn(url: str):
+    """The cluster's current WAL position."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+
+
+def wal_bytes(url: str, since) -> int:
+    """WAL written since `since` (cluster-wide: run nothing else against it meanwhile to read it alone)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (since,)).fetchone()[0]
+
+
+def ingest(urls: dict, seconds: int, rounds: int, connections: int) -> dict:
+    """Median req/s of the real receiver per database, from interleaved wrk rounds; WAL bytes per request."""
+    results = {name: [] for name in urls}
+    wal = {name: [] for name in urls}
+    servers = {}
+    try:
+        for name, url in urls.items():
+            env = {
+                **os.environ,
+                "DATABASE_URL": url,
+                "OZONETEL_CALLBACK_TOKENS": TOKEN,
+                "OZONETEL_API_KEY": APIKEY,
+                "PYTHONPATH": str(ROOT),
+                "CALLRECON_SQL_DIR": str(ROOT / "sql"),
+            }
+            port = free_port()
+            servers[name] = (serve(env, port, f"/tmp/callrecon-scale-{name}.log"), port)
+        for n in range(rounds):
+            order = list(servers.items()) if n % 2 == 0 else list(reversed(servers.items()))
+            for name, (_, port) in order:  # each goes first in turn: a warm-up or a busy spell hits both
+                load_env = {
+                    **os.environ,
+                    "INGEST_PATH": f"/callbacks/ozonetel/{TOKEN}",
+                    "INGEST_RECORDS": "1",
+                    "INGEST_APIKEY": APIKEY,
+                    "INGEST_PREFIX": f"scale{n}{name}",
+                }
+                argv = [
+                    "wrk",
+                    "-t2",
+                    f"-c{connections}",
+                    f"-d{seconds}s",
+                    "-s",
+                    str(ROOT / "bench" / "ingest_post.lua"),
+                ]
+                before = wal_lsn(urls[name])
+                out = subprocess.run(
+                    [*argv, f"http://127.0.0.1:{port}"], env=load_env, capture_output=True, text=True, check=True
+                ).stdout
+                requests = int(re.search(r"(\d+) requests in", out).group(1))
+                wal[name].append(float(wal_bytes(urls[name], before)) / max(requests, 1))
+                results[name].append(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))
+    finally:
+        for proc, _ in servers.values():
+            stop(proc)
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    return medians | {"rounds": results, "wal_per_request": {n: statistics.median(v) for n, v in wal.items()}}
+
+
+def lz4_saving(url: str, sample: int = 5000) -> dict:
+    """Bytes and insert time of 20-record pushes (the size at which TOAST compresses) as lz4 and as pglz."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        bodies = []
+        rng = random.Random(5)
+        start = dt.datetime(2026, 11, 23, tzinfo=UTC)
+        for n in range(sample):
+            bodies.append(b"[" + b",".join(ozonetel_body(n * 20 + k, start, rng) for k in range(20)) + b"]")
+        result = {"raw_bytes": sum(map(len, bodies))}
+        for method in ("pglz", "lz4"):
+            conn.execute(f"DROP TABLE IF EXISTS scale_compression_{method}")
+            conn.execute(f"CREATE TABLE scale_compression_{method} (body bytea COMPRESSION {method})")
+            t0 = time.perf_counter()
+            with conn.cursor().copy(f"COPY scale_compression_{method} (body) FROM STDIN") as copy:
+                for body in bodies:
+                    copy.write_row((body,))
+            result[f"{method}_load_s"] = time.perf_counter() - t0
+            result[f"{method}_bytes"] = conn.execute(
+                f"SELECT pg_total_relation_size('scale_compression_{method}')"
+            ).fetchone()[0]
+            t0 = time.perf_counter()
+            conn.execute(f"SELECT sum(length(body)) FROM scale_compression_{method}").fetchone()
+            result[f"{method}_read_s"] = time.perf_counter() - t0
+            conn.execute(f"DROP TABLE scale_compression_{method}")
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=10_000_000)
+    parser.add_argument("--days", type=int, default=180, help="days the calls spread over (default 180)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per query (default 5)")
+    parser.add_argument("--ingest-seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved ingest rounds (default 3)")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL)
+    args = parser.parse_args()
+    began = time.monotonic()
+
+    def note(text):
+        print(f"[{time.monotonic() - began:6.0f} s] {text}", file=sys.stderr, flush=True)
+
+    full = database(args.database_url, "callrecon_scale")
+    empty = database(args.database_url, "callrecon_scale_empty")
+    with psycopg.connect(full, autocommit=True) as conn:
+        partitions.ensure(conn, 4, since=dt.datetime.now(UTC) - dt.timedelta(days=args.days + 1))
+    queries.DAYS = args.days
+    counts = queries.load(full, args.calls)  # typed rows, then VACUUM ANALYZE
+    note(f"typed rows loaded: {counts}")
+    counts |= load_raw(full, args.calls, args.days)
+    note("raw callbacks and sightings loaded")
+    load_open_items(full, OPEN_ITEMS)
+    with psycopg.connect(full, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    note(f"{OPEN_ITEMS} open items loaded; vacuumed")
+    load_s = time.monotonic() - began
+
+    with psycopg.connect(full, autocommit=True) as conn:
+        sizes = partitions.table_bytes(conn)
+        weeks = conn.execute("SELECT count(*) FROM callrecon_partitions WHERE parent = 'raw_inbox'").fetchone()[0]
+    total_bytes = sum(v or 0 for v in sizes.values())
+    bytes_per_call = total_bytes / args.calls
+
+    speed = ingest({"empty": empty, "full": full}, args.ingest_seconds, args.rounds, args.connections)
+    ratio = speed["full"] / speed["empty"]
+    note("ingest measured")
+
+    medians, maxes, touched = {}, {}, {}
+    with psycopg.connect(full, autocommit=True) as conn:
+        for path in queries.QUERIES:
+            timings = timed(conn, path.read_text(encoding="utf-8"), {}, args.runs)
+            medians[path.stem], maxes[path.stem] = statistics.median(timings), max(timings)
+        for name, text in RAW_READS.items():
+            timings = timed(conn, text, {}, args.runs)
+            medians[name], maxes[name] = statistics.median(timings), max(timings)
+            touched[name] = len(partitions_touched(conn, text))
+        claim_ms = {}
+        for name, (text, params) in CLAIMS.items():
+            timings = timed(conn, text, {"now": dt.datetime.now(UTC), **params}, args.runs)
+            claim_ms[name] = statistics.median(timings)
+        oldest = conn.execute(
+            "SELECT min(from_at) FROM callrecon_partitions WHERE parent = 'raw_inbox' AND from_at IS NOT NULL"
+        ).fetchone()[0]
+        t0 = time.monotonic()
+        pruned = retention.prune_partitions(conn, oldest + dt.timedelta(weeks=4), False, dry_run=False)
+        prune_wall_s = time.monotonic() - t0
+    note("queries, claims and prune measured")
+    saving = lz4_saving(full)
+
+    print(f"\nbench/scale: {args.calls} calls over {args.days} days, {weeks} raw_inbox partitions")
+    print(f"loaded in {load_s:.0f} s")
+    print(f"\n{'part':28} {'figure':>14}  target")
+    print(f"{'ingest empty db':28} {speed['empty']:>10.0f} req/s")
+    print(f"{'ingest full db':28} {speed['full']:>10.0f} req/s")
+    print(f"{'ingest ratio full/empty':28} {ratio:>14.2f}  >= 0.9")
+    print(f"{'WAL per callback, full db':28} {speed['wal_per_request']['full']:>8.0f} bytes")
+    print(f"\n{'query':32} {'median_ms':>10} {'max_ms':>8}  partitions touched")
+    for name in medians:
+        parts = f"{touched[name]} of {weeks}" if name in touched else "- (typed tables: not partitioned)"
+        print(f"{name:32} {medians[name]:>10.1f} {maxes[name]:>8.1f}  {parts}")
+    print(f"{'(target)':32} {'<= 100':>10} {'<= 300':>8}")
+    print(f"\n{'claim (1M open items)':32} {'median_ms':>10}")
+    for name, ms in claim_ms.items():
+        print(f"{name:32} {ms:>10.2f}")
+    print(
+        f"\nprune oldest 4 weeks: dropped {len(pruned.weeks)} weeks in {pruned.seconds:.3f} s "
+        f"({prune_wall_s:.2f} s with the edge batches), freed {pruned.bytes_freed} bytes"
+    )
+    print(f"\ndisk: {total_bytes} bytes in all tables and indexes = {bytes_per_call:.0f} bytes per call")
+    for table, size in list(sizes.items())[:8]:
+        print(f"  {table:30} {size or 0:>14}")
+    print(
+        f"raw bodies, 20-record pushes ({saving['raw_bytes']} bytes): pglz {saving['pglz_bytes']} bytes "
+        f"({saving['pglz_load_s']:.2f} s load, {saving['pglz_read_s']:.3f} s read), lz4 {saving['lz4_bytes']} "
+        f"bytes ({saving['lz4_load_s']:.2f} s load, {saving['lz4_read_s']:.3f} s read)"
+    )
+    print(f"total {time.monotonic() - began:.0f} s")
+    figures = {
+        "calls": args.calls,
+        "ingest_ratio_full_vs_empty": round(ratio, 3),
+        "query_median_ms": {k: round(v, 2) for k, v in medians.items()},
+        "query_max_ms": {k: round(v, 2) for k, v in maxes.items()},
+        "claim_ms": {k: round(v, 3) for k, v in claim_ms.items()},
+        "prune_month_s": round(pruned.seconds, 4),
+        "prune_bytes_freed": pruned.bytes_freed,
+        "bytes_per_call": round(bytes_per_call, 1),
+        "ingest_rps": {"empty": speed["empty"], "full": speed["full"]},
+        "wal_bytes_per_callback": speed["wal_per_request"],
+        "partitions_touched": touched,
+        "raw_inbox_partitions": weeks,
+        "compression": saving,
+        "load_s": round(load_s, 1),
+        "total_s": round(time.monotonic() - began, 1),
+    }
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
