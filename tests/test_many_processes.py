@@ -28,7 +28,7 @@ class WallClock:
 
 
 def test_two_receivers_and_two_reconcilers_land_every_item_once_within_the_vendor_limit(
-    env, db, vendor_server, tmp_path
+    env, reconciler_url, db, vendor_server, tmp_path
 ):
     fake = FakeLeadSquared(vendor_server, API_KEY, limit=LIMIT, clock=WallClock())
     fake.default = lambda request_id, kind: (200, status_body(request_id, "Success"))
@@ -47,6 +47,7 @@ def test_two_receivers_and_two_reconcilers_land_every_item_once_within_the_vendo
     ]
     reconcile_env = {
         **base_env,
+        "DATABASE_URL": reconciler_url,  # each process with its own role's login (#19)
         "LSQ_ASYNC_BASE_URL": fake.base_url,
         "LSQ_API_KEY": API_KEY,
         "LSQ_RATE_LIMIT": f"{LIMIT[0]}/{LIMIT[1]:g}s",

@@ -213,7 +213,9 @@ def test_upgrade_from_the_old_layout_keeps_every_row_and_copies_none(old_layout,
     assert conn.execute("SELECT id FROM raw_inbox").fetchall() == [(new_id,)]
 
 
-def test_status_and_metrics_show_weeks_ahead_oldest_age_default_rows_and_sizes(client, db, env, monkeypatch, capsys):
+def test_status_and_metrics_show_weeks_ahead_oldest_age_default_rows_and_sizes(
+    client, db, cli_env, monkeypatch, capsys
+):
     from reconciler import cli
 
     partitions.ensure(db, 4)  # as the release step does (already so, unless a week began since)
@@ -223,7 +225,7 @@ def test_status_and_metrics_show_weeks_ahead_oldest_age_default_rows_and_sizes(c
     assert 'callrecon_partition_default_rows{table="raw_inbox"} 1.0' in text
     assert 'callrecon_partition_oldest_age_seconds{table="ozonetel_sighting"}' in text
     assert 'callrecon_table_bytes{table="raw_inbox"}' in text and 'callrecon_table_bytes{table="ozonetel_call"}' in text
-    for name, value in env.items():
+    for name, value in cli_env.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["status", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

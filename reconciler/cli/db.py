@@ -39,7 +39,9 @@ def upgrade(settings):
     with connect(settings, release=True) as conn:
         prepared = partitions.prepare_upgrade(conn)
         try:
-            out = roles.upgrade(conn, settings.sql_dir, names, roles.limits_from(settings), settings.database_settings())
+            out = roles.upgrade(
+                conn, settings.sql_dir, names, roles.limits_from(settings), settings.database_settings()
+            )
         except BaseException:
             if prepared:
                 partitions.unprepare(conn)
