@@ -83,6 +83,28 @@ _STALE = (
     "ELSE EXCLUDED.last_raw_id < t.last_raw_id END"
 )
 _FILL = fill_columns(COLUMNS, _STALE)
+# What an incoming record does to the stored call, in both upserts; {fresh} is 1 when this record's
+# sighting is new (0 for a replay or a duplicate push), so seen_count counts each sighting once.
+_MERGE = sql.SQL("""ON CONFLICT (call_key) DO UPDATE SET
+    {fill},
+    extra = CASE WHEN {stale} THEN EXCLUDED.extra || t.extra ELSE t.extra || EXCLUDED.extra END,
+    event_at = CASE WHEN {stale} THEN COALESCE(t.event_at, EXCLUDED.event_at)
+                    ELSE COALESCE(EXCLUDED.event_at, t.event_at) END,
+    key_source = EXCLUDED.key_source,
+    source_timezone = EXCLUDED.source_timezone,
+    first_seen_at = LEAST(t.first_seen_at, EXCLUDED.first_seen_at),
+    first_raw_id = LEAST(t.first_raw_id, EXCLUDED.first_raw_id),
+    last_seen_at = CASE WHEN {fresh} > 0 THEN GREATEST(t.last_seen_at, EXCLUDED.last_seen_at)
+                        ELSE t.last_seen_at END,
+    last_raw_id = GREATEST(t.last_raw_id, EXCLUDED.last_raw_id),
+    seen_count = t.seen_count + {fresh}
+""")
+
+
+def _merge(fresh: str) -> sql.Composable:
+    return _MERGE.format(fill=_FILL, stale=sql.SQL(_STALE), fresh=sql.SQL(fresh))
+
+
 UPSERT_CALL = Statement.of(
     sql.SQL("""
 WITH sighting AS (
@@ -95,24 +117,10 @@ INSERT INTO ozonetel_call AS t (call_key, key_source, {columns}, extra, source_t
                                 first_seen_at, last_seen_at, seen_count, first_raw_id, last_raw_id)
 VALUES (%(call_key)s, %(key_source)s, {values}, %(extra)s, %(source_timezone)s, %(event_at)s,
         %(received_at)s, %(received_at)s, 1, %(raw_id)s, %(raw_id)s)
-ON CONFLICT (call_key) DO UPDATE SET
-    {fill},
-    extra = CASE WHEN {stale} THEN EXCLUDED.extra || t.extra ELSE t.extra || EXCLUDED.extra END,
-    event_at = CASE WHEN {stale} THEN COALESCE(t.event_at, EXCLUDED.event_at)
-                    ELSE COALESCE(EXCLUDED.event_at, t.event_at) END,
-    key_source = EXCLUDED.key_source,
-    source_timezone = EXCLUDED.source_timezone,
-    first_seen_at = LEAST(t.first_seen_at, EXCLUDED.first_seen_at),
-    first_raw_id = LEAST(t.first_raw_id, EXCLUDED.first_raw_id),
-    last_seen_at = CASE WHEN (SELECT n FROM fresh) > 0 THEN GREATEST(t.last_seen_at, EXCLUDED.last_seen_at)
-                        ELSE t.last_seen_at END,
-    last_raw_id = GREATEST(t.last_raw_id, EXCLUDED.last_raw_id),
-    seen_count = t.seen_count + (SELECT n FROM fresh)
-""").format(
+{merge}""").format(
         columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
         values=sql.SQL(", ").join(sql.Placeholder(c) for c in COLUMNS),
-        fill=_FILL,
-        stale=sql.SQL(_STALE),
+        merge=_merge("(SELECT n FROM fresh)"),
     )
 )
 
@@ -244,23 +252,9 @@ INSERT INTO ozonetel_call AS t (call_key, key_source, {columns}, extra, source_t
 SELECT call_key, key_source, {columns}, extra, source_timezone, event_at,
        received_at, received_at, 1, raw_id, raw_id
 FROM input
-ON CONFLICT (call_key) DO UPDATE SET
-    {fill},
-    extra = CASE WHEN {stale} THEN EXCLUDED.extra || t.extra ELSE t.extra || EXCLUDED.extra END,
-    event_at = CASE WHEN {stale} THEN COALESCE(t.event_at, EXCLUDED.event_at)
-                    ELSE COALESCE(EXCLUDED.event_at, t.event_at) END,
-    key_source = EXCLUDED.key_source,
-    source_timezone = EXCLUDED.source_timezone,
-    first_seen_at = LEAST(t.first_seen_at, EXCLUDED.first_seen_at),
-    first_raw_id = LEAST(t.first_raw_id, EXCLUDED.first_raw_id),
-    last_seen_at = CASE WHEN EXISTS (SELECT FROM fresh f WHERE f.call_key = EXCLUDED.call_key)
-                        THEN GREATEST(t.last_seen_at, EXCLUDED.last_seen_at) ELSE t.last_seen_at END,
-    last_raw_id = GREATEST(t.last_raw_id, EXCLUDED.last_raw_id),
-    seen_count = t.seen_count + COALESCE((SELECT n FROM fresh f WHERE f.call_key = EXCLUDED.call_key), 0)
-""").format(
+{merge}""").format(
     columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
-    fill=_FILL,
-    stale=sql.SQL(_STALE),
+    merge=_merge("COALESCE((SELECT n FROM fresh f WHERE f.call_key = EXCLUDED.call_key), 0)"),
 )
 
 
