@@ -64,6 +64,22 @@ def browser():
     driver.quit()
 
 
+def navigate(browser, element) -> None:
+    """Click a link or a submit button and wait until the next page has replaced this one.
+
+    A click returns once the browser has it, not once the next page is there: on a busy machine
+    (CI) the old page can still be the one asked for elements, which carry the same ids.
+    """
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    old = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(browser, 20).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
 def test_an_operator_signs_in_sees_the_gaps_replays_and_follows_a_call(served, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -71,7 +87,7 @@ def test_an_operator_signs_in_sees_the_gaps_replays_and_follows_a_call(served, b
     browser.get(f"{base}/ops/")
     assert "/ops/sign-in" in browser.current_url
     browser.find_element(By.ID, "token").send_keys(OPS_TOKEN)
-    browser.find_element(By.ID, "sign-in").click()
+    navigate(browser, browser.find_element(By.ID, "sign-in"))
 
     # The overview: Huawei is silent, two Ozonetel callbacks wait for the lander.
     assert browser.find_element(By.TAG_NAME, "h1").text == "Overview"
@@ -87,19 +103,19 @@ def test_an_operator_signs_in_sees_the_gaps_replays_and_follows_a_call(served, b
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
     # A quarantined event, opened from the quarantine page, replayed, landed.
-    browser.find_element(By.LINK_TEXT, "Quarantine").click()
-    browser.find_element(By.LINK_TEXT, str(ids["quarantined"])).click()
+    navigate(browser, browser.find_element(By.LINK_TEXT, "Quarantine"))
+    navigate(browser, browser.find_element(By.LINK_TEXT, str(ids["quarantined"])))
     assert browser.find_element(By.ID, "event-status").text == "quarantined"
     assert '"Apikey": "***"' in browser.find_element(By.ID, "body").text
-    browser.find_element(By.ID, "replay").click()
+    navigate(browser, browser.find_element(By.ID, "replay"))
     flash = browser.find_element(By.CSS_SELECTOR, ".flash").text
     assert f"Replayed raw callback {ids['quarantined']}: landed." in flash
     assert browser.find_element(By.ID, "event-status").text == "landed"
 
     # The call it carried, found by phone number.
-    browser.find_element(By.LINK_TEXT, "Journey").click()
+    navigate(browser, browser.find_element(By.LINK_TEXT, "Journey"))
     browser.find_element(By.ID, "journey-q").send_keys(QUARANTINED_PHONE)
-    browser.find_element(By.ID, "journey-search").click()
+    navigate(browser, browser.find_element(By.ID, "journey-search"))
     heading = browser.find_element(By.CSS_SELECTOR, "section.call h2").text
     assert "ozonetel call 2105229999000001" in heading and QUARANTINED_PHONE in heading
     assert "push" in browser.find_element(By.CSS_SELECTOR, "table.timeline").text
