@@ -38,6 +38,24 @@ CALLBACK_SECONDS = Histogram(
 )
 
 
+class _Read:
+    """A one-off collector over gauge families already read from the database."""
+
+    def __init__(self, families):
+        self.families = families
+
+    def collect(self):
+        yield from self.families
+
+
+def exposition_of(families) -> bytes:
+    """Prometheus text for gauge families read at this scrape (outside the process-wide registry, which
+    multiprocess mode would sum across workers)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Read(list(families)))
+    return generate_latest(registry)
+
+
 def render() -> tuple[bytes, str]:
     """The exposition text for /metrics and its content type."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

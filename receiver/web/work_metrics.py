@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import CollectorRegistry
 
 from receiver import migrations
 from receiver import work as work_items
 from receiver.vendors.registry import work_tables
+from receiver.web.metrics import exposition_of
 
 
 def families(conn, sql_dir, now: dt.datetime | None = None) -> list[GaugeMetricFamily]:
@@ -57,16 +56,6 @@ def families(conn, sql_dir, now: dt.datetime | None = None) -> list[GaugeMetricF
     return [open_items, failing, oldest, budget, ready]
 
 
-class _Families:
-    def __init__(self, found):
-        self.found = found
-
-    def collect(self):
-        yield from self.found
-
-
 def exposition(conn, sql_dir, now: dt.datetime | None = None) -> bytes:
     """Prometheus text for these gauges."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(families(conn, sql_dir, now)))
-    return generate_latest(registry)
+    return exposition_of(families(conn, sql_dir, now))
