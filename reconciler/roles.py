@@ -39,9 +39,9 @@ ACCESS: dict[str, tuple[str, str, str]] = {
     "raw_inbox_text": ("", "S", ""),
     "raw_inbox_excerpt": ("", "S", "S"),
     "ozonetel_call": ("SIU", "SIU", "S"),
-    "ozonetel_sighting": ("SI", "SI", "S"),
+    "ozonetel_sighting": ("SI", "SID", "S"),  # prune deletes the sightings of the raw rows it deletes
     "huawei_call": ("SIU", "SIU", "S"),
-    "huawei_sighting": ("SI", "SI", "S"),
+    "huawei_sighting": ("SI", "SID", "S"),
     # a push credits the Ozonetel window it answers (receiver/vendors/ozonetel_ledger.py)
     "ozonetel_request": ("SU", "SIU", "S"),
     "ozonetel_request_try": ("S", "SI", "S"),
@@ -63,6 +63,14 @@ ACCESS: dict[str, tuple[str, str, str]] = {
     "source_health": ("S", "S", "S"),  # /metrics
     "callrecon_partitioned": ("S", "S", "S"),  # /metrics and status: the weekly partitions
     "callrecon_partitions": ("S", "S", "S"),
+}
+
+# SECURITY DEFINER functions (they act with the owner's rights) and the service roles that may run
+# them; PUBLIC's default EXECUTE is taken away. Partitions are created ahead by whoever stores rows;
+# only the reconciler (prune) drops weeks.
+EXECUTE: dict[str, tuple[str, ...]] = {
+    "callrecon_ensure_partitions(integer, timestamptz, timestamptz)": ("web", "reconciler"),
+    "callrecon_drop_week(text[], boolean)": ("reconciler",),
 }
 
 RELATIONS = """
@@ -283,6 +291,11 @@ def grant(conn, roles: Roles, out: Outcome) -> None:
                         sql.SQL("GRANT SELECT ON TABLE {} TO {}").format(sql.Identifier(default), sql.Identifier(name))
                     )
             out.granted += 1
+        for signature, kinds in EXECUTE.items():
+            target = sql.SQL("FUNCTION {}").format(sql.SQL(signature))  # a fixed signature from the list above
+            conn.execute(sql.SQL("REVOKE ALL ON {} FROM PUBLIC, {}").format(target, _ident(*services)))
+            runners = _ident(*(roles.name(kind) for kind in kinds))
+            conn.execute(sql.SQL("GRANT EXECUTE ON {} TO {}").format(target, runners))
 
 
 def limit_analysts(conn, roles: Roles, limits: AnalystLimits, out: Outcome, logins=None) -> list[str]:

@@ -123,11 +123,13 @@ def test_prune_drops_whole_weeks_keeps_quarantined_and_deletes_only_at_the_edge(
     assert db.execute("SELECT id FROM raw_inbox ORDER BY id").fetchall() == [(edge_young,)]
 
 
-def test_prune_command_prints_the_weeks_it_drops_and_the_bytes_freed(db, env, monkeypatch, capsys):
+def test_prune_command_prints_the_weeks_it_drops_and_the_bytes_freed(db, cli_env, monkeypatch, capsys):
+    """As the reconciler's login alone (no owner's RELEASE_DATABASE_URL): the drops go through callrecon_drop_week."""
     from reconciler import cli
 
-    for name, value in env.items():
+    for name, value in cli_env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.delenv("RELEASE_DATABASE_URL")
     long_ago = dt.datetime.now(UTC) - dt.timedelta(days=200)
     partitions.ensure(db, 0, at=long_ago)
     raw(db, long_ago, call_push(), status="landed")

@@ -89,6 +89,51 @@ def test_the_grants_in_the_database_are_exactly_the_access_list(db):
     assert owners == {ROLES.owner}
 
 
+def test_owner_rights_functions_run_only_for_the_roles_listed(db):
+    """Every SECURITY DEFINER function is in roles.EXECUTE, and only the roles it lists (not PUBLIC) may run it."""
+    definers = {
+        r[0]
+        for r in db.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' AND p.prosecdef"
+        )
+    }
+    listed = {db.execute("SELECT %s::regprocedure::text", (f,)).fetchone()[0]: k for f, k in roles.EXECUTE.items()}
+    assert definers == set(listed), f"list in reconciler/roles.py EXECUTE: {sorted(definers - set(listed))}"
+    for function, kinds in listed.items():
+        for kind in roles.SERVICES:
+            held = db.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", (ROLES.name(kind), function))
+            assert held.fetchone()[0] == (kind in kinds), f"{kind} EXECUTE on {function}"
+        assert not db.execute("SELECT has_function_privilege('public', %s, 'EXECUTE')", (function,)).fetchone()[0]
+
+
+def test_the_reconciler_drops_only_past_weeks_of_callrecon_tables(as_role, db):
+    """prune's drops go through callrecon_drop_week; asked for anything else, it refuses and changes nothing."""
+    db.execute("SELECT callrecon_ensure_partitions(0, now() - interval '3 weeks', now())")
+    db.commit()
+    old, current = (
+        db.execute(
+            "SELECT partition FROM callrecon_partitions WHERE parent = 'raw_inbox' AND NOT is_default "
+            "AND from_at <= now() - %s::interval ORDER BY from_at DESC LIMIT 1",
+            (age,),
+        ).fetchone()[0]
+        for age in ("14 days", "0 days")
+    )
+    reconciler = as_role("reconciler")
+    for refused in ([current], ["raw_inbox_default"], ["schema_migrations"], ["ozonetel_call"]):
+        with pytest.raises(psycopg.errors.RaiseException, match="not a partition of a callrecon table wholly in"):
+            reconciler.execute("SELECT callrecon_drop_week(%s, false)", (refused,))
+    with pytest.raises(DENIED):
+        reconciler.execute(f"DROP TABLE {old}")
+    week = [old, old.replace("raw_inbox", "ozonetel_sighting"), old.replace("raw_inbox", "huawei_sighting")]
+    assert reconciler.execute("SELECT callrecon_drop_week(%s, false)", (week,)).fetchone()[0] > 0
+    assert db.execute("SELECT count(*) FROM callrecon_partitions WHERE partition = ANY(%s)", (week,)).fetchone()[0] == 0
+    assert db.execute("SELECT to_regclass(%s)", (current,)).fetchone()[0] is not None
+    for kind in ("web", "analyst"):
+        with pytest.raises(DENIED):
+            as_role(kind).execute("SELECT callrecon_drop_week(%s, false)", ([current],))
+
+
 def test_no_login_is_a_superuser_or_can_create_roles(db):
     rows = db.execute(
         "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = ANY(%s)",

@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from psycopg import sql
 
 BATCH = 1000
-# A drop needs a brief exclusive lock on the parent table; waiting behind a long analyst query
-# would queue every callback behind it, so give up instead and say so.
-DROP_LOCK_TIMEOUT = "5s"
+# The lock_timeout of a week's drop is set on callrecon_drop_week (migration 0022).
 
 TABLES = "SELECT parent, raw_id_column FROM callrecon_partitioned ORDER BY parent <> 'raw_inbox', parent"
 DROPPABLE = """
@@ -31,7 +29,11 @@ GROUP BY from_at, to_at ORDER BY to_at
 """
 # Raw callbacks that a dropped week keeps: not landed yet, or quarantined unless the operator said so.
 KEEP = "status = 'received' OR (status = 'quarantined' AND NOT {quarantined})"
-COUNT_KEPT = "SELECT count(*) FROM {part} WHERE " + KEEP
+# Through the parent, bounded to the week (partition pruning reads only its partition): the service
+# roles have rights on the partitioned tables, not on each partition.
+COUNT_KEPT = (
+    "SELECT count(*) FROM raw_inbox WHERE received_at >= %(from_at)s AND received_at < %(to_at)s AND (" + KEEP + ")"
+)
 # Rows left for the batches: those after the dropped weeks, and older ones in the default partition.
 COUNT_EDGE = """
 SELECT (SELECT count(*) FROM raw_inbox WHERE received_at >= %(edge)s AND received_at < %(before)s AND {deletable})
@@ -96,8 +98,8 @@ def plan(conn, before, include_quarantined: bool) -> PruneReport:
     for from_at, to_at, parents, parts, size, estimate in conn.execute(DROPPABLE, {"before": before}):
         week = Week(from_at, to_at, list(parents), list(parts), size or 0, max(int(estimate or 0), 0))
         if week.raw_partition:
-            query = sql.SQL(COUNT_KEPT).format(part=sql.Identifier(week.raw_partition), quarantined=quarantined)
-            week.kept = conn.execute(query).fetchone()[0]
+            query = sql.SQL(COUNT_KEPT).format(quarantined=quarantined)
+            week.kept = conn.execute(query, {"from_at": from_at or "-infinity", "to_at": to_at}).fetchone()[0]
         report.weeks.append(week)
     edge = report.weeks[-1].to_at if report.weeks else "-infinity"
     params = {"before": before, "quarantined": include_quarantined, "edge": edge}
@@ -105,45 +107,14 @@ def plan(conn, before, include_quarantined: bool) -> PruneReport:
     return report
 
 
-def _drop_week(conn, week: Week, tables: list, include_quarantined: bool) -> None:
-    """Detach and drop one week's partitions in one short transaction, keeping the rows to keep."""
-    keep = sql.SQL(KEEP).format(quarantined=sql.Literal(include_quarantined))
-    raw_id_column = dict(tables)
-    pairs = list(zip(week.parents, week.partitions, strict=True))
+def _drop_week(conn, week: Week, include_quarantined: bool) -> None:
+    """Detach and drop one week's partitions in one short transaction, keeping the rows to keep.
+
+    Through callrecon_drop_week (migration 0022): DDL needs the tables' owner, and the function lends
+    the reconciler role the owner's rights for exactly this.
+    """
     with conn.transaction():
-        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(DROP_LOCK_TIMEOUT)))
-        for parent, part in pairs:
-            conn.execute(
-                sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(sql.Identifier(parent), sql.Identifier(part))
-            )
-        if week.kept:
-            # No partition covers the week any more: these rows go to the default partition.
-            raw_part = sql.Identifier(week.raw_partition)
-            for parent, part in pairs:
-                raw_id = raw_id_column[parent]
-                columns = sql.SQL(", ").join(
-                    sql.Identifier(c)
-                    for (c,) in conn.execute(
-                        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 "
-                        "AND NOT attisdropped ORDER BY attnum",
-                        (parent,),
-                    )
-                )
-                conn.execute(
-                    sql.SQL(
-                        "INSERT INTO {parent} ({columns}) OVERRIDING SYSTEM VALUE SELECT {columns} FROM {part} "
-                        "WHERE {raw_id} IN (SELECT id FROM {raw_part} WHERE {keep})"
-                    ).format(
-                        parent=sql.Identifier(parent),
-                        columns=columns,
-                        part=sql.Identifier(part),
-                        raw_id=sql.Identifier(raw_id),
-                        raw_part=raw_part,
-                        keep=keep,
-                    )
-                )
-        for part in reversed(week.partitions):
-            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(part)))
+        conn.execute("SELECT callrecon_drop_week(%s, %s)", (week.partitions, include_quarantined))
 
 
 def _delete_edge(conn, before, include_quarantined: bool, tables: list, batch: int) -> int:
@@ -174,7 +145,7 @@ def prune_partitions(conn, before, include_quarantined: bool, dry_run: bool, bat
     tables = _tables(conn)
     started = time.monotonic()
     for week in report.weeks:
-        _drop_week(conn, week, tables, include_quarantined)
+        _drop_week(conn, week, include_quarantined)
     report.seconds = time.monotonic() - started
     report.deleted = _delete_edge(conn, before, include_quarantined, tables, batch)
     return report

@@ -119,9 +119,9 @@ def prune(settings, raw_older_than, include_quarantined, dry_run, yes, force):
         )
     before = SystemClock().now() - age
     kinds = "landed, note" + (" and quarantined" if include_quarantined else "")
-    # Dropping a week's partitions is DDL, which PostgreSQL allows only the tables' owner: prune runs with
-    # the release step's login (RELEASE_DATABASE_URL) when one is set, like `db upgrade`.
-    with connect(settings, release=True) as conn:
+    # As the reconciler's login (DATABASE_URL): dropping a week's partitions is DDL, which the owner's
+    # callrecon_drop_week (migration 0022) does on its behalf.
+    with connect(settings) as conn:
         report = prune_partitions(conn, before, include_quarantined, dry_run=True)
         verb = "would" if dry_run else "will"
         plan = f"{report.deleted} raw callbacks ({kinds}) received before {before:%Y-%m-%d %H:%M:%S %Z}"
