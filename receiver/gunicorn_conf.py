@@ -60,6 +60,13 @@ def when_ready(server):
             lander.start()
 
 
+def post_worker_init(worker):
+    """Each callback's log line is written by the access logger, joined with the access facts."""
+    from receiver.web import callback_log
+
+    callback_log.joined_with_access_log = isinstance(worker.log, RedactingLogger) and worker.log.access_log_enabled
+
+
 def child_exit(server, worker):
     """Drop a dead worker's live-gauge files so /metrics stays truthful."""
     from prometheus_client import multiprocess

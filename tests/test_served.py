@@ -118,8 +118,20 @@ def test_procfile_web_command_serves_callbacks_into_postgres(served, db):
     _, metrics = http("GET", f"{base}/metrics")
     assert 'callrecon_callbacks_total{outcome="landed",source="ozonetel"} 5.0' in metrics
     log = wait_for_text(log_path, "/callbacks/ozonetel/***")
+    deadline = time.monotonic() + 10  # each line is written just after its reply
+    while log.count('"msg": "callback"') < 5 and time.monotonic() < deadline:
+        pause(0.05)
+        log = log_path.read_text()
     assert "/callbacks/ozonetel/***" in log and '"msg": "callback"' in log
     assert OZONETEL_TOKEN not in log and FIXTURE_APIKEY not in log
+    # One JSON line per callback, written by the access logger with the access facts; no text access line.
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    callbacks = [line for line in lines if line["msg"] == "callback"]
+    assert len(callbacks) == 5 and {line["path"] for line in callbacks} == {"/callbacks/ozonetel/***"}
+    assert callbacks[0]["outcome"] == "landed" and callbacks[0]["raw_id"] and callbacks[0]["status"] == 200
+    assert all(line["request_ms"] >= 0 and line["bytes_sent"] > 0 for line in callbacks)
+    assert not [line for line in log.splitlines() if '"POST /callbacks/' in line]
+    assert '"GET /readyz' in log  # other requests keep gunicorn's access line
 
 
 def test_procfile_release_step_is_the_migration_command():

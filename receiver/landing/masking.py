@@ -59,6 +59,20 @@ def is_secret_field(key: str) -> bool:
     return normalise_key(key) in SECRET_FIELD_NAMES
 
 
+# is_secret_field by the field name as sent: one dict probe per field on every callback (profiled),
+# instead of a cached call and a set probe. Bounded like normalise_key's cache.
+_SECRET_BY_NAME: dict = {}
+
+
+def _secret_name(key) -> bool:
+    found = _SECRET_BY_NAME.get(key)
+    if found is None:
+        found = is_secret_field(str(key))
+        if len(_SECRET_BY_NAME) < 4096:
+            _SECRET_BY_NAME[key] = found
+    return found
+
+
 def secret_values_in(records: list) -> set[str]:
     """Values of secret fields found anywhere in decoded records."""
     found: set[str] = set()
@@ -67,7 +81,7 @@ def secret_values_in(records: list) -> set[str]:
         item = stack.pop()
         if isinstance(item, dict):
             for key, value in item.items():
-                if is_secret_field(str(key)) and isinstance(value, (str, int)) and str(value) != MASK:
+                if _secret_name(key) and isinstance(value, (str, int)) and str(value) != MASK:
                     found.add(str(value))
                 elif isinstance(value, (dict, list)):
                     stack.append(value)
@@ -132,6 +146,11 @@ def mask_text(text: str, values) -> str:
 def safe_headers(headers, values) -> dict:
     """Request headers fit to store: credential headers and any secret value masked."""
     kept = {}
+    forms = _text_forms(frozenset(values))
     for name, value in headers:
-        kept[name] = MASK if name.lower() in SECRET_HEADER_NAMES else mask_text(value, values)
+        if name.lower() in SECRET_HEADER_NAMES:
+            value = MASK
+        elif any(form in value for form in forms):
+            value = mask_text(value, values)
+        kept[name] = value
     return kept

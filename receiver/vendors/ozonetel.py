@@ -127,8 +127,10 @@ VALUES (%(call_key)s, %(key_source)s, {values}, %(extra)s, %(source_timezone)s, 
 
 def is_notice(record: dict) -> bool:
     """True for Ozonetel's request-status messages, which carry no call."""
+    if not record or len(record) > 2 * len(NOTICE_KEYS):  # a call record has far more fields than a notice
+        return False
     keys = {normalise_key(str(k)) for k in record}
-    return bool(keys) and keys <= NOTICE_KEYS and "message" in keys
+    return keys <= NOTICE_KEYS and "message" in keys
 
 
 def call_key(row: dict) -> tuple[str, str]:
@@ -191,7 +193,9 @@ def check_apikeys(records, settings) -> dict | None:
         if not isinstance(record, dict) or is_notice(record):
             continue
         checked += 1
-        given = next((v for k, v in record.items() if normalise_key(str(k)) == "apikey"), None)
+        given = record.get("Apikey")  # Ozonetel's spelling (seed samples); any other is searched for
+        if given is None:
+            given = next((v for k, v in record.items() if normalise_key(str(k)) == "apikey"), None)
         if given is None or given == "":
             absent.append(index)
         elif not hmac.compare_digest(str(given).encode(), expected):

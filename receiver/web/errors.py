@@ -7,6 +7,8 @@ import logging
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from receiver.web.callback_log import callback_line
+
 log = logging.getLogger("callrecon.errors")
 
 ADVICE = {
@@ -28,18 +30,14 @@ def register(app) -> None:
     def too_large(exc):
         """413 with the limit, so a sender knows to split the batch; logged like every callback outcome."""
         limit = app.config["MAX_CONTENT_LENGTH"]
-        log.info(
-            "callback",
-            extra={
-                "fields": {
-                    "source": _source(),
-                    "outcome": "too_large",
-                    "status": 413,
-                    "content_length": request.content_length,
-                    "limit": limit,
-                }
-            },
-        )
+        fields = {
+            "source": _source(),
+            "outcome": "too_large",
+            "status": 413,
+            "content_length": request.content_length,
+            "limit": limit,
+        }
+        callback_line(log, fields)
         return jsonify(
             error="payload_too_large",
             message=f"body exceeds MAX_BODY_BYTES={limit}; nothing was stored, send smaller batches",
