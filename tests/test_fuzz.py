@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import schemathesis
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from conftest import OZONETEL_TOKEN, SECRETS
 from receiver import create_app
+from receiver.landing import masking
 from receiver.landing.mapping import RecordError
 from receiver.landing.payloads import BodyError, decode
 from receiver.settings import Settings
@@ -190,3 +192,25 @@ def test_leadsquared_parser_raises_only_record_error(payload):
     except RecordError:
         return
     assert row["status"] in leadsquared.STATUSES
+
+
+# The api-key pattern as first written, applied with (?i) to the body as sent. mask_body matches a
+# lower-case pattern against the lower-cased body instead (faster); both must mask the same bytes.
+CASE_BLIND_KEY_VALUE = re.compile(
+    rb'(?i)(api_?key(?:%22|%5C|%3A|%20|[\s"\\:=+])+)'
+    rb'((?:(?!%22|%2C|%7D|%26)[^"\\&,}\s\'])+)'
+)
+key_spellings = st.sampled_from(["Apikey", "APIKEY", "api_key", "ApiKey", "aPi_KeY", "xapikey", "apikeys"])
+separators = st.sampled_from(['": "', '":"', '"=', "=", "%22%3A%22", "%22%3a%22", '\\":\\"', '"": ""', " : ", "+"])
+value_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=24)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.text(max_size=8), key_spellings, separators, value_text), max_size=4), st.text(max_size=20)
+)
+def test_masking_the_lower_cased_body_masks_what_the_case_blind_pattern_masks(pieces, tail):
+    body = "".join(before + key + sep + value for before, key, sep, value in pieces) + tail
+    raw = body.encode("utf-8")
+    expected = CASE_BLIND_KEY_VALUE.sub(rb"\g<1>***", raw)
+    assert masking.mask_body(raw, ()) == expected
