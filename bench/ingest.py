@@ -19,9 +19,13 @@ long after the burst ended the last one landed.
 
 Prints each app's median round (req/s, records/s, p50, p99, non-2xx), the ratios to b, and checks
 that every acknowledged record is in Postgres (c, i: ozonetel_call rows; bp, bg: raw rows). The
-last line is one JSON object. Exit status 0 only when, for single-record posts: c >= 0.95 b,
-p99(c) <= 50 ms, 0 non-2xx, the last row landed within 2 s of the burst's end, and for every app
-and shape 0 acknowledged-but-missing.
+last line is one JSON object. Each check is labelled with the issue it answers, and a verdict is
+printed per issue (`pass_by_issue` in the JSON):
+  #17  for single-record posts: c >= 0.95 b, p99(c) <= 50 ms, 0 non-2xx, the last row landed
+       within 2 s of the burst's end;
+  #19  for every app and shape 0 acknowledged-but-missing, and callrecon's own connections (web
+       workers, landers) logged in as non-superuser roles, as pg_stat_activity saw them.
+Exit status 0 only when every check passes.
 """
 
 from __future__ import annotations
@@ -155,6 +159,7 @@ def measure(app: str, records: int, seconds: int, connections: int, admin_url: s
         started = db_now(url)
         out = subprocess.run(wrk + [f"-d{seconds}s"], env=load_env, capture_output=True, text=True, check=True)
         ended, ended_at = db_now(url), time.monotonic()
+        logins = service_logins(url)
         if app == "c":
             wait_landed(url, DRAIN_LIMIT_S)
             lag = landing(url, started, ended, time.monotonic() - ended_at)
@@ -162,6 +167,7 @@ def measure(app: str, records: int, seconds: int, connections: int, admin_url: s
         stop(server)
     result = parse_wrk(out.stdout)
     result["landing"] = lag
+    result["logins"] = logins
     acked = (result["requests"] - result["non2xx"]) * records
     result.update(app=app, name=name, records=records, rec_s=result["rps"] * records)
     if app != "a":
@@ -172,6 +178,20 @@ def measure(app: str, records: int, seconds: int, connections: int, admin_url: s
     else:
         result["stored"], result["missing"] = None, 0
     return result
+
+
+# Who the server's own connections (web workers, landers) log in as, seen by the server (#19).
+SERVICE_LOGINS = """
+SELECT DISTINCT a.usename::text, r.rolsuper FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
+ORDER BY 1
+"""
+
+
+def service_logins(url: str) -> list:
+    """[(login, is superuser)] of every connection to the bench database but this one."""
+    with psycopg.connect(url) as conn:
+        return [tuple(row) for row in conn.execute(SERVICE_LOGINS)]
 
 
 def wait_landed(url: str, limit_s: float) -> None:
@@ -272,19 +292,29 @@ def main() -> int:
                 "rounds_req_s": [round(x["rps"], 1) for x in runs[app]],
                 **{k: (round(v, 3) if v is not None else None) for k, v in lag.items()},
             }
+        # Each check belongs to the issue whose acceptance it is: #17 (fast by default) or #19 (the
+        # services as least-privilege logins lose no callback).
         checks = {
-            "0 acked-but-missing (every app, every round)": all(
+            "#19 0 acked-but-missing (every app, every round)": all(
                 x["missing"] == 0 for results in runs.values() for x in results
             )
         }
+        callrecon = [x for app in ("c", "i") for x in runs.get(app, [])]
+        if callrecon:
+            seen = sorted({login for x in callrecon for login in x["logins"]})
+            print(f"callrecon's connections logged in as: {', '.join(f'{u} (superuser: {s})' for u, s in seen)}")
+            shape["callrecon_logins"] = [u for u, _ in seen]
+            checks["#19 callrecon's web workers and landers connected as non-superuser logins"] = bool(
+                seen
+            ) and not any(superuser for _, superuser in seen)
         if records == 1 and "c" in rows:
             c, lag = rows["c"], rows["c"]["landing"]
             checks.update(
                 {
-                    "c >= 0.95 b": b is not None and c["rps"] >= 0.95 * b,
-                    "p99(c) <= 50 ms": c["p99"] <= 50,
-                    "0 non-2xx for c": all(x["non2xx"] == 0 for x in runs["c"]),
-                    "c: last row landed <= 2 s after the burst": lag["last_landed_after_s"] <= 2,
+                    "#17 c >= 0.95 b": b is not None and c["rps"] >= 0.95 * b,
+                    "#17 p99(c) <= 50 ms": c["p99"] <= 50,
+                    "#17 0 non-2xx for c": all(x["non2xx"] == 0 for x in runs["c"]),
+                    "#17 c: last row landed <= 2 s after the burst": lag["last_landed_after_s"] <= 2,
                 }
             )
         for label, held in checks.items():
@@ -292,8 +322,16 @@ def main() -> int:
         shape["checks"] = checks
         summary["shapes"][str(records)] = shape
         ok = ok and all(checks.values())
+    by_issue = {}
+    for shape in summary["shapes"].values():
+        for label, held in shape["checks"].items():
+            issue = label.split()[0]
+            by_issue[issue] = by_issue.get(issue, True) and held
+    for issue, held in sorted(by_issue.items()):
+        print(f"{issue}: {'PASS' if held else 'FAIL'}")
     print("\nPASS" if ok else "\nFAIL")
     summary["pass"] = ok
+    summary["pass_by_issue"] = by_issue
     print(json.dumps(summary))
     return 0 if ok else 1
 
