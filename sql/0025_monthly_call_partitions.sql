@@ -29,6 +29,13 @@
 -- is kept: a key table (call key -> month) would have to be copied on upgrade under the tables'
 -- lock, and emptied row by row when prune drops a month, which is what partitioning avoids.
 --
+-- The ledgers are left as they are. Huawei's detail ledger lives in huawei_call's own columns, so it
+-- is partitioned with it. lsq_request grows with call logs, but other systems register ids with a
+-- documented `ON CONFLICT ((lower(request_id))) DO NOTHING` (README) and know no time to partition
+-- by; its key must stay the id alone. ozonetel_request (one row per campaign and window),
+-- ozonetel_request_try, ozonetel_request_credit (per re-requested callback), huawei_discovery_window
+-- (per campaign and day) and reconcile_run (per run) grow with windows, days and runs, not calls.
+--
 -- Upgrade without copying, as migration 0017 did: the existing table becomes the partition
 -- <table>_legacy for every call first seen before the next month starts. `callrecon db upgrade`
 -- first validates that bound and builds the (key, first_seen_at) index concurrently, outside this
@@ -58,7 +65,7 @@ COMMENT ON FUNCTION callrecon_period_start(timestamptz, interval) IS 'Start (UTC
 
 -- The same function as migration 0017's, for weeks and months: from the period of `since` (default:
 -- of `at`) up to the end of the week `ahead` weeks after the week of `at`, every period that starts
--- before it, so a monthly table is covered at least as far ahead as the weekly ones.
+-- before it, so a monthly table is covered at least as far ahead as the weekly ones; and next month.
 CREATE OR REPLACE FUNCTION callrecon_ensure_partitions(ahead integer, since timestamptz DEFAULT NULL,
                                                        at timestamptz DEFAULT now()) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -76,7 +83,9 @@ BEGIN
     PERFORM pg_advisory_xact_lock(7110018);
     FOR t IN SELECT * FROM callrecon_partitioned ORDER BY parent LOOP
         start := callrecon_period_start(COALESCE(LEAST(since, at), at), t.period);
-        WHILE start < horizon LOOP
+        -- A monthly table also always gets next month, so one partition ahead always exists (the
+        -- callrecon_partitions_ahead gauge), even early in a month.
+        WHILE start < horizon OR (t.period = interval '1 month' AND start <= callrecon_period_start(at, t.period) + t.period) LOOP
             part := t.parent || CASE WHEN t.period = interval '1 month'
                                      THEN '_m' || to_char(start AT TIME ZONE 'UTC', 'YYYYMM')
                                      ELSE '_w' || to_char(start AT TIME ZONE 'UTC', 'YYYYMMDD') END;

@@ -343,3 +343,9 @@ def test_status_and_metrics_show_the_typed_months(client, db, cli_env, monkeypat
     report = json.loads(capsys.readouterr().out)
     assert report["partitions"]["ozonetel_call"]["partitions"] >= 1
     assert report["partitions"]["huawei_call"]["default_rows"] == 0
+    # Next month is always made, so a month ahead exists whatever the day of the month.
+    assert report["partitions"]["ozonetel_call"]["weeks_ahead"] >= 1
+    assert report["partitions"]["ozonetel_call"]["period"] == "monthly"
+    assert cli.main(["status"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("huawei_call: ok; ") and " monthly partitions, " in line for line in lines)

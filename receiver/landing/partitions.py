@@ -1,4 +1,4 @@
-"""Weekly partitions of the raw inbox and the sightings: created ahead, and what exists now.
+"""Partitions (weekly: the raw inbox and the sightings; monthly: the typed calls): created ahead, and what exists.
 
 Every process that can run for weeks creates the weeks ahead (`callrecon db upgrade`, each
 reconciler pass), so an insert never needs a partition that does not exist; should all of them stop
@@ -16,7 +16,7 @@ ENSURE = "SELECT callrecon_ensure_partitions(%(ahead)s, %(since)s, COALESCE(%(at
 # bound, so its age is that of its end: it holds older rows too. The default partition is counted
 # row by row: it should hold none, or the few raw callbacks prune kept from a dropped week.
 OVERVIEW = """
-SELECT p.parent,
+SELECT p.parent, CASE WHEN r.period = interval '1 month' THEN 'monthly' ELSE 'weekly' END AS period,
        count(*) FILTER (WHERE NOT is_default) AS partitions,
        count(*) FILTER (WHERE from_at > %(now)s) AS weeks_ahead,
        max(to_at) AS covered_until,
@@ -24,7 +24,8 @@ SELECT p.parent,
                                          THEN min(to_at) FILTER (WHERE from_at IS NULL AND NOT is_default)
                                          ELSE min(from_at) END)::float8 AS oldest_age_s,
        sum(total_bytes)::bigint AS total_bytes
-FROM callrecon_partitions p GROUP BY p.parent ORDER BY p.parent
+FROM callrecon_partitions p JOIN callrecon_partitioned r ON r.parent = p.parent
+GROUP BY p.parent, r.period ORDER BY p.parent
 """
 DEFAULT_ROWS = "SELECT count(*) FROM {}"
 # Size on disk of every table (a partitioned one: all its partitions), indexes and TOAST included.
