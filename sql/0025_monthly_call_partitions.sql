@@ -21,7 +21,9 @@
 -- key, so the tables' keys become (call_key, first_seen_at) and (vdn_id, call_id, first_seen_at):
 -- unique only if every row of a call carries the same first_seen_at. The landing statements make it
 -- so through callrecon_ozonetel_homes / callrecon_huawei_homes: they take a transaction-scoped
--- advisory lock per call key (in key order, so two landers never deadlock on them), then look the
+-- advisory lock per call key (in hash order within a statement; across the statements of one
+-- transaction landers can still deadlock, as on the rows' own locks before, and PostgreSQL then
+-- cancels one, which lands again), then look the
 -- call up in every partition with a fresh snapshot (the functions are VOLATILE) and hand back its
 -- first_seen_at. A re-push days or months later therefore upserts the row where it is; a call seen
 -- for the first time gets the time of the record that brought it; and two landers storing the same
