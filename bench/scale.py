@@ -11,12 +11,17 @@ loader), plus a raw callback and a sighting per push, a re-push days later for 1
   queries  each example analyst query (sql/queries/*.sql) and the time-bounded raw-inbox reads
            the service itself makes: median and max ms (target <= 100 / <= 300 ms), and for
            the raw-inbox reads the partitions EXPLAIN says they touch, of how many
+  typed    the typed call tables' monthly partitions (migration 0025): a time-bounded read by
+           first_seen_at (partitions touched) and the landing's look-up of a call's month in
+           every partition (callrecon_ozonetel_homes / callrecon_huawei_homes)
   claim    each reconciler source's claim query with the 1M open items
-  prune    `callrecon prune` of the oldest four weeks: seconds to drop, bytes freed
+  prune    `callrecon prune` of the oldest four raw weeks, and of the oldest typed month:
+           seconds to drop, bytes freed
   disk     bytes per call, all tables and indexes; and what lz4 saves on raw bodies over pglz
 
 Prints a table per part, and last one JSON line with calls, ingest_ratio_full_vs_empty,
-query_median_ms, query_max_ms, claim_ms, prune_month_s, prune_bytes_freed and bytes_per_call.
+query_median_ms, query_max_ms, claim_ms, prune_month_s, prune_bytes_freed, typed_prune_s, partitions
+(per table) and bytes_per_call.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 import queries  # noqa: E402  (bench/queries.py: the typed-row loader and the query list)
 
 from receiver import migrations  # noqa: E402
-from receiver.landing import partitions, retention  # noqa: E402
+from receiver.landing import partitions, retention, typed_retention  # noqa: E402
 from reconciler.sources import huawei, leadsquared, ozonetel  # noqa: E402
 
 TOKEN = "scale-token-5b21e9"
@@ -60,6 +65,16 @@ RAW_READS = {
     "AND received_at >= now() - interval '31 days' AND received_at < now() - interval '30 days'",
     "landing_lag_window": "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY parsed_at - received_at) "
     "FROM raw_inbox WHERE source = 'ozonetel' AND received_at > now() - interval '5 minutes'",
+}
+# Reads on the typed call tables (monthly partitions by first_seen_at): a bounded read touches only
+# its months; the landing's look-up of a call's home probes every month's key index (its cost grows
+# with the months kept, not the rows).
+TYPED_READS = {
+    "typed_calls_first_seen_one_day_a_month_ago": "SELECT count(*) FROM ozonetel_call "
+    "WHERE first_seen_at >= now() - interval '31 days' AND first_seen_at < now() - interval '30 days'",
+    "typed_calls_last_hour": "SELECT count(*) FROM huawei_call WHERE first_seen_at > now() - interval '1 hour'",
+    "landing_home_lookup_ozonetel": "SELECT * FROM callrecon_ozonetel_homes(ARRAY['900000000001', 'no-such-call'])",
+    "landing_home_lookup_huawei": "SELECT * FROM callrecon_huawei_homes(ARRAY[8, 8], ARRAY['1-1000', 'no-such'])",
 }
 CLAIMS = {
     "leadsquared": (leadsquared.CLAIM, {}),
@@ -180,10 +195,10 @@ def timed(conn, text: str, params: dict, runs: int) -> list[float]:
     return timings[1:]
 
 
-def partitions_touched(conn, text: str) -> set[str]:
-    """raw_inbox partitions in the plan of `text` (after planning-time pruning)."""
+def partitions_touched(conn, text: str, table: str = "raw_inbox") -> set[str]:
+    """`table`'s partitions in the plan of `text` (after planning-time pruning)."""
     plan = json.dumps(conn.execute("EXPLAIN (FORMAT JSON) " + text).fetchone()[0])
-    return set(re.findall(r'"Relation Name": "(raw_inbox_[a-z0-9_]+)"', plan))
+    return set(re.findall(rf'"Relation Name": "({table}_[a-z0-9_]+)"', plan))
 
 
 def wal_lsn(url: str):
@@ -306,7 +321,8 @@ def main() -> int:
 
     with psycopg.connect(full, autocommit=True) as conn:
         sizes = partitions.table_bytes(conn)
-        weeks = conn.execute("SELECT count(*) FROM callrecon_partitions WHERE parent = 'raw_inbox'").fetchone()[0]
+        per_table = dict(conn.execute("SELECT parent, count(*) FROM callrecon_partitions GROUP BY 1 ORDER BY 1"))
+        weeks = per_table["raw_inbox"]
     total_bytes = sum(v or 0 for v in sizes.values())
     bytes_per_call = total_bytes / args.calls
 
@@ -323,6 +339,12 @@ def main() -> int:
             timings = timed(conn, text, {}, args.runs)
             medians[name], maxes[name] = statistics.median(timings), max(timings)
             touched[name] = len(partitions_touched(conn, text))
+        for name, text in TYPED_READS.items():
+            timings = timed(conn, text, {}, args.runs)
+            medians[name], maxes[name] = statistics.median(timings), max(timings)
+            if name.startswith("typed_"):
+                table = "ozonetel_call" if "ozonetel_call" in text else "huawei_call"
+                touched[name] = (len(partitions_touched(conn, text, table)), per_table[table])
         claim_ms = {}
         for name, (text, params) in CLAIMS.items():
             timings = timed(conn, text, {"now": dt.datetime.now(UTC), **params}, args.runs)
@@ -333,10 +355,16 @@ def main() -> int:
         t0 = time.monotonic()
         pruned = retention.prune_partitions(conn, oldest + dt.timedelta(weeks=4), False, dry_run=False)
         prune_wall_s = time.monotonic() - t0
+        oldest_month = conn.execute(
+            "SELECT min(to_at) FROM callrecon_partitions WHERE parent = 'ozonetel_call' AND NOT is_default"
+        ).fetchone()[0]
+        t0 = time.monotonic()
+        typed = typed_retention.prune_typed(conn, oldest_month, dry_run=False)
+        typed_wall_s = time.monotonic() - t0
     note("queries, claims and prune measured")
     saving = lz4_saving(full)
 
-    print(f"\nbench/scale: {args.calls} calls over {args.days} days, {weeks} raw_inbox partitions")
+    print(f"\nbench/scale: {args.calls} calls over {args.days} days; partitions (default included): {per_table}")
     print(f"loaded in {load_s:.0f} s")
     print(f"\n{'part':28} {'figure':>14}  target")
     print(f"{'ingest empty db':28} {speed['empty']:>10.0f} req/s")
@@ -345,7 +373,11 @@ def main() -> int:
     print(f"{'WAL per callback, full db':28} {speed['wal_per_request']['full']:>8.0f} bytes")
     print(f"\n{'query':32} {'median_ms':>10} {'max_ms':>8}  partitions touched")
     for name in medians:
-        parts = f"{touched[name]} of {weeks}" if name in touched else "- (typed tables: not partitioned)"
+        parts = "-"
+        if isinstance(touched.get(name), tuple):
+            parts = f"{touched[name][0]} of {touched[name][1]}"
+        elif name in touched:
+            parts = f"{touched[name]} of {weeks}"
         print(f"{name:32} {medians[name]:>10.1f} {maxes[name]:>8.1f}  {parts}")
     print(f"{'(target)':32} {'<= 100':>10} {'<= 300':>8}")
     print(f"\n{'claim (1M open items)':32} {'median_ms':>10}")
@@ -354,6 +386,11 @@ def main() -> int:
     print(
         f"\nprune oldest 4 weeks: dropped {len(pruned.weeks)} weeks in {pruned.seconds:.3f} s "
         f"({prune_wall_s:.2f} s with the edge batches), freed {pruned.bytes_freed} bytes"
+    )
+    dropped = ", ".join(p for m in typed.weeks for p in m.partitions)
+    print(
+        f"prune oldest typed month: dropped {len(typed.weeks)} month(s) ({dropped}) "
+        f"in {typed.seconds:.3f} s ({typed_wall_s:.2f} s with the edge batches), freed {typed.bytes_freed} bytes"
     )
     print(f"\ndisk: {total_bytes} bytes in all tables and indexes = {bytes_per_call:.0f} bytes per call")
     for table, size in list(sizes.items())[:8]:
@@ -372,6 +409,9 @@ def main() -> int:
         "claim_ms": {k: round(v, 3) for k, v in claim_ms.items()},
         "prune_month_s": round(pruned.seconds, 4),
         "prune_bytes_freed": pruned.bytes_freed,
+        "typed_prune_s": round(typed.seconds, 4),
+        "typed_prune_bytes_freed": typed.bytes_freed,
+        "partitions": per_table,
         "bytes_per_call": round(bytes_per_call, 1),
         "ingest_rps": {"empty": speed["empty"], "full": speed["full"]},
         "wal_bytes_per_callback": speed["wal_per_request"],

@@ -223,7 +223,7 @@ class Duration(Setting):
         return seconds
 
     def _serialize(self, value, attr, obj, **kwargs):
-        return show_duration(value)
+        return None if value is None else show_duration(value)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -101,6 +101,8 @@ class Settings:
     leadsquared: LeadSquaredSettings = field(default_factory=LeadSquaredSettings)
     reconcile_concurrency: int = setting("RECONCILE_CONCURRENCY", Count, 4, minimum=1)
     partitions_ahead: int = setting("PARTITIONS_AHEAD", Count, 4, minimum=1)
+    # How long typed call rows are kept (callrecon prune drops whole months past it); unset keeps them.
+    typed_retention: float | None = setting("TYPED_RETENTION", Duration, None)
     huawei: HuaweiSettings = field(default_factory=HuaweiSettings)
     ozonetel_api: OzonetelApiSettings = field(default_factory=OzonetelApiSettings)
     business_timezone: zoneinfo.ZoneInfo = setting("BUSINESS_TIMEZONE", Zone, UTC)  # noqa: RUF009 (a Field)

@@ -38,9 +38,10 @@ ACCESS: dict[str, tuple[str, str, str]] = {
     "raw_inbox": ("SIU", "SIUD", ""),
     "raw_inbox_text": ("", "S", ""),
     "raw_inbox_excerpt": ("", "S", "S"),
-    "ozonetel_call": ("SIU", "SIU", "S"),
+    # prune deletes typed calls at the typed retention age (receiver/landing/typed_retention.py)
+    "ozonetel_call": ("SIU", "SIUD", "S"),
     "ozonetel_sighting": ("SI", "SID", "S"),  # prune deletes the sightings of the raw rows it deletes
-    "huawei_call": ("SIU", "SIU", "S"),
+    "huawei_call": ("SIU", "SIUD", "S"),
     "huawei_sighting": ("SI", "SID", "S"),
     # a push credits the Ozonetel window it answers (receiver/vendors/ozonetel_ledger.py)
     "ozonetel_request": ("SU", "SIU", "S"),
@@ -61,7 +62,7 @@ ACCESS: dict[str, tuple[str, str, str]] = {
     "leadsquared_health": ("", "S", "S"),
     "reconcile_gave_up": ("S", "S", "S"),  # /metrics
     "source_health": ("S", "S", "S"),  # /metrics
-    "callrecon_partitioned": ("S", "S", "S"),  # /metrics and status: the weekly partitions
+    "callrecon_partitioned": ("S", "S", "S"),  # /metrics and status: the weekly and monthly partitions
     "callrecon_partitions": ("S", "S", "S"),
 }
 

@@ -39,7 +39,7 @@ DEFINITIONS = """## Definitions
 """
 
 
-# Why the big tables are partitioned as they are (migration 0017); README "Partitions" has the operations.
+# Why the big tables are partitioned as they are (migrations 0017, 0025); README "Partitions" has the operations.
 PARTITIONS = """## Partitions
 
 - `raw_inbox`, `ozonetel_sighting` and `huawei_sighting` are partitioned by week (Monday 00:00
@@ -49,10 +49,20 @@ PARTITIONS = """## Partitions
   retention age, so a week bounds that work; 52 partitions a year keep planning cheap.
 - Why keys stay unique: a raw row's `received_at` never changes and a sighting carries its raw
   row's, so one raw id lives in one week, and each week's primary key (`id`; `raw_id,
-  record_index`) is unique overall. A duplicate push weeks later is a new raw row with a sighting
-  of the same call: the typed row (one per call, not partitioned) counts it once more.
-- Rows from before migration 0017 are in `<table>_legacy` (no row was copied); rows no week covers
-  land in `<table>_default`.
+  record_index`) is unique overall.
+- `ozonetel_call` and `huawei_call` are partitioned by month (the 1st, 00:00 UTC) of
+  `first_seen_at`, when callrecon first stored the call, which is set once and never updated. Not
+  by the vendor's call time: it can be missing (a dial-status lead, an empty `callTimeStr`) and
+  changes between pushes of one call (a re-dialled lead, an earlier attempt re-pushed). Their keys
+  are `(call_key, first_seen_at)` and `(vdn_id, call_id, first_seen_at)`; the landing code finds a
+  known call's `first_seen_at` in any month (`callrecon_ozonetel_homes`, `callrecon_huawei_homes`,
+  which lock the call until commit), so a re-push months later updates the same row. A filter on
+  `first_seen_at` reads only the months it covers; a filter on the call's own time (`start_time`,
+  `ring_time`) reads each month's index.
+- Why monthly: typed rows are kept for months or years (`TYPED_RETENTION`), and every landing
+  looks a call up in each month; `callrecon prune --typed-older-than` drops whole months.
+- Rows from before partitioning are in `<table>_legacy` (no row was copied); rows no partition
+  covers land in `<table>_default`.
 """
 
 

@@ -140,17 +140,19 @@ def render(report: dict) -> str:
 
 
 def _partition_lines(parts: dict, sizes: dict) -> list[str]:
-    """One line per partitioned table, flagged when no week is left ahead or the default partition has rows."""
+    """One line per partitioned table, flagged when no week (month) is left ahead or the default partition has rows."""
     lines = []
     for table, p in parts.items():
         flag = "ok"
+        period = p.get("period", "weekly")
+        unit = "months" if period == "monthly" else "weeks"
         if p["weeks_ahead"] < 1:
-            flag = "NO WEEK AHEAD (run callrecon db upgrade)"
+            flag = f"NO {unit[:-1].upper()} AHEAD (run callrecon db upgrade)"
         elif p["default_rows"]:
             flag = "DEFAULT PARTITION HAS ROWS"
         oldest = "-" if p["oldest_age_s"] is None else f"{p['oldest_age_s'] / 86400:.1f} days"
         lines.append(
-            f"{table}: {flag}; {p['partitions']} weekly partitions, {p['weeks_ahead']} weeks ahead "
+            f"{table}: {flag}; {p['partitions']} {period} partitions, {p['weeks_ahead']} {unit} ahead "
             f"(to {(p['covered_until'] or '-')[:10]}); oldest {oldest}; {_mib(p['total_bytes'])}; "
             f"default partition {p['default_rows']} rows"
         )

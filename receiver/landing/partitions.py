@@ -1,4 +1,4 @@
-"""Weekly partitions of the raw inbox and the sightings: created ahead, and what exists now.
+"""Partitions (weekly: the raw inbox and the sightings; monthly: the typed calls): created ahead, and what exists.
 
 Every process that can run for weeks creates the weeks ahead (`callrecon db upgrade`, each
 reconciler pass), so an insert never needs a partition that does not exist; should all of them stop
@@ -16,7 +16,7 @@ ENSURE = "SELECT callrecon_ensure_partitions(%(ahead)s, %(since)s, COALESCE(%(at
 # bound, so its age is that of its end: it holds older rows too. The default partition is counted
 # row by row: it should hold none, or the few raw callbacks prune kept from a dropped week.
 OVERVIEW = """
-SELECT p.parent,
+SELECT p.parent, CASE WHEN r.period = interval '1 month' THEN 'monthly' ELSE 'weekly' END AS period,
        count(*) FILTER (WHERE NOT is_default) AS partitions,
        count(*) FILTER (WHERE from_at > %(now)s) AS weeks_ahead,
        max(to_at) AS covered_until,
@@ -24,7 +24,8 @@ SELECT p.parent,
                                          THEN min(to_at) FILTER (WHERE from_at IS NULL AND NOT is_default)
                                          ELSE min(from_at) END)::float8 AS oldest_age_s,
        sum(total_bytes)::bigint AS total_bytes
-FROM callrecon_partitions p GROUP BY p.parent ORDER BY p.parent
+FROM callrecon_partitions p JOIN callrecon_partitioned r ON r.parent = p.parent
+GROUP BY p.parent, r.period ORDER BY p.parent
 """
 DEFAULT_ROWS = "SELECT count(*) FROM {}"
 # Size on disk of every table (a partitioned one: all its partitions), indexes and TOAST included.
@@ -66,27 +67,55 @@ def table_bytes(conn) -> dict[str, int]:
 # that every row fits the legacy range: VALIDATE CONSTRAINT reads the whole table holding only
 # SHARE UPDATE EXCLUSIVE, so callbacks keep being stored meanwhile. The migration then attaches the
 # old table without reading it again, under its exclusive lock for only a moment. The bound is
-# computed exactly as the migration computes its cut-over.
+# computed exactly as the migration computes its cut-over. Migration 0025 does the same for the
+# typed call tables (bound: the next month), whose key also becomes (call key, first_seen_at): that
+# index is built here with CREATE INDEX CONCURRENTLY, so the migration only swaps it in.
 CUTOVER = "date_trunc('week', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '1 week'"
-# A plain raw_inbox (relkind r) exists only before migration 0017 and after 0001.
-NEEDS_PREPARING = "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'raw_inbox' AND relkind = 'r')"
-PREPARE = (
-    "ALTER TABLE raw_inbox ADD CONSTRAINT raw_inbox_before_partitioning CHECK (received_at < {cutover}) NOT VALID",
-    "ALTER TABLE raw_inbox VALIDATE CONSTRAINT raw_inbox_before_partitioning",
+TYPED_CUTOVER = "date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '1 month'"
+# A plain (relkind r) table exists only before its partitioning migration.
+NEEDS_PREPARING = "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'r')"
+# Each table, its cut-over and, for the typed ones, the key its partitions get (migration 0025).
+PREPARED = (
+    ("raw_inbox", CUTOVER, None),
+    ("ozonetel_call", TYPED_CUTOVER, "call_key, first_seen_at"),
+    ("huawei_call", TYPED_CUTOVER, "vdn_id, call_id, first_seen_at"),
 )
-UNPREPARE = "ALTER TABLE raw_inbox DROP CONSTRAINT IF EXISTS raw_inbox_before_partitioning"
+TIME_COLUMN = {"raw_inbox": "received_at"}
 
 
 def prepare_upgrade(conn) -> bool:
-    """Validate the legacy range of an unpartitioned raw_inbox ahead of migration 0017; True if it did."""
-    if not conn.execute(NEEDS_PREPARING).fetchone()[0]:
-        return False
-    conn.execute(UNPREPARE)
-    conn.execute(PREPARE[0].format(cutover=CUTOVER))
-    conn.execute(PREPARE[1])
-    return True
+    """Validate the legacy range of each still unpartitioned table (and build the typed tables' new key)
+    ahead of migrations 0017 and 0025, without blocking writes; True if it did anything."""
+    from psycopg import sql
+
+    did = False
+    for table, cutover, key in PREPARED:
+        if not conn.execute(NEEDS_PREPARING, (table,)).fetchone()[0]:
+            continue
+        check = sql.Identifier(f"{table}_before_partitioning")
+        name = sql.Identifier(table)
+        column = sql.Identifier(TIME_COLUMN.get(table, "first_seen_at"))
+        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(name, check))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} < {}) NOT VALID").format(
+                name, check, column, sql.SQL(cutover)
+            )
+        )
+        conn.execute(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(name, check))
+        if key:
+            index = sql.Identifier(f"{table}_home_key")
+            columns = sql.SQL(", ").join(sql.Identifier(c.strip()) for c in key.split(","))
+            conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(index))  # a failed build's leftover
+            conn.execute(sql.SQL("CREATE UNIQUE INDEX CONCURRENTLY {} ON {} ({})").format(index, name, columns))
+        did = True
+    return did
 
 
 def unprepare(conn) -> None:
-    """Drop the check again (a failed upgrade must not leave a bound that refuses next week's rows)."""
-    conn.execute(UNPREPARE)
+    """Drop the checks again (a failed upgrade must not leave a bound that refuses next period's rows)."""
+    from psycopg import sql
+
+    for table, _, _ in PREPARED:
+        if conn.execute(NEEDS_PREPARING, (table,)).fetchone()[0]:
+            check = sql.Identifier(f"{table}_before_partitioning")
+            conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(sql.Identifier(table), check))

@@ -18,12 +18,17 @@ from psycopg import sql
 BATCH = 1000
 # The lock_timeout of a week's drop is set on callrecon_drop_week (migration 0022).
 
-TABLES = "SELECT parent, raw_id_column FROM callrecon_partitioned ORDER BY parent <> 'raw_inbox', parent"
+# The raw tables only: the typed call tables have their own age (receiver/landing/typed_retention.py).
+TABLES = (
+    "SELECT parent, raw_id_column FROM callrecon_partitioned WHERE retention = 'raw' "
+    "ORDER BY parent <> 'raw_inbox', parent"
+)
 DROPPABLE = """
-SELECT from_at, to_at, array_agg(parent ORDER BY parent <> 'raw_inbox', parent),
-       array_agg(partition ORDER BY parent <> 'raw_inbox', parent),
-       sum(total_bytes)::bigint, max(reltuples) FILTER (WHERE parent = 'raw_inbox')
+SELECT from_at, to_at, array_agg(p.parent ORDER BY p.parent <> 'raw_inbox', p.parent),
+       array_agg(partition ORDER BY p.parent <> 'raw_inbox', p.parent),
+       sum(total_bytes)::bigint, max(reltuples) FILTER (WHERE p.parent = 'raw_inbox')
 FROM callrecon_partitions p JOIN pg_class c ON c.relname = p.partition
+JOIN callrecon_partitioned r ON r.parent = p.parent AND r.retention = 'raw'
 WHERE NOT is_default AND to_at <= %(before)s
 GROUP BY from_at, to_at ORDER BY to_at
 """

@@ -49,13 +49,19 @@ _STALE = (
     "AND EXCLUDED.last_raw_id < t.last_raw_id "
     "END)"
 )
+# first_seen_at is the partition key (migration 0025): the call's home, never updated; the statement
+# finds it with callrecon_huawei_homes, which also locks the call until commit.
+HOME = (
+    "home AS (SELECT first_seen_at FROM callrecon_huawei_homes(ARRAY[%(vdn_id)s::integer], ARRAY[%(call_id)s::text]))"
+)
 _UPSERT = """
-{sighting}
+WITH {home}{sighting}
 INSERT INTO huawei_call AS t (vdn_id, call_id, {columns}, event_time, value_sources, extra, source_timezone,
                               first_seen_at, last_seen_at, push_count, first_raw_id, last_raw_id, detail_next_at)
 VALUES (%(vdn_id)s, %(call_id)s, {values}, %(event_time)s, %(value_sources)s, %(extra)s, %(source_timezone)s,
-        %(seen_at)s, %(seen_at)s, {push_count}, %(raw_id)s, %(raw_id)s, %(seen_at)s)
-ON CONFLICT (vdn_id, call_id) DO UPDATE SET
+        COALESCE((SELECT first_seen_at FROM home), %(seen_at)s), %(seen_at)s, {push_count}, %(raw_id)s, %(raw_id)s,
+        %(seen_at)s)
+ON CONFLICT (vdn_id, call_id, first_seen_at) DO UPDATE SET
     {fill},
     value_sources = CASE WHEN {stale} THEN EXCLUDED.value_sources || t.value_sources
                          ELSE t.value_sources || EXCLUDED.value_sources END,
@@ -73,8 +79,9 @@ def _upsert(sighting: bool):
     """The upsert statement; pushes also record a sighting, which makes push_count exact."""
     return Statement.of(
         sql.SQL(_UPSERT).format(
+            home=sql.SQL(HOME),
             sighting=sql.SQL(
-                """WITH sighting AS (
+                """, sighting AS (
             INSERT INTO huawei_sighting (raw_id, record_index, vdn_id, call_id, received_at)
             VALUES (%(raw_id)s, %(record_index)s, %(vdn_id)s, %(call_id)s, %(seen_at)s)
             ON CONFLICT DO NOTHING RETURNING 1)"""
@@ -98,9 +105,11 @@ UPDATE huawei_call SET detail_status = 'done', detail_attempts = detail_attempts
     detail_fetched_at = %(now)s, detail_error = NULL
 WHERE vdn_id = %(vdn_id)s AND call_id = %(call_id)s
 """
-REGISTER = """
+REGISTER = f"""
+WITH {HOME}
 INSERT INTO huawei_call (vdn_id, call_id, source_timezone, first_seen_at, last_seen_at, detail_next_at)
-VALUES (%(vdn_id)s, %(call_id)s, %(source_timezone)s, %(now)s, %(now)s, %(now)s)
+SELECT %(vdn_id)s, %(call_id)s, %(source_timezone)s, %(now)s, %(now)s, %(now)s
+WHERE NOT EXISTS (SELECT 1 FROM home)
 ON CONFLICT DO NOTHING
 """
 

@@ -85,14 +85,15 @@ _STALE = (
 _FILL = fill_columns(COLUMNS, _STALE)
 # What an incoming record does to the stored call, in both upserts; {fresh} is 1 when this record's
 # sighting is new (0 for a replay or a duplicate push), so seen_count counts each sighting once.
-_MERGE = sql.SQL("""ON CONFLICT (call_key) DO UPDATE SET
+# first_seen_at is the partition key (migration 0025): the call's home, never updated; the
+# statements find it with callrecon_ozonetel_homes, which also locks the key until commit.
+_MERGE = sql.SQL("""ON CONFLICT (call_key, first_seen_at) DO UPDATE SET
     {fill},
     extra = CASE WHEN {stale} THEN EXCLUDED.extra || t.extra ELSE t.extra || EXCLUDED.extra END,
     event_at = CASE WHEN {stale} THEN COALESCE(t.event_at, EXCLUDED.event_at)
                     ELSE COALESCE(EXCLUDED.event_at, t.event_at) END,
     key_source = EXCLUDED.key_source,
     source_timezone = EXCLUDED.source_timezone,
-    first_seen_at = LEAST(t.first_seen_at, EXCLUDED.first_seen_at),
     first_raw_id = LEAST(t.first_raw_id, EXCLUDED.first_raw_id),
     last_seen_at = CASE WHEN {fresh} > 0 THEN GREATEST(t.last_seen_at, EXCLUDED.last_seen_at)
                         ELSE t.last_seen_at END,
@@ -107,7 +108,8 @@ def _merge(fresh: str) -> sql.Composable:
 
 UPSERT_CALL = Statement.of(
     sql.SQL("""
-WITH sighting AS (
+WITH home AS (SELECT first_seen_at FROM callrecon_ozonetel_homes(ARRAY[%(call_key)s::text])),
+sighting AS (
     INSERT INTO ozonetel_sighting (raw_id, record_index, call_key, received_at)
     VALUES (%(raw_id)s, %(record_index)s, %(call_key)s, %(received_at)s)
     ON CONFLICT DO NOTHING
@@ -116,7 +118,7 @@ WITH sighting AS (
 INSERT INTO ozonetel_call AS t (call_key, key_source, {columns}, extra, source_timezone, event_at,
                                 first_seen_at, last_seen_at, seen_count, first_raw_id, last_raw_id)
 VALUES (%(call_key)s, %(key_source)s, {values}, %(extra)s, %(source_timezone)s, %(event_at)s,
-        %(received_at)s, %(received_at)s, 1, %(raw_id)s, %(raw_id)s)
+        COALESCE((SELECT first_seen_at FROM home), %(received_at)s), %(received_at)s, 1, %(raw_id)s, %(raw_id)s)
 {merge}""").format(
         columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
         values=sql.SQL(", ").join(sql.Placeholder(c) for c in COLUMNS),
@@ -245,6 +247,8 @@ WITH input AS (
     SELECT r.*, (e->>'raw_id')::bigint AS raw_id, (e->>'record_index')::int AS record_index,
            (e->>'received_at')::timestamptz AS received_at
     FROM jsonb_array_elements(%(rows)s::jsonb) AS e, jsonb_populate_record(NULL::ozonetel_call, e) AS r
+), home AS (
+    SELECT * FROM callrecon_ozonetel_homes(%(keys)s::text[])
 ), sighting AS (
     INSERT INTO ozonetel_sighting (raw_id, record_index, call_key, received_at)
     SELECT raw_id, record_index, call_key, received_at FROM input
@@ -253,9 +257,9 @@ WITH input AS (
 ), fresh AS (SELECT call_key, count(*)::int AS n FROM sighting GROUP BY call_key)
 INSERT INTO ozonetel_call AS t (call_key, key_source, {columns}, extra, source_timezone, event_at,
                                 first_seen_at, last_seen_at, seen_count, first_raw_id, last_raw_id)
-SELECT call_key, key_source, {columns}, extra, source_timezone, event_at,
-       received_at, received_at, 1, raw_id, raw_id
-FROM input
+SELECT i.call_key, key_source, {columns}, extra, source_timezone, event_at,
+       COALESCE(h.first_seen_at, received_at), received_at, 1, raw_id, raw_id
+FROM input i LEFT JOIN home h ON h.call_key = i.call_key
 {merge}""").format(
     columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
     merge=_merge("COALESCE((SELECT n FROM fresh f WHERE f.call_key = EXCLUDED.call_key), 0)"),
@@ -284,7 +288,8 @@ def land_many(conn, items: list, settings) -> list[Outcome]:
     prepared = [prepare(raw, records, settings) for raw, records in items]
     rows = [row for _, params, _ in prepared for row in params]
     for batch in rounds(rows):
-        conn.execute(UPSERT_CALLS, {"rows": json.dumps(batch, default=str)})
+        keys = [row["call_key"] for row in batch]
+        conn.execute(UPSERT_CALLS, {"rows": json.dumps(batch, default=str), "keys": keys})
     ozonetel_ledger.match_many(
         conn, [(raw, params, notices) for (raw, _), (_, params, notices) in zip(items, prepared, strict=True)]
     )

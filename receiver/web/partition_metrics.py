@@ -11,8 +11,8 @@ def families(parts: list[dict], sizes: dict[str, int]) -> list[GaugeMetricFamily
     """The partition and size gauges, from rows already read."""
     ahead = GaugeMetricFamily(
         "callrecon_partitions_ahead",
-        "Weekly partitions that start after now; below 1, new rows go to the default partition: "
-        "run callrecon db upgrade.",
+        "Partitions (weeks; months for the typed call tables) that start after now; below 1, new rows "
+        "go to the default partition: run callrecon db upgrade.",
         labels=["table"],
     )
     oldest = GaugeMetricFamily(

@@ -34,7 +34,7 @@ def ensure(settings):
 @with_settings
 def upgrade(settings):
     """Apply pending migrations as the owner role; create the roles and re-grant their tables (README: Roles);
-    then create the weekly partitions PARTITIONS_AHEAD weeks ahead."""
+    then create the partitions (weekly raw, monthly typed) PARTITIONS_AHEAD weeks ahead."""
     names = roles.roles_from(settings)
     with connect(settings, release=True) as conn:
         prepared = partitions.prepare_upgrade(conn)
@@ -51,7 +51,7 @@ def upgrade(settings):
         print(f"applied {m.name}")
     print(f"{len(out.ran)} migration(s) applied; schema is up to date")
     if created:
-        print(f"created {created} weekly partition(s), {settings.partitions_ahead} weeks ahead (PARTITIONS_AHEAD)")
+        print(f"created {created} partition(s), {settings.partitions_ahead} weeks ahead (PARTITIONS_AHEAD)")
     if out.created:
         print(f"created roles {', '.join(out.created)}")
     if out.adopted:
