@@ -56,6 +56,8 @@ ACCESS: dict[str, tuple[str, str, str]] = {
     "reconcile_block": ("", "SIUD", "S"),
     "schema_migrations": ("S", "S", "S"),  # /readyz and `db status` compare it with sql/
     "call": ("", "S", "S"),
+    # written only by its SECURITY DEFINER trigger (sql/0023); the console (reconciler login) and analysts read it
+    "call_rollup": ("", "S", "S"),
     "completeness_daily": ("", "S", "S"),
     "huawei_call_explained": ("", "S", "S"),
     "leadsquared_health": ("", "S", "S"),
