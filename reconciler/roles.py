@@ -58,6 +58,7 @@ ACCESS: dict[str, tuple[str, str, str]] = {
     "call": ("", "S", "S"),
     # written only by its SECURITY DEFINER trigger (sql/0023); the console (reconciler login) and analysts read it
     "call_rollup": ("", "S", "S"),
+    "call_log_link": ("", "S", "S"),  # the same: written by triggers (sql/0024)
     "completeness_daily": ("", "S", "S"),
     "huawei_call_explained": ("", "S", "S"),
     "leadsquared_health": ("", "S", "S"),

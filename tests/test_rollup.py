@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 
 import psycopg
@@ -290,3 +291,80 @@ def test_the_rollup_stays_exact_with_many_calls_and_concurrent_compaction(databa
     db.execute("SELECT callrecon_rollup_compact()")
     assert db.execute(ROLLUP).fetchall() == db.execute(FROM_VIEW).fetchall()
     assert db.execute("SELECT sum(calls) FROM call_rollup").fetchone()[0] == 2000
+
+
+def crm_figures(db) -> tuple[list, list]:
+    """call_end_to_crm_log as shipped, and as it was before call_log_link, in one transaction (one now())."""
+    with db.transaction():
+        mine = db.execute((SQL_DIR / "queries" / "call_end_to_crm_log.sql").read_text()).fetchall()
+        return mine, db.execute(before("call_end_to_crm_log")).fetchall()
+
+
+def test_call_log_links_follow_the_logs_and_the_calls_that_change_after_them(db):
+    """The shipped query reads call_log_link; it gives the live lookup's figures whatever changes first."""
+    start = recent(db, 1, "10:00")
+    log = (
+        "INSERT INTO lsq_request (request_id, kind, status, request_body, registered_at, final_at) "
+        "VALUES (%s, 'call-log', %s, %s, %s, %s)"
+    )
+
+    def body(phone, at):
+        return json.dumps({"DestinationNumber": phone, "StartTime": at.strftime("%Y-%m-%d %H:%M:%S")})
+
+    def ozonetel(key, phone, at, seconds):
+        db.execute(
+            "INSERT INTO ozonetel_call (call_key, key_source, phone_number, start_time, end_time, source_timezone, "
+            "first_seen_at, last_seen_at, first_raw_id, last_raw_id) VALUES (%s, 'UCID', %s, %s, %s, 'UTC', now(), "
+            "now(), 1, 1)",
+            (key, phone, at, at + dt.timedelta(seconds=seconds)),
+        )
+
+    # Calls first, then their logs (the usual order); several logs so the percentiles mean something.
+    for n in range(6):
+        at = start + dt.timedelta(minutes=10 * n)
+        ozonetel(f"o{n}", f"90000{n}", at, 60 + n)
+        ended = at + dt.timedelta(seconds=60 + n)
+        db.execute(
+            log,
+            (
+                f"r{n}",
+                "Success",
+                body(f"90000{n}", at),
+                ended + dt.timedelta(seconds=20 + 7 * n),
+                ended + dt.timedelta(seconds=90 + 11 * n),
+            ),
+        )
+    mine, reference = crm_figures(db)
+    assert mine == reference and mine[0][1] == 6
+    # A log registered In-Queue, then confirmed by the reconciler's poll (an UPDATE).
+    db.execute(log, ("late", "In-Queue", body("900009", start), start + dt.timedelta(minutes=5), None))
+    db.execute(
+        "UPDATE lsq_request SET status = 'Success', final_at = registered_at + interval '1 minute' "
+        "WHERE request_id = 'late'"
+    )
+    # A call that lands after its log, a nearer one, and a Huawei call whose end time comes with its detail.
+    ozonetel("o9", "900009", start + dt.timedelta(seconds=30), 45)
+    ozonetel("o9-near", "900009", start + dt.timedelta(seconds=5), 50)
+    db.execute(
+        "INSERT INTO huawei_call (vdn_id, call_id, campaign_id, called, call_time, source_timezone, first_seen_at, "
+        "last_seen_at) VALUES (8, 'h1', '1001', '900001', %s, 'UTC', now(), now())",
+        (start + dt.timedelta(minutes=10, seconds=20),),
+    )
+    mine, reference = crm_figures(db)
+    assert mine == reference and {r[0] for r in mine} == {"ozonetel"}
+    db.execute("UPDATE huawei_call SET call_end_time = call_time + interval '70 seconds', detail_status = 'done'")
+    # A re-push that moves a call out of its log's 2 minutes, and one that changes its end time.
+    db.execute("UPDATE ozonetel_call SET start_time = start_time + interval '10 minutes' WHERE call_key = 'o2'")
+    db.execute("UPDATE ozonetel_call SET end_time = end_time + interval '30 seconds' WHERE call_key = 'o3'")
+    mine, reference = crm_figures(db)
+    assert mine == reference and {r[0] for r in mine} == {"ozonetel", "huawei"}
+    # A call deleted, a log that failed after all, a log deleted.
+    db.execute("DELETE FROM ozonetel_call WHERE call_key = 'o4'")
+    db.execute("UPDATE lsq_request SET status = 'FAILURE' WHERE request_id = 'r5'")
+    db.execute("DELETE FROM lsq_request WHERE request_id = 'r0'")
+    mine, reference = crm_figures(db)
+    assert mine == reference
+    assert db.execute("SELECT count(*) FROM call_log_link").fetchone()[0] == 5
+    # A StartTime that is not a time: the log is stored (and not linked), the write is not refused.
+    db.execute(log, ("bad", "Success", json.dumps({"DestinationNumber": "1", "StartTime": "soon"}), start, start))
+    assert db.execute("SELECT count(*) FROM call_log_link").fetchone()[0] == 5
