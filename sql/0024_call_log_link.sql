@@ -100,38 +100,32 @@ SELECT CASE vendor
 $fn$;
 COMMENT ON FUNCTION callrecon_link_calls(text, text) IS 'The SELECT of (phone, ring time) of the calls in a vendor table or transition table, as the link rule reads them.';
 
--- The typed tables' trigger (sql/0023) also refreshes the links near the calls it saw.
-CREATE OR REPLACE FUNCTION callrecon_rollup_delta() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-    parts text[] := '{}';
-    calls text[] := '{}';
-BEGIN
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        parts := parts || callrecon_rollup_facts(TG_ARGV[0], 'new_rows', 1);
-        calls := calls || callrecon_link_calls(TG_ARGV[0], 'new_rows');
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        parts := parts || callrecon_rollup_facts(TG_ARGV[0], 'old_rows', -1);
-        calls := calls || callrecon_link_calls(TG_ARGV[0], 'old_rows');
-    END IF;
-    EXECUTE callrecon_rollup_sum(array_to_string(parts, ' UNION ALL '), false);
-    EXECUTE format($q$
-        UPDATE call_log_link l SET ozonetel_end_time = n.ozonetel_end_time, huawei_end_time = n.huawei_end_time
-        FROM (SELECT k.request_id, callrecon_link_ozonetel_end(k.phone, k.start_time) AS ozonetel_end_time,
-                     callrecon_link_huawei_end(k.phone, k.start_time) AS huawei_end_time
-              FROM (SELECT DISTINCT k.request_id, k.phone, k.start_time
-                    FROM (%s) c JOIN call_log_link k ON k.phone = c.phone
-                     AND k.start_time BETWEEN c.ring_time - interval '2 minutes' AND c.ring_time + interval '2 minutes'
-                    WHERE c.phone IS NOT NULL AND c.ring_time IS NOT NULL) k) n
-        WHERE l.request_id = n.request_id
-          AND (l.ozonetel_end_time IS DISTINCT FROM n.ozonetel_end_time
-               OR l.huawei_end_time IS DISTINCT FROM n.huawei_end_time)$q$,
-        array_to_string(calls, ' UNION ALL '));
-    RETURN NULL;
-END;
-$$;
-COMMENT ON FUNCTION callrecon_rollup_delta() IS 'Statement trigger on ozonetel_call and huawei_call (argument: the vendor): appends to call_rollup what the statement changed, the new rows counted +1 and the old ones -1, and links again the call logs near the calls it changed (call_log_link).';
+-- The typed tables' triggers (sql/0023) also link again the logs near the calls they saw.
+CREATE OR REPLACE FUNCTION callrecon_rollup_trigger_body(vendor text, op text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $fn$
+SELECT callrecon_rollup_sum(array_to_string(
+    CASE op WHEN 'insert' THEN ARRAY[callrecon_rollup_facts(vendor, 'new_rows', 1)]
+            WHEN 'update' THEN ARRAY[callrecon_rollup_facts(vendor, 'new_rows', 1),
+                                     callrecon_rollup_facts(vendor, 'old_rows', -1)]
+            WHEN 'delete' THEN ARRAY[callrecon_rollup_facts(vendor, 'old_rows', -1)] END, ' UNION ALL '), false) || ';'
+    || format($q$
+    UPDATE call_log_link l SET ozonetel_end_time = n.ozonetel_end_time, huawei_end_time = n.huawei_end_time
+    FROM (SELECT k.request_id, callrecon_link_ozonetel_end(k.phone, k.start_time) AS ozonetel_end_time,
+                 callrecon_link_huawei_end(k.phone, k.start_time) AS huawei_end_time
+          FROM (SELECT DISTINCT k.request_id, k.phone, k.start_time
+                FROM (%s) c JOIN call_log_link k ON k.phone = c.phone
+                 AND k.start_time BETWEEN c.ring_time - interval '2 minutes' AND c.ring_time + interval '2 minutes'
+                WHERE c.phone IS NOT NULL AND c.ring_time IS NOT NULL) k) n
+    WHERE l.request_id = n.request_id
+      AND (l.ozonetel_end_time IS DISTINCT FROM n.ozonetel_end_time
+           OR l.huawei_end_time IS DISTINCT FROM n.huawei_end_time);$q$,
+    array_to_string(
+        CASE op WHEN 'insert' THEN ARRAY[callrecon_link_calls(vendor, 'new_rows')]
+                WHEN 'update' THEN ARRAY[callrecon_link_calls(vendor, 'new_rows'), callrecon_link_calls(vendor, 'old_rows')]
+                WHEN 'delete' THEN ARRAY[callrecon_link_calls(vendor, 'old_rows')] END, ' UNION ALL '))
+$fn$;
+COMMENT ON FUNCTION callrecon_rollup_trigger_body(text, text) IS 'The statements the statement trigger of a vendor''s table runs for insert, update or delete: the call_rollup delta, then the call logs near the calls it saw linked again (callrecon_rollup_install writes them into the trigger functions).';
+SELECT callrecon_rollup_install();
 
 -- The call logs already there.
 INSERT INTO call_log_link (request_id, registered_at, final_at, phone, start_time, ozonetel_end_time, huawei_end_time)
