@@ -7,7 +7,7 @@
 -- log keeps its link in call_log_link (migration 0024), computed by that rule when the log is written
 -- and again whenever a call near it changes, so this query reads one row per log of the range instead
 -- of looking up every log's call (1 s at 10M calls in bench/scale).
--- Uses: call_log_link_registered_idx
+-- Uses: call_log_link_registered_idx (index-only: it covers the columns read)
 WITH linked AS (
     SELECT 'ozonetel'::text AS vendor, registered_at, final_at, ozonetel_end_time AS end_time
     FROM call_log_link
