@@ -45,6 +45,7 @@ from psycopg import sql
 
 sys.path.insert(0, str(ROOT))
 
+import console  # noqa: E402  (bench/console.py: every /ops page, timed)
 import queries  # noqa: E402  (bench/queries.py: the typed-row loader and the query list)
 
 from receiver import migrations  # noqa: E402
@@ -315,6 +316,10 @@ def main() -> int:
     note("raw callbacks and sightings loaded")
     load_open_items(full, OPEN_ITEMS)
     with psycopg.connect(full, autocommit=True) as conn:
+        t0 = time.monotonic()
+        conn.execute("SELECT callrecon_rollup_compact()")  # as every reconciler pass does
+        compact_s = time.monotonic() - t0
+        rollup_rows = conn.execute("SELECT count(*) FROM call_rollup").fetchone()[0]
         conn.execute("VACUUM ANALYZE")
     note(f"{OPEN_ITEMS} open items loaded; vacuumed")
     load_s = time.monotonic() - began
@@ -329,6 +334,9 @@ def main() -> int:
     speed = ingest({"empty": empty, "full": full}, args.ingest_seconds, args.rounds, args.connections)
     ratio = speed["full"] / speed["empty"]
     note("ingest measured")
+
+    pages, readyz_ms, page_plans = console.measure(full, args.runs)
+    note("console pages measured")
 
     medians, maxes, touched = {}, {}, {}
     with psycopg.connect(full, autocommit=True) as conn:
@@ -345,6 +353,9 @@ def main() -> int:
             if name.startswith("typed_"):
                 table = "ozonetel_call" if "ozonetel_call" in text else "huawei_call"
                 touched[name] = (len(partitions_touched(conn, text, table)), per_table[table])
+        rollup_plans = {
+            path.stem: sorted(queries.plan_indexes(conn, path.read_text(encoding="utf-8"))) for path in queries.QUERIES
+        }
         claim_ms = {}
         for name, (text, params) in CLAIMS.items():
             timings = timed(conn, text, {"now": dt.datetime.now(UTC), **params}, args.runs)
@@ -380,6 +391,11 @@ def main() -> int:
             parts = f"{touched[name]} of {weeks}"
         print(f"{name:32} {medians[name]:>10.1f} {maxes[name]:>8.1f}  {parts}")
     print(f"{'(target)':32} {'<= 100':>10} {'<= 300':>8}")
+    for name, used in rollup_plans.items():
+        print(f"  {name}: {', '.join(used) or '-'}")
+    print(f"\ncall_rollup: {rollup_rows} rows after compaction ({compact_s:.1f} s)")
+    print(f"\nconsole pages (bench/console.py) on this database, target median <= {console.LIMIT_MS:g} ms")
+    console_ok = console.report(pages, readyz_ms, page_plans)
     print(f"\n{'claim (1M open items)':32} {'median_ms':>10}")
     for name, ms in claim_ms.items():
         print(f"{name:32} {ms:>10.2f}")
@@ -418,6 +434,10 @@ def main() -> int:
         "partitions_touched": touched,
         "raw_inbox_partitions": weeks,
         "compression": saving,
+        "console_median_ms": {k: v["median_ms"] for k, v in pages.items()},
+        "console_max_ms": {k: v["max_ms"] for k, v in pages.items()},
+        "console_pass": console_ok,
+        "rollup_rows": rollup_rows,
         "load_s": round(load_s, 1),
         "total_s": round(time.monotonic() - began, 1),
     }

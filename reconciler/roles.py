@@ -57,6 +57,9 @@ ACCESS: dict[str, tuple[str, str, str]] = {
     "reconcile_block": ("", "SIUD", "S"),
     "schema_migrations": ("S", "S", "S"),  # /readyz and `db status` compare it with sql/
     "call": ("", "S", "S"),
+    # written only by its SECURITY DEFINER trigger (sql/0023); the console (reconciler login) and analysts read it
+    "call_rollup": ("", "S", "S"),
+    "call_log_link": ("", "S", "S"),  # the same: written by triggers (sql/0024)
     "completeness_daily": ("", "S", "S"),
     "huawei_call_explained": ("", "S", "S"),
     "leadsquared_health": ("", "S", "S"),
@@ -69,10 +72,17 @@ ACCESS: dict[str, tuple[str, str, str]] = {
 # SECURITY DEFINER functions (they act with the owner's rights) and the service roles that may run
 # them; PUBLIC's default EXECUTE is taken away. Partitions are created ahead by whoever stores rows;
 # only the reconciler (prune) drops weeks.
+# Trigger functions with the owner's rights (the rollups') are run by PostgreSQL when their table is
+# written, which needs no EXECUTE right: nobody gets one.
 EXECUTE: dict[str, tuple[str, ...]] = {
     "callrecon_ensure_partitions(integer, timestamptz, timestamptz)": ("web", "reconciler"),
     "callrecon_drop_week(text[], boolean)": ("reconciler",),
+    "callrecon_rollup_compact()": ("reconciler",),  # each reconcile pass compacts the rollup
 }
+DEFINER_TRIGGERS = """
+SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'public' AND p.prosecdef AND p.prorettype = 'trigger'::regtype ORDER BY 1
+"""
 
 RELATIONS = """
 SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -292,11 +302,13 @@ def grant(conn, roles: Roles, out: Outcome) -> None:
                         sql.SQL("GRANT SELECT ON TABLE {} TO {}").format(sql.Identifier(default), sql.Identifier(name))
                     )
             out.granted += 1
-        for signature, kinds in EXECUTE.items():
-            target = sql.SQL("FUNCTION {}").format(sql.SQL(signature))  # a fixed signature from the list above
+        triggers = [r[0] for r in conn.execute(DEFINER_TRIGGERS)]
+        for signature, kinds in [*EXECUTE.items(), *((t, ()) for t in triggers)]:
+            target = sql.SQL("FUNCTION {}").format(sql.SQL(signature))  # a signature from the catalog or the list
             conn.execute(sql.SQL("REVOKE ALL ON {} FROM PUBLIC, {}").format(target, _ident(*services)))
-            runners = _ident(*(roles.name(kind) for kind in kinds))
-            conn.execute(sql.SQL("GRANT EXECUTE ON {} TO {}").format(target, runners))
+            if kinds:
+                runners = _ident(*(roles.name(kind) for kind in kinds))
+                conn.execute(sql.SQL("GRANT EXECUTE ON {} TO {}").format(target, runners))
 
 
 def limit_analysts(conn, roles: Roles, limits: AnalystLimits, out: Outcome, logins=None) -> list[str]:

@@ -66,6 +66,29 @@ PARTITIONS = """## Partitions
 """
 
 
+# Why the aggregations read pre-summed rows (migrations 0023, 0024); README "Scale" has the figures.
+ROLLUPS = """## Rollups
+
+- `call_rollup` holds, per vendor, campaign and 15-minute slot (UTC) of `ring_time`, the counts of
+  the `call` view's calls: calls, answered, by source, missing detail. Statement triggers on
+  `ozonetel_call` and `huawei_call` append each statement's change (whatever wrote it: receiver,
+  lander, replay, reconciler, COPY), and each reconciler pass folds the changes into one row per
+  key (`callrecon_rollup_compact()`). Sum the rows of a key. `answer_rate_by_campaign_day`,
+  `gaps_last_7_days`, `completeness_daily` and the console's completeness page read it and give
+  the numbers counting the calls would (tests/test_rollup.py).
+- Why 15-minute UTC slots: the business day is a query-time choice (`callrecon.business_timezone`);
+  a slot lies within one business day in every zone a whole number of quarter hours from UTC
+  (all zones in use today, e.g. Asia/Kolkata +05:30, Asia/Kathmandu +05:45). Hourly slots would
+  split India's days.
+- `call_log_link` holds each successful LeadSquared call log with the end time of the call it logs
+  (the link rule of `call_end_to_crm_log.sql`), kept by triggers on `lsq_request` and on the call
+  tables (a call inserted, moved or ended near a log links it again). `call_end_to_crm_log` computes
+  exact medians and p90 over these rows: percentiles cannot be summed, so nothing is estimated from
+  a histogram. One edge: a call and a log of the same number written at the same instant by two
+  transactions do not see each other until either changes again.
+"""
+
+
 def _cell(text) -> str:
     """Table-safe Markdown text."""
     return (text or "").replace("|", "\\|").replace("\n", " ")
@@ -101,6 +124,7 @@ def render(conn) -> str:
         DEFINITIONS,
         ROLES_NOTE,
         PARTITIONS,
+        ROLLUPS,
     ]
     for oid, name, kind, comment in conn.execute(TABLES).fetchall():
         out += [

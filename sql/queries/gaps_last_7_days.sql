@@ -2,19 +2,19 @@
 -- Where the data has gaps: Ozonetel windows not received, Huawei calls missing their detail
 -- (detail_status <> 'done', docs/schema.md, Definitions). One row per vendor, campaign and day with a gap.
 -- (completeness_daily holds the same counts for all days; this query bounds the scans by time first.)
--- Uses: huawei_call_ring_idx, ozonetel_request_window_idx
+-- The missing-detail counts come from the rollup (call_rollup, per 15-minute slot; the range starts at
+-- a business midnight, which is a slot boundary), not from every Huawei call of the week.
+-- Uses: call_rollup_slot_idx, ozonetel_request_window_idx
 WITH tz AS (SELECT callrecon_setting('business_timezone', 'UTC') AS zone),
 since AS (SELECT (date_trunc('day', now() AT TIME ZONE zone)
                   - make_interval(days => callrecon_setting('query_days', '7')::int - 1)) AT TIME ZONE zone AS t
           FROM tz),
 detail AS (
-    SELECT 'huawei'::text AS vendor, h.campaign_id AS campaign,
-           (COALESCE(h.ack_begin_time, h.call_time) AT TIME ZONE tz.zone)::date AS day,
-           count(*) AS calls_missing_detail
-    FROM huawei_call h, tz
-    WHERE COALESCE(h.ack_begin_time, h.call_time) >= (SELECT t FROM since)
-      AND h.detail_status <> 'done'
-    GROUP BY 1, 2, 3),
+    SELECT vendor, campaign, (slot AT TIME ZONE tz.zone)::date AS day,
+           sum(calls_missing_detail)::bigint AS calls_missing_detail
+    FROM call_rollup, tz
+    WHERE slot >= (SELECT t FROM since) AND vendor = 'huawei'
+    GROUP BY 1, 2, 3 HAVING sum(calls_missing_detail) <> 0),
 windows AS (
     SELECT 'ozonetel'::text AS vendor, r.campaign_name AS campaign, (r.window_from AT TIME ZONE tz.zone)::date AS day,
            count(*) FILTER (WHERE r.state <> 'pending') AS windows_requested,

@@ -46,7 +46,8 @@ SELECT COALESCE(detail_fetched_at, detail_next_at), 'Huawei detail',
 FROM huawei_call WHERE vdn_id = %(vdn)s AND call_id = %(call)s
 """
 # README "Linking LeadSquared call logs to calls": DestinationNumber is the phone and StartTime (UTC)
-# within 2 minutes of the ring time; registered within two days of the call.
+# within 2 minutes of the ring time; registered within two days of the call (one range of
+# lsq_request_call_log_phone_idx, migration 0024).
 LEADSQUARED_EVENTS = """
 SELECT registered_at AS at, 'LeadSquared ' || kind AS what,
        'RequestId ' || request_id || ' registered by ' || COALESCE(registered_by, '-') || '; status ' ||
