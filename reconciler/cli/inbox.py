@@ -173,58 +173,55 @@ def _lock_error(table: str) -> ConfigError:
 
 def _prune_raw(conn, before, include_quarantined, dry_run, yes) -> int:
     """The raw callbacks' part of prune; non-zero when it stopped."""
-    import psycopg
-
     from receiver.landing.retention import prune_partitions
 
     kinds = "landed, note" + (" and quarantined" if include_quarantined else "")
-    report = prune_partitions(conn, before, include_quarantined, dry_run=True)
-    verb = "would" if dry_run else "will"
-    plan = f"{report.deleted} raw callbacks ({kinds}) received before {before:%Y-%m-%d %H:%M:%S %Z}"
-    print(f"{verb} delete {plan}" + (" in batches" if report.weeks else ""))
-    for week in report.weeks:
-        print(f"{verb} drop {_week_line(week)}")
-    if dry_run or not (report.deleted or report.weeks):
-        return 0
-    if not _confirm(yes):
-        return 1
-    try:
-        done = prune_partitions(conn, before, include_quarantined, dry_run=False)
-    except psycopg.errors.LockNotAvailable:
-        raise _lock_error("raw_inbox") from None
-    for week in done.weeks:
-        print(f"dropped {_week_line(week)}")
-    if done.weeks:
-        print(f"freed {done.bytes_freed} bytes ({done.bytes_freed / 2**20:.1f} MiB) in {done.seconds:.3f} s")
-    print(f"deleted {done.deleted} raw callbacks ({kinds}) received before {before:%Y-%m-%d %H:%M:%S %Z}")
-    return 0
+    return _prune_part(
+        lambda dry: prune_partitions(conn, before, include_quarantined, dry_run=dry),
+        f"raw callbacks ({kinds}) received before {before:%Y-%m-%d %H:%M:%S %Z}",
+        _week_line,
+        "raw_inbox",
+        dry_run,
+        yes,
+    )
 
 
 def _prune_typed(conn, before, dry_run, yes) -> int:
     """The typed calls' part of prune (TYPED_RETENTION, --typed-older-than); non-zero when it stopped."""
-    import psycopg
-
     from receiver.landing.typed_retention import prune_typed
 
-    report = prune_typed(conn, before, dry_run=True)
+    return _prune_part(
+        lambda dry: prune_typed(conn, before, dry_run=dry),
+        f"typed calls first seen before {before:%Y-%m-%d %H:%M:%S %Z}",
+        _month_line,
+        "a typed call table",
+        dry_run,
+        yes,
+    )
+
+
+def _prune_part(prune, what: str, line, table: str, dry_run, yes) -> int:
+    """Plan, say, confirm, drop and report one part of prune: `prune(dry_run)` returns its report."""
+    import psycopg
+
+    report = prune(True)
     verb = "would" if dry_run else "will"
-    plan = f"{report.deleted} typed calls first seen before {before:%Y-%m-%d %H:%M:%S %Z}"
-    print(f"{verb} delete {plan}" + (" in batches" if report.weeks else ""))
-    for month in report.weeks:
-        print(f"{verb} drop {_month_line(month)}")
+    print(f"{verb} delete {report.deleted} {what}" + (" in batches" if report.weeks else ""))
+    for period in report.weeks:
+        print(f"{verb} drop {line(period)}")
     if dry_run or not (report.deleted or report.weeks):
         return 0
     if not _confirm(yes):
         return 1
     try:
-        done = prune_typed(conn, before, dry_run=False)
+        done = prune(False)
     except psycopg.errors.LockNotAvailable:
-        raise _lock_error("a typed call table") from None
-    for month in done.weeks:
-        print(f"dropped {_month_line(month)}")
+        raise _lock_error(table) from None
+    for period in done.weeks:
+        print(f"dropped {line(period)}")
     if done.weeks:
         print(f"freed {done.bytes_freed} bytes ({done.bytes_freed / 2**20:.1f} MiB) in {done.seconds:.3f} s")
-    print(f"deleted {done.deleted} typed calls first seen before {before:%Y-%m-%d %H:%M:%S %Z}")
+    print(f"deleted {done.deleted} {what}")
     return 0
 
 
