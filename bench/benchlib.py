@@ -129,3 +129,12 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=20)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def ensure_wrk() -> None:
+    """wrk, the load generator of bench/ingest and bench/scale, from Debian's packages when it is missing."""
+    if subprocess.run(["which", "wrk"], capture_output=True).returncode == 0:
+        return
+    print("installing wrk from Debian's packages ...", file=sys.stderr)
+    subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)

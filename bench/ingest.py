@@ -40,7 +40,7 @@ import sys
 import time
 
 import psycopg
-from benchlib import DEFAULT_ADMIN_URL, ROOT, free_port, fresh_database, serve, service_urls, stop
+from benchlib import DEFAULT_ADMIN_URL, ROOT, ensure_wrk, free_port, fresh_database, serve, service_urls, stop
 from ingest_apps import DURABLE_TABLE
 
 TOKEN = "ingest-token-7d41c0"
@@ -207,14 +207,6 @@ def wait_landed(url: str, limit_s: float) -> None:
 def median_run(results: list[dict]) -> dict:
     """The run with the median req/s (the lower middle one for an even count)."""
     return sorted(results, key=lambda r: r["rps"])[(len(results) - 1) // 2]
-
-
-def ensure_wrk() -> None:
-    if subprocess.run(["which", "wrk"], capture_output=True).returncode == 0:
-        return
-    print("installing wrk from Debian's packages ...", file=sys.stderr)
-    subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
 
 
 def machine() -> str:

@@ -40,7 +40,7 @@ import sys
 import time
 
 import psycopg
-from benchlib import DEFAULT_ADMIN_URL, ROOT, free_port, serve, stop
+from benchlib import DEFAULT_ADMIN_URL, ROOT, ensure_wrk, free_port, serve, stop
 from psycopg import sql
 
 sys.path.insert(0, str(ROOT))
@@ -300,6 +300,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args()
+    ensure_wrk()  # before the load, so a machine without it fails in seconds, not after it
     began = time.monotonic()
 
     def note(text):
