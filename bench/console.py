@@ -133,6 +133,7 @@ def plans(url: str, s: dict) -> dict[str, list[str]]:
 
     from psycopg import sql
 
+    from receiver import work as work_items
     from receiver.vendors.registry import PUSHES, work_tables
     from receiver.web.console import completeness, events, journey, overview
 
@@ -149,7 +150,10 @@ def plans(url: str, s: dict) -> dict[str, list[str]]:
         "limit": events.PAGE,
     }
     wanted = {
-        "overview: push figures": (overview.PUSH_FIGURES, {"now": now, "sources": list(PUSHES), "bin": 900}),
+        "overview: push figures": (
+            overview.PUSH_FIGURES,
+            {"now": now, "sources": list(PUSHES), "bin": 900, "cap": overview.COUNT_CAP},
+        ),
         "overview: 24 h chart": (overview.PUSH_BINS, {"now": now, "sources": list(PUSHES), "bin": 900}),
         "events: search": (events.SEARCH, search),
         "events: quarantined": (events.SEARCH, {**search, "status": "quarantined"}),
@@ -158,12 +162,7 @@ def plans(url: str, s: dict) -> dict[str, list[str]]:
         "completeness: 7 days": (completeness.COMPLETENESS, {"since": week, "until": now, "zone": "UTC"}),
     }
     for name, table in work_tables().items():
-        wanted[f"work counts: {name}"] = (
-            sql.SQL("SELECT count(*) FROM {t} WHERE ({o}) OR ({g})").format(
-                t=sql.Identifier(table.table), o=sql.SQL(table.open), g=sql.SQL(table.gave_up)
-            ),
-            {},
-        )
+        wanted[f"work counts: {name}"] = (work_items.counts_query(table, overview.COUNT_CAP), {})
     used = {}
     with psycopg.connect(url) as conn:
         for name, (query, params) in wanted.items():

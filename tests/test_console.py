@@ -356,3 +356,38 @@ def test_events_page_by_keyset_without_gaps_or_repeats(ops, seeded, db, now):
     assert seen == [r[0] for r in expected] and len(seen) > 50
     assert ops.get("/ops/events?before=garbage|x").status_code == 400
     assert ops.get("/ops/work?source=ozonetel&after=garbage").status_code == 400
+
+
+def test_work_pages_walk_a_ledger_in_key_order_across_equal_times(ops, db, now):
+    """Keyset on (about, the key columns in their own types): ids 9 and 10 keep numeric order (as text
+    they would not), items registered at the same instant are neither repeated nor skipped."""
+    db.execute(
+        "INSERT INTO lsq_request (id, request_id, kind, registered_at, status, next_poll_at) "
+        "OVERRIDING SYSTEM VALUE SELECT n, 'open-' || n, 'call-log', %s - make_interval(mins => n / 40), 'In-Queue', %s "
+        "FROM generate_series(1, 250) n",
+        (now, now),
+    )
+    seen, path = [], "/ops/work?source=leadsquared&state=open"
+    while path:
+        page = html(ops.get(path))
+        seen += [int(k) for k in re.findall(r"<td><code>(\d+)</code></td>", page)]
+        more = re.search(r'<a href="([^"]+)">More', page)
+        path = more[1].replace("&amp;", "&").replace("%7C", "|") if more else None
+    expected = db.execute("SELECT id FROM lsq_request WHERE final_at IS NULL ORDER BY registered_at, id").fetchall()
+    assert seen == [r[0] for r in expected] and len(seen) == 250
+
+
+def test_overview_counts_stop_at_the_cap_and_say_so(ops, db, now, monkeypatch):
+    """A ledger of a million open items is not counted row by row on every view: past COUNT_CAP the
+    overview says "N+"; /metrics still counts exactly."""
+    monkeypatch.setattr(overview, "COUNT_CAP", 5)
+    db.execute(
+        "INSERT INTO lsq_request (request_id, kind, registered_at, status, next_poll_at, last_error) "
+        "SELECT 'open-' || n, 'call-log', %s - interval '1 hour', 'In-Queue', %s, "
+        "CASE WHEN n <= 2 THEN 'HTTP 503' END FROM generate_series(1, 8) n",
+        (now, now),
+    )
+    row = html(ops.get("/ops/")).split('id="work-leadsquared"')[1].split("</tr>")[0]
+    assert ">5+</a>" in row and ">2</a>" in row and "1.0 h" in row
+    metrics = ops.get("/metrics").get_data(as_text=True)
+    assert 'callrecon_reconcile_open{source="leadsquared"} 8.0' in metrics

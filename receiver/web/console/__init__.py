@@ -71,6 +71,12 @@ def age(value) -> str:
     return f"{seconds:.0f} s"
 
 
+@bp.app_template_filter("capped")
+def capped(count, cap) -> str:
+    """A count read with a cap (receiver.work.counts): "10000+" when it reached the cap, else the count."""
+    return f"{count}+" if cap is not None and count >= cap else str(count)
+
+
 @bp.app_template_filter("utc")
 def utc(value) -> str:
     """A timestamp as 'YYYY-MM-DD HH:MM:SS' in UTC ('-' for none)."""
