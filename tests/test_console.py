@@ -363,8 +363,8 @@ def test_work_pages_walk_a_ledger_in_key_order_across_equal_times(ops, db, now):
     they would not), items registered at the same instant are neither repeated nor skipped."""
     db.execute(
         "INSERT INTO lsq_request (id, request_id, kind, registered_at, status, next_poll_at) "
-        "OVERRIDING SYSTEM VALUE SELECT n, 'open-' || n, 'call-log', %s - make_interval(mins => n / 40), 'In-Queue', %s "
-        "FROM generate_series(1, 250) n",
+        "OVERRIDING SYSTEM VALUE SELECT n, 'open-' || n, 'call-log', %s - make_interval(mins => n / 40), "
+        "'In-Queue', %s FROM generate_series(1, 250) n",
         (now, now),
     )
     seen, path = [], "/ops/work?source=leadsquared&state=open"
@@ -391,3 +391,40 @@ def test_overview_counts_stop_at_the_cap_and_say_so(ops, db, now, monkeypatch):
     assert ">5+</a>" in row and ">2</a>" in row and "1.0 h" in row
     metrics = ops.get("/metrics").get_data(as_text=True)
     assert 'callrecon_reconcile_open{source="leadsquared"} 8.0' in metrics
+
+
+def test_the_24h_chart_counts_each_closed_bin_once_and_follows_the_clock(app, ops, db, now):
+    """Closed quarter-hours are counted once and kept (receiver/web/console/push_chart.py); the chart
+    still equals a count of the raw rows since its first bin, as the clock moves and rows arrive."""
+
+    def add(at: dt.datetime, n: int = 1) -> None:
+        db.execute(
+            "INSERT INTO raw_inbox (received_at, source, body, body_sha256, body_bytes, status) "
+            "SELECT %s, 'ozonetel', '{}'::bytea, 'x', 2, 'landed' FROM generate_series(1, %s)",
+            (at, n),
+        )
+
+    def shown() -> int:
+        return int(re.search(r"ozonetel: (\d+) callbacks in 24 h", html(ops.get("/ops/")))[1])
+
+    def expected(moment: dt.datetime) -> int:
+        first = (int(moment.timestamp() // 900) - 95) * 900
+        return db.execute(
+            "SELECT count(*) FROM raw_inbox WHERE source = 'ozonetel' AND received_at >= to_timestamp(%s) "
+            "AND received_at <= %s",
+            (first, moment),
+        ).fetchone()[0]
+
+    for age_min, n in ((25 * 60, 4), (23 * 60 + 50, 3), (5 * 60, 7), (40, 2), (0.5, 1)):
+        add(now - dt.timedelta(minutes=age_min), n)
+    add(now + dt.timedelta(minutes=5), 9)  # after the page's clock: not shown yet
+    assert shown() == expected(now) > 0
+    add(now - dt.timedelta(seconds=10), 2)  # in the open bin: counted at the next view
+    assert shown() == expected(now)
+    kept = app.extensions["callrecon_push_chart"]
+    assert kept.through == int((now.timestamp() - 120) // 900)
+    later = now + dt.timedelta(hours=3)
+    app.config["CALLRECON_CLOCK"] = lambda: later
+    add(later - dt.timedelta(minutes=1), 5)
+    assert shown() == expected(later) and expected(later) != expected(now)
+    assert min(b for _, b in kept.counts) >= int(later.timestamp() // 900) - 95

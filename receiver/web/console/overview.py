@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import current_app
 from psycopg.rows import dict_row
 
 from receiver import work as work_items
 from receiver.vendors.registry import PUSHES, VENDORS, work_tables
-from receiver.web.console import bp, capped, page, pool, settings
+from receiver.web.console import bp, capped, page, pool, push_chart, settings
 from receiver.web.console import now as clock
 from receiver.web.console.svg import sparkline
 
-BIN_S = 900  # the 24 h chart: 96 bins of 15 minutes, drawn as callbacks per minute
 # Counts on this page stop at COUNT_CAP and show as "10000+": a backlog or a ledger of a million rows
 # would otherwise be counted row by row on every view (1.3 s at bench/scale's 1M open LeadSquared
 # requests). The work and quarantine pages list them; /metrics and `callrecon status` count exactly.
 COUNT_CAP = 10_000
-# Each figure is one index range scan: raw_inbox_source_received_idx for the last callback and the
-# 24 h bins, raw_inbox_unlanded_idx (partial, status <> 'landed') for backlog and quarantine.
+# Each figure is one index range scan: raw_inbox_source_received_idx for the last callback,
+# raw_inbox_unlanded_idx (partial, status <> 'landed') for backlog and quarantine.
 PUSH_FIGURES = """
 SELECT s.source,
        (SELECT max(received_at) FROM raw_inbox r WHERE r.source = s.source AND r.received_at <= %(now)s) AS last_at,
@@ -29,12 +29,6 @@ SELECT s.source,
        (SELECT count(*) FROM (SELECT 1 FROM raw_inbox r WHERE r.status = 'quarantined' AND r.source = s.source
                               LIMIT %(cap)s) q) AS quarantined
 FROM unnest(%(sources)s::text[]) AS s(source)
-"""
-PUSH_BINS = """
-SELECT source, floor(extract(epoch FROM %(now)s - received_at) / %(bin)s)::int AS bin, count(*) AS n
-FROM raw_inbox
-WHERE source = ANY(%(sources)s) AND received_at > %(now)s - interval '24 hours' AND received_at <= %(now)s
-GROUP BY 1, 2
 """
 LAST_RUN = """
 SELECT id, started_at, finished_at, outcome, counts, error FROM reconcile_run
@@ -63,23 +57,20 @@ def silent(last_at, moment: dt.datetime, app_settings) -> bool:
 def push_rows(conn, moment: dt.datetime, app_settings) -> dict[str, dict]:
     """Per push source: last callback, silence, 24 h chart, backlog and quarantine."""
     sources = list(PUSHES)
-    params = {"now": moment, "sources": sources, "bin": BIN_S, "cap": COUNT_CAP}
+    params = {"now": moment, "sources": sources, "cap": COUNT_CAP}
     with conn.cursor(row_factory=dict_row) as cur:
         rows = {r["source"]: r for r in cur.execute(PUSH_FIGURES, params).fetchall()}
-        bins = cur.execute(PUSH_BINS, params).fetchall()
-    count = 86400 // BIN_S
-    for row in rows.values():
-        row["per_minute"] = [0.0] * count
+    kept = current_app.extensions.setdefault("callrecon_push_chart", push_chart.KeptBins())
+    bins = push_chart.per_bin(conn, moment, sources, kept)
+    for source, row in rows.items():
         row["silent"] = silent(row["last_at"], moment, app_settings)
-        row["configured"] = bool(app_settings.callback_tokens(row["source"]))
+        row["configured"] = bool(app_settings.callback_tokens(source))
         row["cap"] = COUNT_CAP
-    for b in bins:
-        if 0 <= b["bin"] < count:
-            rows[b["source"]]["per_minute"][count - 1 - b["bin"]] = b["n"] / (BIN_S / 60)
-    for row in rows.values():
-        total = sum(row["per_minute"]) * BIN_S / 60
-        row["chart"] = sparkline(row["per_minute"], label=f"{row['source']}: {total:.0f} callbacks in 24 h")
-        row["callbacks_24h"] = round(total)
+        row["callbacks_24h"] = sum(bins[source])
+        row["chart"] = sparkline(
+            [n / (push_chart.BIN_S / 60) for n in bins[source]],
+            label=f"{source}: {row['callbacks_24h']} callbacks in 24 h",
+        )
     return rows
 
 
