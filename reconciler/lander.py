@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
 import time
 
@@ -77,16 +78,15 @@ def land(
                 pass
             continue
         if report.total or not follow:
-            print(
-                json.dumps(
-                    {
-                        "landed_callbacks": report.total,
-                        "by_status": dict(report.by_status),
-                        "seconds": round(time.monotonic() - started, 3),
-                    }
-                ),
-                flush=True,
-            )
+            summary = {
+                "landed_callbacks": report.total,
+                "by_status": dict(report.by_status),
+                "seconds": round(time.monotonic() - started, 3),
+            }
+            # One write per line: the web server's landers share its log, and print() writes the
+            # newline apart, so two landers' lines could run together.
+            sys.stdout.write(json.dumps(summary) + "\n")
+            sys.stdout.flush()
         if not follow or stop.wait(0 if report.total else interval):
             conn.close()
             return 0
