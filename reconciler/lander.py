@@ -66,6 +66,15 @@ def land(
             started = time.monotonic()
             # Following, a pass is one batch, so the burst watch is asked again between batches.
             report = replay(conn, settings, pending_only=True, limit=REPLAY_BATCH if follow else None)
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+            # Two landers whose batches share calls can deadlock on them (docs/scaling.md); PostgreSQL
+            # rolls one batch back. The database is fine and nothing was lost: land again at once.
+            log.info(
+                "landing batch rolled back by PostgreSQL (%s with another writer); landing it again",
+                type(exc).__name__,
+                extra={"fields": {"error": type(exc).__name__}},
+            )
+            continue
         except psycopg.OperationalError as exc:
             # The database went away: keep the process, retry when it is back.
             log.warning("database unavailable; retrying", extra={"fields": {"error": type(exc).__name__}})

@@ -416,3 +416,31 @@ def test_the_lander_batch_lands_exactly_what_inline_landing_lands(client, db, de
     batched = landed_state(db)
     for table in LANDED_STATE:
         assert batched[table] == inline[table], table
+
+
+def test_a_batch_rolled_back_by_a_deadlock_is_landed_again_at_once_and_said_so(deferred_env, db, monkeypatch, capsys):
+    """Two landers can deadlock on shared calls and PostgreSQL rolls one batch back: the lander says
+    so (not "database unavailable"), keeps its connection and lands the batch again at once."""
+    from reconciler import lander
+
+    with psycopg.connect(deferred_env["DATABASE_URL"], autocommit=True) as conn:
+        inbox.store_many(conn, [raw_item(n) for n in range(5)])
+    real, calls = lander.replay, []
+
+    def deadlocks_once(conn, *args, **kwargs):
+        calls.append(conn)
+        if len(calls) == 1:
+            raise psycopg.errors.DeadlockDetected("deadlock detected")
+        return real(conn, *args, **kwargs)
+
+    monkeypatch.setattr(lander, "replay", deadlocks_once)
+    from reconciler import cli
+
+    for name, value in deferred_env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["land"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out.strip().splitlines()[-1])["landed_callbacks"] == 5
+    assert "rolled back by PostgreSQL (DeadlockDetected" in err and "database unavailable" not in err
+    assert len(calls) == 2 and calls[0] is calls[1]  # the same connection: no reconnect, no back-off
+    assert db.execute("SELECT count(*) FROM raw_inbox WHERE status = 'landed'").fetchone()[0] == 5
