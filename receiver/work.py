@@ -96,7 +96,6 @@ def counts_query(work: WorkTable, cap: int | None = None) -> sql.Composable:
     """The SQL of `counts`: each figure its own read of the partial index for that state, never of the
     finished bulk; with `cap`, each count stops at `cap`."""
     limit = sql.SQL("") if cap is None else sql.SQL(" LIMIT {}").format(sql.Literal(cap))
-    failing = sql.SQL("({}) AND {} IS NOT NULL").format(sql.SQL(work.open), sql.Identifier(work.error))
 
     def count(cond: sql.Composable) -> sql.Composable:
         return sql.SQL("(SELECT count(*) FROM (SELECT 1 FROM {t} WHERE {cond}{limit}) s)").format(
@@ -107,12 +106,12 @@ def counts_query(work: WorkTable, cap: int | None = None) -> sql.Composable:
         "SELECT {open} AS open, {failing} AS failing, {gave_up} AS gave_up, "
         "(SELECT {about} FROM {t} WHERE {open_cond} ORDER BY {about} LIMIT 1) AS oldest"
     ).format(
-        open=count(sql.SQL(work.open)),
-        failing=count(failing),
-        gave_up=count(sql.SQL(work.gave_up)),
+        open=count(work.condition("open")),
+        failing=count(work.condition("failing")),
+        gave_up=count(work.condition("gave-up")),
         about=sql.SQL(work.about),
         t=sql.Identifier(work.table),
-        open_cond=sql.SQL(work.open),
+        open_cond=work.condition("open"),
     )
 
 
