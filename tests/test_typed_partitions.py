@@ -350,3 +350,45 @@ def test_status_and_metrics_show_the_typed_months(client, db, cli_env, monkeypat
     assert cli.main(["status"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("huawei_call: ok; ") and " monthly partitions, " in line for line in lines)
+
+
+HOME_SCANS = """
+SELECT relname, seq_scan, COALESCE(idx_scan, 0) FROM pg_stat_user_tables
+WHERE relname IN ('ozonetel_call_m202604', 'huawei_call_m202604') ORDER BY relname
+"""
+
+
+def scans(db) -> dict:
+    """{partition: (seq scans, index scans)} as the statistics see them now."""
+    db.execute("SELECT pg_stat_force_next_flush()")  # this backend's counts, not a second later
+    db.execute("SELECT pg_stat_clear_snapshot()")
+    return {name: (seq, idx) for name, seq, idx in db.execute(HOME_SCANS)}
+
+
+def test_home_look_ups_read_the_key_index_as_a_new_month_fills(db):
+    """The look-up's plan is cached while the month is new and empty; with thousands of calls in it, a
+    batch's look-up must still read the key index, not the whole partition (0028)."""
+    partitions.ensure(db, 1, at=APRIL + dt.timedelta(days=3))
+    keys = [f"k-{n}" for n in range(200)]
+    for _ in range(8):  # past PL/pgSQL's five custom plans: its generic plan is made on an empty month
+        db.execute("SELECT * FROM callrecon_ozonetel_homes(%s)", (keys,))
+        db.execute("SELECT * FROM callrecon_huawei_homes(%s, %s)", ([8] * 200, keys))
+    db.execute(
+        "INSERT INTO ozonetel_call (call_key, key_source, source_timezone, first_seen_at, last_seen_at, "
+        "first_raw_id, last_raw_id) SELECT 'k-' || n, 'monitorUCID', 'Asia/Kolkata', %(at)s, %(at)s, n, n "
+        "FROM generate_series(1, 5000) n",
+        {"at": APRIL + dt.timedelta(days=1)},
+    )
+    db.execute(
+        "INSERT INTO huawei_call (vdn_id, call_id, source_timezone, first_seen_at, last_seen_at, first_raw_id, "
+        "last_raw_id) SELECT 8, 'k-' || n, 'UTC', %(at)s, %(at)s, n, n FROM generate_series(1, 5000) n",
+        {"at": APRIL + dt.timedelta(days=1)},
+    )
+    before = scans(db)
+    homes = db.execute("SELECT * FROM callrecon_ozonetel_homes(%s)", (keys,)).fetchall()
+    huawei_homes = db.execute("SELECT * FROM callrecon_huawei_homes(%s, %s)", ([8] * 200, keys)).fetchall()
+    after = scans(db)
+    assert len(homes) == len(huawei_homes) == 199  # k-1 .. k-199 are stored, k-0 is not
+    for partition in ("ozonetel_call_m202604", "huawei_call_m202604"):
+        assert after[partition][0] == before[partition][0], f"{partition} was scanned whole"
+        assert after[partition][1] > before[partition][1]
