@@ -46,7 +46,12 @@ def replay(settings, all_, source, ids, limit):
 
 @click.command("land", cls=Command, short_help="land raw callbacks stored with LANDING_MODE=deferred (the default)")
 @option("--follow", is_flag=True, help="keep landing new rows until SIGTERM")
-@option("--interval", type=float, default=0.2, help="seconds to wait when nothing is pending")
+@option(
+    "--interval",
+    type=float,
+    default=0.1,
+    help="seconds to wait when nothing is pending, and between looks at the arrival rate during a burst",
+)
 @option(
     "--yield-above",
     type=float,
