@@ -33,10 +33,11 @@ def create_app(settings=None):
         app.extensions["callrecon_pool"].companions.append(ops_pool)
     app.extensions["callrecon_raw_writer"] = GroupCommit(app.extensions["callrecon_pool"], inbox.store_many)
     errors.register(app)
-    app.register_blueprint(callbacks.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openapi.bp)
     console.install(app, settings)
+    # The callback route is plain WSGI in front of Flask (receiver/web/callbacks.py says why).
+    app.wsgi_app = callbacks.CallbackRoute(app)
     if not ops.accepting(settings):
         logging.getLogger("callrecon.ops").warning(ops.no_tokens_message())
     return app

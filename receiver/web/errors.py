@@ -17,31 +17,35 @@ ADVICE = {
 }
 
 
-def _source() -> str | None:
-    """The vendor source named in a callback path, if the request was one (never the token)."""
-    args = request.view_args or {}
-    return args.get("source")
+CRASH_REPLY = {
+    "error": "internal_error",
+    "message": "callrecon failed to handle this request; the error is logged, retry later",
+}
+
+
+def too_large(source: str | None, content_length: int | None, limit: int, environ) -> dict:
+    """The 413 reply, with the limit so a sender knows to split the batch; logged like every callback outcome."""
+    fields = {
+        "source": source,
+        "outcome": "too_large",
+        "status": 413,
+        "content_length": content_length,
+        "limit": limit,
+    }
+    callback_line(environ, log, fields)
+    return {
+        "error": "payload_too_large",
+        "message": f"body exceeds MAX_BODY_BYTES={limit}; nothing was stored, send smaller batches",
+    }
 
 
 def register(app) -> None:
     """Install the JSON error handlers on the app."""
 
     @app.errorhandler(RequestEntityTooLarge)
-    def too_large(exc):
-        """413 with the limit, so a sender knows to split the batch; logged like every callback outcome."""
-        limit = app.config["MAX_CONTENT_LENGTH"]
-        fields = {
-            "source": _source(),
-            "outcome": "too_large",
-            "status": 413,
-            "content_length": request.content_length,
-            "limit": limit,
-        }
-        callback_line(log, fields)
-        return jsonify(
-            error="payload_too_large",
-            message=f"body exceeds MAX_BODY_BYTES={limit}; nothing was stored, send smaller batches",
-        ), 413
+    def body_too_large(exc):
+        """413 for a body past MAX_BODY_BYTES on any Flask route (callbacks answer it in receiver.web.callbacks)."""
+        return jsonify(too_large(None, request.content_length, app.config["MAX_CONTENT_LENGTH"], request.environ)), 413
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
@@ -58,6 +62,4 @@ def register(app) -> None:
     def crash(exc):
         """A bug: log it with its traceback, answer 500 without details."""
         log.exception("unhandled error")
-        return jsonify(
-            error="internal_error", message="callrecon failed to handle this request; the error is logged, retry later"
-        ), 500
+        return jsonify(CRASH_REPLY), 500
