@@ -392,3 +392,20 @@ def test_home_look_ups_read_the_key_index_as_a_new_month_fills(db):
     for partition in ("ozonetel_call_m202604", "huawei_call_m202604"):
         assert after[partition][0] == before[partition][0], f"{partition} was scanned whole"
         assert after[partition][1] > before[partition][1]
+
+
+def test_a_round_longer_than_one_upsert_lands_whole(db, settings, monkeypatch):
+    """The lander's batches hold up to 1,000 callbacks (20,000 records of 20-record posts): land_many sends
+    them in statements of UPSERT_CHUNK records, and every record lands once."""
+    monkeypatch.setattr(ozonetel, "UPSERT_CHUNK", 3)
+    at = APRIL + dt.timedelta(days=2)
+    partitions.ensure(db, 1, at=at)
+    items = []
+    for n in range(7):
+        record = call_push(ucid=f"chunk-{n}", start="2026-04-02 10:00:00")
+        items.append((RawRef(raw(db, at, record), at), [record]))
+    with db.transaction():
+        outcomes = ozonetel.land_many(db, items, settings)
+    assert [(o.status, o.landed) for o in outcomes] == [("landed", 1)] * 7
+    rows = db.execute("SELECT monitor_ucid, seen_count FROM ozonetel_call WHERE monitor_ucid LIKE 'chunk-%' ORDER BY 1")
+    assert rows.fetchall() == [(f"chunk-{n}", 1) for n in range(7)]

@@ -14,7 +14,10 @@ from receiver.landing.masking import mask_records
 from receiver.landing.payloads import BodyError, decode
 from receiver.vendors.registry import PUSHES
 
-BATCH = 200
+# Raw rows per landing transaction. Each batch pays fixed costs (the pending scan, five statements,
+# the commit) whatever its size: one lander over 10,000 fresh callbacks used 190 us of CPU per row
+# (Python and PostgreSQL) at 200, 155 us at 1,000, and no less at 2,000.
+BATCH = 1000
 log = logging.getLogger("callrecon.landing")
 
 

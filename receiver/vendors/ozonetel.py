@@ -273,6 +273,9 @@ FROM input i LEFT JOIN home h ON h.call_key = i.call_key
 )
 
 
+UPSERT_CHUNK = 2000  # records per UPSERT_CALLS statement (its JSON document is about 1 KB a record)
+
+
 def rounds(rows: list[dict]) -> list[list[dict]]:
     """Rows split so that no call_key appears twice in one round; a key's rows stay in order."""
     out: list[list[dict]] = []
@@ -295,8 +298,11 @@ def land_many(conn, items: list, settings) -> list[Outcome]:
     prepared = [prepare(raw, records, settings) for raw, records in items]
     rows = [row for _, params, _ in prepared for row in params]
     for batch in rounds(rows):
-        keys = [row["call_key"] for row in batch]
-        conn.execute(UPSERT_CALLS, {"rows": json.dumps(batch, default=str), "keys": keys})
+        # A lander batch of 20-record posts holds 20,000 records: one statement each UPSERT_CHUNK.
+        for start in range(0, len(batch), UPSERT_CHUNK):
+            chunk = batch[start : start + UPSERT_CHUNK]
+            keys = [row["call_key"] for row in chunk]
+            conn.execute(UPSERT_CALLS, {"rows": json.dumps(chunk, default=str), "keys": keys})
     ozonetel_ledger.match_many(
         conn, [(raw, params, notices) for (raw, _), (_, params, notices) in zip(items, prepared, strict=True)]
     )
