@@ -214,3 +214,44 @@ def test_masking_the_lower_cased_body_masks_what_the_case_blind_pattern_masks(pi
     raw = body.encode("utf-8")
     expected = CASE_BLIND_KEY_VALUE.sub(rb"\g<1>***", raw)
     assert masking.mask_body(raw, ()) == expected
+
+
+field_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "null", " 12 ", "00:01:38", "98", "2026-11-23 10:15:02", "2026-02-30 10:00:00", "x" * 9000]),
+    st.text(max_size=30),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def schema_load(field_map, mapped: dict, origin: dict) -> dict:
+    """What FieldMap.load returned when it ran marshmallow's Schema.load (before it called the fields itself)."""
+    from marshmallow import ValidationError
+
+    try:
+        loaded = field_map.schema.load(mapped)
+    except ValidationError as exc:
+        raise RecordError({origin.get(k, k): v for k, v in exc.messages.items()}) from None
+    return {column: loaded.get(column) for column in field_map.columns}
+
+
+@pytest.mark.parametrize("field_map", [ozonetel.FIELD_MAP, huawei.FIELD_MAP, leadsquared.TASK_FIELDS], ids=str)
+@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_field_map_load_gives_what_the_marshmallow_schema_gives(field_map, data):
+    """Values and error messages, for any mix of vendor values in any of the map's columns."""
+    columns = data.draw(st.lists(st.sampled_from(field_map.columns), unique=True, max_size=8))
+    mapped = {column: data.draw(field_values) for column in columns}
+    origin = {column: f"Vendor{column}" for column in columns}
+    try:
+        expected = schema_load(field_map, mapped, origin)
+    except RecordError as exc:
+        with pytest.raises(RecordError) as raised:
+            field_map.load(mapped, origin)
+        assert raised.value.detail == exc.detail
+    else:
+        assert field_map.load(mapped, origin) == expected
