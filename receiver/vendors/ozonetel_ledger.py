@@ -10,6 +10,8 @@ as received with no records, `error` as failed.
 
 from __future__ import annotations
 
+import json
+
 from receiver.landing.masking import normalise_key
 
 # One statement credits a callback's records to their windows: by any try's uniqueId (a late push
@@ -50,8 +52,8 @@ WHERE id IN (SELECT request_id FROM ozonetel_request_try WHERE unique_id = %(uni
 # MATCH for many callbacks at once: each element carries its raw row and time.
 MATCH_MANY = """
 WITH x AS (
-    SELECT * FROM unnest(%(raw_ids)s::bigint[], %(seen)s::timestamptz[], %(ids)s::text[], %(campaigns)s::text[],
-                         %(times)s::timestamptz[]) AS x(raw_id, seen_at, unique_id, campaign, t)
+    SELECT * FROM jsonb_to_recordset(%(sightings)s::jsonb)
+                  AS x(raw_id bigint, seen_at timestamptz, unique_id text, campaign text, t timestamptz)
 ), matched AS (
     SELECT x.raw_id, x.seen_at, t.request_id AS id
     FROM x
@@ -117,22 +119,20 @@ def match(conn, raw_id: int, rows: list[dict], notices: list[dict], now) -> None
 
 def match_many(conn, callbacks: list) -> None:
     """match() for many callbacks [(RawRef, landed rows, notices)] in one statement (plus one per notice)."""
-    raw_ids, seen, ids, campaigns, times = [], [], [], [], []
+    sightings = []
     for raw, rows, _ in callbacks:
+        seen = raw.received_at.isoformat()
         for r in rows:
             if r.get("request_unique_id"):
                 unique_id, campaign, at = r["request_unique_id"], None, None
             elif r.get("campaign_name") and r.get("start_time"):
-                unique_id, campaign, at = None, r["campaign_name"], r["start_time"]
+                unique_id, campaign, at = None, r["campaign_name"], r["start_time"].isoformat()
             else:
                 continue
-            raw_ids.append(raw.id)
-            seen.append(raw.received_at)
-            ids.append(unique_id)
-            campaigns.append(campaign)
-            times.append(at)
-    if raw_ids:
-        conn.execute(MATCH_MANY, {"raw_ids": raw_ids, "seen": seen, "ids": ids, "campaigns": campaigns, "times": times})
+            sightings.append({"raw_id": raw.id, "seen_at": seen, "unique_id": unique_id, "campaign": campaign, "t": at})
+    if sightings:
+        # One JSON document, not five arrays: psycopg dumps list elements in Python (see inbox.RECORD_OUTCOMES).
+        conn.execute(MATCH_MANY, {"sightings": json.dumps(sightings)})
     for raw, _, notices in callbacks:
         for notice in notices:
             unique_id, status, message = notice_fields(notice)
