@@ -50,7 +50,7 @@ def replay(settings, all_, source, ids, limit):
     "--interval",
     type=float,
     default=0.1,
-    help="seconds to wait when nothing is pending, and between looks at the arrival rate during a burst",
+    help="seconds to wait when nothing is pending (while a burst lasts it looks every 0.05 s, or this if shorter)",
 )
 @option(
     "--yield-above",
