@@ -12,7 +12,7 @@ import time
 import psycopg
 
 from receiver.landing.replay import BATCH as REPLAY_BATCH
-from receiver.landing.replay import replay
+from receiver.landing.replay import BatchSizer, replay
 from reconciler.bursts import BurstWatch
 from reconciler.runner import install_stop_signals
 
@@ -52,6 +52,7 @@ def land(
         watch_parent(parent_pid, stop)
     watch = BurstWatch(yield_above, max_lag) if follow and yield_above > 0 else None
     waiting = False
+    sizer = BatchSizer()  # fewer rows per batch when callbacks carry many records (lock-table space)
     while True:
         try:
             if watch is not None and watch.should_wait(conn):
@@ -68,7 +69,7 @@ def land(
             waiting = False
             started = time.monotonic()
             # Following, a pass is one batch, so the burst watch is asked again between batches.
-            report = replay(conn, settings, pending_only=True, limit=REPLAY_BATCH if follow else None)
+            report = replay(conn, settings, pending_only=True, limit=REPLAY_BATCH if follow else None, sizer=sizer)
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
             # Two landers whose batches share calls can deadlock on them (docs/scaling.md); PostgreSQL
             # rolls one batch back. The database is fine and nothing was lost: land again at once.
@@ -76,6 +77,17 @@ def land(
                 "landing batch rolled back by PostgreSQL (%s with another writer); landing it again",
                 type(exc).__name__,
                 extra={"fields": {"error": type(exc).__name__}},
+            )
+            continue
+        except psycopg.errors.OutOfMemory as exc:
+            # "out of shared memory": the batch's call locks did not fit PostgreSQL's lock table beside
+            # the other sessions' locks. The batch is rolled back; land in smaller ones from now on.
+            sizer.shrink()
+            log.warning(
+                "PostgreSQL ran out of lock space landing a batch; landing at most %d records per batch now "
+                "(raise max_locks_per_transaction if this repeats)",
+                sizer.records_cap,
+                extra={"fields": {"error": type(exc).__name__, "records_per_batch": sizer.records_cap}},
             )
             continue
         except psycopg.OperationalError as exc:

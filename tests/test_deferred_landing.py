@@ -444,3 +444,63 @@ def test_a_batch_rolled_back_by_a_deadlock_is_landed_again_at_once_and_said_so(d
     assert "rolled back by PostgreSQL (DeadlockDetected" in err and "database unavailable" not in err
     assert len(calls) == 2 and calls[0] is calls[1]  # the same connection: no reconnect, no back-off
     assert db.execute("SELECT count(*) FROM raw_inbox WHERE status = 'landed'").fetchone()[0] == 5
+
+
+def test_many_record_callbacks_land_within_the_lock_table(deferred_env, db, monkeypatch, capsys):
+    """Landing locks every call until commit, and PostgreSQL's lock table (max_locks_per_transaction x
+    max_connections: 6,400 here) is shared by all sessions. 1,000 rows of 20-record posts in one batch
+    (20,000 locks) ran it out of shared memory and the lander landed nothing; batches now stop at
+    RECORDS_PER_BATCH records whatever the rows."""
+    callbacks = 1000
+    rows = []
+    for n in range(callbacks):
+        records = [
+            {"monitorUCID": f"lock-{n}-{r}", "CampaignName": "Renewals", "Status": "Answered"} for r in range(20)
+        ]
+        rows.append(
+            dict(
+                source="ozonetel",
+                client_addr="127.0.0.1",
+                content_type="application/json",
+                headers={},
+                body=json.dumps(records).encode(),
+                received_bytes=0,
+            )
+        )
+    with db.transaction():
+        inbox.store_many(db, rows)
+    assert land(deferred_env, monkeypatch, capsys)["landed_callbacks"] == callbacks
+    counts = db.execute(
+        "SELECT (SELECT count(*) FROM raw_inbox WHERE status = 'landed'), "
+        "(SELECT count(*) FROM ozonetel_call WHERE monitor_ucid LIKE 'lock-%')"
+    ).fetchone()
+    assert counts == (callbacks, callbacks * 20)
+
+
+def test_a_batch_is_cut_at_its_records_cap_and_the_rest_lands_next(deferred_env, db, monkeypatch):
+    from receiver.landing import replay as replay_module
+
+    seen = []
+    real = replay_module.land_batch
+    monkeypatch.setattr(replay_module, "land_batch", lambda conn, work, s: seen.append(work) or real(conn, work, s))
+    body = json.dumps([{"monitorUCID": f"cap-{r}", "CampaignName": "Renewals"} for r in range(3)])
+    rows = [
+        dict(
+            source="ozonetel",
+            client_addr=None,
+            content_type="application/json",
+            headers={},
+            body=body.replace("cap-", f"cap-{n}-").encode(),
+            received_bytes=0,
+        )
+        for n in range(6)
+    ]
+    with db.transaction():
+        inbox.store_many(db, rows)
+    settings = Settings.from_env(deferred_env)
+    sizer = replay_module.BatchSizer(records_cap=7)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        report = replay_module.replay(conn, settings, pending_only=True, sizer=sizer)
+    assert report.total == 6
+    assert [len(work) for work in seen] == [2, 2, 2]  # 3 + 3 records fit 7, a third callback would not
+    assert db.execute("SELECT count(*) FROM ozonetel_call WHERE monitor_ucid LIKE 'cap-%'").fetchone()[0] == 18

@@ -18,6 +18,11 @@ from receiver.vendors.registry import PUSHES
 # the commit) whatever its size: one lander over 10,000 fresh callbacks used 190 us of CPU per row
 # (Python and PostgreSQL) at 200, 155 us at 1,000, and no less at 2,000.
 BATCH = 1000
+# Records per landing transaction, whatever the rows: landing locks each call (an advisory lock per
+# call key, until commit), and PostgreSQL's lock table holds max_locks_per_transaction x
+# max_connections locks (6,400 by default) for every session together. 1,000 rows of 20-record
+# posts were 20,000 locks: "out of shared memory", and nothing landed.
+RECORDS_PER_BATCH = 2000
 log = logging.getLogger("callrecon.landing")
 
 
@@ -50,6 +55,35 @@ def land_batch(conn, work: list, settings) -> list:
 
 
 @dataclass
+class BatchSizer:
+    """How many raw rows to fetch next: BATCH, fewer when callbacks carry many records each.
+
+    Learns records per row from the batches landed so far; a lander keeps one across its passes.
+    A batch that still holds too many records is cut (its tail stays pending for the next one).
+    """
+
+    records_cap: int = RECORDS_PER_BATCH
+    rows: int = 0
+    records: int = 0
+
+    def next_rows(self, most: int) -> int:
+        if self.records <= self.rows:
+            return most
+        return max(1, min(most, self.records_cap * self.rows // self.records))
+
+    def landed(self, rows: int, records: int) -> None:
+        # A recent window: halve the history once it is large, so a change of post shape shows soon.
+        if self.rows > 50 * BATCH:
+            self.rows, self.records = self.rows // 2, self.records // 2
+        self.rows += rows
+        self.records += records
+
+    def shrink(self) -> None:
+        """After PostgreSQL ran out of lock space: half the records per batch from now on."""
+        self.records_cap = max(1, self.records_cap // 2)
+
+
+@dataclass
 class ReplayReport:
     """Counts of raw rows by their status after the replay."""
 
@@ -62,15 +96,19 @@ class ReplayReport:
         return sum(self.by_status.values())
 
 
-def replay(conn, settings, *, include_all=False, source=None, ids=None, limit=None, pending_only=False) -> ReplayReport:
+def replay(
+    conn, settings, *, include_all=False, source=None, ids=None, limit=None, pending_only=False, sizer=None
+) -> ReplayReport:
     """Re-parse quarantined (or, with include_all, every) raw row; one transaction per batch.
 
     pending_only lands rows a deferred-landing receiver stored and nothing has parsed yet.
+    sizer: a BatchSizer kept across calls (the lander's); a fresh one otherwise.
     """
     report = ReplayReport()
+    sizer = sizer or BatchSizer()
     after_id = 0
     while limit is None or report.total < limit:
-        batch = BATCH if limit is None else min(BATCH, limit - report.total)
+        batch = sizer.next_rows(BATCH if limit is None else min(BATCH, limit - report.total))
         with conn.transaction():
             rows = inbox.rows_for_replay(
                 conn,
@@ -81,19 +119,26 @@ def replay(conn, settings, *, include_all=False, source=None, ids=None, limit=No
                 batch=batch,
                 pending_only=pending_only,
             )
-            work = []
+            work, records_in_batch, cut = [], 0, False
             for raw_id, received_at, row_source, content_type, body, apikey_check in rows:
-                after_id = raw_id
                 if row_source not in PUSHES:
+                    after_id = raw_id
                     report.skipped_sources[row_source] += 1
                     continue
                 try:
                     records = mask_records(decode(bytes(body), content_type))
                 except BodyError as exc:
                     records = exc
+                count = len(records) if isinstance(records, list) else 1
+                if work and records_in_batch + count > sizer.records_cap:
+                    cut = True  # this row and the rest stay pending: the next batch starts here
+                    break
+                after_id = raw_id
+                records_in_batch += count
                 work.append((row_source, RawRef(raw_id, received_at, apikey_check), records))
-            for outcome in land_batch(conn, work, settings):
+            for outcome in land_batch(conn, work, settings) if work else ():
                 report.by_status[outcome.status] += 1
-        if len(rows) < batch:
+        sizer.landed(len(work), records_in_batch)
+        if len(rows) < batch and not cut:
             break
     return report
