@@ -3,9 +3,10 @@
 The route is plain WSGI in front of Flask (`CallbackRoute`, installed by create_app), not a Flask
 view. Vendors push every call outcome here, a campaign's end-of-day burst at once, and Flask's
 per-request machinery (contexts, routing, sessions, response objects) cost about as much CPU as
-storing the callback: bench/ingest measured c at 1.1-1.5x the callbacks per second without it, on
-the same gunicorn workers. Flask still serves every other path, and a /callbacks/ path of another
-shape falls through to its JSON 404. Replies and log lines are the same as the view's were.
+storing the callback: on the same gunicorn workers, three paired runs answered 1.1-1.5x the
+callbacks per second without it (bench/ingest: from 0.84-0.87 of its durable baseline b to
+0.84-1.05). Flask still serves every other path, and a /callbacks/ path of another shape falls
+through to its JSON 404. Replies and log lines are the same as the view's were.
 """
 
 from __future__ import annotations
