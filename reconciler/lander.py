@@ -68,7 +68,8 @@ def land(
                 continue
             waiting = False
             started = time.monotonic()
-            # Following, a pass is one batch, so the burst watch is asked again between batches.
+            # Following, a pass lands at most REPLAY_BATCH rows (one or more batches): the burst watch
+            # is asked again soon.
             report = replay(conn, settings, pending_only=True, limit=REPLAY_BATCH if follow else None, sizer=sizer)
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
             # Two landers whose batches share calls can deadlock on them (docs/scaling.md); PostgreSQL
