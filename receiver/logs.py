@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import sys
 
+from receiver import json_text
 from receiver.landing.masking import mask_text
 
 
@@ -28,7 +28,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return mask_text(json.dumps(entry, default=str), self.secrets)
+        return mask_text(json_text.log_line(entry), self.secrets)
 
 
 class StderrHandler(logging.StreamHandler):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 
 import psycopg
 from psycopg.types.json import Jsonb
+
+from receiver import json_text
 
 INSERT_RAW = """
 INSERT INTO raw_inbox (source, client_addr, content_type, headers, body, body_sha256, body_bytes, apikey_check)
@@ -109,11 +110,11 @@ def store_many(conn, rows: list[dict]) -> list[tuple[int, object]]:
             row["source"],
             row["client_addr"],
             row["content_type"],
-            json.dumps(row["headers"]),
+            json_text.dumps(row["headers"]),
             body,
             hashlib.sha256(body).hexdigest(),
             row["received_bytes"],
-            json.dumps(row["apikey_check"]) if row.get("apikey_check") is not None else None,
+            json_text.dumps(row["apikey_check"]) if row.get("apikey_check") is not None else None,
         )
     with psycopg.RawCursor(conn) as cur:
         return sorted(cur.execute(insert_raw_many(len(rows)), args).fetchall())
@@ -164,7 +165,7 @@ def record_outcomes(conn, outcomes: list) -> None:
         }
         for raw, outcome in outcomes
     ]
-    conn.execute(RECORD_OUTCOMES, {"outcomes": json.dumps(rows)})
+    conn.execute(RECORD_OUTCOMES, {"outcomes": json_text.dumps(rows)})
 
 
 def rows_for_replay(conn, *, after_id: int, include_all: bool, source, ids, batch: int, pending_only=False):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -10,6 +9,7 @@ import psycopg
 from marshmallow import ValidationError
 from psycopg import sql
 
+from receiver import json_text
 from receiver.landing.fields import BaseSchema
 from receiver.landing.masking import MASK, is_secret_field, normalise_key
 
@@ -77,7 +77,7 @@ class FieldMap:
 def storable_json(value):
     """`value` if Postgres jsonb can hold it (no NaN/Infinity, no NUL characters)."""
     try:
-        text = json.dumps(value, allow_nan=False)
+        text = json_text.strict_dumps(value)
     except ValueError:
         raise RecordError({"_extra": ["contains NaN or Infinity, which JSON does not allow"]}) from None
     if "\\u0000" in text:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from receiver import json_text
 from receiver.landing.fields import Seconds, Text, VendorTime, to_utc
 from receiver.landing.land import Outcome, RawRef
 from receiver.landing.mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
@@ -305,7 +305,7 @@ def land_many(conn, items: list, settings) -> list[Outcome]:
             # Only the values a record has: jsonb_populate_record reads an absent key as NULL, and
             # most of the 35 columns are empty in any one push (less JSON to write and to parse).
             values = [{k: v for k, v in row.items() if v is not None} for row in chunk]
-            conn.execute(UPSERT_CALLS, {"rows": json.dumps(values, default=str), "keys": keys})
+            conn.execute(UPSERT_CALLS, {"rows": json_text.dumps(values), "keys": keys})
     ozonetel_ledger.match_many(
         conn, [(raw, params, notices) for (raw, _), (_, params, notices) in zip(items, prepared, strict=True)]
     )

@@ -10,8 +10,7 @@ as received with no records, `error` as failed.
 
 from __future__ import annotations
 
-import json
-
+from receiver import json_text
 from receiver.landing.masking import normalise_key
 
 # One statement credits a callback's records to their windows: by any try's uniqueId (a late push
@@ -132,7 +131,7 @@ def match_many(conn, callbacks: list) -> None:
             sightings.append({"raw_id": raw.id, "seen_at": seen, "unique_id": unique_id, "campaign": campaign, "t": at})
     if sightings:
         # One JSON document, not five arrays: psycopg dumps list elements in Python (see inbox.RECORD_OUTCOMES).
-        conn.execute(MATCH_MANY, {"sightings": json.dumps(sightings)})
+        conn.execute(MATCH_MANY, {"sightings": json_text.dumps(sightings)})
     for raw, _, notices in callbacks:
         for notice in notices:
             unique_id, status, message = notice_fields(notice)

@@ -12,7 +12,6 @@ through to its JSON 404. Replies and log lines are the same as the view's were.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 from http import HTTPStatus
@@ -20,6 +19,7 @@ from http import HTTPStatus
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
+from receiver import json_text
 from receiver.landing import inbox
 from receiver.landing.groupcommit import UNAVAILABLE
 from receiver.landing.land import RawRef, land
@@ -221,7 +221,7 @@ def _finish(environ, source, outcome, started, status_code, body, raw_id=None, r
 
 def _respond(start_response, status: int, body: dict, headers: list) -> list[bytes]:
     """Send a JSON reply; compact, as Flask's JSON provider writes it."""
-    data = (json.dumps(body, separators=(",", ":")) + "\n").encode()
+    data = (json_text.dumps(body) + "\n").encode()
     start_response(
         f"{status} {HTTPStatus(status).phrase}",
         [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *headers],
