@@ -38,6 +38,7 @@ class FieldMap:
         self.fields = {column: spec[0] for column, spec in fields.items()}
         self.schema = BaseSchema.from_dict(self.fields, name=name)()
         self._bound = self.schema.fields  # the schema's own (bound) field objects, by column
+        self._direct = {column: _direct(field) for column, field in self._bound.items()}
 
     def split(self, record: dict) -> tuple[dict, dict, dict]:
         """(mapped by column, unmapped fields with secrets masked, column -> vendor name)."""
@@ -65,13 +66,29 @@ class FieldMap:
         errors = None
         for column, value in mapped.items():
             try:
-                loaded[column] = self._bound[column].deserialize(value, column, mapped)
+                direct = self._direct[column]
+                if direct is None:
+                    loaded[column] = self._bound[column].deserialize(value, column, mapped)
+                elif value is not None:
+                    loaded[column] = direct(value, column, mapped)
             except ValidationError as exc:
                 errors = errors or {}
                 errors[origin.get(column, column)] = exc.messages
         if errors:
             raise RecordError(errors)
         return loaded
+
+
+def _direct(field):
+    """The field's `_deserialize` when `deserialize` would add nothing around it, else None.
+
+    `deserialize` checks for a missing or null value, then runs pre-load hooks, `_deserialize`,
+    validators and post-load hooks. A mapped value is never missing; for a field that allows
+    null and has no hooks or validators the rest is `_deserialize` itself, which marshmallow
+    documents as what a field type implements. The lander spent 7 us per record in the wrapper.
+    """
+    plain = field.allow_none and not (field.validators or field.pre_load or field.post_load)
+    return field._deserialize if plain else None
 
 
 def storable_json(value):
