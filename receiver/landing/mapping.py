@@ -22,6 +22,9 @@ class RecordError(ValueError):
         self.detail = detail
 
 
+MAX_ROUTES = 4096
+
+
 class FieldMap:
     """Maps a vendor record onto columns by name, ignoring case and underscores.
 
@@ -39,19 +42,31 @@ class FieldMap:
         self.schema = BaseSchema.from_dict(self.fields, name=name)()
         self._bound = self.schema.fields  # the schema's own (bound) field objects, by column
         self._direct = {column: _direct(field) for column, field in self._bound.items()}
+        self._routes: dict = {}
 
     def split(self, record: dict) -> tuple[dict, dict, dict]:
         """(mapped by column, unmapped fields with secrets masked, column -> vendor name)."""
         mapped, extra, origin = {}, {}, {}
+        routes = self._routes
         for key, value in record.items():
-            column = self.aliases.get(normalise_key(str(key)))
-            if is_secret_field(str(key)):
+            route = routes.get(key)
+            if route is None:
+                route = self._route(key)
+            column, secret = route
+            if secret:
                 extra[key] = MASK
             elif column and column not in mapped:
                 mapped[column], origin[column] = value, str(key)
             else:
                 extra[key] = value
         return mapped, extra, origin
+
+    def _route(self, key) -> tuple[str | None, bool]:
+        """(column, is a secret field) for a vendor field name; remembered, as every push repeats them."""
+        route = (self.aliases.get(normalise_key(str(key))), is_secret_field(str(key)))
+        if len(self._routes) < MAX_ROUTES:  # bounded: a hostile sender could invent names forever
+            self._routes[key] = route
+        return route
 
     def load(self, mapped: dict, origin: dict) -> dict:
         """Validated values for every column (None where absent); errors use the vendor's names.

@@ -96,7 +96,7 @@ def mask_records(records: list) -> list:
 
     def clean(item):
         if isinstance(item, dict):
-            return {k: (MASK if is_secret_field(str(k)) else clean(v)) for k, v in item.items()}
+            return {k: (MASK if _secret_name(k) else clean(v)) for k, v in item.items()}
         if isinstance(item, list):
             return [clean(v) for v in item]
         return item
