@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,38 @@ def test_procfile_web_command_serves_callbacks_into_postgres(served, db):
     assert all(line["request_ms"] >= 0 and line["bytes_sent"] > 0 for line in callbacks)
     assert not [line for line in log.splitlines() if '"POST /callbacks/' in line]
     assert '"GET /readyz' in log  # other requests keep gunicorn's access line
+
+
+def post_chunked(base: str, path: str, chunks: list[bytes]) -> tuple[int, dict]:
+    """POST with Transfer-Encoding: chunked (no Content-Length), as some HTTP clients send a body."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("POST", path, body=iter(chunks), headers={"Content-Type": "application/json"}, encode_chunked=True)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+def test_bodies_with_a_length_and_chunked_ones_are_stored_as_sent_and_held_to_the_limit(env, tmp_path, db):
+    """The callback route reads a body with a Content-Length itself and leaves any other to werkzeug:
+    both are stored byte for byte, and both get 413 past MAX_BODY_BYTES."""
+    body = fixture_bytes("ozonetel", "call_details__single.json")
+    with serving({**env, "MAX_BODY_BYTES": "4096"}, tmp_path) as (base, _):
+        path = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
+        status, reply = http("POST", base + path, body)
+        assert status == 200 and reply["landed"] == 1
+        status, chunked = post_chunked(base, path, [body[:100], body[100:]])
+        assert status == 200 and chunked["stored"] is True
+        for raw_id in (reply["raw_id"], chunked["raw_id"]):
+            stored = db.execute("SELECT body_bytes, body FROM raw_inbox WHERE id = %s", (raw_id,)).fetchone()
+            assert stored[0] == len(body) and b"call" in bytes(stored[1]).lower()
+        status, too_big = http("POST", base + path, b"[" + b" " * 5000 + b"]")
+        assert status == 413 and "MAX_BODY_BYTES=4096" in too_big["message"]
+        status, too_big = post_chunked(base, path, [b"[", b" " * 5000, b"]"])
+        assert status == 413 and "MAX_BODY_BYTES=4096" in too_big["message"]
+    assert db.execute("SELECT count(*) FROM raw_inbox").fetchone() == (2,)
 
 
 def test_procfile_release_step_is_the_migration_command():

@@ -16,8 +16,8 @@ import logging
 import time
 from http import HTTPStatus
 
-from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.wrappers import Request
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from receiver import json_text
 from receiver.landing import inbox
@@ -40,6 +40,40 @@ def token_ok(valid: tuple[str, ...], given: str) -> bool:
     for token in valid:
         ok |= hmac.compare_digest(token.encode(), given.encode())
     return ok
+
+
+def read_body(environ, limit: int) -> bytes:
+    """The request body; RequestEntityTooLarge past `limit` bytes, however the body is sent.
+
+    A vendor's push states its length: that many bytes are read from the server's stream at once,
+    without werkzeug's Request and its wrapped stream (14 us of a callback's CPU, profiled). A
+    chunked body (no length) is read to its end, which the server marks (`wsgi.input_terminated`,
+    as gunicorn does), one byte past the limit at most: werkzeug's own reader cut such a body at
+    the limit and handed back the truncated part, which was stored and quarantined with a 202.
+    Without a length or a server that ends the stream there is no body (werkzeug's rule).
+    """
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    if length and length.isdecimal() and "HTTP_TRANSFER_ENCODING" not in environ:
+        size = int(length)
+        if size > limit:
+            raise RequestEntityTooLarge()
+        body = stream.read(size) if size else b""
+        if len(body) < size:
+            raise ClientDisconnected()  # what werkzeug raises when the client sends less than it said
+        return body
+    if "wsgi.input_terminated" not in environ:
+        return b""
+    parts, size = [], 0
+    while size <= limit:
+        part = stream.read(limit + 1 - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > limit:
+        raise RequestEntityTooLarge()
+    return b"".join(parts)
 
 
 def _segment(text: str) -> str:
@@ -106,12 +140,12 @@ class CallbackRoute:
             )
             return _finish(environ, source, "unauthorized", started, 401, {"error": "unauthorized", "message": message})
 
-        request = Request(environ)
-        request.max_content_length = settings.max_body_bytes
         try:
-            received = request.get_data(cache=False)  # 413 past MAX_BODY_BYTES
+            received = read_body(environ, settings.max_body_bytes)  # 413 past MAX_BODY_BYTES
         except RequestEntityTooLarge:
-            return 413, errors.too_large(source, request.content_length, settings.max_body_bytes, environ), []
+            length = environ.get("CONTENT_LENGTH")
+            length = int(length) if length and length.isdecimal() else None
+            return 413, errors.too_large(source, length, settings.max_body_bytes, environ), []
         content_type = environ.get("CONTENT_TYPE")
         deferred = settings.landing_mode == "deferred"
         apikey_check = None
@@ -128,7 +162,7 @@ class CallbackRoute:
             source=source,
             client_addr=environ.get("REMOTE_ADDR"),
             content_type=content_type,
-            headers=safe_headers(request.headers.items(), secrets),
+            headers=safe_headers(EnvironHeaders(environ).items(), secrets),
             body=mask_body(received, secrets),
             received_bytes=len(received),
             apikey_check=apikey_check,
