@@ -97,14 +97,16 @@ def test_urls_prints_the_first_token(run):
 
 
 def test_replay_lands_quarantined_rows_after_a_parser_fix(client, db, run, monkeypatch):
+    from receiver.landing.mapping import FieldMap
     from receiver.vendors import ozonetel
 
     client.post(URL, json={"LegacyCallRef": "old-1", "CampaignName": "c"})
     client.post(URL, json={"monitorUCID": "fine-1"})
     assert db.execute("SELECT status FROM raw_inbox ORDER BY id").fetchall() == [("quarantined",), ("landed",)]
 
-    # The fix: a new alias line in ozonetel.FIELDS ("LegacyCallRef" is a monitorUCID).
-    monkeypatch.setitem(ozonetel.FIELD_MAP.aliases, "legacycallref", "monitor_ucid")
+    # The fix: a new alias in ozonetel.FIELDS ("LegacyCallRef" is a monitorUCID), as a release would load it.
+    fields = {**ozonetel.FIELDS, "monitor_ucid": (*ozonetel.FIELDS["monitor_ucid"], "LegacyCallRef")}
+    monkeypatch.setattr(ozonetel, "FIELD_MAP", FieldMap("OzonetelRecordSchema", fields))
     code, out, _ = run("replay")
     assert code == 0 and '"replayed": 1' in out and '"landed": 1' in out
     assert db.execute("SELECT status, parse_count, error FROM raw_inbox ORDER BY id").fetchall() == [

@@ -62,7 +62,10 @@ class FieldMap:
         return mapped, extra, origin
 
     def _route(self, key) -> tuple[str | None, bool]:
-        """(column, is a secret field) for a vendor field name; remembered, as every push repeats them."""
+        """(column, is a secret field) for a vendor field name; remembered, as every push repeats them.
+
+        A FieldMap's names are fixed when it is built: a new alias is a new FieldMap (a release).
+        """
         route = (self.aliases.get(normalise_key(str(key))), is_secret_field(str(key)))
         if len(self._routes) < MAX_ROUTES:  # bounded: a hostile sender could invent names forever
             self._routes[key] = route
