@@ -42,6 +42,14 @@ def token_ok(valid: tuple[str, ...], given: str) -> bool:
     return ok
 
 
+def stated_length(environ) -> int | None:
+    """The body's Content-Length, or None when it gives none (or a chunked body's)."""
+    length = environ.get("CONTENT_LENGTH")
+    if length and length.isdecimal() and "HTTP_TRANSFER_ENCODING" not in environ:
+        return int(length)
+    return None
+
+
 def read_body(environ, limit: int) -> bytes:
     """The request body; RequestEntityTooLarge past `limit` bytes, however the body is sent.
 
@@ -53,9 +61,8 @@ def read_body(environ, limit: int) -> bytes:
     Without a length or a server that ends the stream there is no body (werkzeug's rule).
     """
     stream = environ["wsgi.input"]
-    length = environ.get("CONTENT_LENGTH")
-    if length and length.isdecimal() and "HTTP_TRANSFER_ENCODING" not in environ:
-        size = int(length)
+    size = stated_length(environ)
+    if size is not None:
         if size > limit:
             raise RequestEntityTooLarge()
         body = stream.read(size) if size else b""
@@ -143,9 +150,7 @@ class CallbackRoute:
         try:
             received = read_body(environ, settings.max_body_bytes)  # 413 past MAX_BODY_BYTES
         except RequestEntityTooLarge:
-            length = environ.get("CONTENT_LENGTH")
-            length = int(length) if length and length.isdecimal() else None
-            return 413, errors.too_large(source, length, settings.max_body_bytes, environ), []
+            return 413, errors.too_large(source, stated_length(environ), settings.max_body_bytes, environ), []
         content_type = environ.get("CONTENT_TYPE")
         deferred = settings.landing_mode == "deferred"
         apikey_check = None
