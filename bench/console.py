@@ -23,7 +23,7 @@ from benchlib import DEFAULT_ADMIN_URL, fresh_database
 from queries import load
 
 from receiver import create_app
-from receiver.settings import Settings
+from receiver.config.settings import Settings
 
 LIMIT_MS = 300.0
 TOKEN = "bench-ops-token-4f1c9a7e2b"
@@ -134,8 +134,8 @@ def plans(url: str, s: dict) -> dict[str, list[str]]:
 
     from psycopg import sql
 
-    from receiver import work as work_items
-    from receiver.vendors.registry import PUSHES, work_tables
+    from receiver import ledgers as work_items
+    from receiver.registry import PUSHES, work_tables
     from receiver.web.console import completeness, events, journey, overview, push_chart
 
     now = dt.datetime.now(dt.timezone.utc)

@@ -48,9 +48,11 @@ sys.path.insert(0, str(ROOT))
 import console  # noqa: E402  (bench/console.py: every /ops page, timed)
 import queries  # noqa: E402  (bench/queries.py: the typed-row loader and the query list)
 
-from receiver import migrations  # noqa: E402
+from receiver.database import migrations  # noqa: E402
 from receiver.landing import partitions, retention, typed_retention  # noqa: E402
-from reconciler.sources import huawei, leadsquared, ozonetel  # noqa: E402
+from reconciler.sources.huawei import detail as huawei
+from reconciler.sources.leadsquared import polling as leadsquared
+from reconciler.sources.ozonetel import dial_status as ozonetel  # noqa: E402
 
 TOKEN = "scale-token-5b21e9"
 APIKEY = "KKscale-apikey-77c1"

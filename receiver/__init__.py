@@ -14,10 +14,10 @@ def create_app(settings=None):
     from flask import Flask
 
     from receiver import logs
-    from receiver.db import make_pool
+    from receiver.config.settings import Settings
+    from receiver.database.pool import make_pool
     from receiver.landing import inbox
     from receiver.landing.groupcommit import GroupCommit
-    from receiver.settings import Settings
     from receiver.web import callbacks, console, errors, openapi, ops
 
     settings = settings or Settings.from_env()

@@ -5,7 +5,7 @@ import shutil
 import sys
 import tempfile
 
-from receiver.settings import ConfigError, Settings
+from receiver.config.settings import ConfigError, Settings
 
 # Every setting is checked once here, in the master: a typo stops the server with one line naming
 # the variable, instead of a traceback from each worker and gunicorn's own "failed to boot" one.
@@ -26,8 +26,8 @@ else:
     _made_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="callrecon-metrics-")
 
 from receiver import logs  # noqa: E402  (after the metrics folder is set)
+from receiver.landing.supervisor import LanderSupervisor, lander_argv  # noqa: E402
 from receiver.web.access_log import RedactingLogger  # noqa: E402
-from receiver.web.lander_process import LanderSupervisor, lander_argv  # noqa: E402
 
 # LANDING_MODE=deferred (the default) with LANDER=with-web: the master runs and restarts the landers.
 _landers: list = []

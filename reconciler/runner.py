@@ -11,8 +11,9 @@ import time
 
 import psycopg
 
-from receiver.db import unreachable
+from receiver.database.pool import unreachable
 from receiver.landing import partitions
+from receiver.signals import install_stop_signals
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source
 from reconciler.sources import SOURCES
@@ -50,18 +51,6 @@ class Progress:
         """End the terminal status line."""
         if self.tty and self.last:
             self.stream.write("\n")
-
-
-def install_stop_signals(stop: threading.Event) -> dict:
-    """SIGTERM/SIGINT: finish the item in hand, then exit; returns the handlers it replaced."""
-
-    def handler(signum, frame):
-        log.info("stop requested", extra={"fields": {"signal": signal.Signals(signum).name}})
-        stop.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
 
 
 def selected_sources(name: str, settings):

@@ -13,9 +13,10 @@ from pytest_httpserver import HTTPServer
 from pytest_postgresql import factories
 
 from receiver import create_app
+from receiver.config.settings import Settings
+from receiver.database import logins as role_logins
+from receiver.database import roles
 from receiver.logs import JsonFormatter
-from receiver.settings import Settings
-from reconciler import role_logins, roles
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = ROOT / "sql"

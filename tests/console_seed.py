@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from conftest import FIXTURE_APIKEY, OZONETEL_TOKEN, SECRETS, fixture_bytes
 from receiver import create_app
-from receiver.settings import Settings
+from receiver.config.settings import Settings
 
 OPS_TOKEN = "ops-new-4c1d9e7a2b6f8e0d"
 OPS_OLD_TOKEN = "ops-old-7a2b6f8e0d4c1d9e"

@@ -9,10 +9,9 @@ import toy_vendor
 
 from conftest import ROLES, SECRETS
 from fakes import FakeClock
-from receiver import create_app
-from receiver.settings import Settings
-from receiver.vendors import registry
-from reconciler import roles
+from receiver import create_app, registry
+from receiver.config.settings import Settings
+from receiver.database import roles
 from reconciler.core.run import run_source
 from reconciler.sources import SOURCES
 

@@ -11,10 +11,10 @@ from psycopg.rows import dict_row
 from conftest import OZONETEL_TOKEN, ROOT, SECRETS, SQL_DIR, fixture_bytes
 from fakes import huawei_seed_response
 from receiver import create_app
+from receiver.config.settings import Settings
+from receiver.database import docs as schema_docs
 from receiver.landing.retention import prune
-from receiver.settings import Settings
-from receiver.vendors import huawei as huawei_landing
-from reconciler import schema_docs
+from receiver.vendors.huawei import records as huawei_landing
 
 HW_TOKEN = "hw-analyst-token-1"
 SECRETS.add(HW_TOKEN)

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 
 from conftest import OZONETEL_TOKEN, SECRETS
-from receiver.settings import ConfigError, Settings
+from receiver.config.settings import ConfigError, Settings
+from receiver.database.provision import ensure_database
 from reconciler import cli
-from reconciler.provision import ensure_database
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
 
@@ -98,7 +98,7 @@ def test_urls_prints_the_first_token(run):
 
 def test_replay_lands_quarantined_rows_after_a_parser_fix(client, db, run, monkeypatch):
     from receiver.landing.mapping import FieldMap
-    from receiver.vendors import ozonetel
+    from receiver.vendors.ozonetel import records as ozonetel
 
     client.post(URL, json={"LegacyCallRef": "old-1", "CampaignName": "c"})
     client.post(URL, json={"monitorUCID": "fine-1"})
@@ -293,7 +293,7 @@ def test_status_says_a_push_source_without_tokens_is_not_configured(run):
 
 def test_db_ensure_names_a_wrong_port_at_once_instead_of_starting_clusters(run, monkeypatch):
     """#16: a DATABASE_URL on a port no local cluster uses started every cluster and waited 30 s."""
-    from reconciler import provision
+    from receiver.database import provision
 
     started = []
     monkeypatch.setattr(provision, "_start_local_cluster", lambda port: started.append(port) or [])

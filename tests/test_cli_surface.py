@@ -33,7 +33,7 @@ def test_usage_errors_exit_2_with_the_usage_line_as_argparse_did(argv, capsys):
 
 
 def test_help_lists_sources_from_the_registries(capsys):
-    from receiver.vendors.registry import LANDERS
+    from receiver.registry import LANDERS
     from reconciler.sources import SOURCES
 
     with pytest.raises(SystemExit):

@@ -23,9 +23,9 @@ from console_seed import (
 
 from conftest import FIXTURE_APIKEY
 from receiver import create_app
-from receiver import work as items
-from receiver.settings import Settings
-from receiver.vendors.registry import work_tables
+from receiver import ledgers as items
+from receiver.config.settings import Settings
+from receiver.registry import work_tables
 from receiver.web.console import overview
 
 

@@ -13,10 +13,10 @@ from psycopg.rows import dict_row
 
 from conftest import OZONETEL_TOKEN, fixture_bytes
 from receiver import create_app
-from receiver.db import make_pool
+from receiver.config.settings import Settings
+from receiver.database.pool import make_pool
 from receiver.landing import inbox
 from receiver.landing.groupcommit import GroupCommit
-from receiver.settings import Settings
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
 
@@ -216,7 +216,7 @@ def test_group_commit_replaces_a_held_connection_that_died_while_idle(settings, 
 
 
 def test_lander_waits_during_a_burst_but_never_past_the_max_lag(db):
-    from reconciler.bursts import BurstWatch
+    from receiver.landing.bursts import BurstWatch
 
     now = [100.0]
     watch = BurstWatch(yield_above=50, max_lag_s=60, clock=lambda: now[0])
@@ -421,7 +421,7 @@ def test_the_lander_batch_lands_exactly_what_inline_landing_lands(client, db, de
 def test_a_batch_rolled_back_by_a_deadlock_is_landed_again_at_once_and_said_so(deferred_env, db, monkeypatch, capsys):
     """Two landers can deadlock on shared calls and PostgreSQL rolls one batch back: the lander says
     so (not "database unavailable"), keeps its connection and lands the batch again at once."""
-    from reconciler import lander
+    from receiver.landing import lander
 
     with psycopg.connect(deferred_env["DATABASE_URL"], autocommit=True) as conn:
         inbox.store_many(conn, [raw_item(n) for n in range(5)])

@@ -13,11 +13,13 @@ from hypothesis import strategies as st
 
 from conftest import OZONETEL_TOKEN, SECRETS
 from receiver import create_app
+from receiver.config.settings import Settings
 from receiver.landing import masking
 from receiver.landing.mapping import RecordError
 from receiver.landing.payloads import BodyError, decode
-from receiver.settings import Settings
-from receiver.vendors import huawei, leadsquared, ozonetel
+from receiver.vendors.huawei import records as huawei
+from receiver.vendors.leadsquared import status as leadsquared
+from receiver.vendors.ozonetel import records as ozonetel
 
 HW_TOKEN = "hw-fuzz-token-77"
 SECRETS.add(HW_TOKEN)

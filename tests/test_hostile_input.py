@@ -7,7 +7,7 @@ import pytest
 
 from conftest import FIXTURE_APIKEY, OZONETEL_TOKEN, fixture_bytes
 from receiver import create_app
-from receiver.settings import Settings
+from receiver.config.settings import Settings
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
 
@@ -151,7 +151,7 @@ def test_database_down_is_503_with_retry_after_and_no_2xx(env):
 
 
 def test_a_parser_bug_quarantines_instead_of_failing_the_callback(client, db, monkeypatch):
-    from receiver.vendors import ozonetel
+    from receiver.vendors.ozonetel import records as ozonetel
 
     def broken(record, zone):
         raise KeyError("bug")

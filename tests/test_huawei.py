@@ -15,13 +15,13 @@ from psycopg.rows import dict_row
 from conftest import SECRETS, fixture_bytes
 from fakes import FakeClock, FakeISales, huawei_seed_response
 from receiver import create_app
-from receiver.settings import ConfigError, Settings
-from receiver.vendors import huawei as landing
+from receiver.config.settings import ConfigError, Settings
+from receiver.vendors.huawei import records as landing
 from reconciler import cli
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source
-from reconciler.sources.huawei import CLAIM_CALL, HuaweiDetailSource
-from reconciler.sources.huawei_discovery import HuaweiDiscoverySource
+from reconciler.sources.huawei.detail import CLAIM_CALL, HuaweiDetailSource
+from reconciler.sources.huawei.discovery import HuaweiDiscoverySource
 
 AK, SK = "hw-ak-5e6f7a8b", "hw-sk-0c1d2e3f4a5b"
 TOKEN = "hw-token-9a8b7c6d"

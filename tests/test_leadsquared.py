@@ -13,12 +13,12 @@ from psycopg.rows import dict_row
 
 from conftest import SECRETS
 from fakes import FakeClock, FakeLeadSquared, lsq_error, seed_response, status_body
-from receiver.settings import ConfigError, Settings
-from receiver.vendors import leadsquared as landing
+from receiver.config.settings import ConfigError, Settings
+from receiver.vendors.leadsquared import status as landing
 from reconciler import status as status_report
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source
-from reconciler.sources.leadsquared import CLAIM, LeadSquaredSource
+from reconciler.sources.leadsquared.polling import CLAIM, LeadSquaredSource
 
 API_KEY = "lsq-x-api-key-7d1e5c"
 SECRETS.add(API_KEY)

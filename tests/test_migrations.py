@@ -7,9 +7,9 @@ import shutil
 import psycopg
 
 from conftest import SQL_DIR
-from receiver import migrations
+from receiver.database import migrations
 from receiver.landing import inbox
-from receiver.vendors import ozonetel
+from receiver.vendors.ozonetel import records as ozonetel
 
 
 def columns(db, table):
@@ -102,7 +102,7 @@ def test_all_timestamps_are_timestamptz(db):
 
 def test_a_comment_only_edit_of_an_applied_migration_is_not_flagged(db):
     """0002's citation moved into the repository (#16): installs that applied the old file see no change."""
-    from receiver import migrations
+    from receiver.database import migrations
 
     [old] = migrations.COMMENT_ONLY_EDITS["0002"]
     db.execute("UPDATE schema_migrations SET checksum = %s WHERE version = '0002'", (old,))

@@ -6,7 +6,7 @@ import shutil
 
 from conftest import OZONETEL_TOKEN, SQL_DIR
 from receiver import create_app
-from receiver.settings import Settings
+from receiver.config.settings import Settings
 from receiver.web.access_log import RedactingLogger
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"

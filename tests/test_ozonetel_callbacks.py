@@ -239,8 +239,8 @@ def _metric(client, result):
 def test_a_record_with_a_wrong_apikey_is_quarantined_and_never_lands(env, db, mode):
     """Push authenticity (#14): compared before masking; a wrong key is kept for review, never landed."""
     from receiver import create_app
+    from receiver.config.settings import Settings
     from receiver.landing.replay import replay
-    from receiver.settings import Settings
 
     settings = Settings.from_env({**env, "LANDING_MODE": mode})
     app = create_app(settings)
@@ -270,7 +270,7 @@ def test_a_record_with_a_wrong_apikey_is_quarantined_and_never_lands(env, db, mo
 
 def test_the_matching_apikey_lands_and_the_check_can_be_turned_off(env, db):
     from receiver import create_app
-    from receiver.settings import Settings
+    from receiver.config.settings import Settings
 
     body = dict(fixture_json("ozonetel", "call_details__single.json"), Apikey=CONFIGURED_API_KEY)
     app = create_app(Settings.from_env({**env, "OZONETEL_VERIFY_APIKEY": "false"}))

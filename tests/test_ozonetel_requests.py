@@ -15,11 +15,11 @@ from werkzeug.serving import make_server
 from conftest import OZONETEL_TOKEN, SECRETS
 from fakes import FakeClock, FakeOzonetel, ozonetel_seed_replies, pause
 from receiver import create_app
+from receiver.config.settings import Settings
 from receiver.landing.replay import replay
-from receiver.settings import Settings
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source
-from reconciler.sources.ozonetel import OzonetelSource
+from reconciler.sources.ozonetel.dial_status import OzonetelSource
 
 API_KEY = "KKozo-test-4f2a9c"
 USER = "acme_ops"

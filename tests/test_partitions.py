@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from conftest import SQL_DIR
-from receiver import migrations
+from receiver.database import migrations
 from receiver.landing import partitions, retention
 from receiver.landing.replay import replay
 

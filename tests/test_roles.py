@@ -12,8 +12,8 @@ from psycopg import sql
 
 from conftest import FIXTURES, LOGINS, OZONETEL_TOKEN, ROLES, SECRETS, SQL_DIR
 from fakes import FakeLeadSquared, seed_response
-from receiver import migrations
-from reconciler import cli, roles
+from receiver.database import migrations, roles
+from reconciler import cli
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
 DENIED = psycopg.errors.InsufficientPrivilege
@@ -66,9 +66,9 @@ def public_relations(db) -> set[str]:
 
 
 def test_every_table_and_view_is_in_the_access_list(db):
-    """A migration that adds a table fails here until reconciler/roles.py ACCESS says who may use it."""
+    """A migration that adds a table fails here until receiver/database/roles.py ACCESS says who may use it."""
     assert public_relations(db) == set(ACCESS_NAMES := roles.ACCESS), (
-        f"classify in reconciler/roles.py ACCESS: {sorted(public_relations(db) - set(ACCESS_NAMES))}; "
+        f"classify in receiver/database/roles.py ACCESS: {sorted(public_relations(db) - set(ACCESS_NAMES))}; "
         f"no longer exist: {sorted(set(ACCESS_NAMES) - public_relations(db))}"
     )
 
@@ -99,7 +99,7 @@ def test_owner_rights_functions_run_only_for_the_roles_listed(db):
         )
     }
     listed = {db.execute("SELECT %s::regprocedure::text", (f,)).fetchone()[0]: k for f, k in roles.EXECUTE.items()}
-    assert definers == set(listed), f"list in reconciler/roles.py EXECUTE: {sorted(definers - set(listed))}"
+    assert definers == set(listed), f"list in receiver/database/roles.py EXECUTE: {sorted(definers - set(listed))}"
     triggers = [r[0] for r in db.execute(roles.DEFINER_TRIGGERS)]
     assert triggers, "the rollups' trigger functions run with the owner's rights"
     listed.update({trigger: () for trigger in triggers})  # fired by PostgreSQL, executable by nobody
@@ -248,7 +248,7 @@ def test_migrations_run_as_the_owner_role(run, db, tmp_path):
     assert code == 0, err
     assert "applied 9999_new_table.sql" in out
     assert db.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'later_thing'").fetchone()[0] == ROLES.owner
-    assert "later_thing are in no role's list" in err  # until reconciler/roles.py ACCESS classifies it
+    assert "later_thing are in no role's list" in err  # until receiver/database/roles.py ACCESS classifies it
     assert not db.execute("SELECT has_table_privilege(%s, 'later_thing', 'SELECT')", (ROLES.analyst,)).fetchone()[0]
     business = db.execute(
         "SELECT setconfig FROM pg_db_role_setting WHERE setrole = 0 AND setdatabase = "

@@ -11,9 +11,10 @@ import pytest
 
 from conftest import OZONETEL_TOKEN, SECRETS, SQL_DIR, fixture_bytes
 from fakes import huawei_seed_response
-from receiver import create_app, migrations
-from receiver.settings import Settings
-from receiver.vendors import huawei as huawei_landing
+from receiver import create_app
+from receiver.config.settings import Settings
+from receiver.database import migrations
+from receiver.vendors.huawei import records as huawei_landing
 
 HW_TOKEN = "hw-rollup-token-7"
 SECRETS.add(HW_TOKEN)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from receiver.settings import ConfigError, RateLimit, Settings
+from receiver.config.settings import ConfigError, RateLimit, Settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

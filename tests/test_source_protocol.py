@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from receiver.settings import Settings
+from receiver.config.settings import Settings
 from reconciler.core.source import Source
 from reconciler.sources import SOURCES
 

@@ -14,11 +14,12 @@ import test_partitions
 from test_partitions import call_push, raw, where
 
 from conftest import SQL_DIR
-from receiver import migrations
+from receiver.config.settings import Settings
+from receiver.database import migrations
 from receiver.landing import partitions, typed_retention
 from receiver.landing.land import RawRef
-from receiver.settings import Settings
-from receiver.vendors import huawei, ozonetel
+from receiver.vendors.huawei import records as huawei
+from receiver.vendors.ozonetel import records as ozonetel
 
 UTC = dt.timezone.utc
 old_layout = test_partitions.old_layout  # a database built by earlier migrations (a fixture)

@@ -1,6 +1,6 @@
 """A toy vendor, added the way the README's "Adding a vendor" says: a push parser, one reconciler
 source, one migration (here: TOY_MIGRATION, run by the test), its tables' lines for ACCESS in
-reconciler/roles.py (here: TOY_ACCESS, merged in by the test) and one registry call. Nothing else in
+receiver/database/roles.py (here: TOY_ACCESS, merged in by the test) and one registry call. Nothing else in
 receiver/ or reconciler/ is edited for it."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import requests
 
-from receiver.env_values import Names, Text
+from receiver.config.reading import setting
+from receiver.config.settings import RateLimit
+from receiver.config.values import Names, Text
 from receiver.landing.land import Outcome
-from receiver.settings import RateLimit
-from receiver.settings_env import setting
-from receiver.vendors.registry import Push, Vendor
+from receiver.registry import Push, Vendor
 
 NAME = "toy"
 TOKEN = "toy-token-7c1e"
@@ -21,7 +21,7 @@ TOY_MIGRATION = """
 CREATE TABLE toy_call (call_id text PRIMARY KEY, outcome text NOT NULL, raw_id bigint);
 CREATE TABLE toy_item (call_id text PRIMARY KEY, done boolean NOT NULL DEFAULT false);
 """
-# (web, reconciler, analyst), as in reconciler/roles.py: pushes land calls, the reconciler works the items.
+# (web, reconciler, analyst), as in receiver/database/roles.py: pushes land calls, the reconciler works the items.
 TOY_ACCESS = {"toy_call": ("SIU", "SIU", "S"), "toy_item": ("", "SU", "S")}
 LAND = """
 INSERT INTO toy_call (call_id, outcome, raw_id) VALUES (%(call_id)s, %(outcome)s, %(raw_id)s)

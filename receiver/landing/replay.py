@@ -12,7 +12,7 @@ from receiver.landing import inbox
 from receiver.landing.land import RawRef, land, land_unguarded
 from receiver.landing.masking import mask_records
 from receiver.landing.payloads import BodyError, decode
-from receiver.vendors.registry import PUSHES
+from receiver.registry import PUSHES
 
 # Raw rows per landing transaction. Each batch pays fixed costs (the pending scan, five statements,
 # the commit) whatever its size: one lander over 10,000 fresh callbacks used 190 us of CPU per row

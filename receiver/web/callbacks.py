@@ -25,7 +25,7 @@ from receiver.landing.groupcommit import UNAVAILABLE
 from receiver.landing.land import RawRef, land
 from receiver.landing.masking import mask_body, mask_records, safe_headers, secret_values_in
 from receiver.landing.payloads import BodyError, decode
-from receiver.vendors.registry import LANDERS, PUSHES
+from receiver.registry import LANDERS, PUSHES
 from receiver.web import errors, metrics
 from receiver.web.callback_log import callback_line
 

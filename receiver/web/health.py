@@ -8,7 +8,7 @@ from prometheus_client.registry import CollectorRegistry
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from receiver.vendors.registry import VENDORS
+from receiver.registry import VENDORS
 
 SOURCE_HEALTH = """
 SELECT source, extract(epoch FROM silent_for) AS silent_for_s, silent, in_working_hours, quarantined

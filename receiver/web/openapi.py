@@ -14,7 +14,7 @@ from flask import Blueprint, jsonify
 from marshmallow import Schema
 
 from receiver.landing.fields import Seconds, Text, VendorTime, WholeNumber
-from receiver.vendors.registry import PUSHES
+from receiver.registry import PUSHES
 
 bp = Blueprint("openapi", __name__)
 

@@ -9,9 +9,9 @@ import psycopg
 from flask import Blueprint, Response, current_app, jsonify
 from psycopg_pool import PoolTimeout
 
-from receiver import migrations
+from receiver.database import migrations
 from receiver.landing import partitions
-from receiver.vendors.registry import PUSHES
+from receiver.registry import PUSHES
 from receiver.web import health, metrics, partition_metrics, work_metrics
 
 bp = Blueprint("ops", __name__)

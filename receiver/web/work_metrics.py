@@ -11,9 +11,9 @@ import datetime as dt
 
 from prometheus_client.core import GaugeMetricFamily
 
-from receiver import migrations
-from receiver import work as work_items
-from receiver.vendors.registry import work_tables
+from receiver import ledgers as work_items
+from receiver.database import migrations
+from receiver.registry import work_tables
 from receiver.web.metrics import exposition_of
 
 

@@ -11,11 +11,11 @@ import sys
 
 import click
 
-from receiver import migrations
-from receiver.settings import ConfigError
+from receiver.config.settings import ConfigError
+from receiver.database import migrations
+from receiver.database.provision import ProvisionError
 from reconciler.cli import db, inbox, items, work
 from reconciler.cli.base import WIDTH, Group
-from reconciler.provision import ProvisionError
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": WIDTH})

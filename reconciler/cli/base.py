@@ -12,8 +12,8 @@ import inspect
 import click
 import psycopg
 
-from receiver.db import unreachable
-from receiver.settings import ConfigError, Settings
+from receiver.config.settings import ConfigError, Settings
+from receiver.database.pool import unreachable
 
 HELP = "show this help message and exit"
 COLUMN = 20  # flags wider than this get a line of their own; help starts at column 24 at most, as in argparse

@@ -10,12 +10,13 @@ import click
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from receiver import migrations
+from receiver.config.settings import ConfigError
+from receiver.database import docs as schema_docs
+from receiver.database import logins as role_logins
+from receiver.database import migrations, roles
+from receiver.database.provision import ensure_database
 from receiver.landing import partitions
-from receiver.settings import ConfigError
-from reconciler import role_logins, roles, schema_docs
 from reconciler.cli.base import Group, argument, connect, option, with_settings
-from reconciler.provision import ensure_database
 
 
 @click.group(cls=Group, metavar="ACTION", short_help="database: ensure, upgrade, status")
@@ -57,11 +58,14 @@ def upgrade(settings):
     if out.adopted:
         print(f"{out.adopted} existing table(s), view(s) and function(s) now belong to {names.owner}; no data moved")
     if out.granted:
-        print(f"granted {out.granted} tables and views to {', '.join(names.names()[1:])} (reconciler/roles.py ACCESS)")
+        print(
+            f"granted {out.granted} tables and views to {', '.join(names.names()[1:])} "
+            "(receiver/database/roles.py ACCESS)"
+        )
     if out.unclassified:
         print(
             f"callrecon db upgrade: {', '.join(out.unclassified)} are in no role's list; only {names.owner} can "
-            "use them until they are added to ACCESS in reconciler/roles.py",
+            "use them until they are added to ACCESS in receiver/database/roles.py",
             file=sys.stderr,
         )
     if out.dba or out.why:

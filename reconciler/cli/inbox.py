@@ -8,10 +8,10 @@ import sys
 
 import click
 
+from receiver.config.settings import ConfigError
+from receiver.landing import lander
 from receiver.landing.replay import replay as replay_raw
-from receiver.settings import ConfigError
-from receiver.vendors.registry import LANDERS
-from reconciler import lander
+from receiver.registry import LANDERS
 from reconciler.cli.base import Command, connect, option, with_settings
 from reconciler.core.clock import SystemClock
 
@@ -141,7 +141,7 @@ def prune(settings, raw_older_than, typed_older_than, include_quarantined, dry_r
 
 def _age(flag: str, text: str | None, force: bool) -> dt.timedelta | None:
     """An age given on the command line, checked: a unit, and at least PRUNE_FLOOR unless --force."""
-    from receiver.env_values import parse_duration
+    from receiver.config.values import parse_duration
 
     if text is None:
         return None

@@ -10,9 +10,9 @@ import os
 
 import click
 
-from receiver import work as work_items
-from receiver.settings import ConfigError
-from receiver.vendors.registry import work_tables
+from receiver import ledgers as work_items
+from receiver.config.settings import ConfigError
+from receiver.registry import work_tables
 from reconciler.cli.base import Group, argument, connect, option, with_settings
 from reconciler.core.clock import SystemClock
 

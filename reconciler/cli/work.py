@@ -8,17 +8,17 @@ import sys
 
 import click
 
-from receiver.settings import LSQ_KINDS, ConfigError
-from receiver.vendors import huawei as huawei_landing
-from receiver.vendors import leadsquared as lsq_landing
-from reconciler import backfill as backfills
+from receiver.config.settings import LSQ_KINDS, ConfigError
+from receiver.vendors.huawei import records as huawei_landing
+from receiver.vendors.leadsquared import status as lsq_landing
 from reconciler import status as status_report
 from reconciler.cli.base import Command, Group, IsoDate, argument, connect, option, with_settings
 from reconciler.core.clock import SystemClock
 from reconciler.runner import reconcile as run_sources
 from reconciler.sources import SOURCES
-from reconciler.sources import leadsquared as lsq_source
-from reconciler.sources import ozonetel as ozonetel_source
+from reconciler.sources.leadsquared import polling as lsq_source
+from reconciler.sources.ozonetel import backfill as backfills
+from reconciler.sources.ozonetel import dial_status as ozonetel_source
 
 
 @click.group("track", cls=Group, metavar="SOURCE", short_help="register vendor requests for the reconciler to follow")

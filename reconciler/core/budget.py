@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 
-from receiver.env_values import RateLimit
+from receiver.config.values import RateLimit
 
 ENSURE_BUDGET = """
 INSERT INTO rate_budget (name, calls, period_ms) VALUES (%(name)s, %(calls)s, %(period_ms)s)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import psycopg
 
-    from receiver.env_values import RateLimit
+    from receiver.config.values import RateLimit
     from reconciler.core.vendor_http import VendorError
 
 

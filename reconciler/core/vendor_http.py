@@ -14,7 +14,7 @@ import re
 
 import requests
 
-from receiver.env_values import RateLimit
+from receiver.config.values import RateLimit
 from receiver.landing.masking import mask_text
 
 EXCERPT = 200

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
-from receiver.vendors.registry import VENDORS
+from receiver.registry import VENDORS
 
 
 def load(path: str) -> type:

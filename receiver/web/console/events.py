@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, request, url_for
 from psycopg.rows import dict_row
 
 from receiver.landing.replay import replay
-from receiver.vendors.registry import PUSHES
+from receiver.registry import PUSHES
 from receiver.web.console import access, bp, clean, log, page, pool, settings
 from receiver.web.console import now as clock
 

@@ -7,8 +7,8 @@ import datetime as dt
 from flask import current_app
 from psycopg.rows import dict_row
 
-from receiver import work as work_items
-from receiver.vendors.registry import PUSHES, VENDORS, work_tables
+from receiver import ledgers as work_items
+from receiver.registry import PUSHES, VENDORS, work_tables
 from receiver.web.console import bp, capped, page, pool, push_chart, settings
 from receiver.web.console import now as clock
 from receiver.web.console.svg import sparkline

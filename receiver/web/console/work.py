@@ -9,8 +9,8 @@ import datetime as dt
 
 from flask import abort, flash, redirect, request, url_for
 
-from receiver import work as items
-from receiver.vendors.registry import work_tables
+from receiver import ledgers as items
+from receiver.registry import work_tables
 from receiver.web.console import access, bp, log, page, pool
 from receiver.web.console import now as clock
 

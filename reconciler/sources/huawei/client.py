@@ -12,7 +12,7 @@ import datetime as dt
 import json
 
 from reconciler.core.vendor_http import Transient, VendorError, make_session, request_json
-from reconciler.sources.huawei_signing import signer
+from reconciler.sources.huawei.signing import signer
 
 OK = "0200000"
 NOT_FOUND = "0200007"

@@ -13,11 +13,11 @@ from urllib.parse import parse_qs, urlparse
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from receiver.env_values import ConfigError
+from receiver.config.values import ConfigError
 from receiver.landing.fields import Text, VendorTime, WholeNumber, to_utc
 from receiver.landing.land import Outcome, RawRef
 from receiver.landing.mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
-from receiver.vendor_settings import TIMEZONE_REQUIRED
+from receiver.vendors.leadsquared.settings import TIMEZONE_REQUIRED
 
 SOURCE = "huawei"
 FIELD_MAP_SPEC = {

@@ -2,7 +2,7 @@
 push never comes (vendors.md §1.1, seed 003).
 
 The API does not answer with data: it accepts the request and later POSTs the records to our
-callBackUrl, where the receiver lands them and credits the ledger row (receiver/vendors/ozonetel_ledger.py).
+callBackUrl, where the receiver lands them and credits the ledger row (receiver/vendors/ozonetel/ledger.py).
 """
 
 from __future__ import annotations

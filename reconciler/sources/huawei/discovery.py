@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from psycopg.rows import dict_row
 
-from receiver.vendors import huawei as landing
-from reconciler.sources.huawei import HuaweiBase
-from reconciler.sources.huawei_client import API, OK, PERMANENT, about_the_vdn, return_code
+from receiver.vendors.huawei import records as landing
+from reconciler.sources.huawei.client import API, OK, PERMANENT, about_the_vdn, return_code
+from reconciler.sources.huawei.detail import HuaweiBase
 
 
 @dataclass(frozen=True)

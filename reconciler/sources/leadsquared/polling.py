@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from psycopg.rows import dict_row
 
 from receiver.landing.mapping import RecordError
-from receiver.vendors import leadsquared as landing
+from receiver.vendors.leadsquared import status as landing
 from reconciler.core.failures import FailurePolicy
 from reconciler.core.vendor_http import BadRequest, Misconfigured, Transient, Unauthorized, get_json, make_session
 

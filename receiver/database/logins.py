@@ -1,6 +1,6 @@
 """Login roles in callrecon's group roles: one per analyst, the local set-up's three, and who holds what.
 
-The group roles (reconciler/roles.py) cannot log in; people and processes log in as members. Only
+The group roles (receiver/database/roles.py) cannot log in; people and processes log in as members. Only
 what a login needs is here: the connection string printed never carries a password, because it
 goes to a terminal and from there into chat and tickets.
 """
@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from reconciler.roles import ACCESS, KINDS, SERVICES, AnalystLimits, Outcome, Roles, limit_analysts
+from receiver.database.roles import ACCESS, KINDS, SERVICES, AnalystLimits, Outcome, Roles, limit_analysts
 
 # The processes of the local set-up (`make run`) and the group role each one's login is in.
 LOCAL_LOGINS = {"release": "owner", "web": "web", "reconciler": "reconciler"}

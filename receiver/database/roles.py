@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from receiver import migrations
+from receiver.database import migrations
 
 KINDS = ("owner", "web", "reconciler", "analyst")
 SERVICES = ("web", "reconciler", "analyst")  # the roles ACCESS grants to; the owner owns everything
@@ -43,7 +43,7 @@ ACCESS: dict[str, tuple[str, str, str]] = {
     "ozonetel_sighting": ("SI", "SID", "S"),  # prune deletes the sightings of the raw rows it deletes
     "huawei_call": ("SIU", "SIUD", "S"),
     "huawei_sighting": ("SI", "SID", "S"),
-    # a push credits the Ozonetel window it answers (receiver/vendors/ozonetel_ledger.py)
+    # a push credits the Ozonetel window it answers (receiver/vendors/ozonetel/ledger.py)
     "ozonetel_request": ("SU", "SIU", "S"),
     "ozonetel_request_try": ("S", "SI", "S"),
     "ozonetel_request_credit": ("SI", "SI", "S"),

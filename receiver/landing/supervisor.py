@@ -4,7 +4,7 @@ Why a supervised process and not a landing thread in each web worker: landing co
 the CPU of storing, and a thread would take it under the same GIL as the worker's request
 threads, on the acknowledgement path, once per worker. One `callrecon land --follow` process at a
 lower CPU priority keeps the workers' answers fast; it stands aside while a burst lasts and lands
-as soon as it ends (reconciler/bursts.py). The master already restarts dead workers; this does
+as soon as it ends (receiver/landing/bursts.py). The master already restarts dead workers; this does
 the same for the lander, with a short back-off, and stops it when gunicorn stops.
 
 gunicorn reaps every child with waitpid(-1), the lander included, so this never learns the

@@ -15,13 +15,13 @@ from urllib.parse import quote
 
 from psycopg.rows import dict_row
 
+from receiver.config.settings import RateLimit
 from receiver.landing.mapping import RecordError
-from receiver.settings import RateLimit
-from receiver.vendors import huawei as landing
+from receiver.vendors.huawei import records as landing
 from reconciler.core import blocks
 from reconciler.core.failures import FailurePolicy
 from reconciler.core.vendor_http import Unauthorized
-from reconciler.sources.huawei_client import (
+from reconciler.sources.huawei.client import (
     API,
     NOT_FOUND,
     OK,
@@ -31,7 +31,7 @@ from reconciler.sources.huawei_client import (
     about_the_vdn,
     return_code,
 )
-from reconciler.sources.huawei_signing import signer
+from reconciler.sources.huawei.signing import signer
 
 # A wrong VDN is wrong for detail and discovery alike, so both sources share its stop.
 BLOCK_SOURCE = "huawei"

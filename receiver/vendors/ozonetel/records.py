@@ -19,7 +19,7 @@ from receiver.landing.fields import Seconds, Text, VendorTime, to_utc
 from receiver.landing.land import Outcome, RawRef
 from receiver.landing.mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
 from receiver.landing.masking import normalise_key
-from receiver.vendors import ozonetel_ledger
+from receiver.vendors.ozonetel import ledger as ozonetel_ledger
 
 SOURCE = "ozonetel"
 

@@ -11,10 +11,10 @@ import time
 
 import psycopg
 
+from receiver.landing.bursts import BurstWatch
 from receiver.landing.replay import BATCH as REPLAY_BATCH
 from receiver.landing.replay import BatchSizer, replay
-from reconciler.bursts import BurstWatch
-from reconciler.runner import install_stop_signals
+from receiver.signals import install_stop_signals
 
 log = logging.getLogger("callrecon.land")
 # While a burst lasts the lander looks at the arrival rate this often: it notices the burst's end one

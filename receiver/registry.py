@@ -52,7 +52,7 @@ class Push:
 @dataclass(frozen=True)
 class Vendor:
     """One vendor: its push side, its reconciler sources ("module:Class", run in this order), or both, and
-    its settings section (a dataclass of `receiver.settings_env.setting` fields, read with the rest)."""
+    its settings section (a dataclass of `receiver.config.reading.setting` fields, read with the rest)."""
 
     name: str
     push: Push | None = None
@@ -112,9 +112,10 @@ LANDERS: Mapping[str, Callable] = _Landers()
 
 def _declare() -> None:
     """The vendors this product ships with."""
-    from receiver.vendor_settings import HuaweiSettings, LeadSquaredSettings, OzonetelApiSettings
-    from receiver.vendors import huawei, ozonetel
-    from receiver.work import WorkTable
+    from receiver.ledgers import WorkTable
+    from receiver.vendors.huawei import records as huawei
+    from receiver.vendors.leadsquared.settings import HuaweiSettings, LeadSquaredSettings, OzonetelApiSettings
+    from receiver.vendors.ozonetel import records as ozonetel
 
     gave_up_note = "COALESCE({error} || '; ', '') || %(reason)s"
     reopen_note = "COALESCE({error} || '; ', '') || %(note)s"
@@ -122,7 +123,7 @@ def _declare() -> None:
     register(
         Vendor(
             "leadsquared",
-            sources=("reconciler.sources.leadsquared:LeadSquaredSource",),
+            sources=("reconciler.sources.leadsquared.polling:LeadSquaredSource",),
             settings=LeadSquaredSettings,
             work=(
                 WorkTable(
@@ -155,8 +156,8 @@ def _declare() -> None:
                 openapi=OpenApi("HuaweiCallResult", huawei.FIELD_MAP_SPEC, array_only=True),
             ),
             sources=(
-                "reconciler.sources.huawei_discovery:HuaweiDiscoverySource",
-                "reconciler.sources.huawei:HuaweiDetailSource",
+                "reconciler.sources.huawei.discovery:HuaweiDiscoverySource",
+                "reconciler.sources.huawei.detail:HuaweiDetailSource",
             ),
             settings=HuaweiSettings,
             work=(
@@ -205,7 +206,7 @@ def _declare() -> None:
                 openapi=OpenApi("OzonetelRecord", ozonetel.FIELDS),
                 land_many=ozonetel.land_many,
             ),
-            sources=("reconciler.sources.ozonetel:OzonetelSource",),
+            sources=("reconciler.sources.ozonetel.dial_status:OzonetelSource",),
             settings=OzonetelApiSettings,
             work=(
                 WorkTable(

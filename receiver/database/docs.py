@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.roles import ACCESS, SERVICES, WORDS
+from receiver.database.roles import ACCESS, SERVICES, WORDS
 
 # A partitioned table is documented once, as its parent; its weekly partitions come and go by date.
 TABLES = """
@@ -97,7 +97,7 @@ def _cell(text) -> str:
 ROLES_NOTE = """## Who may read and write what
 
 `callrecon db upgrade` grants each table and view to the group roles `callrecon_web`,
-`callrecon_reconciler` and `callrecon_analyst` exactly as `ACCESS` in `reconciler/roles.py` lists
+`callrecon_reconciler` and `callrecon_analyst` exactly as `ACCESS` in `receiver/database/roles.py` lists
 (names carry `DB_ROLE_PREFIX`, default `callrecon`); `callrecon_owner` owns them all and alone may
 change the schema. No role gets `TRUNCATE`. Each section below has an **Access** line.
 """
@@ -106,7 +106,7 @@ change the schema. No role gets `TRUNCATE`. Each section below has an **Access**
 def access_line(relation: str) -> str:
     """'**Access**: web select, insert; ...' for one relation, from the same list the grants come from."""
     if relation not in ACCESS:
-        return "**Access**: owner only (not yet in `ACCESS`, reconciler/roles.py)"
+        return "**Access**: owner only (not yet in `ACCESS`, receiver/database/roles.py)"
     parts = []
     for role, letters in zip(SERVICES, ACCESS[relation], strict=True):
         parts.append(f"{role} {', '.join(WORDS[letter].lower() for letter in letters)}" if letters else f"{role} none")

@@ -1,4 +1,4 @@
-"""callrecon's setting types as marshmallow fields, for environs (receiver/settings_env.py reads them).
+"""callrecon's setting types as marshmallow fields, for environs (receiver/config/reading.py reads them).
 
 environs does the reading, the defaults and the per-variable error collection; what is ours is only
 the value types (durations with units, 'N/Ss' rate limits, vdnId:campaignId pairs, weekdays, working

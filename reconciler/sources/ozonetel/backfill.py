@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from receiver.settings import ConfigError
+from receiver.config.settings import ConfigError
 from reconciler.core.clock import SystemClock
-from reconciler.sources.ozonetel import OzonetelSource, windows
+from reconciler.sources.ozonetel.dial_status import OzonetelSource, windows
 
 BACKFILL_KNOWN = """
 SELECT count(*) FROM ozonetel_request

@@ -5,7 +5,8 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass
 
-from receiver.env_values import (
+from receiver.config.reading import setting
+from receiver.config.values import (
     BaseUrl,
     CampaignPairs,
     Choice,
@@ -19,7 +20,6 @@ from receiver.env_values import (
     Text,
     Zone,
 )
-from receiver.settings_env import setting
 
 LSQ_KINDS = ("call-log", "lead-update", "opportunity-capture")
 # Status paths: call-log from seed 000; the other two are inferred (vendors.md §3.2), so configurable.

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from environs.fields import Path as PathField
 
-from receiver.env_values import (
+from receiver.config.reading import SettingsEnv, described, setting
+from receiver.config.values import (
     Choice,
     ConfigError,
     Count,
@@ -32,18 +33,12 @@ from receiver.env_values import (
     WorkingHours,
     Zone,
 )
-from receiver.settings_env import SettingsEnv, described, setting
-from receiver.vendor_settings import (
-    LSQ_KINDS,
-    HuaweiSettings,
-    LeadSquaredSettings,
-    OzonetelApiSettings,
-)
+from receiver.vendors.leadsquared.settings import LSQ_KINDS, HuaweiSettings, LeadSquaredSettings, OzonetelApiSettings
 
 __all__ = ["LSQ_KINDS", "ConfigError", "RateLimit", "Settings", "WebSettings"]
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/callrecon"
-DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 IST, UTC = zoneinfo.ZoneInfo("Asia/Kolkata"), zoneinfo.ZoneInfo("UTC")
 
 
@@ -71,7 +66,7 @@ class WebSettings:
 
 @dataclass(frozen=True)
 class RoleSettings:
-    """The PostgreSQL roles `callrecon db upgrade` keeps (reconciler/roles.py) and the analysts' limits."""
+    """The PostgreSQL roles `callrecon db upgrade` keeps (receiver/database/roles.py) and the analysts' limits."""
 
     # Roles are global to the server: a prefix lets two installs (or two test runs) share one server.
     prefix: str = setting("DB_ROLE_PREFIX", Identifier, "callrecon")
@@ -146,7 +141,7 @@ class Settings:
 
     def section(self, vendor: str):
         """A vendor's settings section, as its registry entry declares it (built in, or added)."""
-        from receiver.vendors.registry import VENDORS
+        from receiver.registry import VENDORS
 
         wanted = VENDORS[vendor].settings
         for name, kind in sections(type(self)).items():
@@ -156,7 +151,7 @@ class Settings:
 
     def callback_tokens(self, source: str) -> tuple[str, ...]:
         """The accepted URL tokens for one vendor source."""
-        from receiver.vendors.registry import PUSHES  # here: the registry imports the vendor modules
+        from receiver.registry import PUSHES  # here: the registry imports the vendor modules
 
         return PUSHES[source].tokens(self) if source in PUSHES else ()
 
@@ -213,6 +208,6 @@ def sections(cls) -> dict[str, type]:
 
 def registered_sections(built_in: set) -> dict[str, type]:
     """Settings sections the vendor registry declares beyond the built-in ones, by vendor name."""
-    from receiver.vendors.registry import VENDORS  # here: the registry imports the vendor modules
+    from receiver.registry import VENDORS  # here: the registry imports the vendor modules
 
     return {v.name: v.settings for v in VENDORS.values() if v.settings and v.settings not in built_in}

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import marshmallow as ma
 from environs import Env, EnvValidationError
 
-from receiver.env_values import MASK, ConfigError
+from receiver.config.values import MASK, ConfigError
 
 
 def setting(

@@ -1,0 +1,1 @@
+"""The database in one home: connection pools, migrations, roles and grants, provisioning, schema docs."""

@@ -1,0 +1,1 @@
+"""huawei: what callrecon knows about this vendor on the receiving side."""

@@ -1,0 +1,1 @@
+"""leadsquared: what callrecon knows about this vendor on the receiving side."""

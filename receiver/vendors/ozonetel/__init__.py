@@ -1,0 +1,1 @@
+"""ozonetel: what callrecon knows about this vendor on the receiving side."""

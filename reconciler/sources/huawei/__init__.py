@@ -1,0 +1,1 @@
+"""huawei: what the reconciler asks this vendor, and how."""

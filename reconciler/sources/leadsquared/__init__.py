@@ -1,0 +1,1 @@
+"""leadsquared: what the reconciler asks this vendor, and how."""

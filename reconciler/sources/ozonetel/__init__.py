@@ -1,0 +1,1 @@
+"""ozonetel: what the reconciler asks this vendor, and how."""
