@@ -23,7 +23,8 @@ from benchlib import DEFAULT_ADMIN_URL, fresh_database
 from queries import load
 
 from receiver import create_app
-from receiver.config.settings import Settings
+from receiver.config import Settings
+from receiver.vendors import VENDORS
 
 LIMIT_MS = 300.0
 TOKEN = "bench-ops-token-4f1c9a7e2b"
@@ -135,13 +136,12 @@ def plans(url: str, s: dict) -> dict[str, list[str]]:
     from psycopg import sql
 
     from receiver import ledgers as work_items
-    from receiver.registry import PUSHES, work_tables
     from receiver.web.console import completeness, events, journey, overview, push_chart
 
     now = dt.datetime.now(dt.timezone.utc)
     week = (now - dt.timedelta(days=6)).replace(hour=0, minute=0, second=0, microsecond=0)
     search = {
-        "sources": list(PUSHES),
+        "sources": list(VENDORS.pushes),
         "since": now - dt.timedelta(days=1),
         "until": now,
         "status": None,
@@ -153,11 +153,11 @@ def plans(url: str, s: dict) -> dict[str, list[str]]:
     wanted = {
         "overview: push figures": (
             overview.PUSH_FIGURES,
-            {"now": now, "sources": list(PUSHES), "cap": overview.COUNT_CAP},
+            {"now": now, "sources": list(VENDORS.pushes), "cap": overview.COUNT_CAP},
         ),
         "overview: 24 h chart (first view)": (
             push_chart.COUNTS,
-            {"now": now, "sources": list(PUSHES), "bin": push_chart.BIN_S, "since": now - dt.timedelta(days=1)},
+            {"now": now, "sources": list(VENDORS.pushes), "bin": push_chart.BIN_S, "since": now - dt.timedelta(days=1)},
         ),
         "events: search": (events.SEARCH, search),
         "events: quarantined": (events.SEARCH, {**search, "status": "quarantined"}),
@@ -165,7 +165,7 @@ def plans(url: str, s: dict) -> dict[str, list[str]]:
         "journey: calls by phone": (journey.CALLS, {"phone": s["phone"], "id": None, "limit": journey.MAX_CALLS}),
         "completeness: 7 days": (completeness.COMPLETENESS, {"since": week, "until": now, "zone": "UTC"}),
     }
-    for name, table in work_tables().items():
+    for name, table in VENDORS.ledgers.items():
         wanted[f"work counts: {name}"] = (work_items.counts_query(table, overview.COUNT_CAP), {})
     used = {}
     with psycopg.connect(url) as conn:
@@ -193,7 +193,8 @@ def measure(url: str, runs: int) -> tuple[dict, float, dict]:
                 "OZONETEL_CALLBACK_TOKENS": "bench-callback-token-1",
                 "HUAWEI_TIMEZONE": "UTC",
                 "LOG_LEVEL": "WARNING",
-            }
+            },
+            VENDORS,
         )
     )
     try:

@@ -7,23 +7,27 @@ master before forking, and prometheus-client must not be imported until the work
 from __future__ import annotations
 
 
-def create_app(settings=None):
-    """Build the app; settings default to the environment (read once, here)."""
+def create_app(settings=None, vendors=None):
+    """Build the app for `vendors` (a receiver.registry.Registry; default: the vendors callrecon ships with);
+    settings default to the environment (read once, here)."""
     import logging
 
     from flask import Flask
 
     from receiver import logs
-    from receiver.config.settings import Settings
+    from receiver.config import Settings
     from receiver.database.pool import make_pool
     from receiver.landing import inbox
     from receiver.landing.groupcommit import GroupCommit
+    from receiver.vendors import VENDORS
     from receiver.web import callbacks, console, errors, openapi, ops
 
-    settings = settings or Settings.from_env()
+    vendors = vendors or VENDORS
+    settings = settings or Settings.from_env(vendors=vendors)
     logs.configure(settings)
     app = Flask(__name__)
     app.config["CALLRECON_SETTINGS"] = settings
+    app.extensions["callrecon_vendors"] = vendors
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["callrecon_pool"] = make_pool(settings)
@@ -38,6 +42,6 @@ def create_app(settings=None):
     console.install(app, settings)
     # The callback route is plain WSGI in front of Flask (receiver/web/callbacks.py says why).
     app.wsgi_app = callbacks.CallbackRoute(app)
-    if not ops.accepting(settings):
-        logging.getLogger("callrecon.ops").warning(ops.no_tokens_message())
+    if not ops.accepting(settings, vendors):
+        logging.getLogger("callrecon.ops").warning(ops.no_tokens_message(vendors))
     return app

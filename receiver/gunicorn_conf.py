@@ -5,12 +5,13 @@ import shutil
 import sys
 import tempfile
 
-from receiver.config.settings import ConfigError, Settings
+from receiver.config import ConfigError, Settings
+from receiver.vendors import VENDORS
 
 # Every setting is checked once here, in the master: a typo stops the server with one line naming
 # the variable, instead of a traceback from each worker and gunicorn's own "failed to boot" one.
 try:
-    _settings = Settings.from_env()
+    _settings = Settings.from_env(vendors=VENDORS)
     web = _settings.web
 except ConfigError as exc:
     print(f"callrecon: {exc}", file=sys.stderr)

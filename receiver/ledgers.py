@@ -27,6 +27,16 @@ STATES = ("open", "failing", "gave-up")
 PAGE = 100
 
 
+def gave_up_note(error: str) -> str:
+    """SQL that appends the operator's reason (%(reason)s) to an item's last error, for give_up_set."""
+    return f"COALESCE({error} || '; ', '') || %(reason)s"
+
+
+def reopen_note(error: str) -> str:
+    """SQL that appends who reopened the item (%(note)s) to its last error, for reopen_set."""
+    return f"COALESCE({error} || '; ', '') || %(note)s"
+
+
 class WorkError(ValueError):
     """An action the operator asked for cannot be done; the message says why and what to do."""
 

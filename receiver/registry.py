@@ -1,19 +1,22 @@
-"""Every vendor callrecon knows, declared once (as zulip declares its integrations once).
+"""What a vendor declares, and the registry that every shared part reads (as zulip declares its
+integrations once, and derives their URLs, views and docs from that list).
 
-A vendor entry says whether the vendor pushes (its parser, the URL tokens it may use, how it
-wants its reply, what to verify before masking, its OpenAPI description) and whether it is
-polled (its reconciler source classes). Everything else reads this table: the callback endpoint,
-replay, /openapi.json, /metrics, `callrecon reconcile --source` and `callrecon status`.
+A vendor's entry (`Vendor`, in receiver/vendors/<vendor>/__init__.py) says whether it pushes (its
+parser, the URL tokens it accepts, its reply, what to verify before masking, its OpenAPI
+description), which ledgers the reconciler works for it, its settings section, which tables it
+adds and who may use them, and its console journey steps. `receiver/vendors/__init__.py` lists the
+vendors callrecon ships with; the app, the command line and the database administration are handed
+that `Registry` (or one with more vendors, as the tests' toy) and read everything from it, so shared
+code never names a vendor.
 
-The reconciler's source classes are named as "module:Class", not imported: the receiver never
-imports the reconciler, and the reconciler resolves the names (`reconciler.sources`).
-Adding a vendor: README "Adding a vendor".
+The reconciler side of a vendor is named by module (`reconciler="package.module"`), not imported:
+the receiver never imports the reconciler, and the reconciler loads the module (reconciler.sources).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 
 def json_reply(status_code: int, body: dict) -> tuple[int, dict]:
@@ -47,190 +50,71 @@ class Push:
     # (conn, [(RawRef, records)], settings) -> [Outcome]: the same rows as `land` one callback at a
     # time, in set-based statements. Optional: the lander uses it where a vendor has one.
     land_many: Callable | None = None
+    # SQL: the typed rows one raw callback (%(id)s) produced, as (tbl, key, row jsonb): the console's event page.
+    typed_rows: str = ""
 
 
 @dataclass(frozen=True)
 class Vendor:
-    """One vendor: its push side, its reconciler sources ("module:Class", run in this order), or both, and
-    its settings section (a dataclass of `receiver.config.reading.setting` fields, read with the rest)."""
+    """One vendor: what it pushes, what the reconciler works for it, and what it adds to the database."""
 
     name: str
+    settings: type | None = None  # its section: a dataclass of receiver.config.setting fields
     push: Push | None = None
-    sources: tuple[str, ...] = ()
-    settings: type | None = None
-    work: tuple = ()  # receiver.work.WorkTable: each source's ledger, for `callrecon items` and /ops/work
+    ledgers: tuple = ()  # receiver.ledgers.WorkTable: each of its reconciler sources' ledgers
+    reconciler: str = ""  # its reconciler module: SOURCES (classes, run in that order) and COMMANDS
+    # Its tables and views: (web, reconciler, analyst) rights, each a string of S, I, U, D (database/roles.py).
+    grants: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
+    # Its typed tables partitioned by month of first_seen_at, with their key (migration 0025).
+    monthly_tables: tuple[tuple[str, str], ...] = ()
+    journey: object | None = None  # receiver.web.console.journey steps (JourneySteps) for its calls
 
 
-VENDORS: dict[str, Vendor] = {}
+class Registry:
+    """The vendors of one install, in order (the order `--source all` runs them), and what they declare."""
 
+    def __init__(self, *vendors: Vendor):
+        self.vendors: dict[str, Vendor] = {vendor.name: vendor for vendor in vendors}
 
-def register(vendor: Vendor) -> Vendor:
-    """Declare a vendor; a second declaration under the same name replaces the first."""
-    VENDORS[vendor.name] = vendor
-    return vendor
+    def plus(self, *vendors: Vendor) -> Registry:
+        """This registry with more vendors (a later one of the same name replaces the earlier)."""
+        return Registry(*self.vendors.values(), *vendors)
 
+    def __iter__(self) -> Iterator[Vendor]:
+        return iter(self.vendors.values())
 
-class _Pushes(Mapping):
-    """The vendors that push, by name, read from the registry at each use (so late entries count)."""
+    def __getitem__(self, name: str) -> Vendor:
+        return self.vendors[name]
 
-    def __getitem__(self, name: str) -> Push:
-        vendor = VENDORS[name]
-        if vendor.push is None:
-            raise KeyError(name)
-        return vendor.push
+    def __contains__(self, name: object) -> bool:
+        return name in self.vendors
 
-    def __iter__(self):
-        return (name for name, vendor in VENDORS.items() if vendor.push is not None)
+    @property
+    def pushes(self) -> dict[str, Push]:
+        """Each pushing vendor's Push, by name."""
+        return {v.name: v.push for v in self if v.push is not None}
 
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
+    @property
+    def ledgers(self) -> dict:
+        """Every reconciler ledger (receiver.ledgers.WorkTable), by source name, in registry order."""
+        return {ledger.source: ledger for v in self for ledger in v.ledgers}
 
+    @property
+    def polled(self) -> dict[str, str]:
+        """The reconciler module of each vendor that has one, by vendor name."""
+        return {v.name: v.reconciler for v in self if v.reconciler}
 
-class _Landers(Mapping):
-    """Each pushing vendor's landing function, by name."""
+    @property
+    def grants(self) -> dict[str, tuple[str, str, str]]:
+        """Every vendor's tables and views with their rights."""
+        return {name: rights for v in self for name, rights in v.grants.items()}
 
-    def __getitem__(self, name: str):
-        return PUSHES[name].land
+    @property
+    def monthly_tables(self) -> tuple[tuple[str, str], ...]:
+        """Every vendor's typed tables partitioned by month, with their keys."""
+        return tuple(table for v in self for table in v.monthly_tables)
 
-    def __iter__(self):
-        return iter(PUSHES)
-
-    def __len__(self) -> int:
-        return len(PUSHES)
-
-
-PUSHES: Mapping[str, Push] = _Pushes()
-
-
-def work_tables() -> dict:
-    """Every polled source's ledger (receiver.work.WorkTable), by source name, in registry order."""
-    return {table.source: table for vendor in VENDORS.values() for table in vendor.work}
-
-
-LANDERS: Mapping[str, Callable] = _Landers()
-
-
-def _declare() -> None:
-    """The vendors this product ships with."""
-    from receiver.ledgers import WorkTable
-    from receiver.vendors.huawei import records as huawei
-    from receiver.vendors.leadsquared.settings import HuaweiSettings, LeadSquaredSettings, OzonetelApiSettings
-    from receiver.vendors.ozonetel import records as ozonetel
-
-    gave_up_note = "COALESCE({error} || '; ', '') || %(reason)s"
-    reopen_note = "COALESCE({error} || '; ', '') || %(note)s"
-
-    register(
-        Vendor(
-            "leadsquared",
-            sources=("reconciler.sources.leadsquared.polling:LeadSquaredSource",),
-            settings=LeadSquaredSettings,
-            work=(
-                WorkTable(
-                    "leadsquared",
-                    "leadsquared",
-                    "lsq_request",
-                    ("id",),
-                    label="kind || ' ' || request_id",
-                    about="registered_at",
-                    tries="failed_tries",
-                    error="last_error",
-                    next_at="next_poll_at",
-                    open="final_at IS NULL",
-                    gave_up="status IN ('failed', 'expired')",
-                    give_up_set="status = 'failed', final_at = %(now)s, last_error = "
-                    + gave_up_note.format(error="last_error"),
-                    reopen_set="status = NULL, final_at = NULL, last_error = " + reopen_note.format(error="last_error"),
-                    problems=lambda settings: settings.leadsquared.problems(),
-                ),
-            ),
-        )
-    )
-    register(
-        Vendor(
-            huawei.SOURCE,
-            push=Push(
-                huawei.land_records,
-                lambda settings: settings.huawei.callback_tokens,
-                reply=huawei.reply,
-                openapi=OpenApi("HuaweiCallResult", huawei.FIELD_MAP_SPEC, array_only=True),
-            ),
-            sources=(
-                "reconciler.sources.huawei.discovery:HuaweiDiscoverySource",
-                "reconciler.sources.huawei.detail:HuaweiDetailSource",
-            ),
-            settings=HuaweiSettings,
-            work=(
-                WorkTable(
-                    "huawei-discovery",
-                    "huawei",
-                    "huawei_discovery_window",
-                    ("vdn_id", "campaign_id", "day"),
-                    label="'campaign ' || campaign_id || ', day ' || day",
-                    about="day::timestamp AT TIME ZONE 'UTC'",
-                    tries="attempts",
-                    error="last_error",
-                    next_at="next_at",
-                    open="state = 'pending'",
-                    gave_up="state = 'failed'",
-                    give_up_set="state = 'failed', last_error = " + gave_up_note.format(error="last_error"),
-                    reopen_set="state = 'pending', last_error = " + reopen_note.format(error="last_error"),
-                    problems=lambda settings: settings.huawei.problems(),
-                ),
-                WorkTable(
-                    "huawei",
-                    "huawei",
-                    "huawei_call",
-                    ("vdn_id", "call_id"),
-                    label="'call detail, campaign ' || COALESCE(campaign_id::text, '-')",
-                    about="first_seen_at",
-                    tries="detail_attempts",
-                    error="detail_error",
-                    next_at="detail_next_at",
-                    open="detail_status = 'pending'",
-                    gave_up="detail_status = 'failed'",
-                    give_up_set="detail_status = 'failed', detail_error = " + gave_up_note.format(error="detail_error"),
-                    reopen_set="detail_status = 'pending', detail_error = " + reopen_note.format(error="detail_error"),
-                    problems=lambda settings: settings.huawei.problems(),
-                ),
-            ),
-        )
-    )
-    register(
-        Vendor(
-            ozonetel.SOURCE,
-            push=Push(
-                ozonetel.land_records,
-                lambda settings: settings.ozonetel_callback_tokens,
-                check=ozonetel.check_apikeys,
-                openapi=OpenApi("OzonetelRecord", ozonetel.FIELDS),
-                land_many=ozonetel.land_many,
-            ),
-            sources=("reconciler.sources.ozonetel.dial_status:OzonetelSource",),
-            settings=OzonetelApiSettings,
-            work=(
-                WorkTable(
-                    "ozonetel",
-                    "ozonetel",
-                    "ozonetel_request",
-                    ("id",),
-                    label="campaign_name || ' ' || to_char(window_from AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') "
-                    "|| '..' || to_char(window_to AT TIME ZONE 'UTC', 'HH24:MI') || ' UTC'",
-                    about="window_from",
-                    tries="tries",
-                    error="last_error",
-                    next_at="next_at",
-                    open="state IN ('pending', 'requested', 'timed-out')",
-                    gave_up="state = 'failed'",
-                    give_up_set="state = 'failed', last_error = " + gave_up_note.format(error="last_error"),
-                    reopen_set="state = 'timed-out', last_error = " + reopen_note.format(error="last_error"),
-                    # a requested window waits for its push; asked again now, as after OZONETEL_PUSH_TIMEOUT
-                    retry_set="state = CASE WHEN state = 'requested' THEN 'timed-out' ELSE state END",
-                    problems=lambda settings: settings.ozonetel_problems(),
-                ),
-            ),
-        )
-    )
-
-
-_declare()
+    @property
+    def journeys(self) -> dict:
+        """Each vendor's console journey steps, by vendor name."""
+        return {v.name: v.journey for v in self if v.journey is not None}

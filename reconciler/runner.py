@@ -14,9 +14,9 @@ import psycopg
 from receiver.database.pool import unreachable
 from receiver.landing import partitions
 from receiver.signals import install_stop_signals
+from reconciler import sources as vendor_sources
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source
-from reconciler.sources import SOURCES
 
 log = logging.getLogger("callrecon.reconciler")
 PROGRESS_LOG_EVERY = 10.0
@@ -53,12 +53,13 @@ class Progress:
             self.stream.write("\n")
 
 
-def selected_sources(name: str, settings):
+def selected_sources(name: str, settings, vendors):
     """(sources to run, {name: sources} not configured at all, misconfiguration messages)."""
-    names = list(SOURCES) if name == "all" else [name]
+    loaded = vendor_sources.load(vendors)
+    names = list(loaded) if name == "all" else [name]
     run, unconfigured, broken = [], {}, []
     for source_name in names:
-        sources = [source_class(settings) for source_class in SOURCES[source_name]]
+        sources = [source_class(settings) for source_class in loaded[source_name]]
         problems = sources[0].problems()
         if not problems:
             run.extend(sources)
@@ -93,13 +94,13 @@ def waiting_without_configuration(settings, unconfigured: dict, now) -> list[str
 
 
 def reconcile(
-    settings, *, source: str, loop: bool, interval: float, limit, concurrency: int, stop=None, since=None
+    settings, vendors, *, source: str, loop: bool, interval: float, limit, concurrency: int, stop=None, since=None
 ) -> int:
     """Run the chosen sources; exit code 0 ok, 1 a run failed (e.g. credentials refused), 2 configuration or
     database (README, "Exit codes")."""
     stop = stop or threading.Event()
     clock = SystemClock(stop)
-    sources, unconfigured, broken = selected_sources(source, settings)
+    sources, unconfigured, broken = selected_sources(source, settings, vendors)
     problem = database_problem(settings)
     if problem:
         print(f"callrecon: {problem}", file=sys.stderr)

@@ -8,9 +8,9 @@ from psycopg.rows import dict_row
 
 from receiver.landing import partitions
 from receiver.web import health
+from reconciler import sources as vendor_sources
 from reconciler.core import blocks, budget
 from reconciler.core.clock import SystemClock
-from reconciler.sources import SOURCES
 
 LAST_RUN = """
 SELECT id, started_at, finished_at, outcome, counts, error
@@ -18,11 +18,11 @@ FROM reconcile_run WHERE source = %(source)s ORDER BY started_at DESC, id DESC L
 """
 
 
-def collect(conn, settings, clock=None) -> dict:
-    """{source: counts and last run} for every source."""
+def collect(conn, settings, vendors, clock=None) -> dict:
+    """{source: counts and last run} for every source of `vendors` (the registry)."""
     now = (clock or SystemClock()).now()
     report = {}
-    for source_class in (cls for group in SOURCES.values() for cls in group):
+    for source_class in (cls for group in vendor_sources.load(vendors).values() for cls in group):
         name = source_class.name
         source = source_class(settings)
         entry = source.status(conn, now)
@@ -40,6 +40,7 @@ def collect(conn, settings, clock=None) -> dict:
             }
         )
         report[name] = entry
+    pushes = vendors.pushes
     rows = health.source_health(conn)
     lags = health.landing_lag(conn, [row["source"] for row in rows])
     backlog = health.unlanded(conn)
@@ -49,12 +50,12 @@ def collect(conn, settings, clock=None) -> dict:
             "in_working_hours": row["in_working_hours"],
             "last_callback_age_s": None if row["silent_for_s"] is None else round(float(row["silent_for_s"]), 1),
             "quarantined": row["quarantined"],
-            "configured": bool(settings.callback_tokens(row["source"])),
+            "configured": row["source"] in pushes and bool(pushes[row["source"]].tokens(settings)),
             **_landing(lags.get(row["source"]), backlog.get(row["source"])),
         }
         for row in rows
     }
-    for source, count in health.gave_up(conn).items():
+    for source, count in health.gave_up(conn, vendors.ledgers).items():
         if source in report:
             report[source]["gave_up"] = count
     report["partitions"] = {

@@ -13,10 +13,11 @@ from pytest_httpserver import HTTPServer
 from pytest_postgresql import factories
 
 from receiver import create_app
-from receiver.config.settings import Settings
+from receiver.config import Settings
 from receiver.database import logins as role_logins
 from receiver.database import roles
 from receiver.logs import JsonFormatter
+from receiver.vendors import VENDORS
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = ROOT / "sql"
@@ -45,7 +46,14 @@ def load_schema(**kwargs) -> None:
     """pytest-postgresql loader: the template database as `callrecon db upgrade` builds it, roles and grants too."""
     kwargs.pop("autocommit", None)
     with psycopg.connect(**kwargs, autocommit=True) as conn:
-        roles.upgrade(conn, SQL_DIR, ROLES, ANALYST_LIMITS, Settings.from_env({}).database_settings())
+        roles.upgrade(
+            conn,
+            SQL_DIR,
+            ROLES,
+            ANALYST_LIMITS,
+            Settings.from_env({}, VENDORS).database_settings(),
+            roles.access(VENDORS),
+        )
         for kind, login in LOGINS.items():
             role_logins.ensure_login(conn, login, ROLES.name(kind))
         roles.limit_analysts(conn, ROLES, ANALYST_LIMITS, roles.Outcome())
@@ -169,7 +177,7 @@ def cli_env(env, reconciler_url) -> dict:
 @pytest.fixture
 def settings(env) -> Settings:
     """Settings parsed from the test environment."""
-    return Settings.from_env(env)
+    return Settings.from_env(env, VENDORS)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from psycopg.types.json import Jsonb
 
 from conftest import FIXTURE_APIKEY, OZONETEL_TOKEN, SECRETS, fixture_bytes
 from receiver import create_app
-from receiver.config.settings import Settings
+from receiver.config import Settings
+from receiver.vendors import VENDORS
 
 OPS_TOKEN = "ops-new-4c1d9e7a2b6f8e0d"
 OPS_OLD_TOKEN = "ops-old-7a2b6f8e0d4c1d9e"
@@ -53,7 +54,7 @@ def console_env(env: dict) -> dict:
 
 def console_app(env: dict, now: dt.datetime):
     """The receiver app with the console on, its clock pinned at `now`."""
-    app = create_app(Settings.from_env(console_env(env)))
+    app = create_app(Settings.from_env(console_env(env), VENDORS))
     app.config["CALLRECON_CLOCK"] = lambda: now
     return app
 

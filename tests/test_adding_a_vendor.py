@@ -1,4 +1,4 @@
-"""The README's "Adding a vendor" walk-through, done from tests/: one registry call, nothing else edited."""
+"""docs/adding-a-vendor.md, done from tests/: a registry with the toy vendor, nothing else edited."""
 
 from __future__ import annotations
 
@@ -9,29 +9,27 @@ import toy_vendor
 
 from conftest import ROLES, SECRETS
 from fakes import FakeClock
-from receiver import create_app, registry
-from receiver.config.settings import Settings
+from receiver import create_app
+from receiver.config import Settings
 from receiver.database import roles
+from receiver.vendors import VENDORS
+from reconciler import sources
 from reconciler.core.run import run_source
-from reconciler.sources import SOURCES
 
 SECRETS.add(toy_vendor.TOKEN)
+WITH_TOY = VENDORS.plus(toy_vendor.TOY)
 
 
 @pytest.fixture
-def toy(db, monkeypatch):
-    """The toy vendor registered, its migration applied and its tables granted; unregistered afterwards."""
+def toy(db):
+    """The toy's migration applied and its tables granted as `db upgrade` grants them (its registry entry's grants)."""
     db.execute(toy_vendor.TOY_MIGRATION)
-    # README "Adding a vendor", step 3: the new tables go into ACCESS; `db upgrade` then grants them.
-    monkeypatch.setattr(roles, "ACCESS", {**roles.ACCESS, **toy_vendor.TOY_ACCESS})
-    roles.grant(db, ROLES, roles.Outcome())
-    registry.register(toy_vendor.TOY)
-    yield toy_vendor
-    registry.VENDORS.pop(toy_vendor.NAME)
+    roles.grant(db, ROLES, roles.Outcome(), roles.access(WITH_TOY))
+    return toy_vendor
 
 
 def test_a_registered_vendor_gets_a_callback_url_and_lands_a_push(toy, env, db):
-    app = create_app(Settings.from_env({**env, "TOY_CALLBACK_TOKENS": toy.TOKEN}))
+    app = create_app(Settings.from_env({**env, "TOY_CALLBACK_TOKENS": toy.TOKEN}, WITH_TOY), WITH_TOY)
     try:
         client = app.test_client()
         resp = client.post(f"/callbacks/toy/{toy.TOKEN}", json=[{"id": "t-1", "result": "answered"}])
@@ -47,14 +45,15 @@ def test_a_registered_vendor_gets_a_callback_url_and_lands_a_push(toy, env, db):
 def test_a_registered_vendor_is_polled_by_the_reconciler(toy, env, db, reconciler_url, vendor_server):
     vendor_server.expect_request("/calls/t-2").respond_with_json({"id": "t-2", "result": "no-answer"})
     db.execute("INSERT INTO toy_item (call_id) VALUES ('t-2')")
-    assert "toy" in SOURCES
-    [source_class] = SOURCES["toy"]
-    settings = Settings.from_env({**env, "TOY_BASE_URL": vendor_server.url_for("").rstrip("/")})
+    loaded = sources.load(WITH_TOY)
+    assert "toy" in loaded
+    [source_class] = loaded["toy"]
+    settings = Settings.from_env({**env, "TOY_BASE_URL": vendor_server.url_for("").rstrip("/")}, WITH_TOY)
     assert ("TOY_BASE_URL", vendor_server.url_for("").rstrip("/")) in settings.describe()
     result = run_source(source_class(settings), reconciler_url, FakeClock(), stop=threading.Event())
     assert (result.outcome, dict(result.counts)) == ("ok", {"landed": 1})
     assert db.execute("SELECT call_id, outcome FROM toy_call").fetchall() == [("t-2", "no-answer")]
 
 
-def test_unregistered_vendors_are_unknown():
-    assert "toy" not in registry.PUSHES and "toy" not in SOURCES
+def test_the_shipped_registry_does_not_know_the_toy():
+    assert "toy" not in VENDORS and "toy" not in VENDORS.pushes and "toy" not in sources.load(VENDORS)

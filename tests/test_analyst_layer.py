@@ -11,9 +11,11 @@ from psycopg.rows import dict_row
 from conftest import OZONETEL_TOKEN, ROOT, SECRETS, SQL_DIR, fixture_bytes
 from fakes import huawei_seed_response
 from receiver import create_app
-from receiver.config.settings import Settings
+from receiver.config import Settings
 from receiver.database import docs as schema_docs
+from receiver.database import roles
 from receiver.landing.retention import prune
+from receiver.vendors import VENDORS
 from receiver.vendors.huawei import records as huawei_landing
 
 HW_TOKEN = "hw-analyst-token-1"
@@ -32,7 +34,7 @@ def sample_day(db) -> dt.date:
 
 @pytest.fixture
 def two_vendor_client(env):
-    app = create_app(Settings.from_env({**env, "HUAWEI_CALLBACK_TOKENS": HW_TOKEN, "HUAWEI_TIMEZONE": "UTC"}))
+    app = create_app(Settings.from_env({**env, "HUAWEI_CALLBACK_TOKENS": HW_TOKEN, "HUAWEI_TIMEZONE": "UTC"}, VENDORS))
     yield app.test_client()
     app.extensions["callrecon_pool"].close()
 
@@ -60,7 +62,12 @@ def loaded(two_vendor_client, db, env):
     seed = huawei_seed_response()["data"]
     with db.transaction():
         huawei_landing.land_detail(
-            db, 8, "1644464743-1388", seed, Settings.from_env({**env, "HUAWEI_TIMEZONE": "UTC"}), dt.datetime.now(UTC)
+            db,
+            8,
+            "1644464743-1388",
+            seed,
+            Settings.from_env({**env, "HUAWEI_TIMEZONE": "UTC"}, VENDORS),
+            dt.datetime.now(UTC),
         )
         # Move every sample to yesterday (UTC), whole days only, so that each keeps its time of day and
         # the last-N-days queries see it at whatever hour the suite runs: never "tomorrow", never future.
@@ -198,7 +205,9 @@ def test_status_prints_a_silence_line_per_push_source(cli_env, db, monkeypatch, 
 
 def test_committed_schema_docs_are_current(db):
     committed = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
-    assert schema_docs.render(db) == committed, "docs/schema.md is stale: run `callrecon db docs` and commit it"
+    assert schema_docs.render(db, roles.access(VENDORS)) == committed, (
+        "docs/schema.md is stale: run `callrecon db docs` and commit it"
+    )
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=[q.stem for q in QUERIES])

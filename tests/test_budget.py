@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from fakes import FakeClock
-from receiver.config.settings import RateLimit
+from receiver.config import RateLimit
 from reconciler.core.budget import Budget
 from reconciler.core.budget import state as budget_state
 from reconciler.core.vendor_http import says_limit_exceeded, stated_limit

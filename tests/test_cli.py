@@ -8,8 +8,9 @@ import psycopg
 import pytest
 
 from conftest import OZONETEL_TOKEN, SECRETS
-from receiver.config.settings import ConfigError, Settings
+from receiver.config import ConfigError, Settings
 from receiver.database.provision import ensure_database
+from receiver.vendors import VENDORS
 from reconciler import cli
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
@@ -88,7 +89,7 @@ def test_bad_setting_names_the_variable(run, monkeypatch):
 @pytest.mark.parametrize("name,value", [("MAX_BODY_BYTES", "ten"), ("DB_POOL_SIZE", "0")])
 def test_settings_reject_bad_numbers_with_the_variable_name(name, value):
     with pytest.raises(ConfigError, match=name):
-        Settings.from_env({name: value})
+        Settings.from_env({name: value}, VENDORS)
 
 
 def test_urls_prints_the_first_token(run):

@@ -33,12 +33,11 @@ def test_usage_errors_exit_2_with_the_usage_line_as_argparse_did(argv, capsys):
 
 
 def test_help_lists_sources_from_the_registries(capsys):
-    from receiver.registry import LANDERS
-    from reconciler.sources import SOURCES
+    from receiver.vendors import VENDORS
 
     with pytest.raises(SystemExit):
         cli.main(["reconcile", "-h"])
-    assert "{" + ",".join([*SOURCES, "all"]) + "}" in capsys.readouterr().out
+    assert "{" + ",".join([*VENDORS.polled, "all"]) + "}" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["replay", "-h"])
-    assert "{" + ",".join(sorted(LANDERS)) + "}" in capsys.readouterr().out
+    assert "{" + ",".join(sorted(VENDORS.pushes)) + "}" in capsys.readouterr().out

@@ -24,8 +24,8 @@ from console_seed import (
 from conftest import FIXTURE_APIKEY
 from receiver import create_app
 from receiver import ledgers as items
-from receiver.config.settings import Settings
-from receiver.registry import work_tables
+from receiver.config import Settings
+from receiver.vendors import VENDORS
 from receiver.web.console import overview
 
 
@@ -102,7 +102,7 @@ def test_a_post_without_its_csrf_token_gets_400(ops, seeded):
 
 def test_without_ops_tokens_the_console_is_a_404_and_the_log_says_how_to_enable_it(env, caplog):
     with caplog.at_level(logging.INFO, logger="callrecon.console"):
-        app = create_app(Settings.from_env(env))
+        app = create_app(Settings.from_env(env, VENDORS))
     try:
         client = app.test_client()
         for path in ("/ops", "/ops/", "/ops/sign-in", "/ops/events"):
@@ -114,7 +114,7 @@ def test_without_ops_tokens_the_console_is_a_404_and_the_log_says_how_to_enable_
 
 
 def test_the_session_cookie_is_signed_httponly_strict_and_secure_behind_https(env, now):
-    app = create_app(Settings.from_env({**_console_env(env), "PUBLIC_BASE_URL": "https://calls.example.com"}))
+    app = create_app(Settings.from_env({**_console_env(env), "PUBLIC_BASE_URL": "https://calls.example.com"}, VENDORS))
     try:
         cookie = sign_in(app.test_client()).headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" in cookie and "Path=/ops" in cookie
@@ -147,7 +147,7 @@ def test_a_token_rotated_out_ends_its_sessions(env, now):
     assert sign_in(client, token=OPS_OLD_TOKEN).status_code == 302
     assert client.get("/ops/").status_code == 200
     old.extensions["callrecon_pool"].close()
-    rotated = create_app(Settings.from_env({**_console_env(env), "OPS_TOKENS": OPS_TOKEN}))
+    rotated = create_app(Settings.from_env({**_console_env(env), "OPS_TOKENS": OPS_TOKEN}, VENDORS))
     try:
         rotated.config["CALLRECON_CLOCK"] = lambda: now
         cookie = client.get_cookie("callrecon_ops", path="/ops")
@@ -160,7 +160,7 @@ def test_a_token_rotated_out_ends_its_sessions(env, now):
 
 def test_short_ops_tokens_are_refused_at_start_up():
     with pytest.raises(Exception, match="OPS_TOKENS"):
-        Settings.from_env({"OPS_TOKENS": "short"})
+        Settings.from_env({"OPS_TOKENS": "short"}, VENDORS)
 
 
 # Pages
@@ -188,7 +188,7 @@ def test_silence_follows_the_source_health_view(app, db):
     now = db.execute("SELECT now()").fetchone()[0]
     assert view == {source: overview.silent(None, now, settings) for source in view}
     monday_night = dt.datetime(2026, 3, 2, 22, 0, tzinfo=dt.timezone.utc)
-    weekday = Settings.from_env({"WORKING_HOURS": "09:00-19:00", "WORKING_DAYS": "Mon-Fri"})
+    weekday = Settings.from_env({"WORKING_HOURS": "09:00-19:00", "WORKING_DAYS": "Mon-Fri"}, VENDORS)
     assert not overview.in_working_hours(monday_night, weekday)
     assert overview.in_working_hours(monday_night.replace(hour=18, minute=59), weekday)
     assert not overview.in_working_hours(dt.datetime(2026, 3, 7, 12, 0, tzinfo=dt.timezone.utc), weekday)  # Sat
@@ -266,7 +266,7 @@ def test_work_retry_now_and_give_up_go_through_receiver_work(ops, seeded, db, no
 
 
 def test_reopening_an_item_that_gave_up(app, seeded, db, now):
-    table = work_tables()["ozonetel"]
+    table = VENDORS.ledgers["ozonetel"]
     key = str(seeded["window_failed"])
     with psycopg.connect(app.config["CALLRECON_SETTINGS"].database_url) as conn:
         assert "reopened" in items.retry_now(conn, table, key, now, "test")
@@ -307,7 +307,7 @@ def test_no_page_shows_a_secret(ops, seeded):
         "/ops/journey?q=9876543210",
         "/ops/journey?q=" + QUARANTINED_PHONE,
         "/ops/completeness?days=14",
-        *(f"/ops/work?source={s}&state={st}" for s in work_tables() for st in items.STATES),
+        *(f"/ops/work?source={s}&state={st}" for s in VENDORS.ledgers for st in items.STATES),
         *(f"/ops/events/{i}" for i in raw_ids),
     ]
     for path in paths:

@@ -13,10 +13,11 @@ from psycopg.rows import dict_row
 
 from conftest import OZONETEL_TOKEN, fixture_bytes
 from receiver import create_app
-from receiver.config.settings import Settings
+from receiver.config import Settings
 from receiver.database.pool import make_pool
 from receiver.landing import inbox
 from receiver.landing.groupcommit import GroupCommit
+from receiver.vendors import VENDORS
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
 
@@ -28,7 +29,7 @@ def deferred_env(env):
 
 @pytest.fixture
 def deferred_client(deferred_env):
-    app = create_app(Settings.from_env(deferred_env))
+    app = create_app(Settings.from_env(deferred_env, VENDORS))
     yield app.test_client()
     app.extensions["callrecon_pool"].close()
 
@@ -85,7 +86,7 @@ def test_deferred_unparseable_body_is_stored_then_quarantined_by_land(
 def test_deferred_bad_token_and_database_down_still_refuse(deferred_env, db):
     app = create_app(
         Settings.from_env(
-            {**deferred_env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "DB_POOL_TIMEOUT": "1"}
+            {**deferred_env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "DB_POOL_TIMEOUT": "1"}, VENDORS
         )
     )
     try:
@@ -99,7 +100,7 @@ def test_deferred_bad_token_and_database_down_still_refuse(deferred_env, db):
 
 
 def test_deferred_huawei_push_gets_the_acknowledgement_huawei_expects(deferred_env, db):
-    app = create_app(Settings.from_env({**deferred_env, "HUAWEI_CALLBACK_TOKENS": "hw-deferred-token-1"}))
+    app = create_app(Settings.from_env({**deferred_env, "HUAWEI_CALLBACK_TOKENS": "hw-deferred-token-1"}, VENDORS))
     try:
         resp = app.test_client().post(
             "/callbacks/huawei/hw-deferred-token-1",
@@ -482,7 +483,9 @@ def test_a_batch_is_cut_at_its_records_cap_and_the_rest_lands_next(deferred_env,
 
     seen = []
     real = replay_module.land_batch
-    monkeypatch.setattr(replay_module, "land_batch", lambda conn, work, s: seen.append(work) or real(conn, work, s))
+    monkeypatch.setattr(
+        replay_module, "land_batch", lambda conn, work, s, pushes: seen.append(work) or real(conn, work, s, pushes)
+    )
     body = json.dumps([{"monitorUCID": f"cap-{r}", "CampaignName": "Renewals"} for r in range(3)])
     rows = [
         dict(
@@ -497,10 +500,10 @@ def test_a_batch_is_cut_at_its_records_cap_and_the_rest_lands_next(deferred_env,
     ]
     with db.transaction():
         inbox.store_many(db, rows)
-    settings = Settings.from_env(deferred_env)
+    settings = Settings.from_env(deferred_env, VENDORS)
     sizer = replay_module.BatchSizer(records_cap=7)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        report = replay_module.replay(conn, settings, pending_only=True, sizer=sizer)
+        report = replay_module.replay(conn, settings, VENDORS.pushes, pending_only=True, sizer=sizer)
     assert report.total == 6
     assert [len(work) for work in seen] == [2, 2, 2]  # 3 + 3 records fit 7, a third callback would not
     assert db.execute("SELECT count(*) FROM ozonetel_call WHERE monitor_ucid LIKE 'cap-%'").fetchone()[0] == 18

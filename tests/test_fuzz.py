@@ -13,17 +13,18 @@ from hypothesis import strategies as st
 
 from conftest import OZONETEL_TOKEN, SECRETS
 from receiver import create_app
-from receiver.config.settings import Settings
+from receiver.config import Settings
 from receiver.landing import masking
 from receiver.landing.mapping import RecordError
 from receiver.landing.payloads import BodyError, decode
+from receiver.vendors import VENDORS
 from receiver.vendors.huawei import records as huawei
 from receiver.vendors.leadsquared import status as leadsquared
 from receiver.vendors.ozonetel import records as ozonetel
 
 HW_TOKEN = "hw-fuzz-token-77"
 SECRETS.add(HW_TOKEN)
-ZONE = Settings().ozonetel_timezone
+ZONE = Settings.from_env({}, VENDORS).section("ozonetel").timezone
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30))
 json_values = st.recursive(
@@ -84,7 +85,8 @@ def fuzz_app(postgresql_noproc):
                     "HUAWEI_CALLBACK_TOKENS": HW_TOKEN,
                     "HUAWEI_TIMEZONE": "Asia/Shanghai",
                     "MAX_BODY_BYTES": "65536",
-                }
+                },
+                VENDORS,
             )
         )
         yield app

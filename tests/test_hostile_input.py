@@ -7,7 +7,8 @@ import pytest
 
 from conftest import FIXTURE_APIKEY, OZONETEL_TOKEN, fixture_bytes
 from receiver import create_app
-from receiver.config.settings import Settings
+from receiver.config import Settings
+from receiver.vendors import VENDORS
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
 
@@ -102,7 +103,7 @@ def test_missing_token_is_404_json(client, db):
 
 
 def test_no_configured_tokens_means_nobody_gets_in(env, db):
-    app = create_app(Settings.from_env({**env, "OZONETEL_CALLBACK_TOKENS": ""}))
+    app = create_app(Settings.from_env({**env, "OZONETEL_CALLBACK_TOKENS": ""}, VENDORS))
     try:
         resp = app.test_client().post("/callbacks/ozonetel/", json={})
         assert resp.status_code == 404
@@ -125,7 +126,7 @@ def test_wrong_method_is_405_json(client, method):
 
 
 def test_body_over_the_limit_is_413_and_not_stored(env, db):
-    app = create_app(Settings.from_env({**env, "MAX_BODY_BYTES": "2048"}))
+    app = create_app(Settings.from_env({**env, "MAX_BODY_BYTES": "2048"}, VENDORS))
     try:
         client = app.test_client()
         resp = client.post(URL, data=b'{"monitorUCID": "' + b"9" * 2048 + b'"}', content_type="application/json")
@@ -139,7 +140,9 @@ def test_body_over_the_limit_is_413_and_not_stored(env, db):
 
 def test_database_down_is_503_with_retry_after_and_no_2xx(env):
     app = create_app(
-        Settings.from_env({**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "DB_POOL_TIMEOUT": "1"})
+        Settings.from_env(
+            {**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "DB_POOL_TIMEOUT": "1"}, VENDORS
+        )
     )
     try:
         resp = app.test_client().post(URL, json={"monitorUCID": "1"})

@@ -15,7 +15,8 @@ from psycopg.rows import dict_row
 from conftest import SECRETS, fixture_bytes
 from fakes import FakeClock, FakeISales, huawei_seed_response
 from receiver import create_app
-from receiver.config.settings import ConfigError, Settings
+from receiver.config import ConfigError, Settings
+from receiver.vendors import VENDORS
 from receiver.vendors.huawei import records as landing
 from reconciler import cli
 from reconciler.core.clock import SystemClock
@@ -60,7 +61,7 @@ def hw_env(env, isales):
 
 @pytest.fixture
 def hw_client(hw_env):
-    app = create_app(Settings.from_env(hw_env))
+    app = create_app(Settings.from_env(hw_env, VENDORS))
     yield app.test_client()
     app.extensions["callrecon_pool"].close()
 
@@ -75,7 +76,7 @@ def run(hw_env, reconciler_url, clock):
     """Run one Huawei work source once."""
 
     def _run(source_class, overrides=None, stop=None, concurrency=1, since=None):
-        settings = Settings.from_env({**hw_env, **(overrides or {})})
+        settings = Settings.from_env({**hw_env, **(overrides or {})}, VENDORS)
         source = source_class(settings, rng=random.Random(3))
         return run_source(
             source, reconciler_url, clock, stop=stop or threading.Event(), concurrency=concurrency, since=since
@@ -153,7 +154,7 @@ def test_detail_fetch_completes_the_pushed_row_from_the_seed(hw_client, db, isal
 
 
 def test_tracked_calls_get_their_detail_and_empty_times_mean_none(db, isales, run, clock, hw_env):
-    settings = Settings.from_env(hw_env)
+    settings = Settings.from_env(hw_env, VENDORS)
     with db.transaction():
         assert landing.register(db, 8, ["c-1", "c-1", "c-2"], settings, clock.now()) == 2
     isales.details[(8, "c-1")] = dict(
@@ -176,7 +177,7 @@ def test_tracked_calls_get_their_detail_and_empty_times_mean_none(db, isales, ru
 
 def test_record_not_found_is_retried_then_marked_not_found(db, isales, run, clock, hw_env):
     with db.transaction():
-        landing.register(db, 8, ["gone-1"], Settings.from_env(hw_env), clock.now())
+        landing.register(db, 8, ["gone-1"], Settings.from_env(hw_env, VENDORS), clock.now())
     for attempt in range(1, 4):
         result = run(HuaweiDetailSource, {"HUAWEI_NOT_FOUND_TRIES": "3"})
         row = call_row(db, 8, "gone-1")
@@ -188,7 +189,7 @@ def test_record_not_found_is_retried_then_marked_not_found(db, isales, run, cloc
 @pytest.mark.parametrize("code", ["0200001"] + [f"020000{n:02d}" for n in range(1, 12)])
 def test_parameter_errors_are_permanent_with_the_vendors_description(db, isales, run, clock, hw_env, code):
     with db.transaction():
-        landing.register(db, 8, ["bad-1"], Settings.from_env(hw_env), clock.now())
+        landing.register(db, 8, ["bad-1"], Settings.from_env(hw_env, VENDORS), clock.now())
     isales.scripts[(8, "bad-1")].append((200, {"returnCode": code, "resultDesc": f"Parameter problem {code}"}))
     assert run(HuaweiDetailSource).counts == {"detail-failed": 1}
     row = call_row(db, 8, "bad-1")
@@ -205,7 +206,7 @@ def test_parameter_errors_are_permanent_with_the_vendors_description(db, isales,
 )
 def test_transient_errors_are_retried_with_backoff(db, isales, run, clock, hw_env, answer, error):
     with db.transaction():
-        landing.register(db, 8, ["t-1"], Settings.from_env(hw_env), clock.now())
+        landing.register(db, 8, ["t-1"], Settings.from_env(hw_env, VENDORS), clock.now())
     isales.scripts[(8, "t-1")].append(answer)
     isales.details[(8, "t-1")] = dict(SEED["data"], callId="t-1")
     assert run(HuaweiDetailSource).counts == {"retry": 1}
@@ -218,7 +219,7 @@ def test_transient_errors_are_retried_with_backoff(db, isales, run, clock, hw_en
 
 def test_a_bad_signature_stops_the_source_with_one_message(db, isales, run, clock, hw_env):
     with db.transaction():
-        landing.register(db, 8, ["s-1", "s-2", "s-3"], Settings.from_env(hw_env), clock.now())
+        landing.register(db, 8, ["s-1", "s-2", "s-3"], Settings.from_env(hw_env, VENDORS), clock.now())
     result = run(HuaweiDetailSource, {"HUAWEI_SK": "not-the-secret"})
     assert result.outcome == "failed" and "HUAWEI_AK, HUAWEI_SK" in result.error
     assert "not-the-secret" not in result.error and isales.bad_signatures == 1
@@ -261,7 +262,7 @@ def test_discovery_pages_through_each_day_lands_calls_and_queues_detail(db, isal
 
 def test_two_reconcilers_never_exceed_the_concurrency_limit(db, isales, hw_env, reconciler_url):
     isales.latency = 0.05
-    settings = Settings.from_env({**hw_env, "HUAWEI_CONCURRENCY": "3", "HUAWEI_BATCH_GAP": "0.05s"})
+    settings = Settings.from_env({**hw_env, "HUAWEI_CONCURRENCY": "3", "HUAWEI_BATCH_GAP": "0.05s"}, VENDORS)
     with db.transaction():
         landing.register(db, 8, [f"cc-{n}" for n in range(60)], settings, SystemClock().now())
     for n in range(60):
@@ -287,7 +288,7 @@ def test_two_reconcilers_never_exceed_the_concurrency_limit(db, isales, hw_env, 
 
 def test_calls_claimed_by_a_killed_reconciler_are_picked_up_again(db, isales, run, clock, hw_env, reconciler_url):
     with db.transaction():
-        landing.register(db, 8, ["k-1", "k-2"], Settings.from_env(hw_env), clock.now())
+        landing.register(db, 8, ["k-1", "k-2"], Settings.from_env(hw_env, VENDORS), clock.now())
     for call_id in ("k-1", "k-2"):
         isales.details[(8, call_id)] = dict(SEED["data"], callId=call_id)
     doomed = psycopg.connect(reconciler_url)
@@ -303,7 +304,7 @@ def test_calls_claimed_by_a_killed_reconciler_are_picked_up_again(db, isales, ru
 
 def test_keys_never_reach_logs_or_rows(db, isales, run, clock, hw_env, capfd):
     with db.transaction():
-        landing.register(db, 8, ["sec-1"], Settings.from_env(hw_env), clock.now())
+        landing.register(db, 8, ["sec-1"], Settings.from_env(hw_env, VENDORS), clock.now())
     isales.scripts[(8, "sec-1")].append((500, f"debug {AK} {SK}"))
     run(HuaweiDetailSource)
     row = call_row(db, 8, "sec-1")
@@ -314,7 +315,7 @@ def test_keys_never_reach_logs_or_rows(db, isales, run, clock, hw_env, capfd):
 
 def test_the_signer_can_be_switched_off_by_configuration(db, isales, run, clock, hw_env):
     with db.transaction():
-        landing.register(db, 8, ["n-1"], Settings.from_env(hw_env), clock.now())
+        landing.register(db, 8, ["n-1"], Settings.from_env(hw_env, VENDORS), clock.now())
     result = run(HuaweiDetailSource, {"HUAWEI_SIGNER": "none"})
     assert result.outcome == "failed" and isales.bad_signatures == 1  # this fake insists on auth-v2
     result = run(HuaweiDetailSource, {"HUAWEI_SIGNER": "no.such.module:sign"})
@@ -337,7 +338,7 @@ def test_huawei_without_a_time_zone_refuses_to_start_web_and_reconciler(hw_env, 
 
 
 def test_seed_times_read_in_the_tenant_zone_put_the_link_expiry_after_the_call_end(db, hw_env, clock):
-    settings = Settings.from_env(hw_env)  # Asia/Shanghai: the seed page is dated GMT+08:00
+    settings = Settings.from_env(hw_env, VENDORS)  # Asia/Shanghai: the seed page is dated GMT+08:00
     with db.transaction():
         landing.land_detail(db, *SEED_CALL, SEED["data"], settings, clock.now())
     row = call_row(db, *SEED_CALL)
@@ -368,7 +369,7 @@ def test_every_naive_vendor_time_column_names_the_zone_it_was_read_in(db, table,
 
 def register(db, hw_env, clock, vdn, *call_ids):
     with db.transaction():
-        landing.register(db, vdn, list(call_ids), Settings.from_env(hw_env), clock.now())
+        landing.register(db, vdn, list(call_ids), Settings.from_env(hw_env, VENDORS), clock.now())
 
 
 def test_result_desc_is_read_first_and_return_desc_is_kept(db, isales, run, clock, hw_env):
@@ -443,7 +444,7 @@ def test_discovery_windows_give_up_after_huawei_max_tries(db, isales, run, clock
 def stopped(db, hw_env, clock):
     from reconciler import status
 
-    report = status.collect(db, Settings.from_env(hw_env), clock)
+    report = status.collect(db, Settings.from_env(hw_env, VENDORS), VENDORS, clock)
     return [(s["source"], s["scope"], s["key"]) for s in report["stopped"]]
 
 
@@ -459,8 +460,8 @@ def test_a_parameter_error_on_the_vdn_stops_only_that_vdn_until_the_recheck(db, 
     assert result.outcome == "ok" and result.counts == {"vdn-stopped": 1, "detail-done": 1}
     assert isales.detail_calls[(8, "v-2")] == 0 and call_row(db, 8, "v-1")["detail_attempts"] == 0
     assert stopped(db, hw_env, clock) == [("huawei", "vdn", "8")]
-    other = Settings.from_env({**hw_env, "HUAWEI_BASE_URL": "https://elsewhere:28443"})
-    assert HuaweiDetailSource(Settings.from_env(hw_env)).blocked_vdns(db, clock.now()) == [8]
+    other = Settings.from_env({**hw_env, "HUAWEI_BASE_URL": "https://elsewhere:28443"}, VENDORS)
+    assert HuaweiDetailSource(Settings.from_env(hw_env, VENDORS)).blocked_vdns(db, clock.now()) == [8]
     clock.advance(3601)  # HUAWEI_RETRY_MAX_INTERVAL: one more try of the VDN, which now answers
     assert run(HuaweiDetailSource).counts == {"detail-done": 2}
     assert stopped(db, hw_env, clock) == [] and HuaweiDetailSource(other).blocked_vdns(db, clock.now()) == []
@@ -475,8 +476,8 @@ def test_a_repeated_404_on_a_vdn_path_stops_that_vdn_and_lifts_when_settings_cha
     result = run(HuaweiDetailSource)
     assert result.outcome == "ok" and result.counts == {"retry": 1, "vdn-stopped": 1, "detail-done": 1}
     assert stopped(db, hw_env, clock) == [("huawei", "vdn", "8")]
-    assert HuaweiDetailSource(Settings.from_env(hw_env)).blocked_vdns(db, clock.now()) == [8]
-    other = HuaweiDetailSource(Settings.from_env({**hw_env, "HUAWEI_BASE_URL": "https://elsewhere:28443"}))
+    assert HuaweiDetailSource(Settings.from_env(hw_env, VENDORS)).blocked_vdns(db, clock.now()) == [8]
+    other = HuaweiDetailSource(Settings.from_env({**hw_env, "HUAWEI_BASE_URL": "https://elsewhere:28443"}, VENDORS))
     assert other.blocked_vdns(db, clock.now()) == [] and stopped(db, hw_env, clock) == []
 
 
@@ -503,7 +504,7 @@ def test_an_older_record_delivered_late_never_overwrites_newer_state(hw_client, 
     for record in (newer, older):  # Huawei re-pushes: the older attempt arrives last
         assert hw_client.post(URL, json=[record]).status_code == 200
     with db.transaction():
-        landing.land_fetched(db, [older], Settings.from_env(hw_env), "bulk", clock.now())
+        landing.land_fetched(db, [older], Settings.from_env(hw_env, VENDORS), "bulk", clock.now())
     row = call_row(db, 8, "o-1")
     assert (row["call_status"], row["fail_code"], row["push_count"]) == (6, "00000", 2)
     assert row["call_time"] == row["event_time"] == dt.datetime(2022, 2, 10, 4, 0, tzinfo=UTC)

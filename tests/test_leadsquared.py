@@ -13,7 +13,8 @@ from psycopg.rows import dict_row
 
 from conftest import SECRETS
 from fakes import FakeClock, FakeLeadSquared, lsq_error, seed_response, status_body
-from receiver.config.settings import ConfigError, Settings
+from receiver.config import ConfigError, Settings
+from receiver.vendors import VENDORS
 from receiver.vendors.leadsquared import status as landing
 from reconciler import status as status_report
 from reconciler.core.clock import SystemClock
@@ -50,7 +51,7 @@ def reconcile(lsq_env, reconciler_url, clock):
     """Run the LeadSquared source once; returns the RunResult."""
 
     def _run(env_overrides=None, stop=None, limit=None, concurrency=1, run_clock=None):
-        settings = Settings.from_env({**lsq_env, **(env_overrides or {})})
+        settings = Settings.from_env({**lsq_env, **(env_overrides or {})}, VENDORS)
         source = LeadSquaredSource(settings, rng=random.Random(7))
         return run_source(
             source,
@@ -246,7 +247,7 @@ def test_a_403_limit_message_is_a_rate_limit_that_lowers_the_shared_budget(db, f
         "SELECT calls, learned_calls, effective_calls, effective_period_ms, paused_until FROM rate_budget"
     ).fetchone() == (25, 10, 10, 5000, t0 + dt.timedelta(seconds=5))
     assert db.execute("SELECT count(*) FROM rate_slot").fetchone() == (10,)
-    report = status_report.collect(db, Settings.from_env(lsq_env), clock)
+    report = status_report.collect(db, Settings.from_env(lsq_env, VENDORS), VENDORS, clock)
     assert report["leadsquared"]["rate_budget"]["learned"] == "10/5s"
     assert "rate budget 10/5s in force (configured 25/5s; the vendor stated 10/5s" in status_report.render(report)
 
@@ -314,16 +315,16 @@ def test_callrecon_status_lists_failed_items(db, fake, reconcile, clock, lsq_env
     track(db, "call-log", "rq-f", registered_at=clock.now())
     fake.script("rq-f", (500, "upstream exploded"))
     reconcile({"LSQ_MAX_TRIES": "1"})
-    report = status_report.collect(db, Settings.from_env(lsq_env), clock)
+    report = status_report.collect(db, Settings.from_env(lsq_env, VENDORS), VENDORS, clock)
     assert report["leadsquared"]["final_by_status"] == {"failed": 1}
     assert "final: failed 1" in status_report.render(report)
 
 
 def test_lsq_max_tries_is_read_from_the_environment(lsq_env):
-    assert Settings.from_env(lsq_env).leadsquared.max_tries == 10
-    assert Settings.from_env({**lsq_env, "LSQ_MAX_TRIES": "4"}).leadsquared.max_tries == 4
+    assert Settings.from_env(lsq_env, VENDORS).section("leadsquared").max_tries == 10
+    assert Settings.from_env({**lsq_env, "LSQ_MAX_TRIES": "4"}, VENDORS).section("leadsquared").max_tries == 4
     with pytest.raises(ConfigError, match="LSQ_MAX_TRIES"):
-        Settings.from_env({**lsq_env, "LSQ_MAX_TRIES": "0"})
+        Settings.from_env({**lsq_env, "LSQ_MAX_TRIES": "0"}, VENDORS)
 
 
 @pytest.mark.parametrize(
@@ -393,7 +394,7 @@ def test_two_reconcilers_on_one_backlog_never_poll_the_same_item(db, fake, lsq_e
     ids = [f"bk-{n}" for n in range(120)]
     track(db, "call-log", *ids)
     fake.default = lambda request_id, kind: (200, status_body(request_id, "Success"))
-    settings = Settings.from_env({**lsq_env, "LSQ_RATE_LIMIT": "10000/1s"})
+    settings = Settings.from_env({**lsq_env, "LSQ_RATE_LIMIT": "10000/1s"}, VENDORS)
     results = []
 
     def one_process():

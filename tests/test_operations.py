@@ -6,7 +6,8 @@ import shutil
 
 from conftest import OZONETEL_TOKEN, SQL_DIR
 from receiver import create_app
-from receiver.config.settings import Settings
+from receiver.config import Settings
+from receiver.vendors import VENDORS
 from receiver.web.access_log import RedactingLogger
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
@@ -26,7 +27,7 @@ def test_readyz_is_503_with_a_pending_migration(env, tmp_path):
     sql_dir = tmp_path / "sql"
     shutil.copytree(SQL_DIR, sql_dir)
     (sql_dir / "9999_future_change.sql").write_text("CREATE TABLE future_change (id int);\n")
-    app = create_app(Settings.from_env({**env, "CALLRECON_SQL_DIR": str(sql_dir)}))
+    app = create_app(Settings.from_env({**env, "CALLRECON_SQL_DIR": str(sql_dir)}, VENDORS))
     try:
         resp = app.test_client().get("/readyz")
     finally:
@@ -38,7 +39,9 @@ def test_readyz_is_503_with_a_pending_migration(env, tmp_path):
 
 def test_readyz_is_503_when_the_database_is_unreachable(env):
     app = create_app(
-        Settings.from_env({**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "DB_POOL_TIMEOUT": "1"})
+        Settings.from_env(
+            {**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "DB_POOL_TIMEOUT": "1"}, VENDORS
+        )
     )
     try:
         resp = app.test_client().get("/readyz")
@@ -85,7 +88,7 @@ def test_readyz_is_503_and_start_up_warns_when_no_callback_token_is_configured(e
     """Operator truthfulness (#16): a receiver that would refuse every push is not ready."""
     bare = {k: v for k, v in env.items() if not k.endswith("_CALLBACK_TOKENS")}
     with caplog.at_level("WARNING", logger="callrecon.ops"):
-        app = create_app(Settings.from_env(bare))
+        app = create_app(Settings.from_env(bare, VENDORS))
     try:
         resp = app.test_client().get("/readyz")
         assert resp.status_code == 503 and resp.json["accepting"] == []
@@ -106,7 +109,7 @@ def test_a_405_names_the_allowed_methods(client):
 
 
 def test_a_413_is_logged_like_every_callback(env, caplog):
-    app = create_app(Settings.from_env({**env, "MAX_BODY_BYTES": "1024"}))
+    app = create_app(Settings.from_env({**env, "MAX_BODY_BYTES": "1024"}, VENDORS))
     try:
         with caplog.at_level("INFO", logger="callrecon.errors"):
             resp = app.test_client().post(

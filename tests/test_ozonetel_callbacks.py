@@ -11,6 +11,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from conftest import CONFIGURED_API_KEY, OZONETEL_OLD_TOKEN, OZONETEL_TOKEN, fixture_bytes, fixture_json
+from receiver.vendors import VENDORS
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
 UTC = dt.timezone.utc
@@ -242,7 +243,7 @@ def test_a_record_with_a_wrong_apikey_is_quarantined_and_never_lands(env, db, mo
     from receiver.config.settings import Settings
     from receiver.landing.replay import replay
 
-    settings = Settings.from_env({**env, "LANDING_MODE": mode})
+    settings = Settings.from_env({**env, "LANDING_MODE": mode}, VENDORS)
     app = create_app(settings)
     client = app.test_client()
     try:
@@ -256,13 +257,13 @@ def test_a_record_with_a_wrong_apikey_is_quarantined_and_never_lands(env, db, mo
         resp = client.post(URL, data={"data": json.dumps(body)})
         assert resp.status_code in (200, 202)
         if mode == "deferred":
-            replay(db, settings, pending_only=True)
+            replay(db, settings, VENDORS.pushes, pending_only=True)
         assert db.execute("SELECT call_key FROM ozonetel_call").fetchall() == [("keyless-1",)]
         status, error, check = db.execute("SELECT status, error, apikey_check FROM raw_inbox").fetchone()
         assert status == "quarantined" and "apikey_mismatch" in json.dumps(error)
         assert check == {"mismatch": [0], "absent": [1], "checked": 2}
         assert _metric(client, "mismatch") == forged + 1 and _metric(client, "absent") == before + 1
-        replay(db, settings, include_all=True)  # a replay honours the verdict made at receipt
+        replay(db, settings, VENDORS.pushes, include_all=True)  # a replay honours the verdict made at receipt
         assert db.execute("SELECT count(*) FROM ozonetel_call WHERE call_key = 'forged-1'").fetchone() == (0,)
     finally:
         app.extensions["callrecon_pool"].close()
@@ -273,7 +274,7 @@ def test_the_matching_apikey_lands_and_the_check_can_be_turned_off(env, db):
     from receiver.config.settings import Settings
 
     body = dict(fixture_json("ozonetel", "call_details__single.json"), Apikey=CONFIGURED_API_KEY)
-    app = create_app(Settings.from_env({**env, "OZONETEL_VERIFY_APIKEY": "false"}))
+    app = create_app(Settings.from_env({**env, "OZONETEL_VERIFY_APIKEY": "false"}, VENDORS))
     try:
         assert app.test_client().post(URL, json=body).status_code == 200
     finally:

@@ -15,8 +15,9 @@ from werkzeug.serving import make_server
 from conftest import OZONETEL_TOKEN, SECRETS
 from fakes import FakeClock, FakeOzonetel, ozonetel_seed_replies, pause
 from receiver import create_app
-from receiver.config.settings import Settings
+from receiver.config import Settings
 from receiver.landing.replay import replay
+from receiver.vendors import VENDORS
 from reconciler.core.clock import SystemClock
 from reconciler.core.run import run_source
 from reconciler.sources.ozonetel.dial_status import OzonetelSource
@@ -56,7 +57,7 @@ def api_server(vendor_server):
 @pytest.fixture
 def receiver_url(env):
     """The real receiver app served on a loopback port, as Ozonetel's callBackUrl target (same account key)."""
-    app = create_app(Settings.from_env({**env, "OZONETEL_API_KEY": API_KEY}))
+    app = create_app(Settings.from_env({**env, "OZONETEL_API_KEY": API_KEY}, VENDORS))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -98,7 +99,7 @@ def clock():
 @pytest.fixture
 def run(oz_env, reconciler_url, clock):
     def _run(overrides=None, run_clock=None, stop=None):
-        source = OzonetelSource(Settings.from_env({**oz_env, **(overrides or {})}), rng=random.Random(1))
+        source = OzonetelSource(Settings.from_env({**oz_env, **(overrides or {})}, VENDORS), rng=random.Random(1))
         return run_source(source, reconciler_url, run_clock or clock, stop=stop or threading.Event())
 
     return _run
@@ -245,7 +246,7 @@ def test_backfill_creates_the_windows_and_sends_them(oz_env, db, fake, monkeypat
 def test_two_reconcilers_never_request_a_window_twice_nor_exceed_the_limit(oz_env, db, fake, reconciler_url):
     fake.limit = (4, 1.0)
     fake.push_delay = 0.0
-    settings = Settings.from_env({**oz_env, "OZONETEL_RATE_LIMIT": "4/1s", "OZONETEL_WINDOW": "1h"})
+    settings = Settings.from_env({**oz_env, "OZONETEL_RATE_LIMIT": "4/1s", "OZONETEL_WINDOW": "1h"}, VENDORS)
     source = OzonetelSource(settings)
     now = SystemClock().now()
     with db.transaction():
@@ -331,7 +332,9 @@ def test_a_late_push_for_an_earlier_try_still_counts_and_a_replay_counts_nothing
         (1, "accepted", "uid-1"),
         (2, "accepted", "uid-2"),
     ]
-    report = replay(db, Settings.from_env(oz_env), include_all=True)  # every raw callback again
+    report = replay(
+        db, Settings.from_env(oz_env, VENDORS), VENDORS.pushes, include_all=True
+    )  # every raw callback again
     assert report.by_status == {"landed": 1}
     assert db.execute("SELECT records_received FROM ozonetel_request WHERE tries > 0").fetchone() == (3,)
 
@@ -359,7 +362,7 @@ def test_an_invalid_campaign_stops_only_itself_and_a_failing_one_gives_up(db, fa
     assert all(tries <= 3 for _, tries in flaky)
     assert ("failed", 3) in flaky
     assert fake.calls["Flaky"] == sum(tries for _, tries in flaky)
-    report = status.collect(db, Settings.from_env({**oz_env, **settings}), clock)
+    report = status.collect(db, Settings.from_env({**oz_env, **settings}, VENDORS), VENDORS, clock)
     [stop] = report["stopped"]
     assert (stop["source"], stop["scope"], stop["key"]) == ("ozonetel", "campaign", "Typo")
     assert "campaignName is invalid" in stop["reason"] and "OZONETEL_CAMPAIGNS" in stop["fix"]

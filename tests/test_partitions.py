@@ -14,6 +14,7 @@ from conftest import SQL_DIR
 from receiver.database import migrations
 from receiver.landing import partitions, retention
 from receiver.landing.replay import replay
+from receiver.vendors import VENDORS
 
 UTC = dt.timezone.utc
 MONDAY = dt.datetime(2026, 3, 2, tzinfo=UTC)  # a pinned week start, far from the test's own clock
@@ -85,12 +86,12 @@ def test_a_duplicate_pushed_weeks_later_is_still_one_call_and_a_replay_counts_no
     first = raw(db, MONDAY + dt.timedelta(days=6, hours=23, minutes=59), call_push())
     again = raw(db, MONDAY + dt.timedelta(weeks=2, days=1), call_push())
     db.commit()
-    replay(db, settings, ids=[first, again], pending_only=True)
+    replay(db, settings, VENDORS.pushes, ids=[first, again], pending_only=True)
     calls = db.execute("SELECT call_key, seen_count FROM ozonetel_call").fetchall()
     assert calls == [("2603021234567890", 2)]
     homes = db.execute("SELECT raw_id, tableoid::regclass::text FROM ozonetel_sighting ORDER BY raw_id").fetchall()
     assert homes == [(first, "ozonetel_sighting_w20260302"), (again, "ozonetel_sighting_w20260316")]
-    replay(db, settings, include_all=True, ids=[first, again])
+    replay(db, settings, VENDORS.pushes, include_all=True, ids=[first, again])
     assert db.execute("SELECT seen_count FROM ozonetel_call").fetchone() == (2,)
     assert db.execute("SELECT count(*) FROM ozonetel_sighting").fetchone() == (2,)
 
@@ -102,7 +103,7 @@ def test_prune_drops_whole_weeks_keeps_quarantined_and_deletes_only_at_the_edge(
     edge_old = raw(db, MONDAY + dt.timedelta(days=14, hours=1), call_push("u14"))
     edge_young = raw(db, MONDAY + dt.timedelta(days=15), call_push("u15"))
     db.commit()
-    replay(db, settings, pending_only=True)
+    replay(db, settings, VENDORS.pushes, pending_only=True)
     assert db.execute("SELECT status FROM raw_inbox WHERE id = %s", (kept,)).fetchone() == ("quarantined",)
     before = MONDAY + dt.timedelta(days=14, hours=12)
 
@@ -204,7 +205,7 @@ def test_upgrade_from_the_old_layout_keeps_every_row_and_copies_none(old_layout,
     assert new_id == snapshot[-1][0] + 1
     assert where(conn, "raw_inbox", id=new_id).startswith("raw_inbox_w")
     # A replayed old callback is still a duplicate of its old sighting.
-    replay(conn, settings, include_all=True, ids=[snapshot[0][0]])
+    replay(conn, settings, VENDORS.pushes, include_all=True, ids=[snapshot[0][0]])
     sightings = conn.execute("SELECT count(*) FROM ozonetel_sighting WHERE raw_id = %s", (snapshot[0][0],))
     assert sightings.fetchone() == (1,)
     # The legacy partitions go whole, like any week, all three together (huawei's is empty).

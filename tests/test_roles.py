@@ -13,6 +13,7 @@ from psycopg import sql
 from conftest import FIXTURES, LOGINS, OZONETEL_TOKEN, ROLES, SECRETS, SQL_DIR
 from fakes import FakeLeadSquared, seed_response
 from receiver.database import migrations, roles
+from receiver.vendors import VENDORS
 from reconciler import cli
 
 URL = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
@@ -66,15 +67,16 @@ def public_relations(db) -> set[str]:
 
 
 def test_every_table_and_view_is_in_the_access_list(db):
-    """A migration that adds a table fails here until receiver/database/roles.py ACCESS says who may use it."""
-    assert public_relations(db) == set(ACCESS_NAMES := roles.ACCESS), (
-        f"classify in receiver/database/roles.py ACCESS: {sorted(public_relations(db) - set(ACCESS_NAMES))}; "
+    """A migration that adds a table fails here until roles.access() (shared list or vendor) says who may use it."""
+    assert public_relations(db) == set(ACCESS_NAMES := roles.access(VENDORS)), (
+        f"classify in receiver/database/roles.py or the vendor's grants: "
+        f"{sorted(public_relations(db) - set(ACCESS_NAMES))}; "
         f"no longer exist: {sorted(set(ACCESS_NAMES) - public_relations(db))}"
     )
 
 
 def test_the_grants_in_the_database_are_exactly_the_access_list(db):
-    for relation, access in roles.ACCESS.items():
+    for relation, access in roles.access(VENDORS).items():
         for kind, letters in zip(roles.SERVICES, access, strict=True):
             for letter, privilege in PRIVILEGES.items():
                 held = db.execute(
@@ -149,7 +151,7 @@ def test_analyst_reads_call_and_every_analyst_view(client, as_role):
     assert client.post(URL, data=(FIXTURES / "ozonetel" / "call_details__single.json").read_bytes()).status_code == 200
     analyst = as_role("analyst")
     assert analyst.execute("SELECT vendor_call_id FROM call").fetchall() == [("2105221234567890",)]
-    readable = [name for name, access in roles.ACCESS.items() if "S" in access[2]]
+    readable = [name for name, access in roles.access(VENDORS).items() if "S" in access[2]]
     assert {"call", "completeness_daily", "source_health", "leadsquared_health", "raw_inbox_excerpt"} <= set(readable)
     for name in readable:
         analyst.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier(name))).fetchall()
@@ -248,7 +250,7 @@ def test_migrations_run_as_the_owner_role(run, db, tmp_path):
     assert code == 0, err
     assert "applied 9999_new_table.sql" in out
     assert db.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'later_thing'").fetchone()[0] == ROLES.owner
-    assert "later_thing are in no role's list" in err  # until receiver/database/roles.py ACCESS classifies it
+    assert "later_thing are in no role's list" in err  # until a list classifies it
     assert not db.execute("SELECT has_table_privilege(%s, 'later_thing', 'SELECT')", (ROLES.analyst,)).fetchone()[0]
     business = db.execute(
         "SELECT setconfig FROM pg_db_role_setting WHERE setrole = 0 AND setdatabase = "
@@ -275,7 +277,7 @@ def test_an_install_from_before_the_roles_gets_them_with_no_data_moved(database_
                 "INSERT INTO raw_inbox (source, body, body_sha256, body_bytes) VALUES ('ozonetel', '\\x7b7d', 'h', 2)"
             )
             before = old.execute("SELECT pg_relation_filenode('raw_inbox'), count(*) FROM raw_inbox").fetchone()
-            out = roles.upgrade(old, SQL_DIR, ROLES, roles.AnalystLimits(), {})
+            out = roles.upgrade(old, SQL_DIR, ROLES, roles.AnalystLimits(), {}, roles.access(VENDORS))
             later = sorted(path.name[:4] for path in SQL_DIR.glob("*.sql") if path.name >= "0020")
             assert [m.version for m in out.ran] == later and out.adopted > 20 and not out.dba
             assert old.execute("SELECT pg_relation_filenode('raw_inbox'), count(*) FROM raw_inbox").fetchone() == before

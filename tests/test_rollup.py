@@ -12,8 +12,9 @@ import pytest
 from conftest import OZONETEL_TOKEN, SECRETS, SQL_DIR, fixture_bytes
 from fakes import huawei_seed_response
 from receiver import create_app
-from receiver.config.settings import Settings
+from receiver.config import Settings
 from receiver.database import migrations
+from receiver.vendors import VENDORS
 from receiver.vendors.huawei import records as huawei_landing
 
 HW_TOKEN = "hw-rollup-token-7"
@@ -70,7 +71,7 @@ def two_vendor_env(env):
 
 def push(env, vendor_path: str, body: bytes, mode: str) -> None:
     """One callback through the real receiver, landed inline or stored for the lander."""
-    app = create_app(Settings.from_env({**env, "LANDING_MODE": mode}))
+    app = create_app(Settings.from_env({**env, "LANDING_MODE": mode}, VENDORS))
     try:
         response = app.test_client().post(vendor_path, data=body, content_type="application/json")
         assert response.status_code == 200, response.get_data(as_text=True)
@@ -104,7 +105,12 @@ def test_rollup_equals_the_call_view_through_every_write_path(two_vendor_env, cl
     # The reconciler's fetched detail.
     with db.transaction():
         huawei_landing.land_detail(
-            db, 8, "1644464743-1388", huawei_seed_response()["data"], Settings.from_env(env), dt.datetime.now(UTC)
+            db,
+            8,
+            "1644464743-1388",
+            huawei_seed_response()["data"],
+            Settings.from_env(env, VENDORS),
+            dt.datetime.now(UTC),
         )
     # Replay of everything stored: lands the same rows again, changing nothing the rollup counts.
     cli({**cli_env, "HUAWEI_TIMEZONE": "UTC"}, monkeypatch, "replay", "--all")

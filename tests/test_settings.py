@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from receiver.config.settings import ConfigError, RateLimit, Settings
+from receiver.config import ConfigError, RateLimit, Settings
+from receiver.vendors import VENDORS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -31,13 +32,13 @@ def readme_variables() -> set[str]:
 
 
 def test_describe_shows_every_variable_of_the_readme_table():
-    shown = {name for name, _ in Settings.from_env({}).describe()}
+    shown = {name for name, _ in Settings.from_env({}, VENDORS).describe()}
     assert readme_variables() - shown == set()
     assert len(readme_variables()) > 60  # the table was parsed, not skipped
 
 
 def test_describe_masks_every_secret():
-    settings = Settings.from_env(SECRET_ENV)
+    settings = Settings.from_env(SECRET_ENV, VENDORS)
     text = repr(settings.describe())
     assert "5ecret" not in text and "5ecret" not in repr(settings)
     shown = dict(settings.describe())
@@ -46,7 +47,9 @@ def test_describe_masks_every_secret():
 
 
 def test_describe_writes_values_the_way_the_variables_are_written():
-    shown = dict(Settings.from_env({"HUAWEI_CAMPAIGNS": "8:1001, 8:1002", "WORKING_DAYS": "mon-wed"}).describe())
+    shown = dict(
+        Settings.from_env({"HUAWEI_CAMPAIGNS": "8:1001, 8:1002", "WORKING_DAYS": "mon-wed"}, VENDORS).describe()
+    )
     assert (shown["SILENCE_THRESHOLD"], shown["LSQ_RATE_LIMIT"], shown["OZONETEL_HORIZON"]) == ("30m", "25/5s", "15d")
     assert (shown["HUAWEI_CAMPAIGNS"], shown["WORKING_DAYS"]) == ("8:1001,8:1002", "Mon,Tue,Wed")
     assert shown["OZONETEL_API_KEY"] == "" and shown["HUAWEI_TIMEZONE"] == ""
@@ -64,16 +67,19 @@ def test_values_are_typed_and_blank_means_the_default():
             "LOG_LEVEL": "debug",
             "OZONETEL_VERIFY_APIKEY": "FALSE",
             "LSQ_FINAL_STATUSES": "Success, Done",
-        }
+        },
+        VENDORS,
     )
-    assert settings.leadsquared.rate_limit == RateLimit(10, 60.0) and settings.ozonetel_api.window == 0.25
+    lsq, ozonetel = settings.section("leadsquared"), settings.section("ozonetel")
+    assert lsq.rate_limit == RateLimit(10, 60.0) and ozonetel.window == 0.25
     assert settings.db_pool_size == 8 and settings.working_days == (1, 3, 5)
-    assert settings.huawei.campaigns == ((8, 1001), (9, 7)) and settings.log_level == "DEBUG"
-    assert settings.leadsquared.base_url == "https://asyncapi.leadsquared.com"
-    assert settings.ozonetel_verify_apikey is False
-    assert settings.leadsquared.final_statuses == frozenset({"success", "done"})
-    assert settings.leadsquared.paths["call-log"] == "/1/api/telephony/logcallcomplete/status"
-    assert Settings.from_env({}) == Settings()  # the declared defaults are the defaults read
+    assert settings.section("huawei").campaigns == ((8, 1001), (9, 7)) and settings.log_level == "DEBUG"
+    assert lsq.base_url == "https://asyncapi.leadsquared.com"
+    assert ozonetel.verify_apikey is False
+    assert lsq.final_statuses == frozenset({"success", "done"})
+    assert lsq.paths["call-log"] == "/1/api/telephony/logcallcomplete/status"
+    defaults = Settings(vendors={v.name: v.settings() for v in VENDORS})
+    assert Settings.from_env({}, VENDORS) == defaults  # the declared defaults are the defaults read
 
 
 BAD = [  # one bad value per kind of setting: (variable, value, words the message must contain)
@@ -100,11 +106,11 @@ BAD = [  # one bad value per kind of setting: (variable, value, words the messag
 @pytest.mark.parametrize("name,value,words", BAD, ids=[f"{n}={v}" for n, v, _ in BAD])
 def test_a_bad_value_names_the_variable_on_one_line(name, value, words):
     with pytest.raises(ConfigError) as error:
-        Settings.from_env({"HUAWEI_TIMEZONE": "UTC", name: value})
+        Settings.from_env({"HUAWEI_TIMEZONE": "UTC", name: value}, VENDORS)
     message = str(error.value)
     assert message.startswith(f"{name}={value!r} ") and words in message and "\n" not in message
 
 
 def test_every_bad_variable_is_named_at_once():
     with pytest.raises(ConfigError, match=r"^DB_POOL_SIZE='0' .*; LSQ_TIMEOUT='soon' is not a duration"):
-        Settings.from_env({"DB_POOL_SIZE": "0", "LSQ_TIMEOUT": "soon"})
+        Settings.from_env({"DB_POOL_SIZE": "0", "LSQ_TIMEOUT": "soon"}, VENDORS)

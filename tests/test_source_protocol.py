@@ -6,11 +6,12 @@ import inspect
 
 import pytest
 
-from receiver.config.settings import Settings
+from receiver.config import Settings
+from receiver.vendors import VENDORS
+from reconciler import sources
 from reconciler.core.source import Source
-from reconciler.sources import SOURCES
 
-SOURCE_CLASSES = [cls for group in SOURCES.values() for cls in group]
+SOURCE_CLASSES = [cls for group in sources.load(VENDORS).values() for cls in group]
 PROTOCOL_METHODS = sorted(
     name for name, value in vars(Source).items() if inspect.isfunction(value) and not name.startswith("_")
 )
@@ -34,7 +35,7 @@ def test_the_protocol_lists_what_the_run_loop_uses():
 @pytest.mark.parametrize("source_class", SOURCE_CLASSES, ids=lambda cls: cls.__name__)
 def test_registered_source_satisfies_the_protocol(source_class):
     # Unconfigured settings: sources are built this way by `callrecon status` and `--source all`.
-    source = source_class(Settings.from_env({"DATABASE_URL": "postgresql://unused/x"}))
+    source = source_class(Settings.from_env({"DATABASE_URL": "postgresql://unused/x"}, VENDORS))
     assert isinstance(source, Source)
     assert isinstance(source.name, str) and isinstance(source.budget_name, str)
     assert source.call_timeout > 0

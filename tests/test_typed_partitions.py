@@ -14,10 +14,11 @@ import test_partitions
 from test_partitions import call_push, raw, where
 
 from conftest import SQL_DIR
-from receiver.config.settings import Settings
+from receiver.config import Settings
 from receiver.database import migrations
 from receiver.landing import partitions, typed_retention
 from receiver.landing.land import RawRef
+from receiver.vendors import VENDORS
 from receiver.vendors.huawei import records as huawei
 from receiver.vendors.ozonetel import records as ozonetel
 
@@ -30,7 +31,7 @@ JUST_BEFORE = APRIL - dt.timedelta(microseconds=1)
 @pytest.fixture
 def hw_settings(env):
     """Settings with a Huawei zone (every naive Huawei time is read in it)."""
-    return Settings.from_env({**env, "HUAWEI_TIMEZONE": "UTC"})
+    return Settings.from_env({**env, "HUAWEI_TIMEZONE": "UTC"}, VENDORS)
 
 
 def land_ozonetel(db, settings, received_at, record, many=True):

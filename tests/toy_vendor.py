@@ -1,7 +1,7 @@
-"""A toy vendor, added the way the README's "Adding a vendor" says: a push parser, one reconciler
-source, one migration (here: TOY_MIGRATION, run by the test), its tables' lines for ACCESS in
-receiver/database/roles.py (here: TOY_ACCESS, merged in by the test) and one registry call. Nothing else in
-receiver/ or reconciler/ is edited for it."""
+"""A toy vendor, added the way docs/adding-a-vendor.md says: its registry entry (a push parser, a
+settings section, its tables' grants), one reconciler source and one migration (here: TOY_MIGRATION,
+run by the test). Nothing in receiver/ or reconciler/ is edited for it: the test hands a registry
+with the toy to the app and the reconciler."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 import requests
 
-from receiver.config.reading import setting
-from receiver.config.settings import RateLimit
+from receiver.config import RateLimit, setting
 from receiver.config.values import Names, Text
 from receiver.landing.land import Outcome
 from receiver.registry import Push, Vendor
@@ -21,8 +20,6 @@ TOY_MIGRATION = """
 CREATE TABLE toy_call (call_id text PRIMARY KEY, outcome text NOT NULL, raw_id bigint);
 CREATE TABLE toy_item (call_id text PRIMARY KEY, done boolean NOT NULL DEFAULT false);
 """
-# (web, reconciler, analyst), as in receiver/database/roles.py: pushes land calls, the reconciler works the items.
-TOY_ACCESS = {"toy_call": ("SIU", "SIU", "S"), "toy_item": ("", "SU", "S")}
 LAND = """
 INSERT INTO toy_call (call_id, outcome, raw_id) VALUES (%(call_id)s, %(outcome)s, %(raw_id)s)
 ON CONFLICT (call_id) DO UPDATE SET outcome = EXCLUDED.outcome
@@ -107,9 +104,14 @@ class ToySource:
         return "retry"
 
 
+# What the reconciler reads from the module the registry entry names (reconciler.sources.load).
+SOURCES = (ToySource,)
+COMMANDS: dict = {}
+
 TOY = Vendor(
     NAME,
-    push=Push(land_records, lambda settings: settings.section(NAME).callback_tokens),
-    sources=("toy_vendor:ToySource",),
     settings=ToySettings,
+    push=Push(land_records, lambda settings: settings.section(NAME).callback_tokens),
+    reconciler="toy_vendor",
+    grants={"toy_call": ("SIU", "SIU", "S"), "toy_item": ("", "SU", "S")},
 )

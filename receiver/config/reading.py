@@ -55,6 +55,16 @@ class SettingsEnv(Env):
             raise ConfigError("; ".join(bad)) from None
 
 
+def secrets_of(section_value) -> list[str]:
+    """The values of a section's `secret=True` settings (each token of a list), for masking."""
+    found = []
+    for f in declared(section_value):
+        if f.metadata["secret"]:
+            value = getattr(section_value, f.name)
+            found += list(value) if isinstance(value, (tuple, list, frozenset)) else [value]
+    return [str(v) for v in found if v]
+
+
 def described(section_value) -> list[tuple[str, str]]:
     """(variable, value shown) for each setting of a section object, secrets masked."""
     rows = []

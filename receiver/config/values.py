@@ -1,9 +1,9 @@
 """callrecon's setting types as marshmallow fields, for environs (receiver/config/reading.py reads them).
 
 environs does the reading, the defaults and the per-variable error collection; what is ours is only
-the value types (durations with units, 'N/Ss' rate limits, vdnId:campaignId pairs, weekdays, working
-hours, IANA zones), the wording of their errors (the rest of "NAME='value' ..."), and how each
-value is written back for describe().
+the value types (durations with units, 'N/Ss' rate limits, weekdays, working hours, IANA zones),
+the wording of their errors (the rest of "NAME='value' ..."), and how each value is written back
+for describe(). A type only one vendor uses lives in that vendor's settings module.
 """
 
 from __future__ import annotations
@@ -249,26 +249,6 @@ class Rate(Setting):
         if limit.calls < 1 or limit.period <= 0:
             raise ma.ValidationError("must allow at least 1 call per positive period")
         return limit
-
-
-class CampaignPairs(Setting):
-    """'8:1001,8:1002' -> ((8, 1001), (8, 1002)): Huawei vdnId:campaignId pairs."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        pairs = []
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            vdn, _, campaign = part.partition(":")
-            try:
-                pair = (int(vdn), int(campaign))
-            except ValueError:
-                raise ma.ValidationError(f"has {part!r}, which is not vdnId:campaignId (e.g. 8:1001)") from None
-            if not 1 <= pair[0] <= 9999:
-                raise ma.ValidationError(f"has vdnId {pair[0]}, outside 1..9999")
-            pairs.append(pair)
-        return tuple(pairs)
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return ",".join(f"{vdn}:{campaign}" for vdn, campaign in value)
 
 
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")

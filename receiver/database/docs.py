@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from receiver.database.roles import ACCESS, SERVICES, WORDS
+from receiver.database.roles import SERVICES, WORDS
 
 # A partitioned table is documented once, as its parent; its weekly partitions come and go by date.
 TABLES = """
@@ -97,23 +97,24 @@ def _cell(text) -> str:
 ROLES_NOTE = """## Who may read and write what
 
 `callrecon db upgrade` grants each table and view to the group roles `callrecon_web`,
-`callrecon_reconciler` and `callrecon_analyst` exactly as `ACCESS` in `receiver/database/roles.py` lists
-(names carry `DB_ROLE_PREFIX`, default `callrecon`); `callrecon_owner` owns them all and alone may
-change the schema. No role gets `TRUNCATE`. Each section below has an **Access** line.
+`callrecon_reconciler` and `callrecon_analyst` exactly as the shared list (`receiver/database/roles.py`)
+and each vendor's registry entry (`grants`) say (names carry `DB_ROLE_PREFIX`, default `callrecon`);
+`callrecon_owner` owns them all and alone may change the schema.
+No role gets `TRUNCATE`. Each section below has an **Access** line.
 """
 
 
-def access_line(relation: str) -> str:
+def access_line(relation: str, rights: dict) -> str:
     """'**Access**: web select, insert; ...' for one relation, from the same list the grants come from."""
-    if relation not in ACCESS:
-        return "**Access**: owner only (not yet in `ACCESS`, receiver/database/roles.py)"
+    if relation not in rights:
+        return "**Access**: owner only (in no role's list yet: receiver/database/roles.py, or its vendor's grants)"
     parts = []
-    for role, letters in zip(SERVICES, ACCESS[relation], strict=True):
+    for role, letters in zip(SERVICES, rights[relation], strict=True):
         parts.append(f"{role} {', '.join(WORDS[letter].lower() for letter in letters)}" if letters else f"{role} none")
     return "**Access**: " + "; ".join(parts)
 
 
-def render(conn) -> str:
+def render(conn, rights: dict) -> str:
     """The whole schema reference as Markdown."""
     out = [
         "# callrecon schema",
@@ -132,7 +133,7 @@ def render(conn) -> str:
             "",
             _cell(comment),
             "",
-            access_line(name),
+            access_line(name, rights),
             "",
             "| column | type | description |",
             "|---|---|---|",

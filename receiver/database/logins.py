@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from receiver.database.roles import ACCESS, KINDS, SERVICES, AnalystLimits, Outcome, Roles, limit_analysts
+from receiver.database.roles import KINDS, SERVICES, AnalystLimits, Outcome, Roles, limit_analysts
 
 # The processes of the local set-up (`make run`) and the group role each one's login is in.
 LOCAL_LOGINS = {"release": "owner", "web": "web", "reconciler": "reconciler"}
@@ -71,7 +71,7 @@ def local_logins(conn, roles: Roles) -> dict[str, tuple[str, str]]:
     return logins
 
 
-def holders(conn, roles: Roles) -> list[str]:
+def holders(conn, roles: Roles, rights: dict) -> list[str]:
     """Lines for `callrecon db roles`: each group role, its members, and what it may do, relation by relation."""
     names = roles.names()
     members: dict[str, list[str]] = {name: [] for name in names}
@@ -97,7 +97,7 @@ def holders(conn, roles: Roles) -> list[str]:
                                 CASE WHEN has_table_privilege(%(role)s, c.oid, 'DELETE') THEN 'delete' END)
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE n.nspname = 'public' AND c.relname = ANY(%(relations)s) ORDER BY 1""",
-            {"role": name, "relations": [rel for rel, access in ACCESS.items() if access[column]]},
+            {"role": name, "relations": [rel for rel, access in rights.items() if access[column]]},
         ).fetchall()
         granted = [f"{relation} ({privileges})" for relation, privileges in rows if privileges]
         lines.append("  " + (", ".join(granted) or "nothing granted yet (run `callrecon db upgrade`)"))

@@ -2,10 +2,10 @@
 
 `callrecon db upgrade` keeps them. It creates the NOLOGIN group roles, hands the database and its
 objects to the owner role, applies the migrations as that role, then grants every relation exactly
-what ACCESS below says (REVOKE, then GRANT, in one transaction). Re-granting on every upgrade,
+what access() says (REVOKE, then GRANT, in one transaction). Re-granting on every upgrade,
 rather than relying on ALTER DEFAULT PRIVILEGES alone, means a table that a later migration adds
 gets its grants from the same list, and a grant removed from the list is really taken away.
-tests/test_roles.py fails while a relation is missing from ACCESS. Partitions are skipped: a query
+tests/test_roles.py fails while a relation is in no list. Partitions are skipped: a query
 through a partitioned parent is checked against the parent's grants only. The one exception is each
 parent's default partition, whose rows status and /metrics count directly: whoever may read the
 parent may read it.
@@ -26,31 +26,19 @@ from psycopg import sql
 from receiver.database import migrations
 
 KINDS = ("owner", "web", "reconciler", "analyst")
-SERVICES = ("web", "reconciler", "analyst")  # the roles ACCESS grants to; the owner owns everything
+SERVICES = ("web", "reconciler", "analyst")  # the roles access() grants to; the owner owns everything
 WORDS = {"S": "SELECT", "I": "INSERT", "U": "UPDATE", "D": "DELETE"}
 LOCK_KEY = migrations.LOCK_KEY  # grants and migrations never interleave
 
-# relation: (web, reconciler, analyst), each a string of S select, I insert, U update, D delete.
+# relation: (web, reconciler, analyst), each a string of S select, I insert, U update, D delete;
+# a vendor's own tables are declared the same way in its registry entry (`grants`).
 # web stores raw callbacks and lands them (also as the deferred lander); reconciler works the ledgers,
 # lands what it fetches, replays and prunes; analyst reads typed data and the analyst views, never
 # raw bodies or headers (raw_inbox_excerpt instead). Nobody but the owner gets DDL or TRUNCATE.
-ACCESS: dict[str, tuple[str, str, str]] = {
+CORE_ACCESS: dict[str, tuple[str, str, str]] = {
     "raw_inbox": ("SIU", "SIUD", ""),
     "raw_inbox_text": ("", "S", ""),
     "raw_inbox_excerpt": ("", "S", "S"),
-    # prune deletes typed calls at the typed retention age (receiver/landing/typed_retention.py)
-    "ozonetel_call": ("SIU", "SIUD", "S"),
-    "ozonetel_sighting": ("SI", "SID", "S"),  # prune deletes the sightings of the raw rows it deletes
-    "huawei_call": ("SIU", "SIUD", "S"),
-    "huawei_sighting": ("SI", "SID", "S"),
-    # a push credits the Ozonetel window it answers (receiver/vendors/ozonetel/ledger.py)
-    "ozonetel_request": ("SU", "SIU", "S"),
-    "ozonetel_request_try": ("S", "SI", "S"),
-    "ozonetel_request_credit": ("SI", "SI", "S"),
-    # web reads (never writes) the ledgers /metrics counts: receiver/web/work_metrics.py
-    "lsq_request": ("S", "SIU", "S"),
-    "huawei_discovery_window": ("S", "SIU", "S"),
-    "huawei_fail_code": ("", "S", "S"),
     "rate_budget": ("S", "SIU", "S"),
     "rate_slot": ("", "SIUD", "S"),
     "reconcile_run": ("S", "SIU", "S"),
@@ -59,15 +47,18 @@ ACCESS: dict[str, tuple[str, str, str]] = {
     "call": ("", "S", "S"),
     # written only by its SECURITY DEFINER trigger (sql/0023); the console (reconciler login) and analysts read it
     "call_rollup": ("", "S", "S"),
-    "call_log_link": ("", "S", "S"),  # the same: written by triggers (sql/0024)
     "completeness_daily": ("", "S", "S"),
-    "huawei_call_explained": ("", "S", "S"),
-    "leadsquared_health": ("", "S", "S"),
     "reconcile_gave_up": ("S", "S", "S"),  # /metrics
     "source_health": ("S", "S", "S"),  # /metrics
     "callrecon_partitioned": ("S", "S", "S"),  # /metrics and status: the weekly and monthly partitions
     "callrecon_partitions": ("S", "S", "S"),
 }
+
+
+def access(vendors) -> dict[str, tuple[str, str, str]]:
+    """Every relation's rights: the shared ones above and those each vendor declares for its own tables."""
+    return {**CORE_ACCESS, **vendors.grants}
+
 
 # SECURITY DEFINER functions (they act with the owner's rights) and the service roles that may run
 # them; PUBLIC's default EXECUTE is taken away. Partitions are created ahead by whoever stores rows;
@@ -277,8 +268,8 @@ def as_owner(conn, roles: Roles):
         conn.execute("RESET ROLE")
 
 
-def grant(conn, roles: Roles, out: Outcome) -> None:
-    """Grant each relation exactly what ACCESS says, in one transaction (run again on every upgrade)."""
+def grant(conn, roles: Roles, out: Outcome, rights: dict) -> None:
+    """Grant each relation exactly what `rights` (access()) says, in one transaction (run on every upgrade)."""
     services = [roles.name(kind) for kind in SERVICES]
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
@@ -288,11 +279,11 @@ def grant(conn, roles: Roles, out: Outcome) -> None:
         for (relation,) in conn.execute(RELATIONS).fetchall():
             target = sql.SQL("TABLE {}").format(sql.Identifier(relation))  # views and partitioned tables too
             conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(target, _ident(*services)))
-            if relation not in ACCESS:
+            if relation not in rights:
                 out.unclassified.append(relation)
                 continue
             default = conn.execute("SELECT to_regclass(%s)::text", (f"{relation}_default",)).fetchone()[0]
-            for name, letters in zip(services, ACCESS[relation], strict=True):
+            for name, letters in zip(services, rights[relation], strict=True):
                 if letters:
                     words = sql.SQL(", ").join(sql.SQL(WORDS[letter]) for letter in letters)
                     conn.execute(sql.SQL("GRANT {} ON {} TO {}").format(words, target, sql.Identifier(name)))
@@ -336,7 +327,7 @@ def limit_analysts(conn, roles: Roles, limits: AnalystLimits, out: Outcome, logi
     return done
 
 
-def upgrade(conn, sql_dir: Path, roles: Roles, limits: AnalystLimits, database_settings: dict) -> Outcome:
+def upgrade(conn, sql_dir: Path, roles: Roles, limits: AnalystLimits, database_settings: dict, rights: dict) -> Outcome:
     """`callrecon db upgrade`: roles, ownership, migrations as the owner, database settings, grants, limits."""
     out = Outcome()
     if not create_roles(conn, roles, out):
@@ -348,7 +339,7 @@ def upgrade(conn, sql_dir: Path, roles: Roles, limits: AnalystLimits, database_s
     allow_database_settings(conn, roles, database_settings, out)
     with as_owner(conn, roles):
         out.ran = migrations.upgrade(conn, sql_dir)
-        grant(conn, roles, out)
+        grant(conn, roles, out, rights)
     # The session user: superuser or the database owner's member may ALTER DATABASE ... SET.
     try:
         migrations.apply_database_settings(conn, database_settings)

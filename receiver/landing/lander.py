@@ -37,6 +37,7 @@ def watch_parent(pid: int, stop: threading.Event) -> None:
 def land(
     conn,
     settings,
+    pushes: dict,
     *,
     follow: bool,
     interval: float,
@@ -70,7 +71,9 @@ def land(
             started = time.monotonic()
             # Following, a pass lands at most REPLAY_BATCH rows (one or more batches): the burst watch
             # is asked again soon.
-            report = replay(conn, settings, pending_only=True, limit=REPLAY_BATCH if follow else None, sizer=sizer)
+            report = replay(
+                conn, settings, pushes, pending_only=True, limit=REPLAY_BATCH if follow else None, sizer=sizer
+            )
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
             # Two landers whose batches share calls can deadlock on them (docs/scaling.md); PostgreSQL
             # rolls one batch back. The database is fine and nothing was lost: land again at once.

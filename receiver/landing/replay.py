@@ -12,7 +12,6 @@ from receiver.landing import inbox
 from receiver.landing.land import RawRef, land, land_unguarded
 from receiver.landing.masking import mask_records
 from receiver.landing.payloads import BodyError, decode
-from receiver.registry import PUSHES
 
 # Raw rows per landing transaction. Each batch pays fixed costs (the pending scan, five statements,
 # the commit) whatever its size: one lander over 10,000 fresh callbacks used 190 us of CPU per row
@@ -26,7 +25,7 @@ RECORDS_PER_BATCH = 2000
 log = logging.getLogger("callrecon.landing")
 
 
-def land_batch(conn, work: list, settings) -> list:
+def land_batch(conn, work: list, settings, pushes: dict) -> list:
     """Land many raw rows [(source, RawRef, records)] behind one savepoint, in set-based statements.
 
     Landing row by row, each behind its own savepoint, cost about ten statements per callback,
@@ -43,7 +42,7 @@ def land_batch(conn, work: list, settings) -> list:
             outcomes = [None] * len(work)
             with conn.transaction(), conn.pipeline():
                 for source, indexes in by_source.items():
-                    landed = land_unguarded(conn, PUSHES[source], [work[n][1:] for n in indexes], settings)
+                    landed = land_unguarded(conn, pushes[source], [work[n][1:] for n in indexes], settings)
                     for n, outcome in zip(indexes, landed, strict=True):
                         outcomes[n] = outcome
             return outcomes
@@ -51,7 +50,7 @@ def land_batch(conn, work: list, settings) -> list:
             raise
         except Exception:
             log.info("a landing batch of %d raw rows failed; landing them one by one", len(work))
-    return [land(conn, PUSHES[source].land, raw, records, settings) for source, raw, records in work]
+    return [land(conn, pushes[source].land, raw, records, settings) for source, raw, records in work]
 
 
 @dataclass
@@ -97,10 +96,20 @@ class ReplayReport:
 
 
 def replay(
-    conn, settings, *, include_all=False, source=None, ids=None, limit=None, pending_only=False, sizer=None
+    conn,
+    settings,
+    pushes: dict,
+    *,
+    include_all=False,
+    source=None,
+    ids=None,
+    limit=None,
+    pending_only=False,
+    sizer=None,
 ) -> ReplayReport:
     """Re-parse quarantined (or, with include_all, every) raw row; one transaction per batch.
 
+    pushes: each pushing vendor's receiver.registry.Push, by name (rows of other sources are skipped).
     pending_only lands rows a deferred-landing receiver stored and nothing has parsed yet.
     sizer: a BatchSizer kept across calls (the lander's); a fresh one otherwise.
     """
@@ -121,7 +130,7 @@ def replay(
             )
             work, records_in_batch, cut = [], 0, False
             for raw_id, received_at, row_source, content_type, body, apikey_check in rows:
-                if row_source not in PUSHES:
+                if row_source not in pushes:
                     after_id = raw_id
                     report.skipped_sources[row_source] += 1
                     continue
@@ -136,7 +145,7 @@ def replay(
                 after_id = raw_id
                 records_in_batch += count
                 work.append((row_source, RawRef(raw_id, received_at, apikey_check), records))
-            for outcome in land_batch(conn, work, settings) if work else ():
+            for outcome in land_batch(conn, work, settings, pushes) if work else ():
                 report.by_status[outcome.status] += 1
         sizer.landed(len(work), records_in_batch)
         if len(rows) < batch and not cut:

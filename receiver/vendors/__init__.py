@@ -1,4 +1,10 @@
-"""One module per vendor: how its records are parsed, mapped and landed (`registry` declares each vendor once).
+"""The vendors callrecon ships with: the registry's list, the one shared place that names them.
 
-Vendor modules use `receiver.landing` and never import `receiver.web` or the reconciler.
+Each vendor's home is its folder here (and, when the reconciler asks it for something, its folder
+under reconciler/sources/). The order is the order `callrecon reconcile --source all` runs them.
 """
+
+from receiver.registry import Registry
+from receiver.vendors import huawei, leadsquared, ozonetel
+
+VENDORS = Registry(leadsquared.VENDOR, huawei.VENDOR, ozonetel.VENDOR)

@@ -25,7 +25,6 @@ from receiver.landing.groupcommit import UNAVAILABLE
 from receiver.landing.land import RawRef, land
 from receiver.landing.masking import mask_body, mask_records, safe_headers, secret_values_in
 from receiver.landing.payloads import BodyError, decode
-from receiver.registry import LANDERS, PUSHES
 from receiver.web import errors, metrics
 from receiver.web.callback_log import callback_line
 
@@ -98,6 +97,7 @@ class CallbackRoute:
         self.flask = app.wsgi_app
         self.settings = app.config["CALLRECON_SETTINGS"]
         self.extensions = app.extensions
+        self.pushes = app.extensions["callrecon_vendors"].pushes
 
     def __call__(self, environ, start_response):
         parts = environ.get("PATH_INFO", "").split("/")
@@ -123,16 +123,17 @@ class CallbackRoute:
         """Store first, land second, reply last: a 2xx is sent only after the commit below."""
         started = time.perf_counter()
         settings = self.settings
-        if source not in LANDERS:
+        push = self.pushes.get(source)
+        if push is None:
             return (
                 404,
                 {
                     "error": "not_found",
-                    "message": f"unknown callback source {source!r}; use one of {sorted(LANDERS)}",
+                    "message": f"unknown callback source {source!r}; use one of {sorted(self.pushes)}",
                 },
                 [],
             )
-        valid = PUSHES[source].tokens(settings)
+        valid = push.tokens(settings)
         if not token_ok(valid, token):
             message = (
                 (
@@ -156,7 +157,7 @@ class CallbackRoute:
         apikey_check = None
         try:
             records = decode(received, content_type)
-            apikey_check = PUSHES[source].check(records, settings)  # before masking: it compares the keys
+            apikey_check = push.check(records, settings)  # before masking: it compares the keys
             secrets = secret_values_in(records)
             if not deferred:  # deferred: `callrecon land` decodes and masks the stored body itself
                 records = mask_records(records)
@@ -183,7 +184,7 @@ class CallbackRoute:
             else:
                 with self.extensions["callrecon_pool"].connection() as conn:
                     raw_id, received_at = inbox.store(conn, **raw)
-                    outcome = land(conn, LANDERS[source], RawRef(raw_id, received_at, apikey_check), records, settings)
+                    outcome = land(conn, push.land, RawRef(raw_id, received_at, apikey_check), records, settings)
             # The raw row (and any typed rows) are committed: only now may we answer 2xx.
         except UNAVAILABLE as exc:
             log.error("database unavailable", extra={"fields": {"source": source, "error": type(exc).__name__}})
@@ -201,7 +202,7 @@ class CallbackRoute:
             )
             return status, body, [("Retry-After", str(RETRY_AFTER_SECONDS))]
 
-        answer = PUSHES[source].reply
+        answer = push.reply
         if outcome is None:
             count = 0 if isinstance(records, BodyError) else len(records)
             reply = {

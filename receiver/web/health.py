@@ -8,8 +8,6 @@ from prometheus_client.registry import CollectorRegistry
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from receiver.registry import VENDORS
-
 SOURCE_HEALTH = """
 SELECT source, extract(epoch FROM silent_for) AS silent_for_s, silent, in_working_hours, quarantined
 FROM source_health ORDER BY source
@@ -58,10 +56,9 @@ def landing_lag(conn, sources) -> dict[str, dict]:
 GAVE_UP = "SELECT source, count(*) FROM reconcile_gave_up GROUP BY source"
 
 
-def gave_up(conn) -> dict[str, int]:
-    """Per reconciler source: items that gave up (0 for each polled vendor with none)."""
-    polled = [name for name, vendor in VENDORS.items() if vendor.sources]
-    return {**dict.fromkeys(polled, 0), **dict(conn.execute(GAVE_UP).fetchall())}
+def gave_up(conn, ledgers) -> dict[str, int]:
+    """Per reconciler source (each of `ledgers`, by source name): items that gave up (0 where none did)."""
+    return {**dict.fromkeys(ledgers, 0), **dict(conn.execute(GAVE_UP).fetchall())}
 
 
 def source_health(conn) -> list[dict]:

@@ -10,11 +10,10 @@ import copy
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from marshmallow import Schema
 
 from receiver.landing.fields import Seconds, Text, VendorTime, WholeNumber
-from receiver.registry import PUSHES
 
 bp = Blueprint("openapi", __name__)
 
@@ -32,15 +31,15 @@ def _vendor_names(schema: type[Schema], fields: dict) -> None:
         schema._declared_fields[column].data_key = names[0] if names else column
 
 
-def build_spec() -> dict:
-    """The OpenAPI 3 document for the callback endpoints."""
+def build_spec(pushes: dict) -> dict:
+    """The OpenAPI 3 document for the callback endpoints of `pushes` (receiver.registry.Push, by vendor)."""
     plugin = MarshmallowPlugin()
     spec = APISpec(title="callrecon callbacks", version="1", openapi_version="3.0.3", plugins=[plugin])
     plugin.map_to_openapi_type(Text, "string", None)
     plugin.map_to_openapi_type(VendorTime, "string", None)
     plugin.map_to_openapi_type(Seconds, "string", None)
     plugin.map_to_openapi_type(WholeNumber, "integer", None)
-    described = {source: push.openapi for source, push in PUSHES.items() if push.openapi}
+    described = {source: push.openapi for source, push in pushes.items() if push.openapi}
     for doc in described.values():
         schema = vendor_schema(doc.schema_name, doc.fields)
         _vendor_names(schema, doc.fields)
@@ -76,4 +75,4 @@ def build_spec() -> dict:
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI description of the callback endpoints."""
-    return jsonify(build_spec())
+    return jsonify(build_spec(current_app.extensions["callrecon_vendors"].pushes))

@@ -11,7 +11,6 @@ from psycopg_pool import PoolTimeout
 
 from receiver.database import migrations
 from receiver.landing import partitions
-from receiver.registry import PUSHES
 from receiver.web import health, metrics, partition_metrics, work_metrics
 
 bp = Blueprint("ops", __name__)
@@ -27,14 +26,19 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def accepting(settings) -> list[str]:
+def vendors():
+    """The app's vendor registry (create_app's `vendors`)."""
+    return current_app.extensions["callrecon_vendors"]
+
+
+def accepting(settings, registry) -> list[str]:
     """The push sources with at least one callback token: the only ones a callback can reach."""
-    return [source for source, push in PUSHES.items() if push.tokens(settings)]
+    return [source for source, push in registry.pushes.items() if push.tokens(settings)]
 
 
-def no_tokens_message() -> str:
+def no_tokens_message(registry) -> str:
     """What to set when no push source has a token."""
-    names = " or ".join(f"{source.upper()}_CALLBACK_TOKENS" for source in PUSHES)
+    names = " or ".join(f"{source.upper()}_CALLBACK_TOKENS" for source in registry.pushes)
     return f"no callback token is configured, so every push would get 401: set {names} (`make run` writes them)"
 
 
@@ -64,9 +68,13 @@ def readyz():
             pending_migrations=[m.name for m in waiting],
             message="migrations are pending: run `callrecon db upgrade`",
         ), 503
-    if not accepting(settings):
+    if not accepting(settings, vendors()):
         return jsonify(
-            status="unavailable", database="ok", pending_migrations=[], accepting=[], message=no_tokens_message()
+            status="unavailable",
+            database="ok",
+            pending_migrations=[],
+            accepting=[],
+            message=no_tokens_message(vendors()),
         ), 503
     return jsonify(status="ready", database="ok", pending_migrations=[])
 
@@ -80,10 +88,12 @@ def prometheus():
             payload += health.exposition(
                 health.source_health(conn),
                 health.unlanded(conn),
-                health.gave_up(conn),
-                health.landing_lag(conn, PUSHES),
+                health.gave_up(conn, vendors().ledgers),
+                health.landing_lag(conn, vendors().pushes),
             )
-            payload += work_metrics.exposition(conn, current_app.config["CALLRECON_SETTINGS"].sql_dir)
+            payload += work_metrics.exposition(
+                conn, list(vendors().ledgers.values()), current_app.config["CALLRECON_SETTINGS"].sql_dir
+            )
             payload += partition_metrics.exposition(partitions.overview(conn, now()), partitions.table_bytes(conn))
     except (psycopg.Error, PoolTimeout) as exc:
         log.warning("source health unavailable for /metrics", extra={"fields": {"error": type(exc).__name__}})

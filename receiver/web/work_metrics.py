@@ -13,14 +13,12 @@ from prometheus_client.core import GaugeMetricFamily
 
 from receiver import ledgers as work_items
 from receiver.database import migrations
-from receiver.registry import work_tables
 from receiver.web.metrics import exposition_of
 
 
-def families(conn, sql_dir, now: dt.datetime | None = None) -> list[GaugeMetricFamily]:
-    """The gauges, read now."""
+def families(conn, tables: list, sql_dir, now: dt.datetime | None = None) -> list[GaugeMetricFamily]:
+    """The gauges of the ledgers `tables` (receiver.ledgers.WorkTable), read now."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    tables = list(work_tables().values())
     open_items = GaugeMetricFamily(
         "callrecon_reconcile_open", "Reconciler items still worked on (not final), by source.", labels=["source"]
     )
@@ -56,6 +54,6 @@ def families(conn, sql_dir, now: dt.datetime | None = None) -> list[GaugeMetricF
     return [open_items, failing, oldest, budget, ready]
 
 
-def exposition(conn, sql_dir, now: dt.datetime | None = None) -> bytes:
+def exposition(conn, tables: list, sql_dir, now: dt.datetime | None = None) -> bytes:
     """Prometheus text for these gauges."""
-    return exposition_of(families(conn, sql_dir, now))
+    return exposition_of(families(conn, tables, sql_dir, now))

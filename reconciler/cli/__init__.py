@@ -1,8 +1,10 @@
-"""The `callrecon` command line: database, replay and operator helpers.
+"""The `callrecon` command line: database, landing, reconciling and operator helpers.
 
 click instead of a hand-written argparse parser: each command declares its options beside the code that
 uses them, --help comes from the same declarations, and tests can read the command tree
 (tests/test_cli_surface.py). base.py keeps the usage lines, help layout and exit codes argparse gave.
+The command line is built for a vendor registry (`build`, as create_app is for the app): the commands
+whose choices or subcommands come from the vendors are made for it, and every command reads it.
 """
 
 from __future__ import annotations
@@ -11,39 +13,50 @@ import sys
 
 import click
 
-from receiver.config.settings import ConfigError
+from receiver.config import ConfigError
 from receiver.database import migrations
 from receiver.database.provision import ProvisionError
+from receiver.vendors import VENDORS
 from reconciler.cli import db, inbox, items, work
 from reconciler.cli.base import WIDTH, Group
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": WIDTH})
-def callrecon():
-    """callrecon: land vendor call outcomes in Postgres and reconcile what pushes missed. Configuration comes
-    from the environment (see README)."""
+def build(vendors) -> click.Group:
+    """The `callrecon` group for a vendor registry (receiver.registry.Registry)."""
+
+    @click.group(
+        cls=Group,
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": WIDTH, "obj": vendors},
+    )
+    def callrecon():
+        """callrecon: land vendor call outcomes in Postgres and reconcile what pushes missed. Configuration comes
+        from the environment (see README)."""
+
+    for command in (
+        db.db,
+        inbox.replay(vendors),
+        inbox.land,
+        work.track(vendors),
+        work.reconcile(vendors),
+        work.backfill(vendors),
+        work.status,
+        items.items(vendors),
+        inbox.prune,
+        inbox.urls,
+        inbox.config,
+    ):
+        callrecon.add_command(command)
+    return callrecon
 
 
-for command in (
-    db.db,
-    inbox.replay,
-    inbox.land,
-    work.track,
-    work.reconcile,
-    work.backfill,
-    work.status,
-    items.items,
-    inbox.prune,
-    inbox.urls,
-    inbox.config,
-):
-    callrecon.add_command(command)
+callrecon = build(VENDORS)
 
 
-def main(argv=None) -> int:
+def main(argv=None, vendors=None) -> int:
     """Entry point of the `callrecon` console script: the command's exit code; usage errors exit 2."""
+    cli = callrecon if vendors is None else build(vendors)
     try:
-        return callrecon.main(args=argv, prog_name="callrecon", standalone_mode=False) or 0
+        return cli.main(args=argv, prog_name="callrecon", standalone_mode=False) or 0
     except click.UsageError as exc:
         exc.show()
         raise SystemExit(exc.exit_code) from None  # argparse exited 2 on bad arguments; scripts expect that

@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import inspect
+import sys
 
 import click
 import psycopg
 
-from receiver.config.settings import ConfigError, Settings
+from receiver.config import ConfigError, Settings
 from receiver.database.pool import unreachable
+from receiver.registry import Registry
 
 HELP = "show this help message and exit"
 COLUMN = 20  # flags wider than this get a line of their own; help starts at column 24 at most, as in argparse
@@ -196,12 +198,17 @@ option = functools.partial(click.option, cls=Option)
 argument = functools.partial(click.argument, cls=Argument)
 
 
+def vendors_in_use() -> Registry:
+    """The registry the running command line was built for (reconciler.cli.build)."""
+    return click.get_current_context().find_object(Registry)
+
+
 def with_settings(func):
     """Pass the settings read from the environment first; read after parsing, so --help needs none."""
 
     @functools.wraps(func)
     def command(*args, **kwargs):
-        settings = Settings.from_env()
+        settings = Settings.from_env(vendors=vendors_in_use())
         from receiver import logs
 
         logs.configure(settings)
@@ -222,3 +229,17 @@ def connect(settings, release: bool = False):
         return psycopg.connect(url, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         raise ConfigError(unreachable(url, exc, variable)) from None
+
+
+def ids_from(args_ids) -> list[str]:
+    """Ids from the arguments, or one per line on stdin when none (or '-') are given."""
+    ids = list(args_ids)
+    if not ids or ids == ["-"]:
+        ids = sys.stdin.read().splitlines()
+    ids = [i.strip() for i in ids if i.strip()]
+    bad = [i for i in ids if len(i) > 200]
+    if bad:
+        raise ConfigError(f"{len(bad)} id(s) longer than 200 characters; is the input one id per line?")
+    if not ids:
+        raise ConfigError("no ids given: pass them as arguments or one per line on stdin")
+    return ids

@@ -10,13 +10,13 @@ import click
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from receiver.config.settings import ConfigError
+from receiver.config import ConfigError
 from receiver.database import docs as schema_docs
 from receiver.database import logins as role_logins
 from receiver.database import migrations, roles
 from receiver.database.provision import ensure_database
 from receiver.landing import partitions
-from reconciler.cli.base import Group, argument, connect, option, with_settings
+from reconciler.cli.base import Group, argument, connect, option, vendors_in_use, with_settings
 
 
 @click.group(cls=Group, metavar="ACTION", short_help="database: ensure, upgrade, status")
@@ -41,7 +41,12 @@ def upgrade(settings):
         prepared = partitions.prepare_upgrade(conn)
         try:
             out = roles.upgrade(
-                conn, settings.sql_dir, names, roles.limits_from(settings), settings.database_settings()
+                conn,
+                settings.sql_dir,
+                names,
+                roles.limits_from(settings),
+                settings.database_settings(),
+                roles.access(vendors_in_use()),
             )
         except BaseException:
             if prepared:
@@ -60,12 +65,12 @@ def upgrade(settings):
     if out.granted:
         print(
             f"granted {out.granted} tables and views to {', '.join(names.names()[1:])} "
-            "(receiver/database/roles.py ACCESS)"
+            "(receiver/database/roles.py and each vendor's grants)"
         )
     if out.unclassified:
         print(
             f"callrecon db upgrade: {', '.join(out.unclassified)} are in no role's list; only {names.owner} can "
-            "use them until they are added to ACCESS in receiver/database/roles.py",
+            "use them until they are listed in receiver/database/roles.py or their vendor's grants",
             file=sys.stderr,
         )
     if out.dba or out.why:
@@ -77,7 +82,7 @@ def upgrade(settings):
 def roles_(settings):
     """List callrecon's group roles, who is in each, and the tables and views each may use."""
     with connect(settings) as conn:
-        for line in role_logins.holders(conn, roles.roles_from(settings)):
+        for line in role_logins.holders(conn, roles.roles_from(settings), roles.access(vendors_in_use())):
             print(line)
 
 
@@ -167,7 +172,7 @@ def status(settings):
 def docs(settings, output):
     """Write the schema reference (tables, views, columns, comments) as Markdown."""
     with connect(settings) as conn:
-        text = schema_docs.render(conn)
+        text = schema_docs.render(conn, roles.access(vendors_in_use()))
     if output == "-":
         sys.stdout.write(text)
         return 0

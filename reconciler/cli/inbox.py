@@ -8,40 +8,47 @@ import sys
 
 import click
 
-from receiver.config.settings import ConfigError
+from receiver.config import ConfigError
 from receiver.landing import lander
 from receiver.landing.replay import replay as replay_raw
-from receiver.registry import LANDERS
-from reconciler.cli.base import Command, connect, option, with_settings
+from reconciler.cli.base import Command, connect, option, vendors_in_use, with_settings
 from reconciler.core.clock import SystemClock
 
 EXISTING_IDS = "SELECT id FROM raw_inbox WHERE id = ANY(%s)"
 
 
-@click.command("replay", cls=Command, short_help="re-parse quarantined raw callbacks")
-@option("--all", "all_", is_flag=True, help="re-parse every raw row, not only quarantined ones")
-@option("--source", type=click.Choice(sorted(LANDERS)), help="only this vendor's callbacks")
-@option("--id", "ids", type=int, multiple=True, metavar="ID", help="only this raw_inbox id (repeatable)")
-@option("--limit", type=int, help="stop after this many rows")
-@with_settings
-def replay(settings, all_, source, ids, limit):
-    """Re-parse quarantined (or all) raw callbacks after a parser fix. Prints a JSON summary."""
-    with connect(settings) as conn:
-        report = replay_raw(conn, settings, include_all=all_, source=source, ids=list(ids) or None, limit=limit)
-        found = {row[0] for row in conn.execute(EXISTING_IDS, (list(ids),))} if ids else set()
-    summary = {"replayed": report.total, "by_status": dict(report.by_status)}
-    if report.skipped_sources:
-        summary["skipped_unknown_sources"] = dict(report.skipped_sources)
-    print(json.dumps(summary))
-    missing = sorted(set(ids) - found)
-    if missing:
-        print(
-            f"callrecon: no raw callback with id {', '.join(map(str, missing))} (raw_inbox.id); "
-            "check the id, or whether `callrecon prune` removed it",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+def replay(vendors) -> Command:
+    """`callrecon replay`, its --source offering the registry's pushing vendors."""
+
+    @click.command("replay", cls=Command, short_help="re-parse quarantined raw callbacks")
+    @option("--all", "all_", is_flag=True, help="re-parse every raw row, not only quarantined ones")
+    @option("--source", type=click.Choice(sorted(vendors.pushes)), help="only this vendor's callbacks")
+    @option("--id", "ids", type=int, multiple=True, metavar="ID", help="only this raw_inbox id (repeatable)")
+    @option("--limit", type=int, help="stop after this many rows")
+    @with_settings
+    def command(settings, all_, source, ids, limit):
+        """Re-parse quarantined (or all) raw callbacks after a parser fix. Prints a JSON summary."""
+        pushes = vendors_in_use().pushes
+        with connect(settings) as conn:
+            report = replay_raw(
+                conn, settings, pushes, include_all=all_, source=source, ids=list(ids) or None, limit=limit
+            )
+            found = {row[0] for row in conn.execute(EXISTING_IDS, (list(ids),))} if ids else set()
+        summary = {"replayed": report.total, "by_status": dict(report.by_status)}
+        if report.skipped_sources:
+            summary["skipped_unknown_sources"] = dict(report.skipped_sources)
+        print(json.dumps(summary))
+        missing = sorted(set(ids) - found)
+        if missing:
+            print(
+                f"callrecon: no raw callback with id {', '.join(map(str, missing))} (raw_inbox.id); "
+                "check the id, or whether `callrecon prune` removed it",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+
+    return command
 
 
 @click.command("land", cls=Command, short_help="land raw callbacks stored with LANDING_MODE=deferred (the default)")
@@ -81,6 +88,7 @@ def land(settings, follow, interval, yield_above, max_lag, parent_pid):
     return lander.land(
         connect(settings),
         settings,
+        vendors_in_use().pushes,
         follow=follow,
         interval=interval,
         yield_above=yield_above,
@@ -254,7 +262,7 @@ def _week_line(week) -> str:
 @with_settings
 def urls(settings, base):
     """Print the callback URL to paste into each vendor's console."""
-    base = (base or settings.ozonetel_api.public_base_url or "").rstrip("/")
+    base = (base or settings.public_base_url or "").rstrip("/")
     if not base:
         base = f"http://127.0.0.1:{settings.web.port}"
         print(
@@ -264,8 +272,9 @@ def urls(settings, base):
             file=sys.stderr,
         )
     shown = 0
-    for source in sorted(LANDERS):
-        tokens = settings.callback_tokens(source)
+    pushes = vendors_in_use().pushes
+    for source in sorted(pushes):
+        tokens = pushes[source].tokens(settings)
         if tokens:
             print(f"{source}: {base}/callbacks/{source}/{tokens[0]}")
             shown += 1

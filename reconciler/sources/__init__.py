@@ -1,39 +1,30 @@
-"""Reconciler sources by the name `--source` takes; `all` runs each vendor in registry order.
+"""Each vendor's reconciler side, loaded from the module its registry entry names.
 
-One module per vendor. Which classes run for a vendor comes from the vendor registry
-(`receiver.vendors.registry`), where each entry names its source classes as "module:Class". A
-name can cover several work sources that share one vendor budget (Huawei: discovery first, so
-the calls it finds get their detail in the same pass).
+A vendor's module (reconciler/sources/<vendor>/__init__.py) declares SOURCES, the source classes
+that `--source <vendor>` runs, in order (several share one vendor budget: Huawei's discovery runs
+first, so the calls it finds get their detail in the same pass), and COMMANDS, its subcommands of
+the command line's groups (`track`, `backfill`). Nothing here names a vendor.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-
-from receiver.registry import VENDORS
 
 
-def load(path: str) -> type:
-    """The class a registry entry names as "package.module:Class"."""
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+def module_of(vendors, name: str):
+    """The reconciler module a vendor's registry entry names."""
+    return importlib.import_module(vendors.polled[name])
 
 
-class _Sources(Mapping):
-    """Vendor name -> its source classes, read from the registry at each use (so late entries count)."""
-
-    def __getitem__(self, name: str) -> tuple[type, ...]:
-        vendor = VENDORS[name]
-        if not vendor.sources:
-            raise KeyError(name)
-        return tuple(load(path) for path in vendor.sources)
-
-    def __iter__(self):
-        return (name for name, vendor in VENDORS.items() if vendor.sources)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
+def load(vendors) -> dict[str, tuple[type, ...]]:
+    """Each polled vendor's source classes, by vendor name, in registry order."""
+    return {name: tuple(module_of(vendors, name).SOURCES) for name in vendors.polled}
 
 
-SOURCES: Mapping[str, tuple[type, ...]] = _Sources()
+def commands(vendors, group: str) -> list:
+    """The click commands the polled vendors add to one command-line group, in registry order."""
+    return [
+        command
+        for name in vendors.polled
+        for command in getattr(module_of(vendors, name), "COMMANDS", {}).get(group, ())
+    ]

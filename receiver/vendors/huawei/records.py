@@ -13,13 +13,11 @@ from urllib.parse import parse_qs, urlparse
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from receiver.config.values import ConfigError
 from receiver.landing.fields import Text, VendorTime, WholeNumber, to_utc
 from receiver.landing.land import Outcome, RawRef
 from receiver.landing.mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
-from receiver.vendors.leadsquared.settings import TIMEZONE_REQUIRED
+from receiver.vendors.huawei.settings import section
 
-SOURCE = "huawei"
 FIELD_MAP_SPEC = {
     "vdn_id": (WholeNumber(), "vdnId"),
     "call_id": (Text(), "callId"),
@@ -129,9 +127,7 @@ def record_expiry(record_path: str | None) -> dt.datetime | None:
 
 def zone_of(settings):
     """HUAWEI_TIMEZONE: every naive Huawei time is read in it; there is no silent default."""
-    if settings.huawei.timezone is None:
-        raise ConfigError(TIMEZONE_REQUIRED)
-    return settings.huawei.timezone
+    return section(settings).zone()
 
 
 def to_row(record, zone, label: str) -> dict:

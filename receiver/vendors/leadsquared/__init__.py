@@ -1,1 +1,39 @@
-"""leadsquared: what callrecon knows about this vendor on the receiving side."""
+"""LeadSquared: the async-API RequestIds the reconciler polls until their task is final.
+
+LeadSquared pushes nothing to callrecon: its home holds the settings section, the status parser
+(status.py) and this registry entry. The reconciler's side is reconciler/sources/leadsquared/.
+"""
+
+from receiver.ledgers import WorkTable, gave_up_note, reopen_note
+from receiver.registry import Vendor
+from receiver.vendors.leadsquared.settings import NAME, LeadSquaredSettings, section
+
+VENDOR = Vendor(
+    NAME,
+    settings=LeadSquaredSettings,
+    ledgers=(
+        WorkTable(
+            NAME,
+            NAME,
+            "lsq_request",
+            ("id",),
+            label="kind || ' ' || request_id",
+            about="registered_at",
+            tries="failed_tries",
+            error="last_error",
+            next_at="next_poll_at",
+            open="final_at IS NULL",
+            gave_up="status IN ('failed', 'expired')",
+            give_up_set="status = 'failed', final_at = %(now)s, last_error = " + gave_up_note("last_error"),
+            reopen_set="status = NULL, final_at = NULL, last_error = " + reopen_note("last_error"),
+            problems=lambda settings: section(settings).problems(),
+        ),
+    ),
+    reconciler="reconciler.sources.leadsquared",
+    grants={
+        # web reads (never writes) the ledgers /metrics counts: receiver/web/work_metrics.py
+        "lsq_request": ("S", "SIU", "S"),
+        "call_log_link": ("", "S", "S"),  # written by triggers (sql/0024)
+        "leadsquared_health": ("", "S", "S"),
+    },
+)

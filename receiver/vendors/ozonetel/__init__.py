@@ -1,1 +1,62 @@
-"""ozonetel: what callrecon knows about this vendor on the receiving side."""
+"""Ozonetel CloudAgent: its pushes (call details, Campaign Dial Status) and its dial-status request ledger.
+
+Everything about Ozonetel on the receiving side lives in this folder: the settings section, the
+record parser and landing (records.py), the matching of pushes to the requests that asked for them
+(ledger.py), and this registry entry. The reconciler's side is reconciler/sources/ozonetel/.
+"""
+
+from receiver.ledgers import WorkTable, gave_up_note, reopen_note
+from receiver.registry import OpenApi, Push, Vendor
+from receiver.vendors.ozonetel import records
+from receiver.vendors.ozonetel.settings import NAME, OzonetelSettings, section
+
+# The typed rows a raw callback produced, through its sightings (the console's event page).
+TYPED_ROWS = """
+SELECT 'ozonetel_call' AS tbl, o.call_key AS key, to_jsonb(o) AS row FROM ozonetel_call o
+WHERE o.call_key IN (SELECT call_key FROM ozonetel_sighting WHERE raw_id = %(id)s)
+"""
+
+VENDOR = Vendor(
+    NAME,
+    settings=OzonetelSettings,
+    push=Push(
+        records.land_records,
+        lambda settings: section(settings).callback_tokens,
+        check=records.check_apikeys,
+        openapi=OpenApi("OzonetelRecord", records.FIELDS),
+        land_many=records.land_many,
+        typed_rows=TYPED_ROWS,
+    ),
+    ledgers=(
+        WorkTable(
+            NAME,
+            NAME,
+            "ozonetel_request",
+            ("id",),
+            label="campaign_name || ' ' || to_char(window_from AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') "
+            "|| '..' || to_char(window_to AT TIME ZONE 'UTC', 'HH24:MI') || ' UTC'",
+            about="window_from",
+            tries="tries",
+            error="last_error",
+            next_at="next_at",
+            open="state IN ('pending', 'requested', 'timed-out')",
+            gave_up="state = 'failed'",
+            give_up_set="state = 'failed', last_error = " + gave_up_note("last_error"),
+            reopen_set="state = 'timed-out', last_error = " + reopen_note("last_error"),
+            # a requested window waits for its push; asked again now, as after OZONETEL_PUSH_TIMEOUT
+            retry_set="state = CASE WHEN state = 'requested' THEN 'timed-out' ELSE state END",
+            problems=lambda settings: section(settings).problems(settings.public_base_url),
+        ),
+    ),
+    reconciler="reconciler.sources.ozonetel",
+    grants={
+        # prune deletes typed calls at the typed retention age (receiver/landing/typed_retention.py)
+        "ozonetel_call": ("SIU", "SIUD", "S"),
+        "ozonetel_sighting": ("SI", "SID", "S"),  # prune deletes the sightings of the raw rows it deletes
+        # a push credits the window it answers (ledger.py)
+        "ozonetel_request": ("SU", "SIU", "S"),
+        "ozonetel_request_try": ("S", "SI", "S"),
+        "ozonetel_request_credit": ("SI", "SI", "S"),
+    },
+    monthly_tables=(("ozonetel_call", "call_key, first_seen_at"),),
+)

@@ -20,8 +20,7 @@ from receiver.landing.land import Outcome, RawRef
 from receiver.landing.mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
 from receiver.landing.masking import normalise_key
 from receiver.vendors.ozonetel import ledger as ozonetel_ledger
-
-SOURCE = "ozonetel"
+from receiver.vendors.ozonetel.settings import section
 
 # column: (marshmallow field, vendor names it may arrive under; compared case/underscore-blind)
 FIELDS = {
@@ -192,9 +191,10 @@ def check_apikeys(records, settings) -> dict | None:
     so a wrong key means a record that is not from our account. Only the verdicts are kept, by
     record index; the key itself never leaves this function. None when the check is off.
     """
-    if not (settings.ozonetel_verify_apikey and settings.ozonetel_api_key) or not isinstance(records, list):
+    config = section(settings)
+    if not (config.verify_apikey and config.api_key) or not isinstance(records, list):
         return None
-    expected = settings.ozonetel_api_key.encode()
+    expected = config.api_key.encode()
     mismatch, absent, checked = [], [], 0
     for index, record in enumerate(records):
         if not isinstance(record, dict) or is_notice(record):
@@ -214,6 +214,7 @@ def prepare(raw: RawRef, records: list, settings) -> tuple[Outcome, list[dict], 
     """Validate one callback's records: (its outcome so far, upsert rows, status notices). No database."""
     outcome = Outcome(record_count=len(records))
     params, notices = [], []
+    zone = section(settings).timezone
     mismatched = set((raw.apikey_check or {}).get("mismatch", ()))
     for index, record in enumerate(records):
         if index in mismatched:
@@ -224,7 +225,7 @@ def prepare(raw: RawRef, records: list, settings) -> tuple[Outcome, list[dict], 
             outcome.notes.append(ozonetel_ledger.notice_fields(record)[2])
             continue
         try:
-            row = to_row(record, settings.ozonetel_timezone)
+            row = to_row(record, zone)
         except RecordError as exc:
             outcome.errors[str(index)] = exc.detail
             continue

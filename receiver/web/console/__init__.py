@@ -27,6 +27,11 @@ def settings():
     return current_app.config["CALLRECON_SETTINGS"]
 
 
+def vendors():
+    """The app's vendor registry (create_app's `vendors`): what the pages list and which steps they show."""
+    return current_app.extensions["callrecon_vendors"]
+
+
 def pool():
     """The console's pool: OPS_DATABASE_URL's login (the reconciler role's rights), else the worker's."""
     return current_app.extensions.get("callrecon_ops_pool") or current_app.extensions["callrecon_pool"]

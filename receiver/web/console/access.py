@@ -49,7 +49,7 @@ def configure(app, app_settings) -> None:
     """Session cookie settings for the console (the receiver's other endpoints use no session)."""
     if not app_settings.ops_tokens:
         return
-    base = app_settings.ozonetel_api.public_base_url
+    base = app_settings.public_base_url
     app.secret_key = session_secret(app_settings)
     app.config.update(
         SESSION_COOKIE_NAME="callrecon_ops",

@@ -9,8 +9,7 @@ from flask import abort, flash, redirect, request, url_for
 from psycopg.rows import dict_row
 
 from receiver.landing.replay import replay
-from receiver.registry import PUSHES
-from receiver.web.console import access, bp, clean, log, page, pool, settings
+from receiver.web.console import access, bp, clean, log, page, pool, settings, vendors
 from receiver.web.console import now as clock
 
 PAGE = 50
@@ -37,14 +36,6 @@ DETAIL = """
 SELECT id, received_at, source, client_addr, content_type, headers, callrecon_utf8_or_null(body) AS body_text,
        body_bytes, body_sha256, status, record_count, landed_count, error, parsed_at, parse_count, apikey_check
 FROM raw_inbox WHERE id = %(id)s
-"""
-# The typed rows a callback produced, through each push vendor's sighting table.
-TYPED = """
-SELECT 'ozonetel_call' AS tbl, o.call_key AS key, to_jsonb(o) AS row FROM ozonetel_call o
-WHERE o.call_key IN (SELECT call_key FROM ozonetel_sighting WHERE raw_id = %(id)s)
-UNION ALL
-SELECT 'huawei_call', h.vdn_id || ':' || h.call_id, to_jsonb(h) FROM huawei_call h
-WHERE (h.vdn_id, h.call_id) IN (SELECT vdn_id, call_id FROM huawei_sighting WHERE raw_id = %(id)s)
 """
 REASONS = """
 SELECT source, COALESCE(error->>'message', '(no reason kept)') AS reason, count(*) AS rows,
@@ -82,7 +73,8 @@ def events():
     if until - since > dt.timedelta(days=MAX_DAYS) or since >= until:
         abort(400, f"the time range must run forwards and span at most {MAX_DAYS} days")
     source = args.get("source") or None
-    if source is not None and source not in PUSHES:
+    pushes = vendors().pushes
+    if source is not None and source not in pushes:
         abort(400, f"unknown source {source!r}")
     status = args.get("status") or None
     if status is not None and status not in STATUSES:
@@ -96,7 +88,7 @@ def events():
         except ValueError:
             abort(400, "the page link is damaged: go back to the first page of the search")
     params = {
-        "sources": [source] if source else list(PUSHES),
+        "sources": [source] if source else list(pushes),
         "since": since,
         "until": until,
         "status": status,
@@ -118,7 +110,7 @@ def events():
         "since": since.strftime("%Y-%m-%dT%H:%M"),
         "until": until.strftime("%Y-%m-%dT%H:%M"),
     }
-    return page("events.html", rows=rows, form=form, sources=list(PUSHES), statuses=STATUSES, more=more)
+    return page("events.html", rows=rows, form=form, sources=list(pushes), statuses=STATUSES, more=more)
 
 
 @bp.get("/events/<int:raw_id>")
@@ -128,7 +120,12 @@ def event(raw_id: int):
         row = cur.execute(DETAIL, {"id": raw_id}).fetchone()
         if row is None:
             abort(404, f"no raw callback {raw_id}")
-        typed = cur.execute(TYPED, {"id": raw_id}).fetchall()
+        typed = [
+            found
+            for push in vendors().pushes.values()
+            if push.typed_rows
+            for found in cur.execute(push.typed_rows, {"id": raw_id}).fetchall()
+        ]
     body = row["body_text"]
     if body is not None:
         try:
@@ -178,7 +175,7 @@ def replay_rows():
         flash("Nothing to replay: no quarantined row matches (another replay may have landed them).")
         return redirect(url_for("console.quarantine"))
     with pool().connection() as conn:
-        report = replay(conn, settings(), ids=ids)
+        report = replay(conn, settings(), vendors().pushes, ids=ids)
         with conn.cursor(row_factory=dict_row) as cur:
             after = cur.execute(AFTER, {"ids": ids}).fetchall()
     counts = ", ".join(f"{status} {n}" for status, n in sorted(report.by_status.items())) or "nothing re-parsed"

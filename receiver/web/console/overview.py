@@ -8,8 +8,7 @@ from flask import current_app
 from psycopg.rows import dict_row
 
 from receiver import ledgers as work_items
-from receiver.registry import PUSHES, VENDORS, work_tables
-from receiver.web.console import bp, capped, page, pool, push_chart, settings
+from receiver.web.console import bp, capped, page, pool, push_chart, settings, vendors
 from receiver.web.console import now as clock
 from receiver.web.console.svg import sparkline
 
@@ -56,7 +55,8 @@ def silent(last_at, moment: dt.datetime, app_settings) -> bool:
 
 def push_rows(conn, moment: dt.datetime, app_settings) -> dict[str, dict]:
     """Per push source: last callback, silence, 24 h chart, backlog and quarantine."""
-    sources = list(PUSHES)
+    pushes = vendors().pushes
+    sources = list(pushes)
     params = {"now": moment, "sources": sources, "cap": COUNT_CAP}
     with conn.cursor(row_factory=dict_row) as cur:
         rows = {r["source"]: r for r in cur.execute(PUSH_FIGURES, params).fetchall()}
@@ -64,7 +64,7 @@ def push_rows(conn, moment: dt.datetime, app_settings) -> dict[str, dict]:
     bins = push_chart.per_bin(conn, moment, sources, kept)
     for source, row in rows.items():
         row["silent"] = silent(row["last_at"], moment, app_settings)
-        row["configured"] = bool(app_settings.callback_tokens(source))
+        row["configured"] = bool(pushes[source].tokens(app_settings))
         row["cap"] = COUNT_CAP
         row["callbacks_24h"] = sum(bins[source])
         row["chart"] = sparkline(
@@ -96,7 +96,7 @@ def work_rows(conn, moment: dt.datetime) -> dict[str, list[dict]]:
 
 def work_items_by_vendor() -> dict[str, tuple]:
     """The registry's ledgers, by vendor."""
-    return {name: vendor.work for name, vendor in VENDORS.items() if vendor.work}
+    return {vendor.name: vendor.ledgers for vendor in vendors() if vendor.ledgers}
 
 
 @bp.get("/", strict_slashes=False)
@@ -133,7 +133,7 @@ def overview():
         }
         for rows in work.values()
         for row in rows
-        if (n := row["counts"]["open"]) and (found := work_tables()[row["source"]].problems(app_settings))
+        if (n := row["counts"]["open"]) and (found := vendors().ledgers[row["source"]].problems(app_settings))
     ]
-    vendors = [{"name": name, "push": pushes.get(name), "work": work.get(name, [])} for name in VENDORS]
-    return page("overview.html", vendors=vendors, problems=problems, moment=moment)
+    rows = [{"name": v.name, "push": pushes.get(v.name), "work": work.get(v.name, [])} for v in vendors()]
+    return page("overview.html", vendors=rows, problems=problems, moment=moment)

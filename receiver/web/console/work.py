@@ -10,15 +10,14 @@ import datetime as dt
 from flask import abort, flash, redirect, request, url_for
 
 from receiver import ledgers as items
-from receiver.registry import work_tables
-from receiver.web.console import access, bp, log, page, pool
+from receiver.web.console import access, bp, log, page, pool, vendors
 from receiver.web.console import now as clock
 
 
 @bp.get("/work")
 def work():
     """One page of a source's items in a state (open, failing, gave-up), oldest first."""
-    tables = work_tables()
+    tables = vendors().ledgers
     source = request.args.get("source") or next(iter(tables))
     state = request.args.get("state") or "open"
     if source not in tables or state not in items.STATES:
@@ -42,7 +41,7 @@ def work():
 @bp.post("/work/<action>")
 def act(action: str):
     """Retry an item now, or give it up with the operator's reason."""
-    tables = work_tables()
+    tables = vendors().ledgers
     form = request.form
     source, key = form.get("source", ""), form.get("key", "")
     if source not in tables or not key:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from receiver.vendors.huawei.settings import section
 from reconciler.core.vendor_http import Transient, VendorError, make_session, request_json
 from reconciler.sources.huawei.signing import signer
 
@@ -38,7 +39,7 @@ class HuaweiClient:
     """Signed JSON calls to CC-iSales; one Session, the configured signer, secrets masked."""
 
     def __init__(self, settings):
-        self.config = settings.huawei
+        self.config = section(settings)
         self.secrets = settings.secret_values()
         self.sign = signer(self.config.signer)
         self.session = make_session("huawei", {"Content-Type": "application/json; charset=UTF-8"})

@@ -15,9 +15,10 @@ from urllib.parse import quote
 
 from psycopg.rows import dict_row
 
-from receiver.config.settings import RateLimit
+from receiver.config import RateLimit
 from receiver.landing.mapping import RecordError
 from receiver.vendors.huawei import records as landing
+from receiver.vendors.huawei.settings import NAME, section
 from reconciler.core import blocks
 from reconciler.core.failures import FailurePolicy
 from reconciler.core.vendor_http import Unauthorized
@@ -34,7 +35,7 @@ from reconciler.sources.huawei.client import (
 from reconciler.sources.huawei.signing import signer
 
 # A wrong VDN is wrong for detail and discovery alike, so both sources share its stop.
-BLOCK_SOURCE = "huawei"
+BLOCK_SOURCE = NAME
 VDN_FIX = (
     "check that VDN {vdn} exists on the CC-iSales at HUAWEI_BASE_URL and that HUAWEI_AK may use it "
     "(discovery asks about the VDNs in HUAWEI_CAMPAIGNS); its calls wait meanwhile, uncharged"
@@ -59,7 +60,7 @@ class HuaweiBase(abc.ABC):
 
     def __init__(self, settings, rng: random.Random | None = None):
         self.settings = settings
-        self.config = settings.huawei
+        self.config = section(settings)
         self.rate_limit = RateLimit(self.config.concurrency, self.config.batch_gap)
         self.call_timeout = self.config.timeout
         self.rng = rng or random.Random()
@@ -86,7 +87,7 @@ class HuaweiBase(abc.ABC):
 
     def is_configured(self) -> bool:
         """True once any HUAWEI_* connection setting is given."""
-        return bool(self.config.base_url or self.config.ak or self.config.sk)
+        return self.config.is_polled()
 
     def explain(self, exc) -> str:
         """The operator message for the one error that stops the source: a refused signature (HTTP 401)."""

@@ -19,10 +19,10 @@ from psycopg.rows import dict_row
 
 from receiver.landing.mapping import RecordError
 from receiver.vendors.leadsquared import status as landing
+from receiver.vendors.leadsquared.settings import NAME, section
 from reconciler.core.failures import FailurePolicy
 from reconciler.core.vendor_http import BadRequest, Misconfigured, Transient, Unauthorized, get_json, make_session
 
-SOURCE = "leadsquared"
 # Seed 000: "Pass the x-api-key in the header", "Content-Type is application/json".
 STATUS_HEADERS = {"Content-Type": "application/json"}
 # LeadSquared's generic 401 text says "Check your AccessKey and SecretKey"; status calls send
@@ -75,10 +75,10 @@ class Item:
 class LeadSquaredSource:
     """The reconciler source for LeadSquared async status polling."""
 
-    name = budget_name = SOURCE
+    name = budget_name = NAME
 
     def __init__(self, settings, rng: random.Random | None = None):
-        self.config = settings.leadsquared
+        self.config = section(settings)
         self.secrets = settings.secret_values()
         self.rate_limit = self.config.rate_limit
         self.call_timeout = self.config.timeout
@@ -87,7 +87,7 @@ class LeadSquaredSource:
         self.policy = FailurePolicy(
             self.config.first_interval, self.config.max_interval, self.config.max_tries, "LSQ_MAX_TRIES"
         )
-        self.session = make_session(SOURCE, {"x-api-key": self.config.api_key, **STATUS_HEADERS})
+        self.session = make_session(NAME, {"x-api-key": self.config.api_key, **STATUS_HEADERS})
 
     def problems(self) -> list[str]:
         """Configuration errors that keep this source from running."""
@@ -98,7 +98,7 @@ class LeadSquaredSource:
 
     def is_configured(self) -> bool:
         """True once any LSQ_* connection setting is given (so `--source all` should run it)."""
-        return bool(self.config.base_url or self.config.api_key)
+        return self.config.is_configured()
 
     def explain(self, exc) -> str:
         """The operator message for an error that stops the source."""

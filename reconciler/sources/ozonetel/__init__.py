@@ -1,1 +1,11 @@
-"""ozonetel: what the reconciler asks this vendor, and how."""
+"""Ozonetel on the reconciler's side: Campaign Dial Status requests (dial_status.py) and their backfill.
+
+SOURCES and COMMANDS are what the registry entry (receiver/vendors/ozonetel/) points the reconciler
+and the command line to.
+"""
+
+from reconciler.sources.ozonetel.cli import backfill
+from reconciler.sources.ozonetel.dial_status import OzonetelSource
+
+SOURCES = (OzonetelSource,)
+COMMANDS = {"backfill": (backfill,)}

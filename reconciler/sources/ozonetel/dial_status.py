@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 
 from receiver.landing.masking import MASK
 from receiver.landing.payloads import lenient_json
+from receiver.vendors.ozonetel.settings import NAME, section
 from reconciler.core import blocks
 from reconciler.core.failures import FailurePolicy
 from reconciler.core.vendor_http import (
@@ -30,7 +31,6 @@ from reconciler.core.vendor_http import (
     request_json,
 )
 
-SOURCE = "ozonetel"
 CALLBACK_PATH = "/callbacks/ozonetel/"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -157,11 +157,11 @@ def floor_time(moment: dt.datetime, size: dt.timedelta, zone) -> dt.datetime:
 class OzonetelSource:
     """Requests dial-status pushes for campaign windows, within Ozonetel's 10-per-minute limit."""
 
-    name = budget_name = SOURCE
+    name = budget_name = NAME
 
     def __init__(self, settings, rng: random.Random | None = None):
         self.settings = settings
-        self.config = settings.ozonetel_api
+        self.config = section(settings)
         self.secrets = settings.secret_values()
         self.rate_limit = self.config.rate_limit
         self.call_timeout = self.config.timeout
@@ -178,16 +178,16 @@ class OzonetelSource:
         self.campaign_config = blocks.config_hash(
             self.config.api_url, self.config.username, sorted(self.config.campaigns)
         )
-        headers = {"apiKey": settings.ozonetel_api_key} if self.config.apikey_in in ("header", "both") else {}
-        self.session = make_session(SOURCE, headers)
+        headers = {"apiKey": self.config.api_key} if self.config.apikey_in in ("header", "both") else {}
+        self.session = make_session(NAME, headers)
 
     def problems(self) -> list[str]:
         """Configuration errors that keep this source from running."""
-        return self.settings.ozonetel_problems()
+        return self.config.problems(self.settings.public_base_url)
 
     def is_configured(self) -> bool:
         """True once any of the reconciler's Ozonetel settings is given."""
-        return bool(self.config.username or self.config.campaigns)
+        return self.config.is_polled()
 
     def explain(self, exc) -> str:
         """The operator message for an error that stops the source."""
@@ -205,13 +205,11 @@ class OzonetelSource:
     @property
     def callback_url(self) -> str:
         """Where Ozonetel should push: PUBLIC_BASE_URL + the Ozonetel path + the first token."""
-        return self.config.public_base_url + CALLBACK_PATH + self.settings.ozonetel_callback_tokens[0]
+        return self.settings.public_base_url + CALLBACK_PATH + self.config.callback_tokens[0]
 
     def prepare(self, conn, now, since=None) -> None:
         """Add the windows since the last one up to now minus the settle delay; time out stale requests."""
-        last_complete = floor_time(
-            now - dt.timedelta(seconds=self.config.settle), self.window, self.settings.ozonetel_timezone
-        )
+        last_complete = floor_time(now - dt.timedelta(seconds=self.config.settle), self.window, self.config.timezone)
         with conn.transaction():
             for campaign in self.config.campaigns:
                 start = conn.execute(LAST_WINDOW_END, {"campaign": campaign}).fetchone()[0]
@@ -252,13 +250,13 @@ class OzonetelSource:
 
     def claim(self, conn, now) -> Window | None:
         """The most overdue window no other process holds."""
-        blocked = sorted(blocks.active(conn, SOURCE, "campaign", self.campaign_config, now))
+        blocked = sorted(blocks.active(conn, NAME, "campaign", self.campaign_config, now))
         row = conn.execute(CLAIM, {"now": now, "blocked": blocked}).fetchone()
         return Window(*row) if row else None
 
     def request_params(self, item: Window) -> dict:
         """The Campaign Dial Status parameters for one window (seed 003), dates in OZONETEL_TIMEZONE."""
-        zone = self.settings.ozonetel_timezone
+        zone = self.config.timezone
         params = {
             "fromDate": item.window_from.astimezone(zone).strftime(DATE_FORMAT),
             "toDate": item.window_to.astimezone(zone).strftime(DATE_FORMAT),
@@ -271,7 +269,7 @@ class OzonetelSource:
             "callBackUrl": self.callback_url,
         }
         if self.config.apikey_in in ("body", "both"):
-            params["apiKey"] = self.settings.ozonetel_api_key
+            params["apiKey"] = self.config.api_key
         return params
 
     def fetch(self, item: Window, now):
@@ -302,7 +300,7 @@ class OzonetelSource:
     def land(self, conn, item: Window, payload: dict, now) -> str:
         """Ozonetel accepted the request: wait for the push; the campaign is evidently valid."""
         params = {k: (MASK if k == "apiKey" else v) for k, v in self.request_params(item).items()}
-        params["callBackUrl"] = self.config.public_base_url + CALLBACK_PATH + MASK
+        params["callBackUrl"] = self.settings.public_base_url + CALLBACK_PATH + MASK
         unique_id = str(payload.get("uniqueId") or "")
         conn.execute(ADD_TRY, {"id": item.id, "now": now, "outcome": "accepted", "unique_id": unique_id, "error": None})
         conn.execute(
@@ -316,7 +314,7 @@ class OzonetelSource:
                 "unique_id": unique_id,
             },
         )
-        blocks.lift(conn, SOURCE, "campaign", item.campaign)
+        blocks.lift(conn, NAME, "campaign", item.campaign)
         return "requested"
 
     def failed(self, conn, item: Window, exc, run_id, now) -> str:
@@ -329,7 +327,7 @@ class OzonetelSource:
             conn.execute(CAMPAIGN_STOPPED, {"id": item.id, "now": now, "error": f"campaign stopped: {exc.detail}"})
             blocks.record(
                 conn,
-                SOURCE,
+                NAME,
                 "campaign",
                 item.campaign,
                 reason=exc.detail,
