@@ -1,4 +1,4 @@
-"""The README's "Adding a vendor" walk-through, done from tests/: one registry call, nothing else edited."""
+"""The docs/adding-a-vendor.md walk-through, done from tests/: one registry call, nothing else edited."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ SECRETS.add(toy_vendor.TOKEN)
 def toy(db, monkeypatch):
     """The toy vendor registered, its migration applied and its tables granted; unregistered afterwards."""
     db.execute(toy_vendor.TOY_MIGRATION)
-    # README "Adding a vendor", step 3: the new tables go into ACCESS; `db upgrade` then grants them.
+    # docs/adding-a-vendor.md, step 3: the new tables go into ACCESS; `db upgrade` then grants them.
     monkeypatch.setattr(roles, "ACCESS", {**roles.ACCESS, **toy_vendor.TOY_ACCESS})
     roles.grant(db, ROLES, roles.Outcome())
     registry.register(toy_vendor.TOY)

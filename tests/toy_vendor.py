@@ -1,4 +1,4 @@
-"""A toy vendor, added the way the README's "Adding a vendor" says: a push parser, one reconciler
+"""A toy vendor, added the way docs/adding-a-vendor.md says: a push parser, one reconciler
 source, one migration (here: TOY_MIGRATION, run by the test), its tables' lines for ACCESS in
 reconciler/roles.py (here: TOY_ACCESS, merged in by the test) and one registry call. Nothing else in
 receiver/ or reconciler/ is edited for it."""
