@@ -16,7 +16,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@
 
-# db upgrade creates the roles (README: Roles); local-roles gives each process its own login, in .callrecon.roles.env.
+# db upgrade creates the roles (docs/operations.md, Roles); local-roles gives each process its own login, in .callrecon.roles.env.
 db: install
 	$(BIN)/callrecon db ensure
 	$(BIN)/callrecon db upgrade
@@ -38,7 +38,7 @@ run: db .callrecon.env
 	  base="$${PUBLIC_BASE_URL:-http://$$(hostname -I 2>/dev/null | awk '{print $$1}' | grep . || echo 127.0.0.1):$(PORT)}"; \
 	  echo "Paste the callBackUrl into each vendor's console:"; \
 	  $(BIN)/callrecon urls --base "$$base"; \
-	  echo; echo "Try it from this folder in a second terminal (README, The two commands):"; \
+	  echo; echo "Try it from this folder in a second terminal (README, Try it in five minutes):"; \
 	  echo "  export PORT=$(PORT)  # and DATABASE_URL, if you exported one for make run"; \
 	  sed -n '/^source .callrecon.env/,/^callrecon status/p' README.md | sed 's/^/  /'; echo; \
 	  source .callrecon.roles.env; DATABASE_URL="$$WEB_DATABASE_URL" OPS_DATABASE_URL="$${OPS_DATABASE_URL:-$$RECONCILER_DATABASE_URL}" \

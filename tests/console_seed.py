@@ -33,7 +33,7 @@ QUARANTINED_PHONE = "9123456780"
 
 def database_now(database_url: str) -> dt.datetime:
     """The console's pinned clock: the database's now() plus a minute, so rows the tests push (stamped by the
-    database) are in the page's past however the test machine's own clock is set (README: Tests, faketime)."""
+    database) are in the page's past however the test machine's own clock is set (docs/testing.md, faketime)."""
     with psycopg.connect(database_url) as conn:
         moment = conn.execute("SELECT now()").fetchone()[0]
     return moment.astimezone(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(minutes=1)

@@ -305,7 +305,7 @@ def test_db_ensure_names_a_wrong_port_at_once_instead_of_starting_clusters(run, 
     assert "nothing answers at 127.0.0.1:5999" in err and "no local cluster is configured for port 5999" in err
 
 
-DOCUMENTED = [  # README "Commands": every command that touches the database
+DOCUMENTED = [  # docs/operations.md "Commands": every command that touches the database
     ["db", "status"],
     ["db", "upgrade"],
     ["db", "docs", "--output", "schema.md"],

@@ -2,7 +2,7 @@
 
 Sign in; see the overview with one silent source and a backlog; open a quarantined event; replay
 it and see it land; find a call's journey by phone number. The overview's screenshot is the one
-the README's "Console" section shows (docs/console.png).
+docs/console.md shows (docs/console.png).
 
 `make test` installs Debian's chromium and chromium-driver when they are missing; where neither can
 be installed the test is skipped, saying so. The driver path is passed explicitly, so Selenium
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
     reason="no Chromium: `make test` installs it (apt-get install chromium chromium-driver); "
     "install those two Debian packages to run the real-browser test",
 )
-# The README's picture is retaken on demand (CONSOLE_SCREENSHOT=docs/console.png), so that a plain
+# The console page's picture is retaken on demand (CONSOLE_SCREENSHOT=docs/console.png), so that a plain
 # `make test` leaves the checkout as it found it.
 SCREENSHOT_TO = os.environ.get("CONSOLE_SCREENSHOT")
 

@@ -237,7 +237,7 @@ def readme_try_it_block() -> str:
 
 
 def test_the_readme_try_it_block_runs_as_written_against_a_live_server(default_env, reconciler_url, tmp_path):
-    """#16: the README's curl and psql examples, run as written, against gunicorn on its port (defaults)."""
+    """The README's curl and psql examples, run as written, against gunicorn on its port (defaults)."""
     env = default_env
     with serving(env, tmp_path) as (base, _):
         run_readme_block(base, env, reconciler_url, tmp_path)

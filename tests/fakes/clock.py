@@ -29,6 +29,6 @@ def pause(seconds: float) -> None:
     """A real-time wait for loopback I/O (a push thread, a server starting), never for the clock under test.
 
     threading.Event().wait rather than time.sleep: under libfaketime with the monotonic clock left
-    real (README, "Tests"), time.sleep fails with EINVAL, and the suite must run at a faked hour.
+    real (docs/testing.md), time.sleep fails with EINVAL, and the suite must run at a faked hour.
     """
     threading.Event().wait(seconds)

@@ -21,7 +21,7 @@ def huawei_seed_response() -> dict:
 
 
 def verify_auth_v2(request, ak: str, sk: str) -> bool:
-    """Check an `auth-v2` Authorization header from the README's description, independently of the signer."""
+    """Check an `auth-v2` Authorization header from docs/huawei.md's description, independently of the signer."""
     import hashlib
     import hmac
     from urllib.parse import quote
