@@ -259,3 +259,9 @@ def test_field_map_load_gives_what_the_marshmallow_schema_gives(field_map, data)
         assert raised.value.detail == exc.detail
     else:
         assert field_map.load(mapped, origin) == expected
+
+
+@pytest.mark.parametrize("text", ["²", "١٢", "-³", "1²"])
+def test_a_whole_number_in_other_scripts_digits_is_a_validation_error_not_a_crash(text):
+    with pytest.raises(RecordError):
+        huawei.to_row({"vdnId": text, "callId": "c-1"}, ZONE, "push")

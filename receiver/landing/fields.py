@@ -11,6 +11,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields
 MAX_TEXT = 8192
 VENDOR_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M")
 MAX_DURATION_S = 10 * 24 * 3600
+_WHOLE = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() also takes '²', which int() refuses
 _PLAIN_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})\Z")
 
 
@@ -137,7 +138,7 @@ class WholeNumber(VendorField):
             raise ValidationError("expected a whole number, got a boolean")
         if isinstance(value, int):
             number = value
-        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
             number = int(value.strip())
         elif isinstance(value, float) and value.is_integer():
             number = int(value)
