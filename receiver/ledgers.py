@@ -1,9 +1,14 @@
-"""The reconciler's work items as rows: list them, retry one now, or give one up with a reason.
+"""A reconciler ledger, declared once, and everything that reads it: work items, their states and actions.
 
 Each polled source keeps its work in one ledger table (Ozonetel windows, Huawei call details and
-discovery days, LeadSquared RequestIds). The registry declares each ledger once as a `WorkTable`
-(its columns and what "open" and "gave up" mean there), and this module turns that into SQL. It
-lives on the receiver side, beside the registry, because two front ends act on it: `callrecon
+discovery days, LeadSquared RequestIds). Its vendor's registry entry declares it once as a `Ledger`:
+the table and its key, the columns for tries, last error and next try, and what "open", "claimable"
+and "gave up" mean there, as SQL conditions. From that one declaration come the source's claim
+statement, its `callrecon status` counts, `callrecon items` and the /ops work pages (list, retry
+now, give up), the /metrics gauges, and the analyst views reconcile_item and reconcile_gave_up
+(written by `callrecon db upgrade`, receiver/database/views.py). The states are never written again.
+
+It lives on the receiver side, beside the registry, because two front ends act on it: `callrecon
 items` (reconciler/cli) and the /ops console (receiver/web), and the receiver never imports the
 reconciler. Neither front end holds an action of its own, so the console does exactly what the
 command does.
@@ -27,6 +32,10 @@ STATES = ("open", "failing", "gave-up")
 PAGE = 100
 
 
+class WorkError(ValueError):
+    """An action the operator asked for cannot be done; the message says why and what to do."""
+
+
 def gave_up_note(error: str) -> str:
     """SQL that appends the operator's reason (%(reason)s) to an item's last error, for give_up_set."""
     return f"COALESCE({error} || '; ', '') || %(reason)s"
@@ -37,19 +46,17 @@ def reopen_note(error: str) -> str:
     return f"COALESCE({error} || '; ', '') || %(note)s"
 
 
-class WorkError(ValueError):
-    """An action the operator asked for cannot be done; the message says why and what to do."""
-
-
 @dataclass(frozen=True)
-class WorkTable:
+class Ledger:
     """One source's ledger: which table, how an item is named, and the SQL that each state means."""
 
     source: str  # reconcile_run.source / `--source` name
     budget: str  # the rate_budget it spends (sources of one vendor share one)
     table: str
     keys: tuple[str, ...]  # primary-key columns; an item's key is their values joined by ':'
-    label: str  # SQL: what the item is about, for people
+    kind: str  # SQL: what kind of item it is (reconcile_item.kind)
+    item: str  # SQL: the item as analysts name it (reconcile_item.item)
+    label: str  # SQL: what the item is about, for people on the work pages
     about: str  # SQL: the time the item concerns (window start, call first seen, ...)
     tries: str  # column
     error: str  # column
@@ -58,38 +65,16 @@ class WorkTable:
     gave_up: str  # SQL condition: it gave up (the rows of view reconcile_gave_up)
     give_up_set: str  # SQL assignments that give an open item up
     reopen_set: str  # SQL assignments that reopen an item that gave up
+    claimable: str = ""  # SQL condition: open items the reconciler may claim once due (default: open)
+    final: str = ""  # SQL: a finished item's status, for `callrecon status` (default: 'done')
+    expired: str = "false"  # SQL condition: it ended because the vendor can no longer answer for it
     retry_set: str = ""  # SQL assignments besides next_at that make an open item claimable now
     problems: Callable = lambda settings: []  # settings -> what keeps the source from running (variables named)
 
-    def _where_key(self, key: str) -> tuple[sql.Composable, dict]:
-        """WHERE clause and parameters for one item, from its 'a:b' key."""
-        parts = key.split(":", len(self.keys) - 1)
-        if len(parts) != len(self.keys) or not all(parts):
-            raise WorkError(f"{key!r} is not a {self.source} item key ({':'.join(self.keys)})")
-        clause = sql.SQL(" AND ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(col), sql.Placeholder(f"k{n}")) for n, col in enumerate(self.keys)
-        )
-        return clause, {f"k{n}": part for n, part in enumerate(parts)}
-
-    def _select(self) -> sql.Composable:
-        """The columns every listing shows."""
-        key = sql.SQL(" || ':' || ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in self.keys)
-        state = sql.SQL(
-            "CASE WHEN {gave_up} THEN 'gave-up' WHEN ({open}) AND {error} IS NOT NULL THEN 'failing' "
-            "WHEN {open} THEN 'open' ELSE 'done' END"
-        ).format(gave_up=sql.SQL(self.gave_up), open=sql.SQL(self.open), error=sql.Identifier(self.error))
-        return sql.SQL(
-            "{key} AS key, {label} AS label, {about} AS about, {tries} AS tries, {error} AS error, "
-            "{next_at} AS next_at, {state} AS state"
-        ).format(
-            key=key,
-            label=sql.SQL(self.label),
-            about=sql.SQL(self.about),
-            tries=sql.Identifier(self.tries),
-            error=sql.Identifier(self.error),
-            next_at=sql.Identifier(self.next_at),
-            state=state,
-        )
+    @property
+    def due(self) -> str:
+        """SQL condition: claimable and due at %(now)s."""
+        return f"({self.claimable or self.open}) AND {self.next_at} <= %(now)s"
 
     def condition(self, state: str) -> sql.Composable:
         """SQL for one listing state: open, failing (open with an error) or gave-up."""
@@ -101,8 +86,88 @@ class WorkTable:
             return sql.SQL(self.gave_up)
         raise WorkError(f"unknown state {state!r}: use one of {', '.join(STATES)}")
 
+    def state_sql(self) -> str:
+        """SQL: an item's state, 'gave-up', 'failing', 'open' or 'done'."""
+        return (
+            f"CASE WHEN {self.gave_up} THEN 'gave-up' WHEN ({self.open}) AND {self.error} IS NOT NULL THEN 'failing' "
+            f"WHEN {self.open} THEN 'open' ELSE 'done' END"
+        )
 
-def counts_query(work: WorkTable, cap: int | None = None) -> sql.Composable:
+    def key_sql(self) -> str:
+        """SQL: an item's key, its key columns joined by ':'."""
+        return " || ':' || ".join(f"{column}::text" for column in self.keys)
+
+    def claim_query(self, columns: str, where: str = "", order: str = "") -> str:
+        """The source's claim: the most overdue due item no other process holds, locked until the transaction
+        ends. `columns` are what the source reads of it; `where` narrows it (stopped campaigns); `order`
+        replaces the default, next try then key."""
+        narrow = f" AND {where}" if where else ""
+        return (
+            f"SELECT {columns} FROM {self.table}\nWHERE {self.due}{narrow}\n"
+            f"ORDER BY {order or ', '.join((self.next_at, *self.keys))}\nLIMIT 1\nFOR UPDATE SKIP LOCKED"
+        )
+
+    def status_query(self) -> str:
+        """The counts `callrecon status` shows for the source, at %(now)s."""
+        final = self.final or "'done'"
+        return f"""
+SELECT count(*) FILTER (WHERE {self.open}) AS pending,
+       count(*) FILTER (WHERE {self.due}) AS due_now,
+       count(*) FILTER (WHERE ({self.open}) AND {self.error} IS NOT NULL) AS failing,
+       count(*) FILTER (WHERE {self.expired}) AS expired,
+       extract(epoch FROM %(now)s - min({self.about}) FILTER (WHERE {self.open})) AS oldest_pending_s,
+       COALESCE((SELECT jsonb_object_agg(s, n) FROM (SELECT {final} AS s, count(*) AS n FROM {self.table}
+                 WHERE NOT ({self.open}) GROUP BY 1) f), '{{}}') AS final_by_status
+FROM {self.table}
+"""
+
+    def view_rows(self, only: str) -> str:
+        """One branch of an analyst view: this ledger's items for which `only` holds, as reconcile_item's columns."""
+        return (
+            f"SELECT {_literal(self.source)}::text AS source, {self.key_sql()} AS key, ({self.kind})::text AS kind, "
+            f"({self.item})::text AS item, ({self.label})::text AS label, ({self.state_sql()})::text AS state, "
+            f"{self.tries}::integer AS tries, {self.error}::text AS last_error, {self.next_at} AS next_at, "
+            f"({self.about})::timestamptz AS about_time\nFROM {self.table} WHERE {only}"
+        )
+
+    def _select(self) -> sql.Composable:
+        """The columns every listing shows."""
+        return sql.SQL(
+            "{key} AS key, {label} AS label, {about} AS about, {tries} AS tries, {error} AS error, "
+            "{next_at} AS next_at, {state} AS state"
+        ).format(
+            key=sql.SQL(self.key_sql()),
+            label=sql.SQL(self.label),
+            about=sql.SQL(self.about),
+            tries=sql.Identifier(self.tries),
+            error=sql.Identifier(self.error),
+            next_at=sql.Identifier(self.next_at),
+            state=sql.SQL(self.state_sql()),
+        )
+
+    def _where_key(self, key: str) -> tuple[sql.Composable, dict]:
+        """WHERE clause and parameters for one item, from its 'a:b' key."""
+        parts = key.split(":", len(self.keys) - 1)
+        if len(parts) != len(self.keys) or not all(parts):
+            raise WorkError(f"{key!r} is not a {self.source} item key ({':'.join(self.keys)})")
+        clause = sql.SQL(" AND ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(col), sql.Placeholder(f"k{n}")) for n, col in enumerate(self.keys)
+        )
+        return clause, {f"k{n}": part for n, part in enumerate(parts)}
+
+
+def _literal(text: str) -> str:
+    """A source name as an SQL string literal (declared names: letters, digits and dashes)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def status(conn, ledger: Ledger, now: dt.datetime) -> dict:
+    """Counts for `callrecon status` (pending, due_now, failing, expired, oldest_pending_s, final_by_status)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(ledger.status_query(), {"now": now}).fetchone()
+
+
+def counts_query(work: Ledger, cap: int | None = None) -> sql.Composable:
     """The SQL of `counts`: each figure its own read of the partial index for that state, never of the
     finished bulk; with `cap`, each count stops at `cap`."""
     limit = sql.SQL("") if cap is None else sql.SQL(" LIMIT {}").format(sql.Literal(cap))
@@ -125,7 +190,7 @@ def counts_query(work: WorkTable, cap: int | None = None) -> sql.Composable:
     )
 
 
-def counts(conn, work: WorkTable, now: dt.datetime, *, cap: int | None = None) -> dict:
+def counts(conn, work: Ledger, now: dt.datetime, *, cap: int | None = None) -> dict:
     """Open, failing and gave-up items, and the oldest open one's time.
 
     With `cap`, a count stops at `cap` (the console shows "10000+"): counting a million open items
@@ -150,7 +215,7 @@ FROM rate_budget b WHERE b.name = %(budget)s
 """
 
 
-def budget_use(conn, budget: str, tables: list[WorkTable], now: dt.datetime) -> dict | None:
+def budget_use(conn, budget: str, tables: list[Ledger], now: dt.datetime) -> dict | None:
     """Calls spent in the last hour by the sources sharing `budget`, against its hourly limit (None: never run)."""
     sources = [t.source for t in tables if t.budget == budget]
     with conn.cursor(row_factory=dict_row) as cur:
@@ -161,7 +226,7 @@ def budget_use(conn, budget: str, tables: list[WorkTable], now: dt.datetime) -> 
     return {**row, "per_hour": per_hour, "share": row["used"] / per_hour if per_hour else 0.0}
 
 
-def items(conn, work: WorkTable, state: str, *, after: str | None = None, limit: int = PAGE) -> list[dict]:
+def items(conn, work: Ledger, state: str, *, after: str | None = None, limit: int = PAGE) -> list[dict]:
     """One page of items in a state, oldest first.
 
     Keyset on the time they are about, then the key columns in their own types (an `after` of
@@ -183,7 +248,7 @@ def items(conn, work: WorkTable, state: str, *, after: str | None = None, limit:
         return cur.execute(query, params).fetchall()
 
 
-def _one(conn, work: WorkTable, key: str) -> dict:
+def _one(conn, work: Ledger, key: str) -> dict:
     """The item, locked for the action; WorkError when there is none."""
     where, params = work._where_key(key)
     query = sql.SQL("SELECT {cols} FROM {t} WHERE {where} FOR UPDATE").format(
@@ -196,7 +261,7 @@ def _one(conn, work: WorkTable, key: str) -> dict:
     return row
 
 
-def retry_now(conn, work: WorkTable, key: str, now: dt.datetime, by: str) -> str:
+def retry_now(conn, work: Ledger, key: str, now: dt.datetime, by: str) -> str:
     """Make an open item due now, or reopen one that gave up; what was done, in words."""
     row = _one(conn, work, key)
     where, params = work._where_key(key)
@@ -226,7 +291,7 @@ def retry_now(conn, work: WorkTable, key: str, now: dt.datetime, by: str) -> str
     raise WorkError(f"{work.source} {key} is done: there is nothing to retry")
 
 
-def give_up(conn, work: WorkTable, key: str, reason: str, now: dt.datetime, by: str) -> str:
+def give_up(conn, work: Ledger, key: str, reason: str, now: dt.datetime, by: str) -> str:
     """Give an open item up with the operator's reason; what was done, in words."""
     reason = " ".join(reason.split())[:300]
     if not reason:

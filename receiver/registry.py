@@ -61,7 +61,7 @@ class Vendor:
     name: str
     settings: type | None = None  # its section: a dataclass of receiver.config.setting fields
     push: Push | None = None
-    ledgers: tuple = ()  # receiver.ledgers.WorkTable: each of its reconciler sources' ledgers
+    ledgers: tuple = ()  # receiver.ledgers.Ledger: each of its reconciler sources' ledgers
     reconciler: str = ""  # its reconciler module: SOURCES (classes, run in that order) and COMMANDS
     # Its tables and views: (web, reconciler, analyst) rights, each a string of S, I, U, D (database/roles.py).
     grants: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
@@ -96,7 +96,7 @@ class Registry:
 
     @property
     def ledgers(self) -> dict:
-        """Every reconciler ledger (receiver.ledgers.WorkTable), by source name, in registry order."""
+        """Every reconciler ledger (receiver.ledgers.Ledger), by source name, in registry order."""
         return {ledger.source: ledger for v in self for ledger in v.ledgers}
 
     @property

@@ -11,6 +11,7 @@ import time
 
 import psycopg
 
+from receiver import ledgers
 from receiver.database.pool import unreachable
 from receiver.landing import partitions
 from receiver.signals import install_stop_signals
@@ -79,12 +80,14 @@ def database_problem(settings) -> str | None:
         return unreachable(settings.database_url, exc)
 
 
-def waiting_without_configuration(settings, unconfigured: dict, now) -> list[str]:
+def waiting_without_configuration(settings, vendors, unconfigured: dict, now) -> list[str]:
     """Sources with no configuration whose ledgers still hold work (e.g. pushed Huawei calls awaiting detail)."""
     found = []
     with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
         for name, sources in unconfigured.items():
-            pending = sum(int(source.status(conn, now)["pending"] or 0) for source in sources)
+            pending = sum(
+                int(ledgers.status(conn, vendors.ledgers[source.name], now)["pending"] or 0) for source in sources
+            )
             if pending:
                 found.append(
                     f"{name}: {pending} items wait for it, but it is not configured: "
@@ -105,7 +108,7 @@ def reconcile(
     if problem:
         print(f"callrecon: {problem}", file=sys.stderr)
         return 2
-    broken += waiting_without_configuration(settings, unconfigured, clock.now())
+    broken += waiting_without_configuration(settings, vendors, unconfigured, clock.now())
     if broken:
         for message in broken:
             print(f"callrecon: {message}", file=sys.stderr)

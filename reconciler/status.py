@@ -6,6 +6,7 @@ import json
 
 from psycopg.rows import dict_row
 
+from receiver import ledgers
 from receiver.landing import partitions
 from receiver.web import health
 from reconciler import sources as vendor_sources
@@ -25,7 +26,7 @@ def collect(conn, settings, vendors, clock=None) -> dict:
     for source_class in (cls for group in vendor_sources.load(vendors).values() for cls in group):
         name = source_class.name
         source = source_class(settings)
-        entry = source.status(conn, now)
+        entry = ledgers.status(conn, vendors.ledgers[name], now)
         entry["rate_budget"] = budget.state(conn, source.budget_name)
         entry["oldest_pending_s"] = round(float(entry["oldest_pending_s"]), 1) if entry["oldest_pending_s"] else None
         with conn.cursor(row_factory=dict_row) as cur:

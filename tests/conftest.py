@@ -52,7 +52,7 @@ def load_schema(**kwargs) -> None:
             ROLES,
             ANALYST_LIMITS,
             Settings.from_env({}, VENDORS).database_settings(),
-            roles.access(VENDORS),
+            VENDORS,
         )
         for kind, login in LOGINS.items():
             role_logins.ensure_login(conn, login, ROLES.name(kind))

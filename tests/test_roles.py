@@ -277,7 +277,7 @@ def test_an_install_from_before_the_roles_gets_them_with_no_data_moved(database_
                 "INSERT INTO raw_inbox (source, body, body_sha256, body_bytes) VALUES ('ozonetel', '\\x7b7d', 'h', 2)"
             )
             before = old.execute("SELECT pg_relation_filenode('raw_inbox'), count(*) FROM raw_inbox").fetchone()
-            out = roles.upgrade(old, SQL_DIR, ROLES, roles.AnalystLimits(), {}, roles.access(VENDORS))
+            out = roles.upgrade(old, SQL_DIR, ROLES, roles.AnalystLimits(), {}, VENDORS)
             later = sorted(path.name[:4] for path in SQL_DIR.glob("*.sql") if path.name >= "0020")
             assert [m.version for m in out.ran] == later and out.adopted > 20 and not out.dba
             assert old.execute("SELECT pg_relation_filenode('raw_inbox'), count(*) FROM raw_inbox").fetchone() == before

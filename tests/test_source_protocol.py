@@ -22,7 +22,6 @@ def test_the_protocol_lists_what_the_run_loop_uses():
         "problems",
         "is_configured",
         "explain",
-        "status",
         "prepare",
         "claim",
         "fetch",
@@ -30,6 +29,12 @@ def test_the_protocol_lists_what_the_run_loop_uses():
         "failed",
     }
     assert set(Source.__annotations__) == {"name", "budget_name", "rate_limit", "call_timeout"}
+
+
+@pytest.mark.parametrize("source_class", SOURCE_CLASSES, ids=lambda cls: cls.__name__)
+def test_every_source_works_a_ledger_its_vendor_declares(source_class):
+    ledger = VENDORS.ledgers[source_class.name]
+    assert ledger.budget == source_class.budget_name
 
 
 @pytest.mark.parametrize("source_class", SOURCE_CLASSES, ids=lambda cls: cls.__name__)

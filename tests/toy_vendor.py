@@ -12,13 +12,16 @@ import requests
 from receiver.config import RateLimit, setting
 from receiver.config.values import Names, Text
 from receiver.landing.land import Outcome
+from receiver.ledgers import Ledger, gave_up_note, reopen_note
 from receiver.registry import Push, Vendor
 
 NAME = "toy"
 TOKEN = "toy-token-7c1e"
 TOY_MIGRATION = """
 CREATE TABLE toy_call (call_id text PRIMARY KEY, outcome text NOT NULL, raw_id bigint);
-CREATE TABLE toy_item (call_id text PRIMARY KEY, done boolean NOT NULL DEFAULT false);
+CREATE TABLE toy_item (call_id text PRIMARY KEY, done boolean NOT NULL DEFAULT false,
+                       gave_up boolean NOT NULL DEFAULT false, tries integer NOT NULL DEFAULT 0, last_error text,
+                       next_at timestamptz NOT NULL DEFAULT '-infinity', added_at timestamptz NOT NULL DEFAULT now());
 """
 LAND = """
 INSERT INTO toy_call (call_id, outcome, raw_id) VALUES (%(call_id)s, %(outcome)s, %(raw_id)s)
@@ -46,6 +49,27 @@ class ToySettings:
 
     base_url: str = setting("TOY_BASE_URL", Text, "")
     callback_tokens: tuple[str, ...] = setting("TOY_CALLBACK_TOKENS", Names, (), secret=True)
+
+
+# Its polled ledger: one row per call to ask the toy's API about.
+LEDGER = Ledger(
+    NAME,
+    NAME,
+    "toy_item",
+    ("call_id",),
+    kind="'toy call'",
+    item="call_id",
+    label="'toy call ' || call_id",
+    about="added_at",
+    tries="tries",
+    error="last_error",
+    next_at="next_at",
+    open="NOT done AND NOT gave_up",
+    gave_up="gave_up",
+    give_up_set="gave_up = true, last_error = " + gave_up_note("last_error"),
+    reopen_set="gave_up = false, last_error = " + reopen_note("last_error"),
+)
+CLAIM = LEDGER.claim_query("call_id")
 
 
 @dataclass(frozen=True)
@@ -77,19 +101,8 @@ class ToySource:
     def explain(self, exc) -> str:
         return str(exc)
 
-    def status(self, conn, now) -> dict:
-        pending = conn.execute("SELECT count(*) FROM toy_item WHERE NOT done").fetchone()[0]
-        return {
-            "pending": pending,
-            "due_now": pending,
-            "failing": 0,
-            "expired": 0,
-            "oldest_pending_s": None,
-            "final_by_status": {},
-        }
-
     def claim(self, conn, now) -> Item | None:
-        row = conn.execute("SELECT call_id FROM toy_item WHERE NOT done LIMIT 1 FOR UPDATE SKIP LOCKED").fetchone()
+        row = conn.execute(CLAIM, {"now": now}).fetchone()
         return Item(row[0]) if row else None
 
     def fetch(self, item: Item, now) -> dict:
@@ -112,6 +125,7 @@ TOY = Vendor(
     NAME,
     settings=ToySettings,
     push=Push(land_records, lambda settings: settings.section(NAME).callback_tokens),
+    ledgers=(LEDGER,),
     reconciler="toy_vendor",
     grants={"toy_call": ("SIU", "SIU", "S"), "toy_item": ("", "SU", "S")},
 )

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from receiver.database import migrations
+from receiver.database import migrations, views
 
 KINDS = ("owner", "web", "reconciler", "analyst")
 SERVICES = ("web", "reconciler", "analyst")  # the roles access() grants to; the owner owns everything
@@ -49,6 +49,7 @@ CORE_ACCESS: dict[str, tuple[str, str, str]] = {
     "call_rollup": ("", "S", "S"),
     "completeness_daily": ("", "S", "S"),
     "reconcile_gave_up": ("S", "S", "S"),  # /metrics
+    "reconcile_item": ("", "S", "S"),
     "source_health": ("S", "S", "S"),  # /metrics
     "callrecon_partitioned": ("S", "S", "S"),  # /metrics and status: the weekly and monthly partitions
     "callrecon_partitions": ("S", "S", "S"),
@@ -327,11 +328,14 @@ def limit_analysts(conn, roles: Roles, limits: AnalystLimits, out: Outcome, logi
     return done
 
 
-def upgrade(conn, sql_dir: Path, roles: Roles, limits: AnalystLimits, database_settings: dict, rights: dict) -> Outcome:
-    """`callrecon db upgrade`: roles, ownership, migrations as the owner, database settings, grants, limits."""
+def upgrade(conn, sql_dir: Path, roles: Roles, limits: AnalystLimits, database_settings: dict, vendors) -> Outcome:
+    """`callrecon db upgrade`: roles, ownership, migrations as the owner, the views the vendors' ledgers derive,
+    database settings, grants (the shared ones and the vendors'), limits."""
+    rights = access(vendors)
     out = Outcome()
     if not create_roles(conn, roles, out):
         out.ran = migrations.upgrade(conn, sql_dir)
+        views.create(conn, vendors.ledgers.values())
         migrations.apply_database_settings(conn, database_settings)
         out.dba.append("-- then run `callrecon db upgrade` again: it grants each role its tables")
         return out
@@ -339,6 +343,7 @@ def upgrade(conn, sql_dir: Path, roles: Roles, limits: AnalystLimits, database_s
     allow_database_settings(conn, roles, database_settings, out)
     with as_owner(conn, roles):
         out.ran = migrations.upgrade(conn, sql_dir)
+        views.create(conn, vendors.ledgers.values())
         grant(conn, roles, out, rights)
     # The session user: superuser or the database owner's member may ALTER DATABASE ... SET.
     try:

@@ -17,7 +17,7 @@ from receiver.web.metrics import exposition_of
 
 
 def families(conn, tables: list, sql_dir, now: dt.datetime | None = None) -> list[GaugeMetricFamily]:
-    """The gauges of the ledgers `tables` (receiver.ledgers.WorkTable), read now."""
+    """The gauges of the ledgers `tables` (receiver.ledgers.Ledger), read now."""
     now = now or dt.datetime.now(dt.timezone.utc)
     open_items = GaugeMetricFamily(
         "callrecon_reconcile_open", "Reconciler items still worked on (not final), by source.", labels=["source"]

@@ -9,6 +9,7 @@ whose choices or subcommands come from the vendors are made for it, and every co
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -49,12 +50,25 @@ def build(vendors) -> click.Group:
     return callrecon
 
 
-callrecon = build(VENDORS)
+@functools.cache
+def shipped() -> click.Group:
+    """The command line for the vendors callrecon ships with, built once, on first use.
+
+    Not at import: a vendor's subcommands import reconciler.cli.base, which runs this package first.
+    """
+    return build(VENDORS)
+
+
+def __getattr__(name: str):
+    """`reconciler.cli.callrecon`: the shipped command line (tests read its surface)."""
+    if name == "callrecon":
+        return shipped()
+    raise AttributeError(name)
 
 
 def main(argv=None, vendors=None) -> int:
     """Entry point of the `callrecon` console script: the command's exit code; usage errors exit 2."""
-    cli = callrecon if vendors is None else build(vendors)
+    cli = shipped() if vendors is None else build(vendors)
     try:
         return cli.main(args=argv, prog_name="callrecon", standalone_mode=False) or 0
     except click.UsageError as exc:

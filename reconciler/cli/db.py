@@ -46,7 +46,7 @@ def upgrade(settings):
                 names,
                 roles.limits_from(settings),
                 settings.database_settings(),
-                roles.access(vendors_in_use()),
+                vendors_in_use(),
             )
         except BaseException:
             if prepared:

@@ -1,9 +1,11 @@
 """What a vendor source gives the run loop: the plug point every `reconciler.sources` module fills.
 
-A source is one state machine over one work table: it claims the most overdue item (locked in
-the caller's transaction), fetches it from the vendor, and lands the answer or records the
-failure. `run_source` and `callrecon status` use nothing else, so a new vendor is a class with
-these members; it need not inherit from anything (the check is structural).
+A source is one state machine over one ledger: it claims the most overdue item (locked in the
+caller's transaction), fetches it from the vendor, and lands the answer or records the failure.
+Its ledger (receiver.ledgers.Ledger, of the same name, declared in its vendor's registry entry)
+says what its states mean, so its claim statement and its `callrecon status` counts come from
+there. `run_source` uses nothing else, so a new vendor is a class with these members; it need not
+inherit from anything (the check is structural).
 """
 
 from __future__ import annotations
@@ -37,10 +39,6 @@ class Source(Protocol):
 
     def explain(self, exc: VendorError) -> str:
         """The operator message for an error that stops the whole source (credentials, URL)."""
-        ...
-
-    def status(self, conn: psycopg.Connection, now: dt.datetime) -> dict:
-        """Counts for `callrecon status` (pending, due_now, failing, final_by_status, ...)."""
         ...
 
     def prepare(self, conn: psycopg.Connection, now: dt.datetime, since: dt.date | None = None) -> None:

@@ -5,7 +5,7 @@ record parser and landing (records.py), and this registry entry. The reconciler'
 fetch, discovery, signing) is reconciler/sources/huawei/.
 """
 
-from receiver.ledgers import WorkTable, gave_up_note, reopen_note
+from receiver.ledgers import Ledger, gave_up_note, reopen_note
 from receiver.registry import OpenApi, Push, Vendor
 from receiver.vendors.huawei import records
 from receiver.vendors.huawei.settings import NAME, HuaweiSettings, section
@@ -14,6 +14,47 @@ TYPED_ROWS = """
 SELECT 'huawei_call' AS tbl, h.vdn_id || ':' || h.call_id AS key, to_jsonb(h) AS row FROM huawei_call h
 WHERE (h.vdn_id, h.call_id) IN (SELECT vdn_id, call_id FROM huawei_sighting WHERE raw_id = %(id)s)
 """
+
+# One row per configured campaign and day, paged through the bulk call-result query.
+DISCOVERY = Ledger(
+    "huawei-discovery",
+    NAME,
+    "huawei_discovery_window",
+    ("vdn_id", "campaign_id", "day"),
+    kind="'campaign day'",
+    item="vdn_id || ':' || campaign_id || ' ' || day",
+    label="'campaign ' || campaign_id || ', day ' || day",
+    about="day::timestamp AT TIME ZONE 'UTC'",
+    tries="attempts",
+    error="last_error",
+    next_at="next_at",
+    open="state = 'pending'",
+    gave_up="state = 'failed'",
+    give_up_set="state = 'failed', last_error = " + gave_up_note("last_error"),
+    reopen_set="state = 'pending', last_error = " + reopen_note("last_error"),
+    final="state",
+    problems=lambda settings: section(settings).problems(),
+)
+# The call table itself: each known call waits for its detail fetch.
+DETAIL = Ledger(
+    NAME,
+    NAME,
+    "huawei_call",
+    ("vdn_id", "call_id"),
+    kind="'call detail'",
+    item="vdn_id || ':' || call_id",
+    label="'call detail, campaign ' || COALESCE(campaign_id::text, '-')",
+    about="first_seen_at",
+    tries="detail_attempts",
+    error="detail_error",
+    next_at="detail_next_at",
+    open="detail_status = 'pending'",
+    gave_up="detail_status = 'failed'",
+    give_up_set="detail_status = 'failed', detail_error = " + gave_up_note("detail_error"),
+    reopen_set="detail_status = 'pending', detail_error = " + reopen_note("detail_error"),
+    final="detail_status",
+    problems=lambda settings: section(settings).problems(),
+)
 
 VENDOR = Vendor(
     NAME,
@@ -25,40 +66,7 @@ VENDOR = Vendor(
         openapi=OpenApi("HuaweiCallResult", records.FIELD_MAP_SPEC, array_only=True),
         typed_rows=TYPED_ROWS,
     ),
-    ledgers=(
-        WorkTable(
-            "huawei-discovery",
-            NAME,
-            "huawei_discovery_window",
-            ("vdn_id", "campaign_id", "day"),
-            label="'campaign ' || campaign_id || ', day ' || day",
-            about="day::timestamp AT TIME ZONE 'UTC'",
-            tries="attempts",
-            error="last_error",
-            next_at="next_at",
-            open="state = 'pending'",
-            gave_up="state = 'failed'",
-            give_up_set="state = 'failed', last_error = " + gave_up_note("last_error"),
-            reopen_set="state = 'pending', last_error = " + reopen_note("last_error"),
-            problems=lambda settings: section(settings).problems(),
-        ),
-        WorkTable(
-            NAME,
-            NAME,
-            "huawei_call",
-            ("vdn_id", "call_id"),
-            label="'call detail, campaign ' || COALESCE(campaign_id::text, '-')",
-            about="first_seen_at",
-            tries="detail_attempts",
-            error="detail_error",
-            next_at="detail_next_at",
-            open="detail_status = 'pending'",
-            gave_up="detail_status = 'failed'",
-            give_up_set="detail_status = 'failed', detail_error = " + gave_up_note("detail_error"),
-            reopen_set="detail_status = 'pending', detail_error = " + reopen_note("detail_error"),
-            problems=lambda settings: section(settings).problems(),
-        ),
-    ),
+    ledgers=(DISCOVERY, DETAIL),
     reconciler="reconciler.sources.huawei",
     grants={
         "huawei_call": ("SIU", "SIUD", "S"),

@@ -4,31 +4,36 @@ LeadSquared pushes nothing to callrecon: its home holds the settings section, th
 (status.py) and this registry entry. The reconciler's side is reconciler/sources/leadsquared/.
 """
 
-from receiver.ledgers import WorkTable, gave_up_note, reopen_note
+from receiver.ledgers import Ledger, gave_up_note, reopen_note
 from receiver.registry import Vendor
 from receiver.vendors.leadsquared.settings import NAME, LeadSquaredSettings, section
+
+# One tracked RequestId per row, polled until its task is final (or it expires at the poll horizon).
+LEDGER = Ledger(
+    NAME,
+    NAME,
+    "lsq_request",
+    ("id",),
+    kind="kind || COALESCE(' ' || status, '')",
+    item="request_id",
+    label="kind || ' ' || request_id",
+    about="registered_at",
+    tries="failed_tries",
+    error="last_error",
+    next_at="next_poll_at",
+    open="final_at IS NULL",
+    gave_up="status IN ('failed', 'expired')",
+    give_up_set="status = 'failed', final_at = %(now)s, last_error = " + gave_up_note("last_error"),
+    reopen_set="status = NULL, final_at = NULL, last_error = " + reopen_note("last_error"),
+    final="status",
+    expired="status = 'expired'",
+    problems=lambda settings: section(settings).problems(),
+)
 
 VENDOR = Vendor(
     NAME,
     settings=LeadSquaredSettings,
-    ledgers=(
-        WorkTable(
-            NAME,
-            NAME,
-            "lsq_request",
-            ("id",),
-            label="kind || ' ' || request_id",
-            about="registered_at",
-            tries="failed_tries",
-            error="last_error",
-            next_at="next_poll_at",
-            open="final_at IS NULL",
-            gave_up="status IN ('failed', 'expired')",
-            give_up_set="status = 'failed', final_at = %(now)s, last_error = " + gave_up_note("last_error"),
-            reopen_set="status = NULL, final_at = NULL, last_error = " + reopen_note("last_error"),
-            problems=lambda settings: section(settings).problems(),
-        ),
-    ),
+    ledgers=(LEDGER,),
     reconciler="reconciler.sources.leadsquared",
     grants={
         # web reads (never writes) the ledgers /metrics counts: receiver/web/work_metrics.py

@@ -5,7 +5,7 @@ record parser and landing (records.py), the matching of pushes to the requests t
 (ledger.py), and this registry entry. The reconciler's side is reconciler/sources/ozonetel/.
 """
 
-from receiver.ledgers import WorkTable, gave_up_note, reopen_note
+from receiver.ledgers import Ledger, gave_up_note, reopen_note
 from receiver.registry import OpenApi, Push, Vendor
 from receiver.vendors.ozonetel import records
 from receiver.vendors.ozonetel.settings import NAME, OzonetelSettings, section
@@ -15,6 +15,35 @@ TYPED_ROWS = """
 SELECT 'ozonetel_call' AS tbl, o.call_key AS key, to_jsonb(o) AS row FROM ozonetel_call o
 WHERE o.call_key IN (SELECT call_key FROM ozonetel_sighting WHERE raw_id = %(id)s)
 """
+
+# A window for people: its campaign and UTC range.
+WINDOW = (
+    "campaign_name || ' ' || to_char(window_from AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') "
+    "|| '..' || to_char(window_to AT TIME ZONE 'UTC', 'HH24:MI') || ' UTC'"
+)
+# One row per campaign window asked for with Campaign Dial Status; "requested" waits for its push.
+LEDGER = Ledger(
+    NAME,
+    NAME,
+    "ozonetel_request",
+    ("id",),
+    kind="'window'",
+    item=WINDOW,
+    label=WINDOW,
+    about="window_from",
+    tries="tries",
+    error="last_error",
+    next_at="next_at",
+    open="state IN ('pending', 'requested', 'timed-out')",
+    claimable="state IN ('pending', 'timed-out')",
+    gave_up="state = 'failed'",
+    give_up_set="state = 'failed', last_error = " + gave_up_note("last_error"),
+    reopen_set="state = 'timed-out', last_error = " + reopen_note("last_error"),
+    # a requested window waits for its push; asked again now, as after OZONETEL_PUSH_TIMEOUT
+    retry_set="state = CASE WHEN state = 'requested' THEN 'timed-out' ELSE state END",
+    final="state",
+    problems=lambda settings: section(settings).problems(settings.public_base_url),
+)
 
 VENDOR = Vendor(
     NAME,
@@ -27,27 +56,7 @@ VENDOR = Vendor(
         land_many=records.land_many,
         typed_rows=TYPED_ROWS,
     ),
-    ledgers=(
-        WorkTable(
-            NAME,
-            NAME,
-            "ozonetel_request",
-            ("id",),
-            label="campaign_name || ' ' || to_char(window_from AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') "
-            "|| '..' || to_char(window_to AT TIME ZONE 'UTC', 'HH24:MI') || ' UTC'",
-            about="window_from",
-            tries="tries",
-            error="last_error",
-            next_at="next_at",
-            open="state IN ('pending', 'requested', 'timed-out')",
-            gave_up="state = 'failed'",
-            give_up_set="state = 'failed', last_error = " + gave_up_note("last_error"),
-            reopen_set="state = 'timed-out', last_error = " + reopen_note("last_error"),
-            # a requested window waits for its push; asked again now, as after OZONETEL_PUSH_TIMEOUT
-            retry_set="state = CASE WHEN state = 'requested' THEN 'timed-out' ELSE state END",
-            problems=lambda settings: section(settings).problems(settings.public_base_url),
-        ),
-    ),
+    ledgers=(LEDGER,),
     reconciler="reconciler.sources.ozonetel",
     grants={
         # prune deletes typed calls at the typed retention age (receiver/landing/typed_retention.py)

@@ -13,10 +13,9 @@ import random
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from psycopg.rows import dict_row
-
 from receiver.config import RateLimit
 from receiver.landing.mapping import RecordError
+from receiver.vendors.huawei import DETAIL
 from receiver.vendors.huawei import records as landing
 from receiver.vendors.huawei.settings import NAME, section
 from reconciler.core import blocks
@@ -174,13 +173,10 @@ class Call:
 
 
 # The horizon: the recording link's expiry if Huawei gave one, else HUAWEI_DETAIL_HORIZON after first sight.
-CLAIM_CALL = """
-SELECT vdn_id, call_id, detail_attempts, COALESCE(record_expires_at, first_seen_at + %(horizon)s) FROM huawei_call
-WHERE detail_status = 'pending' AND detail_next_at <= %(now)s AND vdn_id <> ALL (%(blocked)s)
-ORDER BY detail_next_at, vdn_id, call_id
-LIMIT 1
-FOR UPDATE SKIP LOCKED
-"""
+CLAIM_CALL = DETAIL.claim_query(
+    "vdn_id, call_id, detail_attempts, COALESCE(record_expires_at, first_seen_at + %(horizon)s)",
+    where="vdn_id <> ALL (%(blocked)s)",
+)
 DETAIL_FAILED = """
 UPDATE huawei_call SET detail_attempts = detail_attempts + 1, detail_error = %(error)s,
     detail_next_at = %(next_at)s, detail_status = %(state)s
@@ -190,16 +186,6 @@ DETAIL_HOLD = """
 UPDATE huawei_call SET detail_error = %(error)s, detail_next_at = %(now)s
 WHERE vdn_id = %(vdn_id)s AND call_id = %(call_id)s
 """
-DETAIL_STATUS = """
-SELECT count(*) FILTER (WHERE detail_status = 'pending') AS pending,
-       count(*) FILTER (WHERE detail_status = 'pending' AND detail_next_at <= %(now)s) AS due_now,
-       count(*) FILTER (WHERE detail_status = 'pending' AND detail_error IS NOT NULL) AS failing,
-       0 AS expired,
-       extract(epoch FROM %(now)s - min(first_seen_at) FILTER (WHERE detail_status = 'pending')) AS oldest_pending_s,
-       COALESCE((SELECT jsonb_object_agg(detail_status, n) FROM (SELECT detail_status, count(*) AS n
-                 FROM huawei_call WHERE detail_status <> 'pending' GROUP BY detail_status) f), '{}') AS final_by_status
-FROM huawei_call
-"""
 
 
 class HuaweiDetailSource(HuaweiBase):
@@ -208,11 +194,6 @@ class HuaweiDetailSource(HuaweiBase):
     name = "huawei"
     outcome_prefix = "detail"
     FAILED, HOLD = DETAIL_FAILED, DETAIL_HOLD
-
-    def status(self, conn, now) -> dict:
-        """Counts for `callrecon status`."""
-        with conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(DETAIL_STATUS, {"now": now}).fetchone()
 
     def claim(self, conn, now) -> Call | None:
         """The most overdue call no other process holds, outside stopped VDNs."""

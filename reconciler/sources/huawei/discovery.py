@@ -8,8 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from psycopg.rows import dict_row
-
+from receiver.vendors.huawei import DISCOVERY
 from receiver.vendors.huawei import records as landing
 from reconciler.sources.huawei.client import API, OK, PERMANENT, about_the_vdn, return_code
 from reconciler.sources.huawei.detail import HuaweiBase
@@ -36,13 +35,11 @@ REOPEN_WINDOWS = """
 UPDATE huawei_discovery_window SET state = 'pending', next_page = 1, next_at = %(now)s, covered_at = NULL
 WHERE vdn_id = %(vdn_id)s AND campaign_id = %(campaign_id)s AND day >= %(since)s
 """
-CLAIM_WINDOW = """
-SELECT vdn_id, campaign_id, day, next_page, failures FROM huawei_discovery_window
-WHERE state = 'pending' AND next_at <= %(now)s AND vdn_id <> ALL (%(blocked)s)
-ORDER BY day, next_at, vdn_id, campaign_id
-LIMIT 1
-FOR UPDATE SKIP LOCKED
-"""
+CLAIM_WINDOW = DISCOVERY.claim_query(
+    "vdn_id, campaign_id, day, next_page, failures",
+    where="vdn_id <> ALL (%(blocked)s)",
+    order="day, next_at, vdn_id, campaign_id",
+)
 WINDOW_PAGE = """
 UPDATE huawei_discovery_window SET next_page = %(next_page)s, total_count = %(total)s,
     calls_seen = calls_seen + %(landed)s, attempts = attempts + 1, next_at = %(next_at)s,
@@ -57,16 +54,6 @@ WHERE vdn_id = %(vdn_id)s AND campaign_id = %(campaign_id)s AND day = %(day)s
 WINDOW_HOLD = """
 UPDATE huawei_discovery_window SET last_error = %(error)s, next_at = %(now)s
 WHERE vdn_id = %(vdn_id)s AND campaign_id = %(campaign_id)s AND day = %(day)s
-"""
-DISCOVERY_STATUS = """
-SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
-       count(*) FILTER (WHERE state = 'pending' AND next_at <= %(now)s) AS due_now,
-       count(*) FILTER (WHERE state = 'pending' AND last_error IS NOT NULL) AS failing,
-       0 AS expired,
-       NULL::numeric AS oldest_pending_s,
-       COALESCE((SELECT jsonb_object_agg(state, n) FROM (SELECT state, count(*) AS n
-                 FROM huawei_discovery_window WHERE state <> 'pending' GROUP BY state) f), '{}') AS final_by_status
-FROM huawei_discovery_window
 """
 TODAY_REQUERY = dt.timedelta(minutes=15)
 
@@ -93,11 +80,6 @@ class HuaweiDiscoverySource(HuaweiBase):
                     conn.execute(
                         REOPEN_WINDOWS, {"vdn_id": vdn_id, "campaign_id": campaign_id, "since": since, "now": now}
                     )
-
-    def status(self, conn, now) -> dict:
-        """Counts for `callrecon status`."""
-        with conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(DISCOVERY_STATUS, {"now": now}).fetchone()
 
     def claim(self, conn, now) -> Window | None:
         """The oldest due window page no other process holds, outside stopped VDNs."""

@@ -15,9 +15,8 @@ import random
 import re
 from dataclasses import dataclass
 
-from psycopg.rows import dict_row
-
 from receiver.landing.mapping import RecordError
+from receiver.vendors.leadsquared import LEDGER
 from receiver.vendors.leadsquared import status as landing
 from receiver.vendors.leadsquared.settings import NAME, section
 from reconciler.core.failures import FailurePolicy
@@ -29,14 +28,7 @@ STATUS_HEADERS = {"Content-Type": "application/json"}
 # neither, so that advice is cut from what the operator reads.
 KEY_PAIR_ADVICE = re.compile(r"[^.]*\b(?:access\s*key|secret\s*key)\b[^.]*\.?", re.IGNORECASE)
 
-CLAIM = """
-SELECT id, request_id, kind, registered_at, attempts, failed_tries
-FROM lsq_request
-WHERE final_at IS NULL AND next_poll_at <= %(now)s
-ORDER BY next_poll_at, id
-LIMIT 1
-FOR UPDATE SKIP LOCKED
-"""
+CLAIM = LEDGER.claim_query("id, request_id, kind, registered_at, attempts, failed_tries")
 
 RECORD_FAILURE = """
 UPDATE lsq_request SET
@@ -44,19 +36,6 @@ UPDATE lsq_request SET
     last_error = %(last_error)s, next_poll_at = %(next_poll_at)s, final_at = %(final_at)s,
     status = COALESCE(%(status)s, status)
 WHERE id = %(id)s
-"""
-
-STATUS = """
-SELECT
-    count(*) FILTER (WHERE final_at IS NULL) AS pending,
-    count(*) FILTER (WHERE final_at IS NULL AND next_poll_at <= %(now)s) AS due_now,
-    count(*) FILTER (WHERE final_at IS NULL AND last_error IS NOT NULL) AS failing,
-    count(*) FILTER (WHERE status = 'expired') AS expired,
-    extract(epoch FROM %(now)s - min(registered_at) FILTER (WHERE final_at IS NULL)) AS oldest_pending_s,
-    COALESCE((SELECT jsonb_object_agg(status, n) FROM (
-        SELECT status, count(*) AS n FROM lsq_request WHERE final_at IS NOT NULL GROUP BY status) f), '{}')
-        AS final_by_status
-FROM lsq_request
 """
 
 
@@ -114,11 +93,6 @@ class LeadSquaredSource:
                 f"LeadSquared status URL not found ({exc}): check LSQ_ASYNC_BASE_URL and the LSQ_STATUS_PATH_* settings"
             )
         return str(exc)
-
-    def status(self, conn, now) -> dict:
-        """Counts for `callrecon status`."""
-        with conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(STATUS, {"now": now}).fetchone()
 
     def claim(self, conn, now) -> Item | None:
         """The most overdue item no other process holds, locked until this transaction ends."""

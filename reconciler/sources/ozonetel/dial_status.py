@@ -12,11 +12,11 @@ import json
 import random
 from dataclasses import dataclass
 
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from receiver.landing.masking import MASK
 from receiver.landing.payloads import lenient_json
+from receiver.vendors.ozonetel import LEDGER
 from receiver.vendors.ozonetel.settings import NAME, section
 from reconciler.core import blocks
 from reconciler.core.failures import FailurePolicy
@@ -78,13 +78,9 @@ UPDATE ozonetel_request SET state = 'failed',
     last_error = COALESCE(last_error || '; ', '') || 'gave up: the window is older than OZONETEL_HORIZON'
 WHERE state IN ('pending', 'timed-out') AND origin = 'reconcile' AND window_to < %(horizon)s
 """
-CLAIM = """
-SELECT id, campaign_name, window_from, window_to, tries, origin FROM ozonetel_request
-WHERE state IN ('pending', 'timed-out') AND next_at <= %(now)s AND campaign_name <> ALL(%(blocked)s::text[])
-ORDER BY next_at, id
-LIMIT 1
-FOR UPDATE SKIP LOCKED
-"""
+CLAIM = LEDGER.claim_query(
+    "id, campaign_name, window_from, window_to, tries, origin", where="campaign_name <> ALL(%(blocked)s::text[])"
+)
 ADD_TRY = """
 INSERT INTO ozonetel_request_try (request_id, try, sent_at, outcome, unique_id, error)
 VALUES (%(id)s, (SELECT COALESCE(max(try), 0) + 1 FROM ozonetel_request_try WHERE request_id = %(id)s),
@@ -101,17 +97,6 @@ WHERE id = %(id)s
 """
 CAMPAIGN_STOPPED = """
 UPDATE ozonetel_request SET last_error = %(error)s, next_at = %(now)s WHERE id = %(id)s
-"""
-STATUS = """
-SELECT count(*) FILTER (WHERE state IN ('pending', 'requested', 'timed-out')) AS pending,
-       count(*) FILTER (WHERE state IN ('pending', 'timed-out') AND next_at <= %(now)s) AS due_now,
-       count(*) FILTER (WHERE state IN ('pending', 'timed-out') AND last_error IS NOT NULL) AS failing,
-       0 AS expired,
-       extract(epoch FROM %(now)s - min(window_to) FILTER (WHERE state IN ('pending', 'requested', 'timed-out')))
-           AS oldest_pending_s,
-       COALESCE((SELECT jsonb_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM ozonetel_request
-                 WHERE state IN ('received', 'failed') GROUP BY state) f), '{}') AS final_by_status
-FROM ozonetel_request
 """
 
 
@@ -242,11 +227,6 @@ class OzonetelSource:
                 },
             ).rowcount
         return added
-
-    def status(self, conn, now) -> dict:
-        """Counts for `callrecon status`."""
-        with conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(STATUS, {"now": now}).fetchone()
 
     def claim(self, conn, now) -> Window | None:
         """The most overdue window no other process holds."""
