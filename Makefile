@@ -7,7 +7,7 @@ PORT ?= 8000
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/callrecon
 export PORT
 
-.PHONY: run test install db clean browser
+.PHONY: run test install db clean browser schema
 
 install: $(VENV)/.installed
 
@@ -58,6 +58,12 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) || \
 	  echo "could not install chromium chromium-driver: the console's browser test will be skipped"
+
+# The two generated files, sql/schema.sql and docs/schema.md, rewritten from a scratch database that
+# `callrecon db upgrade` builds on the server DATABASE_URL names; the tests fail while either is stale.
+schema: install
+	$(BIN)/callrecon db ensure >/dev/null
+	$(BIN)/python -m receiver.database.snapshot
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

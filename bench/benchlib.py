@@ -18,7 +18,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-# The benches' own roles (#19), so a bench never rotates the passwords of make run's logins.
+# The benches' own roles, so a bench never rotates the passwords of make run's logins.
 BENCH_ENV = {"DB_ROLE_PREFIX": "callrecon_bench", "RELEASE_DATABASE_URL": ""}
 
 
@@ -45,7 +45,7 @@ def fresh_database(admin_url: str, name: str = "callrecon_bench") -> str:
 
 
 def service_urls(url: str) -> dict[str, str]:
-    """The bench database's login URLs per process (release, web, reconciler), as `make run` gets them (#19)."""
+    """The bench database's login URLs per process (release, web, reconciler), as `make run` gets them."""
     path = Path(f"/tmp/callrecon-bench-roles-{os.getpid()}.env")
     subprocess.run(
         [BIN / "callrecon", "db", "local-roles", "--output", str(path)],

@@ -1,4 +1,4 @@
-"""Scale benchmark (#18): a large contact centre's months of data on one Postgres, measured.
+"""Scale benchmark: a large contact centre's months of data on one Postgres, measured.
 
 Loads N calls (default 10M) over --days days with COPY through the real, partitioned schema: typed
 Ozonetel and Huawei rows, LeadSquared call logs and the Ozonetel window ledger (bench/queries.py's

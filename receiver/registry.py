@@ -55,6 +55,16 @@ class Push:
 
 
 @dataclass(frozen=True)
+class Journey:
+    """What a vendor adds to the console's journey page (receiver/web/console/journey.py)."""
+
+    id_hint: str = ""  # how its call ids look, for the search box ("Acme call id")
+    find: Callable | None = None  # (conn, q) -> the phone number of its call whose id is q, or None
+    events: Callable | None = None  # (conn, call) -> what happened to one of its calls (a `call` view row)
+    linked: Callable | None = None  # (conn, call) -> what it adds to any vendor's call (a CRM's call logs)
+
+
+@dataclass(frozen=True)
 class Vendor:
     """One vendor: what it pushes, what the reconciler works for it, and what it adds to the database."""
 
@@ -67,7 +77,7 @@ class Vendor:
     grants: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
     # Its typed tables partitioned by month of first_seen_at, with their key (migration 0025).
     monthly_tables: tuple[tuple[str, str], ...] = ()
-    journey: object | None = None  # receiver.web.console.journey steps (JourneySteps) for its calls
+    journey: Journey | None = None  # its steps on the console's journey page
 
 
 class Registry:
@@ -115,6 +125,6 @@ class Registry:
         return tuple(table for v in self for table in v.monthly_tables)
 
     @property
-    def journeys(self) -> dict:
+    def journeys(self) -> dict[str, Journey]:
         """Each vendor's console journey steps, by vendor name."""
         return {v.name: v.journey for v in self if v.journey is not None}

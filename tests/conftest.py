@@ -37,7 +37,7 @@ SECRETS = {OZONETEL_TOKEN, OZONETEL_OLD_TOKEN, FIXTURE_APIKEY, CONFIGURED_API_KE
 TEST_DBNAME = "callrecon_test_" + hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
 # Roles are global to the server, so each checkout's run has its own (DB_ROLE_PREFIX), dropped at the end.
 ROLES = roles.Roles(TEST_DBNAME)
-# The services log in as members of the group roles, never as the superuser (#19); one login per kind.
+# The services log in as members of the group roles, never as the superuser; one login per kind.
 LOGINS = {kind: f"{ROLES.prefix}_t_{kind}" for kind in roles.KINDS}
 ANALYST_LIMITS = roles.AnalystLimits(statement_timeout=1.0, work_mem="8MB")
 

@@ -264,7 +264,7 @@ def test_prune_command_reports_what_it_would_do(env, monkeypatch, capsys):
 
 
 def test_items_that_gave_up_show_in_the_view_metrics_and_status(client, db, cli_env, monkeypatch, capsys):
-    """One failure policy (#14): whatever gave up is visible to analysts, /metrics and `callrecon status`."""
+    """One failure policy: whatever gave up is visible to analysts, /metrics and `callrecon status`."""
     db.execute(
         "INSERT INTO ozonetel_request (campaign_name, window_from, window_to, state, tries, last_error) "
         "VALUES ('Renewals_Nov', '2026-11-23 04:30+00', '2026-11-23 05:30+00', 'failed', 3, "
@@ -302,7 +302,7 @@ def test_callrecon_setting_takes_the_documented_full_name_and_the_short_one(db):
 
 @pytest.mark.parametrize("age,message", [("90", "is not an age with a unit"), ("0d", "under 1d"), ("12h", "under 1d")])
 def test_prune_refuses_bare_numbers_and_short_ages(env, monkeypatch, capsys, age, message):
-    """#16: a bare 90 was read as 90 seconds, and 0d was accepted."""
+    """a bare 90 was read as 90 seconds, and 0d was accepted."""
     from reconciler import cli
 
     for name, value in env.items():
@@ -329,7 +329,7 @@ def test_prune_says_what_it_will_delete_and_needs_yes_off_a_terminal(loaded, db,
 
 
 def test_missing_detail_means_the_same_in_the_view_the_query_and_the_docs(db):
-    """#16: one definition. A done call without connect/end times (unanswered) is not missing its detail;
+    """one definition. A done call without connect/end times (unanswered) is not missing its detail;
     a failed or not-found one is, as is a pending one."""
     for call_id, status, ring in (
         ("done-1", "done", "2026-11-23 10:00"),
@@ -353,7 +353,7 @@ def test_missing_detail_means_the_same_in_the_view_the_query_and_the_docs(db):
 
 @pytest.mark.parametrize("query", QUERIES, ids=[q.stem for q in QUERIES])
 def test_every_shipped_query_states_its_time_range_first(query):
-    """#16: the example queries were silently limited to 7, 14 or 30 days."""
+    """the example queries were silently limited to 7, 14 or 30 days."""
     assert query.read_text(encoding="utf-8").splitlines()[0].startswith("-- Time range: ")
 
 

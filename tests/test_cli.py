@@ -184,7 +184,7 @@ def test_reconcile_all_skips_unconfigured_sources(run):
 
 
 def test_reconcile_exits_2_when_work_waits_for_an_unconfigured_source(run):
-    """#16: pushed Huawei calls waiting for detail, no Huawei API configured: not a healthy exit 0."""
+    """pushed Huawei calls waiting for detail, no Huawei API configured: not a healthy exit 0."""
     assert run("track", "huawei", "--vdn", "8", "call-1", "call-2")[0] == 0
     code, out, err = run("reconcile", "--source", "all", "--once")
     assert code == 2 and out == ""
@@ -192,7 +192,7 @@ def test_reconcile_exits_2_when_work_waits_for_an_unconfigured_source(run):
 
 
 def test_reconcile_exits_2_naming_database_url_when_the_database_is_down(run, monkeypatch):
-    """#16: a dead DATABASE_URL port used to exit 0 (or print a traceback)."""
+    """a dead DATABASE_URL port used to exit 0 (or print a traceback)."""
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:s3cret-pw@127.0.0.1:5999/callrecon")
     code, out, err = run("reconcile", "--source", "all", "--once")
     assert code == 2 and out == ""
@@ -259,14 +259,14 @@ def test_config_prints_every_setting_with_secrets_masked(env, monkeypatch, capsy
 
 
 def test_replay_of_a_missing_id_says_so_and_exits_1(run):
-    """#16: `replay --id <missing>` used to say nothing and exit 0."""
+    """`replay --id <missing>` used to say nothing and exit 0."""
     code, out, err = run("replay", "--id", "424242")
     assert code == 1 and json.loads(out)["replayed"] == 0
     assert "no raw callback with id 424242" in err
 
 
 def test_reconcile_interval_without_loop_is_a_usage_error(run, capsys):
-    """#16: `--interval` without `--loop` used to be ignored silently."""
+    """`--interval` without `--loop` used to be ignored silently."""
     with pytest.raises(SystemExit) as exit_:
         cli.main(["reconcile", "--interval", "5"])
     assert exit_.value.code == 2
@@ -274,7 +274,7 @@ def test_reconcile_interval_without_loop_is_a_usage_error(run, capsys):
 
 
 def test_urls_use_public_base_url_and_say_when_it_is_missing(run, monkeypatch):
-    """#16: `urls` printed a loopback URL even with PUBLIC_BASE_URL set."""
+    """`urls` printed a loopback URL even with PUBLIC_BASE_URL set."""
     monkeypatch.setenv("PORT", "8123")
     code, out, err = run("urls")
     assert code == 0 and "http://127.0.0.1:8123/callbacks/ozonetel/" in out
@@ -285,7 +285,7 @@ def test_urls_use_public_base_url_and_say_when_it_is_missing(run, monkeypatch):
 
 
 def test_status_says_a_push_source_without_tokens_is_not_configured(run):
-    """#16: a fresh install without Huawei showed 'huawei pushes: SILENT; last callback never'."""
+    """a fresh install without Huawei showed 'huawei pushes: SILENT; last callback never'."""
     code, out, _ = run("status")
     assert code == 0
     assert "huawei pushes: not configured (set HUAWEI_CALLBACK_TOKENS" in out
@@ -293,7 +293,7 @@ def test_status_says_a_push_source_without_tokens_is_not_configured(run):
 
 
 def test_db_ensure_names_a_wrong_port_at_once_instead_of_starting_clusters(run, monkeypatch):
-    """#16: a DATABASE_URL on a port no local cluster uses started every cluster and waited 30 s."""
+    """a DATABASE_URL on a port no local cluster uses started every cluster and waited 30 s."""
     from receiver.database import provision
 
     started = []
@@ -322,7 +322,7 @@ DOCUMENTED = [  # docs/operations.md "Commands": every command that touches the 
 
 @pytest.mark.parametrize("argv", DOCUMENTED, ids=[" ".join(a[:2]) for a in DOCUMENTED])
 def test_each_command_with_the_database_down_says_so_in_one_line(run, monkeypatch, tmp_path, argv):
-    """#16: one error path for operators: no traceback, exit 2, the message names DATABASE_URL."""
+    """one error path for operators: no traceback, exit 2, the message names DATABASE_URL."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:s3cret-pw@127.0.0.1:5999/callrecon")
     monkeypatch.delenv("RELEASE_DATABASE_URL")  # db upgrade: DATABASE_URL then (a set one is named instead)

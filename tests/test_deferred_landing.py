@@ -285,7 +285,7 @@ def test_metrics_show_the_landing_backlog_until_land_clears_it(deferred_client, 
 
 
 def test_landing_lag_is_in_metrics_and_status(deferred_client, deferred_env, reconciler_url, db, monkeypatch, capsys):
-    """#17 (landing lag as a first-class figure): receipt to typed rows, a histogram in /metrics, p50/p99 in status."""
+    """Landing lag as a first-class figure: receipt to typed rows, a histogram in /metrics, p50/p99 in status."""
     from test_operations import _sample
 
     from reconciler import cli

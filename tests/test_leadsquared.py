@@ -452,7 +452,7 @@ def test_the_api_key_goes_in_the_x_api_key_header_only(db, fake, reconcile, cloc
 
 
 def test_a_backlog_behind_a_stricter_vendor_limit_finishes_without_stopping(db, httpserver, reconcile, clock):
-    """Issue #14 acceptance: LeadSquared allows 10 calls per 5 s and answers 403 past it; we are told 25/5s."""
+    """LeadSquared allows 10 calls per 5 s and answers 403 past it; we are told 25/5s."""
     fake = FakeLeadSquared(httpserver, API_KEY, limit=(10, 5.0), clock=clock)
     answered = Counter()
 

@@ -1,4 +1,4 @@
-"""Several processes, one database (#18): two receivers and two reconcilers at once, each item once."""
+"""Several processes, one database: two receivers and two reconcilers at once, each item once."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_two_receivers_and_two_reconcilers_land_every_item_once_within_the_vendo
     ]
     reconcile_env = {
         **base_env,
-        "DATABASE_URL": reconciler_url,  # each process with its own role's login (#19)
+        "DATABASE_URL": reconciler_url,  # each process with its own role's login
         "LSQ_ASYNC_BASE_URL": fake.base_url,
         "LSQ_API_KEY": API_KEY,
         "LSQ_RATE_LIMIT": f"{LIMIT[0]}/{LIMIT[1]:g}s",

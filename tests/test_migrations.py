@@ -101,7 +101,7 @@ def test_all_timestamps_are_timestamptz(db):
 
 
 def test_a_comment_only_edit_of_an_applied_migration_is_not_flagged(db):
-    """0002's citation moved into the repository (#16): installs that applied the old file see no change."""
+    """0002's citation moved into the repository: installs that applied the old file see no change."""
     from receiver.database import migrations
 
     [old] = migrations.COMMENT_ONLY_EDITS["0002"]

@@ -85,7 +85,7 @@ def test_access_log_never_shows_the_callback_token():
 
 
 def test_readyz_is_503_and_start_up_warns_when_no_callback_token_is_configured(env, caplog):
-    """Operator truthfulness (#16): a receiver that would refuse every push is not ready."""
+    """Operator truthfulness: a receiver that would refuse every push is not ready."""
     bare = {k: v for k, v in env.items() if not k.endswith("_CALLBACK_TOKENS")}
     with caplog.at_level("WARNING", logger="callrecon.ops"):
         app = create_app(Settings.from_env(bare, VENDORS))
@@ -124,7 +124,7 @@ def test_a_413_is_logged_like_every_callback(env, caplog):
 
 
 def test_psycopg_pool_messages_are_json_lines_too(settings, capsys):
-    """A database outage makes psycopg_pool log multi-line text; it must not break the JSON log (#16)."""
+    """A database outage makes psycopg_pool log multi-line text; it must not break the JSON log."""
     import json
     import logging
 

@@ -199,7 +199,7 @@ def test_both_tokens_work_during_rotation(client, db):
 
 
 def test_a_late_push_with_an_older_event_time_never_overwrites_a_newer_state(client, db):
-    """Event-time order (#14): the re-dial's answered outcome arrives first, the first dial's late re-push after."""
+    """Event-time order: the re-dial's answered outcome arrives first, the first dial's late re-push after."""
     lead = {"DataUniqueId": "L-9", "CampaignName": "Renewals_Nov", "phoneNumber": "9876500209"}
     newer = dict(
         lead,
@@ -238,7 +238,7 @@ def _metric(client, result):
 
 @pytest.mark.parametrize("mode", ["inline", "deferred"])
 def test_a_record_with_a_wrong_apikey_is_quarantined_and_never_lands(env, db, mode):
-    """Push authenticity (#14): compared before masking; a wrong key is kept for review, never landed."""
+    """Push authenticity: compared before masking; a wrong key is kept for review, never landed."""
     from receiver import create_app
     from receiver.config.settings import Settings
     from receiver.landing.replay import replay

@@ -340,7 +340,7 @@ def test_a_late_push_for_an_earlier_try_still_counts_and_a_replay_counts_nothing
 
 
 def test_an_invalid_campaign_stops_only_itself_and_a_failing_one_gives_up(db, fake, run, clock, oz_env):
-    """Acceptance (#14): Good is healthy, Typo is unknown to Ozonetel, Flaky always answers 503."""
+    """Acceptance: Good is healthy, Typo is unknown to Ozonetel, Flaky always answers 503."""
     from reconciler import status
 
     fake.records["Good"] = RECORDS[:1]
@@ -385,7 +385,7 @@ def test_a_stopped_campaign_resumes_once_the_setting_changes(db, fake, run, cloc
 
 
 def test_backfill_needs_no_ozonetel_campaigns_when_campaign_is_given(oz_env, db, fake, monkeypatch, capsys):
-    """#16: `backfill ozonetel --campaign X` failed with "OZONETEL_CAMPAIGNS is not set"."""
+    """`backfill ozonetel --campaign X` failed with "OZONETEL_CAMPAIGNS is not set"."""
     from reconciler import cli
 
     for name, value in {**oz_env, "OZONETEL_WINDOW": "12h"}.items():

@@ -1,4 +1,4 @@
-"""Weekly partitions (#18): created ahead, boundaries, dedup across weeks, prune by drop, upgrade."""
+"""Weekly partitions: created ahead, boundaries, dedup across weeks, prune by drop, upgrade."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ def test_upgrade_from_the_old_layout_keeps_every_row_and_copies_none(old_layout,
     conn = old_layout
     before_dir = tmp_path / "sql"
     before_dir.mkdir()
-    for path in SQL_DIR.glob("*.sql"):
+    for path in SQL_DIR.glob("[0-9]*.sql"):
         if path.name < "0017":
             shutil.copy(path, before_dir)
     migrations.upgrade(conn, before_dir)
@@ -184,12 +184,12 @@ def test_upgrade_from_the_old_layout_keeps_every_row_and_copies_none(old_layout,
 
     # `callrecon db upgrade` reads the old rows first without blocking inserts (VALIDATE), so the
     # migration's exclusive moment does not read them again.
-    assert partitions.prepare_upgrade(conn) is True
+    assert partitions.prepare_upgrade(conn, VENDORS.monthly_tables) is True
     assert conn.execute(
         "SELECT convalidated FROM pg_constraint WHERE conname = 'raw_inbox_before_partitioning'"
     ).fetchone() == (True,)
     assert [m.name for m in migrations.upgrade(conn, SQL_DIR)][0] == "0017_weekly_partitions.sql"
-    assert partitions.prepare_upgrade(conn) is False
+    assert partitions.prepare_upgrade(conn, VENDORS.monthly_tables) is False
     assert conn.execute("SELECT count(*) FROM pg_constraint WHERE conname LIKE '%before_partitioning'").fetchone() == (
         0,
     )

@@ -1,4 +1,4 @@
-"""Least privilege (#19): each role connects and may do its job and nothing more; upgrades keep the roles."""
+"""Least privilege: each role connects and may do its job and nothing more; upgrades keep the roles."""
 
 from __future__ import annotations
 
@@ -260,10 +260,10 @@ def test_migrations_run_as_the_owner_role(run, db, tmp_path):
 
 
 def test_an_install_from_before_the_roles_gets_them_with_no_data_moved(database_url, db, tmp_path):
-    """The schema as it was before #19 (built and owned by the superuser, no grants), with data in it."""
+    """The schema as it was before the roles existed (built and owned by the superuser, no grants), with data in it."""
     old_dir = tmp_path / "sql"
     old_dir.mkdir()
-    for path in SQL_DIR.glob("*.sql"):
+    for path in SQL_DIR.glob("[0-9]*.sql"):
         if path.name < "0020":
             shutil.copy(path, old_dir / path.name)
     name = db.execute("SELECT current_database()").fetchone()[0] + "_old"
@@ -278,7 +278,7 @@ def test_an_install_from_before_the_roles_gets_them_with_no_data_moved(database_
             )
             before = old.execute("SELECT pg_relation_filenode('raw_inbox'), count(*) FROM raw_inbox").fetchone()
             out = roles.upgrade(old, SQL_DIR, ROLES, roles.AnalystLimits(), {}, VENDORS)
-            later = sorted(path.name[:4] for path in SQL_DIR.glob("*.sql") if path.name >= "0020")
+            later = sorted(path.name[:4] for path in SQL_DIR.glob("[0-9]*.sql") if path.name >= "0020")
             assert [m.version for m in out.ran] == later and out.adopted > 20 and not out.dba
             assert old.execute("SELECT pg_relation_filenode('raw_inbox'), count(*) FROM raw_inbox").fetchone() == before
             owners = {r[0] for r in old.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 'public'")}

@@ -459,7 +459,7 @@ def before_rollup(database_url, tmp_path):
         admin.execute(f'CREATE DATABASE "{old}"')
     sql_dir = tmp_path / "sql"
     sql_dir.mkdir()
-    for path in SQL_DIR.glob("*.sql"):
+    for path in SQL_DIR.glob("[0-9]*.sql"):
         if path.name < "0023":
             shutil.copy(path, sql_dir)
     try:

@@ -217,7 +217,7 @@ def test_procfile_lander_lands_what_a_deferred_web_stored_under_concurrent_posts
 
 
 def test_a_configuration_typo_stops_the_web_process_with_one_line(env):
-    """#16: a typo used to bury the one-line message under two workers' tracebacks and gunicorn's own."""
+    """a typo used to bury the one-line message under two workers' tracebacks and gunicorn's own."""
     argv = procfile("web")
     argv[0] = str(Path(sys.executable).parent / argv[0])
     proc_env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(free_port()), "OZONETEL_TIMEZONE": "Mars/X"}
@@ -283,7 +283,7 @@ def alive(pid: int) -> bool:
 
 
 def test_the_web_command_alone_lands_a_push_within_2_seconds_and_takes_its_landers_down(default_env, tmp_path, db):
-    """#17: with the defaults, gunicorn (as `make run` and the Procfile start it) runs the lander itself."""
+    """with the defaults, gunicorn (as `make run` and the Procfile start it) runs the lander itself."""
     url = "/callbacks/ozonetel/" + OZONETEL_TOKEN
     with serving(default_env, tmp_path) as (base, log_path):
         pids = lander_pids(log_path, 2)

@@ -98,8 +98,8 @@ BAD = [  # one bad value per kind of setting: (variable, value, words the messag
     ("WORKING_DAYS", "Weekdays", "list of weekdays"),
     ("WORKING_HOURS", "19:00-09:00", "time range"),
     ("PORT", "http", "is not an integer"),
-    ("LOG_LEVEL", "VERBOSE", "DEBUG, INFO, WARNING"),  # #16: it crashed with "Unknown level" naming nothing
-    ("LSQ_TIMEOUT", "20", "with a unit"),  # #16: a bare number was seconds to one reader, days to another
+    ("LOG_LEVEL", "VERBOSE", "DEBUG, INFO, WARNING"),  # it once crashed with "Unknown level" naming nothing
+    ("LSQ_TIMEOUT", "20", "with a unit"),  # a bare number was seconds to one reader, days to another
 ]
 
 

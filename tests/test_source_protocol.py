@@ -28,7 +28,7 @@ def test_the_protocol_lists_what_the_run_loop_uses():
         "land",
         "failed",
     }
-    assert set(Source.__annotations__) == {"name", "budget_name", "rate_limit", "call_timeout"}
+    assert set(Source.__annotations__) == {"name", "budget_name", "since_help", "rate_limit", "call_timeout"}
 
 
 @pytest.mark.parametrize("source_class", SOURCE_CLASSES, ids=lambda cls: cls.__name__)

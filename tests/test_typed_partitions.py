@@ -1,4 +1,4 @@
-"""Monthly partitions of the typed call tables (#18): created ahead, boundaries, dedup across months
+"""Monthly partitions of the typed call tables: created ahead, boundaries, dedup across months
 (re-pushes, re-fetches, concurrent first landings), prune by the typed age, upgrade from heaps."""
 
 from __future__ import annotations
@@ -275,7 +275,7 @@ def test_upgrade_from_heaps_keeps_every_call_its_triggers_and_dedup(old_layout, 
     conn = old_layout
     before_dir = tmp_path / "sql"
     before_dir.mkdir()
-    for path in SQL_DIR.glob("*.sql"):
+    for path in SQL_DIR.glob("[0-9]*.sql"):
         if path.name < "0025":
             shutil.copy(path, before_dir)
     migrations.upgrade(conn, before_dir)
@@ -290,10 +290,11 @@ def test_upgrade_from_heaps_keeps_every_call_its_triggers_and_dedup(old_layout, 
     hw_calls = "SELECT call_id, first_seen_at, push_count, md5(h::text) FROM huawei_call h ORDER BY call_id"
     snapshot = conn.execute(calls).fetchall(), conn.execute(hw_calls).fetchall()
 
-    assert partitions.prepare_upgrade(conn) is True  # validates the bounds, builds the new keys concurrently
+    # validates the bounds, builds the new keys concurrently
+    assert partitions.prepare_upgrade(conn, VENDORS.monthly_tables) is True
     applied = [m.name for m in migrations.upgrade(conn, SQL_DIR)]
     assert applied[0] == "0025_monthly_call_partitions.sql" and all(name > "0025" for name in applied)
-    assert partitions.prepare_upgrade(conn) is False
+    assert partitions.prepare_upgrade(conn, VENDORS.monthly_tables) is False
 
     # The old heaps are the legacy partitions: nothing copied, every row as it was.
     assert (

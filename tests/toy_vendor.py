@@ -82,6 +82,7 @@ class ToySource:
 
     name = NAME
     budget_name = NAME
+    since_help = ""
 
     def __init__(self, settings, rng=None):
         self.settings = settings

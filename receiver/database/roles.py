@@ -1,4 +1,4 @@
-"""Least privilege in PostgreSQL (#19): four group roles, and what each may do with each relation.
+"""Least privilege in PostgreSQL: four group roles, and what each may do with each relation.
 
 `callrecon db upgrade` keeps them. It creates the NOLOGIN group roles, hands the database and its
 objects to the owner role, applies the migrations as that role, then grants every relation exactly
@@ -158,6 +158,7 @@ class Outcome:
     unclassified: list[str] = field(default_factory=list)
     dba: list[str] = field(default_factory=list)
     why: list[str] = field(default_factory=list)
+    partitions: int = 0  # partitions created ahead
 
 
 def roles_from(settings) -> Roles:
@@ -234,7 +235,7 @@ def allow_database_settings(conn, roles: Roles, parameters, out: Outcome) -> Non
 
 
 def adopt(conn, roles: Roles, out: Outcome) -> None:
-    """Hand the database and every object in public to the owner role (an install from before #19).
+    """Hand the database and every object in public to the owner role (an install from before the roles existed).
 
     Only ownership changes: no row is moved or rewritten.
     """

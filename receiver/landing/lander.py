@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -20,6 +21,9 @@ log = logging.getLogger("callrecon.land")
 # While a burst lasts the lander looks at the arrival rate this often: it notices the burst's end one
 # or two looks after it, and typed rows wait that much longer. A look is two index probes.
 BURST_LOOK_S = 0.05
+# Following: seconds to wait when nothing is pending; stand aside while more raw callbacks than this
+# arrive per second; land anyway once the oldest waiting one is this old (`callrecon land` options).
+INTERVAL_S, YIELD_ABOVE_PER_S, MAX_LAG_S = 0.1, 50, 60
 
 
 def watch_parent(pid: int, stop: threading.Event) -> None:
@@ -52,29 +56,65 @@ def land(
     if parent_pid:
         watch_parent(parent_pid, stop)
     watch = BurstWatch(yield_above, max_lag) if follow and yield_above > 0 else None
-    waiting = False
-    sizer = BatchSizer()  # fewer rows per batch when callbacks carry many records (lock-table space)
-    while True:
-        try:
-            if watch is not None and watch.should_wait(conn):
-                if not waiting:
-                    log.info(
-                        "callbacks arriving in a burst; landing waits until it ends",
-                        extra={"fields": {"per_second": round(watch.rate), "max_lag_s": max_lag}},
-                    )
-                waiting = True
-                if stop.wait(min(interval, BURST_LOOK_S)):
-                    conn.close()
-                    return 0
+    return Lander(conn, settings, pushes, follow, interval, max_lag, stop, watch).run()
+
+
+@dataclass
+class Lander:
+    """One lander's loop: stand aside while a burst lasts, land a pass, recover from what PostgreSQL says."""
+
+    conn: psycopg.Connection
+    settings: object
+    pushes: dict
+    follow: bool
+    interval: float
+    max_lag: float
+    stop: threading.Event
+    watch: BurstWatch | None
+    # Fewer rows per batch when callbacks carry many records (lock-table space), learned across passes.
+    sizer: BatchSizer = field(default_factory=BatchSizer)
+    waiting: bool = False
+
+    def run(self) -> int:
+        """Pass after pass until there is nothing more (once) or until asked to stop (following)."""
+        while True:
+            try:
+                if self.bursting():
+                    if self.stop.wait(min(self.interval, BURST_LOOK_S)):
+                        break
+                    continue
+                started = time.monotonic()
+                # Following, a pass lands at most REPLAY_BATCH rows (one or more batches): the burst watch
+                # is asked again soon.
+                limit = REPLAY_BATCH if self.follow else None
+                report = replay(self.conn, self.settings, self.pushes, pending_only=True, limit=limit, sizer=self.sizer)
+            except psycopg.OperationalError as exc:
+                if not self.recover(exc):
+                    break
                 continue
-            waiting = False
-            started = time.monotonic()
-            # Following, a pass lands at most REPLAY_BATCH rows (one or more batches): the burst watch
-            # is asked again soon.
-            report = replay(
-                conn, settings, pushes, pending_only=True, limit=REPLAY_BATCH if follow else None, sizer=sizer
+            if report.total or not self.follow:
+                summary(report, time.monotonic() - started)
+            if not self.follow or self.stop.wait(0 if report.total else self.interval):
+                break
+        self.conn.close()
+        return 0
+
+    def bursting(self) -> bool:
+        """True while callbacks arrive in a burst (logged once when one starts): landing waits."""
+        if self.watch is None or not self.watch.should_wait(self.conn):
+            self.waiting = False
+            return False
+        if not self.waiting:
+            log.info(
+                "callbacks arriving in a burst; landing waits until it ends",
+                extra={"fields": {"per_second": round(self.watch.rate), "max_lag_s": self.max_lag}},
             )
-        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+        self.waiting = True
+        return True
+
+    def recover(self, exc: psycopg.OperationalError) -> bool:
+        """After a failed pass: True to go on (landing again, in smaller batches, or on a new connection)."""
+        if isinstance(exc, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)):
             # Two landers whose batches share calls can deadlock on them (docs/scaling.md); PostgreSQL
             # rolls one batch back. The database is fine and nothing was lost: land again at once.
             log.info(
@@ -82,39 +122,33 @@ def land(
                 type(exc).__name__,
                 extra={"fields": {"error": type(exc).__name__}},
             )
-            continue
-        except psycopg.errors.OutOfMemory as exc:
+            return True
+        if isinstance(exc, psycopg.errors.OutOfMemory):
             # "out of shared memory": the batch's call locks did not fit PostgreSQL's lock table beside
             # the other sessions' locks. The batch is rolled back; land in smaller ones from now on.
-            sizer.shrink()
+            self.sizer.shrink()
             log.warning(
                 "PostgreSQL ran out of lock space landing a batch; landing at most %d records per batch now "
                 "(raise max_locks_per_transaction if this repeats)",
-                sizer.records_cap,
-                extra={"fields": {"error": type(exc).__name__, "records_per_batch": sizer.records_cap}},
+                self.sizer.records_cap,
+                extra={"fields": {"error": type(exc).__name__, "records_per_batch": self.sizer.records_cap}},
             )
-            continue
-        except psycopg.OperationalError as exc:
-            # The database went away: keep the process, retry when it is back.
-            log.warning("database unavailable; retrying", extra={"fields": {"error": type(exc).__name__}})
-            conn.close()
-            if stop.wait(interval * 10):
-                return 0
-            try:
-                conn = psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
-            except psycopg.OperationalError:
-                pass
-            continue
-        if report.total or not follow:
-            summary = {
-                "landed_callbacks": report.total,
-                "by_status": dict(report.by_status),
-                "seconds": round(time.monotonic() - started, 3),
-            }
-            # One write per line: the web server's landers share its log, and print() writes the
-            # newline apart, so two landers' lines could run together.
-            sys.stdout.write(json.dumps(summary) + "\n")
-            sys.stdout.flush()
-        if not follow or stop.wait(0 if report.total else interval):
-            conn.close()
-            return 0
+            return True
+        # The database went away: keep the process, retry when it is back.
+        log.warning("database unavailable; retrying", extra={"fields": {"error": type(exc).__name__}})
+        self.conn.close()
+        if self.stop.wait(self.interval * 10):
+            return False
+        try:
+            self.conn = psycopg.connect(self.settings.database_url, autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError:
+            pass
+        return True
+
+
+def summary(report, seconds: float) -> None:
+    """One JSON line for a pass. One write per line: the web server's landers share its log, and print()
+    writes the newline apart, so two landers' lines could run together."""
+    line = {"landed_callbacks": report.total, "by_status": dict(report.by_status), "seconds": round(seconds, 3)}
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()

@@ -74,22 +74,22 @@ CUTOVER = "date_trunc('week', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + int
 TYPED_CUTOVER = "date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '1 month'"
 # A plain (relkind r) table exists only before its partitioning migration.
 NEEDS_PREPARING = "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'r')"
-# Each table, its cut-over and, for the typed ones, the key its partitions get (migration 0025).
-PREPARED = (
-    ("raw_inbox", CUTOVER, None),
-    ("ozonetel_call", TYPED_CUTOVER, "call_key, first_seen_at"),
-    ("huawei_call", TYPED_CUTOVER, "vdn_id, call_id, first_seen_at"),
-)
 TIME_COLUMN = {"raw_inbox": "received_at"}
 
 
-def prepare_upgrade(conn) -> bool:
+def prepared(monthly_tables) -> list[tuple[str, str, str | None]]:
+    """Each table to prepare, its cut-over and, for the typed ones (its vendor's `monthly_tables`), the key
+    its partitions get (migration 0025)."""
+    return [("raw_inbox", CUTOVER, None), *((table, TYPED_CUTOVER, key) for table, key in monthly_tables)]
+
+
+def prepare_upgrade(conn, monthly_tables) -> bool:
     """Validate the legacy range of each still unpartitioned table (and build the typed tables' new key)
     ahead of migrations 0017 and 0025, without blocking writes; True if it did anything."""
     from psycopg import sql
 
     did = False
-    for table, cutover, key in PREPARED:
+    for table, cutover, key in prepared(monthly_tables):
         if not conn.execute(NEEDS_PREPARING, (table,)).fetchone()[0]:
             continue
         check = sql.Identifier(f"{table}_before_partitioning")
@@ -111,11 +111,11 @@ def prepare_upgrade(conn) -> bool:
     return did
 
 
-def unprepare(conn) -> None:
+def unprepare(conn, monthly_tables) -> None:
     """Drop the checks again (a failed upgrade must not leave a bound that refuses next period's rows)."""
     from psycopg import sql
 
-    for table, _, _ in PREPARED:
+    for table, _, _ in prepared(monthly_tables):
         if conn.execute(NEEDS_PREPARING, (table,)).fetchone()[0]:
             check = sql.Identifier(f"{table}_before_partitioning")
             conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(sql.Identifier(table), check))

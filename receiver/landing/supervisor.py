@@ -2,9 +2,10 @@
 
 Why a supervised process and not a landing thread in each web worker: landing costs several times
 the CPU of storing, and a thread would take it under the same GIL as the worker's request
-threads, on the acknowledgement path, once per worker. One `callrecon land --follow` process at a
-lower CPU priority keeps the workers' answers fast; it stands aside while a burst lasts and lands
-as soon as it ends (receiver/landing/bursts.py). The master already restarts dead workers; this does
+threads, on the acknowledgement path, once per worker. One lander process (`python -m
+receiver.landing`, which follows the inbox as `callrecon land --follow` does) at a lower CPU
+priority keeps the workers' answers fast; it stands aside while a burst lasts and lands as soon as
+it ends (receiver/landing/bursts.py). The master already restarts dead workers; this does
 the same for the lander, with a short back-off, and stops it when gunicorn stops.
 
 gunicorn reaps every child with waitpid(-1), the lander included, so this never learns the
@@ -42,9 +43,8 @@ def _guard_forks() -> None:
 
 
 def lander_argv(parent_pid: int) -> list[str]:
-    """The command the master runs: this virtualenv's callrecon, at nice 10."""
-    callrecon = os.path.join(os.path.dirname(sys.executable), "callrecon")
-    return ["nice", "-n", "10", callrecon, "land", "--follow", "--parent-pid", str(parent_pid)]
+    """The command the master runs: this interpreter's `python -m receiver.landing`, at nice 10."""
+    return ["nice", "-n", "10", sys.executable, "-m", "receiver.landing", str(parent_pid)]
 
 
 class LanderSupervisor:

@@ -22,7 +22,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from receiver import json_text
 from receiver.landing import inbox
 from receiver.landing.groupcommit import UNAVAILABLE
-from receiver.landing.land import RawRef, land
+from receiver.landing.land import Outcome, RawRef, land
 from receiver.landing.masking import mask_body, mask_records, safe_headers, secret_values_in
 from receiver.landing.payloads import BodyError, decode
 from receiver.web import errors, metrics
@@ -120,50 +120,47 @@ class CallbackRoute:
         return _respond(start_response, status, body, headers)
 
     def receive(self, environ, source: str, token: str) -> tuple[int, dict, list]:
-        """Store first, land second, reply last: a 2xx is sent only after the commit below."""
+        """Store first, land second, reply last: a 2xx is sent only after the commit in `store`."""
         started = time.perf_counter()
-        settings = self.settings
         push = self.pushes.get(source)
         if push is None:
-            return (
-                404,
-                {
-                    "error": "not_found",
-                    "message": f"unknown callback source {source!r}; use one of {sorted(self.pushes)}",
-                },
-                [],
-            )
-        valid = push.tokens(settings)
+            message = f"unknown callback source {source!r}; use one of {sorted(self.pushes)}"
+            return 404, {"error": "not_found", "message": message}, []
+        valid = push.tokens(self.settings)
         if not token_ok(valid, token):
-            message = (
-                (
-                    f"the token in this URL is not accepted; copy the callback URL from `callrecon urls` "
-                    f"(tokens come from {source.upper()}_CALLBACK_TOKENS)"
-                )
-                if valid
-                else (
-                    f"no callback token is configured for {source}, so every push is refused: set "
-                    f"{source.upper()}_CALLBACK_TOKENS and restart, then paste the URL from `callrecon urls`"
-                )
-            )
-            return _finish(environ, source, "unauthorized", started, 401, {"error": "unauthorized", "message": message})
-
+            return _finish(environ, source, "unauthorized", started, 401, unauthorized(source, bool(valid)))
+        limit = self.settings.max_body_bytes
         try:
-            received = read_body(environ, settings.max_body_bytes)  # 413 past MAX_BODY_BYTES
+            received = read_body(environ, limit)  # 413 past MAX_BODY_BYTES
         except RequestEntityTooLarge:
-            return 413, errors.too_large(source, stated_length(environ), settings.max_body_bytes, environ), []
+            return 413, errors.too_large(source, stated_length(environ), limit, environ), []
+        raw, records = self.raw_row(environ, source, push, received)
+        try:
+            raw_id, outcome = self.store(push, raw, records)
+        except UNAVAILABLE as exc:
+            # Nothing was committed: no 2xx may be sent.
+            log.error("database unavailable", extra={"fields": {"source": source, "error": type(exc).__name__}})
+            status, body, _ = _finish(environ, source, "db_unavailable", started, 503, UNAVAILABLE_REPLY)
+            return status, body, [("Retry-After", str(RETRY_AFTER_SECONDS))]
+        # The raw row (and any typed rows) are committed: only now may we answer 2xx.
+        return answer(environ, source, push, started, raw_id, records, outcome)
+
+    def raw_row(self, environ, source: str, push, received: bytes) -> tuple[dict, object]:
+        """The raw row to store (its body and headers masked) and the decoded records (or the BodyError)."""
+        settings = self.settings
         content_type = environ.get("CONTENT_TYPE")
-        deferred = settings.landing_mode == "deferred"
         apikey_check = None
         try:
             records = decode(received, content_type)
             apikey_check = push.check(records, settings)  # before masking: it compares the keys
             secrets = secret_values_in(records)
-            if not deferred:  # deferred: `callrecon land` decodes and masks the stored body itself
+            if settings.landing_mode != "deferred":  # deferred: the lander decodes and masks the stored body
                 records = mask_records(records)
         except BodyError as exc:
             records, secrets = exc, set()
         secrets.update(settings.secret_values())
+        if apikey_check is not None:
+            metrics.observe_apikeys(source, apikey_check)
         raw = dict(
             source=source,
             client_addr=environ.get("REMOTE_ADDR"),
@@ -173,73 +170,76 @@ class CallbackRoute:
             received_bytes=len(received),
             apikey_check=apikey_check,
         )
-        if apikey_check is not None:
-            metrics.observe_apikeys(source, apikey_check)
+        return raw, records
 
-        try:
-            if deferred:
-                # Group commit returns only after the commit that holds this raw row.
-                raw_id, _ = self.extensions["callrecon_raw_writer"].submit(raw)
-                outcome = None
-            else:
-                with self.extensions["callrecon_pool"].connection() as conn:
-                    raw_id, received_at = inbox.store(conn, **raw)
-                    outcome = land(conn, push.land, RawRef(raw_id, received_at, apikey_check), records, settings)
-            # The raw row (and any typed rows) are committed: only now may we answer 2xx.
-        except UNAVAILABLE as exc:
-            log.error("database unavailable", extra={"fields": {"source": source, "error": type(exc).__name__}})
-            status, body, _ = _finish(
-                environ,
-                source,
-                "db_unavailable",
-                started,
-                503,
-                {
-                    "error": "database_unavailable",
-                    "message": "callrecon could not store this callback because its database is unavailable; "
-                    "nothing was kept, send it again shortly",
-                },
-            )
-            return status, body, [("Retry-After", str(RETRY_AFTER_SECONDS))]
+    def store(self, push, raw: dict, records) -> tuple[int, Outcome | None]:
+        """Commit the raw row (deferred: in the next group commit; inline: with its typed rows); (raw id, outcome)."""
+        if self.settings.landing_mode == "deferred":
+            # Group commit returns only after the commit that holds this raw row.
+            raw_id, _ = self.extensions["callrecon_raw_writer"].submit(raw)
+            return raw_id, None
+        with self.extensions["callrecon_pool"].connection() as conn:
+            raw_id, received_at = inbox.store(conn, **raw)
+            ref = RawRef(raw_id, received_at, raw["apikey_check"])
+            return raw_id, land(conn, push.land, ref, records, self.settings)
 
-        answer = push.reply
-        if outcome is None:
-            count = 0 if isinstance(records, BodyError) else len(records)
-            reply = {
-                "raw_id": raw_id,
-                "stored": True,
-                "records": count,
-                "status": "stored",
-                "parsed": False,
-                "message": "stored; the lander lands it within moments (LANDING_MODE=deferred)",
-            }
-            return _finish(environ, source, "stored", started, *answer(200, reply), raw_id, count)
-        reply = {"raw_id": raw_id, "stored": True, "records": outcome.record_count, "landed": outcome.landed}
-        if outcome.status == "quarantined":
-            # 202, not 4xx: the body is safely stored and a resend could never parse any better.
-            reply.update(
-                status="quarantined",
-                parsed=False,
-                error=outcome.error_json()["message"],
-                message="stored but not (fully) parsed; it is kept for review and "
-                "`callrecon replay` re-parses it after a fix; do not resend",
-            )
-            failed = len(outcome.errors) if outcome.fatal is None else max(outcome.record_count, 1)
-            return _finish(
-                environ,
-                source,
-                "quarantined",
-                started,
-                *answer(202, reply),
-                raw_id,
-                outcome.record_count,
-                outcome.landed,
-                failed,
-            )
-        reply.update(status=outcome.status, parsed=True)
-        return _finish(
-            environ, source, outcome.status, started, *answer(200, reply), raw_id, outcome.record_count, outcome.landed
+
+UNAVAILABLE_REPLY = {
+    "error": "database_unavailable",
+    "message": "callrecon could not store this callback because its database is unavailable; "
+    "nothing was kept, send it again shortly",
+}
+
+
+def unauthorized(source: str, configured: bool) -> dict:
+    """The 401 reply: which variable holds the tokens, and where the right URL comes from."""
+    variable = f"{source.upper()}_CALLBACK_TOKENS"
+    if configured:
+        message = (
+            f"the token in this URL is not accepted; copy the callback URL from `callrecon urls` "
+            f"(tokens come from {variable})"
         )
+    else:
+        message = (
+            f"no callback token is configured for {source}, so every push is refused: set "
+            f"{variable} and restart, then paste the URL from `callrecon urls`"
+        )
+    return {"error": "unauthorized", "message": message}
+
+
+def answer(environ, source: str, push, started: float, raw_id: int, records, outcome) -> tuple[int, dict, list]:
+    """The 2xx for a committed callback, in the vendor's reply shape: stored, landed, a note, or quarantined."""
+    if outcome is None:
+        count = 0 if isinstance(records, BodyError) else len(records)
+        reply = {
+            "raw_id": raw_id,
+            "stored": True,
+            "records": count,
+            "status": "stored",
+            "parsed": False,
+            "message": "stored; the lander lands it within moments (LANDING_MODE=deferred)",
+        }
+        return _finish(environ, source, "stored", started, *push.reply(200, reply), raw_id, count)
+    reply = {"raw_id": raw_id, "stored": True, "records": outcome.record_count, "landed": outcome.landed}
+    if outcome.status != "quarantined":
+        reply.update(status=outcome.status, parsed=True)
+        status, body = push.reply(200, reply)
+        return _finish(
+            environ, source, outcome.status, started, status, body, raw_id, outcome.record_count, outcome.landed
+        )
+    # 202, not 4xx: the body is safely stored and a resend could never parse any better.
+    reply.update(
+        status="quarantined",
+        parsed=False,
+        error=outcome.error_json()["message"],
+        message="stored but not (fully) parsed; it is kept for review and "
+        "`callrecon replay` re-parses it after a fix; do not resend",
+    )
+    failed = len(outcome.errors) if outcome.fatal is None else max(outcome.record_count, 1)
+    status, body = push.reply(202, reply)
+    return _finish(
+        environ, source, "quarantined", started, status, body, raw_id, outcome.record_count, outcome.landed, failed
+    )
 
 
 def _finish(environ, source, outcome, started, status_code, body, raw_id=None, records=0, landed=0, quarantined=0):

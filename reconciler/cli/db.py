@@ -14,8 +14,8 @@ from receiver.config import ConfigError
 from receiver.database import docs as schema_docs
 from receiver.database import logins as role_logins
 from receiver.database import migrations, roles
+from receiver.database import upgrade as database_upgrade
 from receiver.database.provision import ensure_database
-from receiver.landing import partitions
 from reconciler.cli.base import Group, argument, connect, option, vendors_in_use, with_settings
 
 
@@ -36,45 +36,12 @@ def ensure(settings):
 def upgrade(settings):
     """Apply pending migrations as the owner role; create the roles and re-grant their tables (README: Roles);
     then create the partitions (weekly raw, monthly typed) PARTITIONS_AHEAD weeks ahead."""
-    names = roles.roles_from(settings)
     with connect(settings, release=True) as conn:
-        prepared = partitions.prepare_upgrade(conn)
-        try:
-            out = roles.upgrade(
-                conn,
-                settings.sql_dir,
-                names,
-                roles.limits_from(settings),
-                settings.database_settings(),
-                vendors_in_use(),
-            )
-        except BaseException:
-            if prepared:
-                partitions.unprepare(conn)
-            raise
-        created = partitions.ensure(conn, settings.partitions_ahead)
-    for m in out.ran:
-        print(f"applied {m.name}")
-    print(f"{len(out.ran)} migration(s) applied; schema is up to date")
-    if created:
-        print(f"created {created} partition(s), {settings.partitions_ahead} weeks ahead (PARTITIONS_AHEAD)")
-    if out.created:
-        print(f"created roles {', '.join(out.created)}")
-    if out.adopted:
-        print(f"{out.adopted} existing table(s), view(s) and function(s) now belong to {names.owner}; no data moved")
-    if out.granted:
-        print(
-            f"granted {out.granted} tables and views to {', '.join(names.names()[1:])} "
-            "(receiver/database/roles.py and each vendor's grants)"
-        )
-    if out.unclassified:
-        print(
-            f"callrecon db upgrade: {', '.join(out.unclassified)} are in no role's list; only {names.owner} can "
-            "use them until they are listed in receiver/database/roles.py or their vendor's grants",
-            file=sys.stderr,
-        )
-    if out.dba or out.why:
-        print(roles.dba_script(out), file=sys.stderr)
+        out = database_upgrade.upgrade(conn, settings, vendors_in_use())
+    said, warned = database_upgrade.report(out, settings)
+    print("\n".join(said))
+    for line in warned:
+        print(line, file=sys.stderr)
 
 
 @db.command(name="roles", short_help="list the roles, their members, and what each may do")

@@ -56,13 +56,13 @@ def replay(vendors) -> Command:
 @option(
     "--interval",
     type=float,
-    default=0.1,
+    default=lander.INTERVAL_S,
     help="seconds to wait when nothing is pending (while a burst lasts it looks every 0.05 s, or this if shorter)",
 )
 @option(
     "--yield-above",
     type=float,
-    default=50,
+    default=lander.YIELD_ABOVE_PER_S,
     metavar="PER_S",
     help="with --follow: while more raw callbacks than this arrive per second, wait "
     "(the receiver gets the CPU); 0 lands as they come (default 50)",
@@ -70,7 +70,7 @@ def replay(vendors) -> Command:
 @option(
     "--max-lag",
     type=float,
-    default=60,
+    default=lander.MAX_LAG_S,
     metavar="S",
     help="with --follow: land anyway once the oldest waiting callback is this old (default 60)",
 )

@@ -42,6 +42,11 @@ def backfill(vendors) -> Group:
     return group
 
 
+def since_users(vendors) -> str:
+    """The sources `--since` re-opens days for, as they name themselves."""
+    return ", ".join(cls.since_help for classes in sources.load(vendors).values() for cls in classes if cls.since_help)
+
+
 def reconcile(vendors) -> Command:
     """`callrecon reconcile`, its --source offering the registry's polled vendors."""
 
@@ -56,7 +61,7 @@ def reconcile(vendors) -> Command:
         "--since",
         type=IsoDate(),
         metavar="YYYY-MM-DD",
-        help="Huawei discovery: query days from this date again, even those already covered",
+        help=f"{since_users(vendors)}: query days from this date again, even those already covered",
     )
     @with_settings
     def command(settings, source, once, loop, interval, limit, concurrency, since):

@@ -127,20 +127,7 @@ def run_source(
             for thread in threads:
                 thread.join()
         outcome = "failed" if run.error else "stopped" if (stop.is_set() or run.limited) else "ok"
-        if run.source_stop:
-            blocks.record(
-                conn,
-                source.name,
-                "source",
-                "",
-                reason=run.source_stop[0],
-                fix=run.source_stop[1],
-                config="",
-                now=clock.now(),
-                recheck=0,
-            )
-        elif not run.error and run.counts:
-            blocks.lift(conn, source.name, "source")  # a call went through: the credentials work again
+        _stop_or_lift(conn, source, run, clock)
         conn.execute(
             FINISH_RUN,
             {
@@ -152,6 +139,15 @@ def run_source(
             },
         )
     return RunResult(source.name, run_id, outcome, run.counts, run.error)
+
+
+def _stop_or_lift(conn, source: Source, run: Run, clock) -> None:
+    """Record the stop a refused credential or URL puts on the whole source, or lift it once a call went through."""
+    if run.source_stop:
+        reason, fix = run.source_stop
+        blocks.record(conn, source.name, "source", "", reason=reason, fix=fix, config="", now=clock.now(), recheck=0)
+    elif not run.error and run.counts:
+        blocks.lift(conn, source.name, "source")  # a call went through: the credentials work again
 
 
 def _worker(source: Source, database_url: str, budget: Budget, run: Run, clock) -> None:

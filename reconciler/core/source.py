@@ -26,6 +26,7 @@ class Source(Protocol):
 
     name: ClassVar[str]  # the reconcile_run.source and `--source` name
     budget_name: ClassVar[str]  # the rate budget it spends; sources of one vendor share one (Huawei)
+    since_help: ClassVar[str]  # what `callrecon reconcile --since` re-opens for it, for --help; "" when nothing
     rate_limit: RateLimit  # calls per period the vendor allows, configured
     call_timeout: float  # seconds one vendor call may take (a budget slot is held that long at most)
 

@@ -8,6 +8,7 @@ fetch, discovery, signing) is reconciler/sources/huawei/.
 from receiver.ledgers import Ledger, gave_up_note, reopen_note
 from receiver.registry import OpenApi, Push, Vendor
 from receiver.vendors.huawei import records
+from receiver.vendors.huawei.journey import JOURNEY
 from receiver.vendors.huawei.settings import NAME, HuaweiSettings, section
 
 TYPED_ROWS = """
@@ -58,6 +59,7 @@ DETAIL = Ledger(
 
 VENDOR = Vendor(
     NAME,
+    journey=JOURNEY,
     settings=HuaweiSettings,
     push=Push(
         records.land_records,

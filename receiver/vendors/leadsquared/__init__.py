@@ -6,6 +6,7 @@ LeadSquared pushes nothing to callrecon: its home holds the settings section, th
 
 from receiver.ledgers import Ledger, gave_up_note, reopen_note
 from receiver.registry import Vendor
+from receiver.vendors.leadsquared.journey import JOURNEY
 from receiver.vendors.leadsquared.settings import NAME, LeadSquaredSettings, section
 
 # One tracked RequestId per row, polled until its task is final (or it expires at the poll horizon).
@@ -32,6 +33,7 @@ LEDGER = Ledger(
 
 VENDOR = Vendor(
     NAME,
+    journey=JOURNEY,
     settings=LeadSquaredSettings,
     ledgers=(LEDGER,),
     reconciler="reconciler.sources.leadsquared",

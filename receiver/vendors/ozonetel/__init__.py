@@ -8,6 +8,7 @@ record parser and landing (records.py), the matching of pushes to the requests t
 from receiver.ledgers import Ledger, gave_up_note, reopen_note
 from receiver.registry import OpenApi, Push, Vendor
 from receiver.vendors.ozonetel import records
+from receiver.vendors.ozonetel.journey import JOURNEY
 from receiver.vendors.ozonetel.settings import NAME, OzonetelSettings, section
 
 # The typed rows a raw callback produced, through its sightings (the console's event page).
@@ -47,6 +48,7 @@ LEDGER = Ledger(
 
 VENDOR = Vendor(
     NAME,
+    journey=JOURNEY,
     settings=OzonetelSettings,
     push=Push(
         records.land_records,

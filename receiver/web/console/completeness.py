@@ -1,8 +1,8 @@
 """Completeness per campaign and day: calls known, pushed, recovered by the reconciler, missing detail, windows.
 
-The counts follow completeness_daily's definitions column for column (sql/0015, sql/0023), bounded
-to the days shown: call counts from the rollup (call_rollup), windows from the ledger's time index; a
-test checks that the page and the view give the same numbers. Each cell links to the calls behind it.
+The page reads the function the completeness_daily view reads (callrecon_completeness, sql/0029),
+bounded to the days shown, so both give the same numbers by construction. Each cell links to the
+calls behind it.
 """
 
 from __future__ import annotations
@@ -18,31 +18,11 @@ from receiver.web.console.svg import bars
 
 # The page's range; longer ranges: completeness_daily in SQL (the same rollup, all days)
 MAX_DAYS = 14
-# Calls from the rollup (call_rollup, per 15-minute slot; the page's days start at business midnights,
-# which are slot boundaries), windows from the ledger: neither grows with the calls of the days shown.
+# completeness_daily's own definitions (sql/0029), bounded to the days shown: calls from the rollup
+# (call_rollup, per 15-minute slot; the page's days start at business midnights, which are slot
+# boundaries), windows from the ledger's time index; neither grows with the calls of the days shown.
 COMPLETENESS = """
-WITH call_counts AS (
-    SELECT vendor, campaign, (slot AT TIME ZONE %(zone)s)::date AS day,
-           sum(calls)::bigint AS calls, sum(calls_pushed)::bigint AS calls_pushed,
-           sum(calls_re_requested)::bigint AS calls_re_requested, sum(calls_discovered)::bigint AS calls_discovered,
-           sum(calls_missing_detail)::bigint AS calls_missing_detail
-    FROM call_rollup WHERE slot >= %(since)s AND slot < %(until)s
-    GROUP BY 1, 2, 3 HAVING sum(calls) <> 0),
-windows AS (
-    SELECT 'ozonetel'::text AS vendor, r.campaign_name AS campaign, (r.window_from AT TIME ZONE %(zone)s)::date AS day,
-           count(*) FILTER (WHERE r.state <> 'pending') AS windows_requested,
-           count(*) FILTER (WHERE r.state = 'received') AS windows_received,
-           count(*) FILTER (WHERE r.state = 'failed') AS windows_failed
-    FROM ozonetel_request r WHERE r.window_from >= %(since)s AND r.window_from < %(until)s
-    GROUP BY 1, 2, 3)
-SELECT COALESCE(c.vendor, w.vendor) AS vendor, COALESCE(c.campaign, w.campaign) AS campaign,
-       COALESCE(c.day, w.day) AS day,
-       COALESCE(c.calls, 0) AS calls, COALESCE(c.calls_pushed, 0) AS calls_pushed,
-       COALESCE(c.calls_re_requested, 0) AS calls_re_requested, COALESCE(c.calls_discovered, 0) AS calls_discovered,
-       COALESCE(c.calls_missing_detail, 0) AS calls_missing_detail,
-       COALESCE(w.windows_requested, 0) AS windows_requested, COALESCE(w.windows_received, 0) AS windows_received,
-       COALESCE(w.windows_failed, 0) AS windows_failed
-FROM call_counts c FULL JOIN windows w ON w.vendor = c.vendor AND w.campaign = c.campaign AND w.day = c.day
+SELECT * FROM callrecon_completeness(%(since)s, %(until)s, %(zone)s)
 ORDER BY day DESC, vendor, campaign
 """
 # The calls behind one cell: a vendor, campaign and business day, optionally how they arrived.

@@ -53,7 +53,8 @@ class HuaweiBase(abc.ABC):
     `tries` (failed calls so far) and `horizon_at` (when Huawei can no longer answer for it).
     """
 
-    budget_name = "huawei"
+    budget_name = NAME
+    since_help = ""
     outcome_prefix = ""
     FAILED = HOLD = ""
 

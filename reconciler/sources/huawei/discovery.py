@@ -62,6 +62,7 @@ class HuaweiDiscoverySource(HuaweiBase):
     """Bulk `callresult` per configured campaign and day, paged; lands calls and queues their detail."""
 
     name = "huawei-discovery"
+    since_help = "Huawei discovery"
     outcome_prefix = "window"
     FAILED, HOLD = WINDOW_FAILED, WINDOW_HOLD
 

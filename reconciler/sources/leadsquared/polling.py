@@ -55,6 +55,7 @@ class LeadSquaredSource:
     """The reconciler source for LeadSquared async status polling."""
 
     name = budget_name = NAME
+    since_help = ""
 
     def __init__(self, settings, rng: random.Random | None = None):
         self.config = section(settings)

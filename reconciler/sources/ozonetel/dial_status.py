@@ -143,6 +143,7 @@ class OzonetelSource:
     """Requests dial-status pushes for campaign windows, within Ozonetel's 10-per-minute limit."""
 
     name = budget_name = NAME
+    since_help = ""
 
     def __init__(self, settings, rng: random.Random | None = None):
         self.settings = settings
