@@ -1,30 +1,33 @@
 """A toy vendor, added the way docs/adding-a-vendor.md says: its registry entry (a push parser, a
-settings section, its tables' grants), one reconciler source and one migration (here: TOY_MIGRATION,
-run by the test). Nothing in receiver/ or reconciler/ is edited for it: the test hands a registry
-with the toy to the app and the reconciler."""
+settings section with a secret, a polled ledger, its tables' grants, a console journey step), its
+reconciler side (one source and a `callrecon track toy` subcommand) and one migration (here:
+TOY_MIGRATION, run by the test). Nothing in receiver/ or reconciler/ is edited for it: the tests
+hand a registry with the toy to the app, the command line and the reconciler."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import click
 import requests
 
 from receiver.config import RateLimit, setting
 from receiver.config.values import Names, Text
 from receiver.landing.land import Outcome
 from receiver.ledgers import Ledger, gave_up_note, reopen_note
-from receiver.registry import Push, Vendor
+from receiver.registry import Journey, Push, Vendor
+from reconciler.cli.base import Command, argument, connect, ids_from, with_settings
 
 NAME = "toy"
 TOKEN = "toy-token-7c1e"
 TOY_MIGRATION = """
-CREATE TABLE toy_call (call_id text PRIMARY KEY, outcome text NOT NULL, raw_id bigint);
+CREATE TABLE toy_call (call_id text PRIMARY KEY, outcome text NOT NULL, raw_id bigint, phone text);
 CREATE TABLE toy_item (call_id text PRIMARY KEY, done boolean NOT NULL DEFAULT false,
                        gave_up boolean NOT NULL DEFAULT false, tries integer NOT NULL DEFAULT 0, last_error text,
                        next_at timestamptz NOT NULL DEFAULT '-infinity', added_at timestamptz NOT NULL DEFAULT now());
 """
 LAND = """
-INSERT INTO toy_call (call_id, outcome, raw_id) VALUES (%(call_id)s, %(outcome)s, %(raw_id)s)
+INSERT INTO toy_call (call_id, outcome, raw_id, phone) VALUES (%(call_id)s, %(outcome)s, %(raw_id)s, %(phone)s)
 ON CONFLICT (call_id) DO UPDATE SET outcome = EXCLUDED.outcome
 """
 
@@ -37,7 +40,13 @@ def land_records(conn, raw, records: list, settings) -> Outcome:
             outcome.errors[str(index)] = {"_schema": ["needs id and result"]}
             continue
         conn.execute(
-            LAND, {"call_id": str(record["id"]), "outcome": str(record["result"]), "raw_id": raw.id if raw else None}
+            LAND,
+            {
+                "call_id": str(record["id"]),
+                "outcome": str(record["result"]),
+                "raw_id": raw.id if raw else None,
+                "phone": record.get("phone"),
+            },
         )
         outcome.landed += 1
     return outcome
@@ -49,6 +58,7 @@ class ToySettings:
 
     base_url: str = setting("TOY_BASE_URL", Text, "")
     callback_tokens: tuple[str, ...] = setting("TOY_CALLBACK_TOKENS", Names, (), secret=True)
+    api_key: str = setting("TOY_API_KEY", Text, "", secret=True)
 
 
 # Its polled ledger: one row per call to ask the toy's API about.
@@ -118,9 +128,28 @@ class ToySource:
         return "retry"
 
 
-# What the reconciler reads from the module the registry entry names (reconciler.sources.load).
+@click.command(NAME, cls=Command, short_help="toy calls to ask the toy's API about")
+@argument("ids", nargs=-1, metavar="CALLID", help="call ids; none or '-' reads one per line from stdin")
+@with_settings
+def track(settings, ids):
+    """Queue toy calls for the reconciler (a vendor's own subcommand of `callrecon track`)."""
+    ids = ids_from(ids)
+    with connect(settings) as conn, conn.transaction():
+        for call_id in ids:
+            conn.execute("INSERT INTO toy_item (call_id) VALUES (%s) ON CONFLICT DO NOTHING", (call_id,))
+    print(f"queued {len(ids)} toy call(s)")
+
+
+# What the reconciler and the command line read from the module the registry entry names.
 SOURCES = (ToySource,)
-COMMANDS: dict = {}
+COMMANDS = {"track": (track,)}
+
+
+def linked(conn, call: dict) -> list[dict]:
+    """The toy's step on the journey page: its calls of the same phone number, beside any vendor's call."""
+    rows = conn.execute("SELECT call_id, outcome FROM toy_call WHERE phone = %s", (call["phone_number"],))
+    return [{"at": None, "what": "toy", "detail": f"toy call {c} ({o})", "raw_id": None} for c, o in rows]
+
 
 TOY = Vendor(
     NAME,
@@ -128,5 +157,6 @@ TOY = Vendor(
     push=Push(land_records, lambda settings: settings.section(NAME).callback_tokens),
     ledgers=(LEDGER,),
     reconciler="toy_vendor",
-    grants={"toy_call": ("SIU", "SIU", "S"), "toy_item": ("", "SU", "S")},
+    journey=Journey(id_hint="toy call id", linked=linked),
+    grants={"toy_call": ("SIU", "SIU", "S"), "toy_item": ("", "SIU", "S")},
 )
