@@ -15,7 +15,9 @@ in interleaved rounds (every app once per round):
 
 b, the durable limit, is the faster of bp and bg (median round, per post shape). For c it also
 measures landing: the lag from receipt to typed rows of the burst's callbacks (p50, p99), and how
-long after the burst ended the last one landed.
+long after the burst ended the last one landed. By default every call of the burst is in one
+campaign at one time of one day (their rollup rows and ledger matches all meet on one key);
+--spread spreads them over 20 campaigns and 28 days.
 
 Prints each app's median round (req/s, records/s, p50, p99, non-2xx), the ratios to b, and checks
 that every acknowledged record is in Postgres (c, i: ozonetel_call rows; bp, bg: raw rows). The
@@ -116,7 +118,7 @@ def db_now(url: str):
         return conn.execute("SELECT clock_timestamp()").fetchone()[0]
 
 
-def measure(app: str, records: int, seconds: int, connections: int, admin_url: str) -> dict:
+def measure(app: str, records: int, seconds: int, connections: int, admin_url: str, spread: bool = False) -> dict:
     name, spec = APPS[app]
     url = fresh_database(admin_url, "callrecon_ingest")
     if app in ("bp", "bg"):
@@ -142,6 +144,7 @@ def measure(app: str, records: int, seconds: int, connections: int, admin_url: s
         "INGEST_PATH": f"/callbacks/ozonetel/{TOKEN}",
         "INGEST_RECORDS": str(records),
         "INGEST_APIKEY": APIKEY,
+        "INGEST_SPREAD": "1" if spread else "0",
     }
     wrk = [
         "wrk",
@@ -223,6 +226,11 @@ def main() -> int:
     parser.add_argument("--apps", default="a,bp,bg,c,i", help="which apps to run, comma-separated (default all)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per post shape (default 3)")
     parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL)
+    parser.add_argument(
+        "--spread",
+        action="store_true",
+        help="spread the calls over 20 campaigns and 28 days (default: every call in one campaign, one day)",
+    )
     args = parser.parse_args()
     apps = [a.strip() for a in args.apps.split(",") if a.strip()]
     ensure_wrk()
@@ -230,7 +238,9 @@ def main() -> int:
         f"machine: {machine()}; wrk -t2 -c{args.connections} -d{args.seconds}s; gunicorn "
         f"receiver/gunicorn_conf.py (WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', 'default')})"
     )
-    ok, summary = True, {"seconds": args.seconds, "connections": args.connections, "shapes": {}}
+    calls = "spread over 20 campaigns and 28 days" if args.spread else "all in one campaign and day"
+    print(f"calls: {calls}")
+    ok, summary = True, {"seconds": args.seconds, "connections": args.connections, "spread": args.spread, "shapes": {}}
     for records in args.records or [1, 20]:
         # Rounds interleave the apps, so a slow spell of this shared machine falls on all of them;
         # each app's figures are from its median round by req/s.
@@ -242,7 +252,7 @@ def main() -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-                runs[app].append(measure(app, records, args.seconds, args.connections, args.database_url))
+                runs[app].append(measure(app, records, args.seconds, args.connections, args.database_url, args.spread))
                 time.sleep(1)
         rows = {app: median_run(results) for app, results in runs.items()}
         durable = [app for app in ("bp", "bg") if app in rows]

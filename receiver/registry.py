@@ -73,7 +73,7 @@ class Vendor:
     push: Push | None = None
     ledgers: tuple = ()  # receiver.ledgers.Ledger: each of its reconciler sources' ledgers
     reconciler: str = ""  # its reconciler module: SOURCES (classes, run in that order) and COMMANDS
-    # Its tables and views: (web, reconciler, analyst) rights, each a string of S, I, U, D (database/roles.py).
+    # Its tables and views: (web, reconciler, analyst) rights, strings of S, I, U, D (receiver/database/grants.py).
     grants: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
     # Its typed tables partitioned by month of first_seen_at, with their key (migration 0025).
     monthly_tables: tuple[tuple[str, str], ...] = ()

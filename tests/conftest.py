@@ -15,7 +15,7 @@ from pytest_postgresql import factories
 from receiver import create_app
 from receiver.config import Settings
 from receiver.database import logins as role_logins
-from receiver.database import roles
+from receiver.database import roles, upgrade
 from receiver.logs import JsonFormatter
 from receiver.vendors import VENDORS
 
@@ -46,7 +46,7 @@ def load_schema(**kwargs) -> None:
     """pytest-postgresql loader: the template database as `callrecon db upgrade` builds it, roles and grants too."""
     kwargs.pop("autocommit", None)
     with psycopg.connect(**kwargs, autocommit=True) as conn:
-        roles.upgrade(
+        upgrade.apply(
             conn,
             SQL_DIR,
             ROLES,

@@ -13,7 +13,7 @@ from conftest import OZONETEL_TOKEN, ROLES, SECRETS, fixture_bytes
 from fakes import FakeClock
 from receiver import create_app, logs
 from receiver.config import Settings
-from receiver.database import roles, views
+from receiver.database import grants, roles, views
 from receiver.vendors import VENDORS
 from reconciler import cli, sources
 from reconciler.core.run import run_source
@@ -26,7 +26,7 @@ WITH_TOY = VENDORS.plus(toy_vendor.TOY)
 def toy(db):
     """The toy's migration applied and its tables granted as `db upgrade` grants them (its registry entry's grants)."""
     db.execute(toy_vendor.TOY_MIGRATION)
-    roles.grant(db, ROLES, roles.Outcome(), roles.access(WITH_TOY))
+    grants.grant(db, ROLES, roles.Outcome(), grants.access(WITH_TOY))
     return toy_vendor
 
 

@@ -13,7 +13,7 @@ from fakes import huawei_seed_response
 from receiver import create_app
 from receiver.config import Settings
 from receiver.database import docs as schema_docs
-from receiver.database import roles
+from receiver.database import grants
 from receiver.landing.retention import prune
 from receiver.vendors import VENDORS
 from receiver.vendors.huawei import records as huawei_landing
@@ -205,7 +205,7 @@ def test_status_prints_a_silence_line_per_push_source(cli_env, db, monkeypatch, 
 
 def test_committed_schema_docs_are_current(db):
     committed = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
-    assert schema_docs.render(db, roles.access(VENDORS)) == committed, (
+    assert schema_docs.render(db, grants.access(VENDORS)) == committed, (
         "docs/schema.md is stale: run `callrecon db docs` and commit it"
     )
 

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from conftest import FIXTURES, LOGINS, OZONETEL_TOKEN, ROLES, SECRETS, SQL_DIR
 from fakes import FakeLeadSquared, seed_response
-from receiver.database import migrations, roles
+from receiver.database import grants, migrations, roles, upgrade
 from receiver.vendors import VENDORS
 from reconciler import cli
 
@@ -63,21 +63,21 @@ def drop_roles(database_url):
 
 
 def public_relations(db) -> set[str]:
-    return {r[0] for r in db.execute(roles.RELATIONS)}
+    return {r[0] for r in db.execute(grants.RELATIONS)}
 
 
 def test_every_table_and_view_is_in_the_access_list(db):
-    """A migration that adds a table fails here until roles.access() (shared list or vendor) says who may use it."""
-    assert public_relations(db) == set(ACCESS_NAMES := roles.access(VENDORS)), (
-        f"classify in receiver/database/roles.py or the vendor's grants: "
+    """A migration that adds a table fails here until grants.access() (shared list or vendor) says who may use it."""
+    assert public_relations(db) == set(ACCESS_NAMES := grants.access(VENDORS)), (
+        f"classify in receiver/database/grants.py or the vendor's grants: "
         f"{sorted(public_relations(db) - set(ACCESS_NAMES))}; "
         f"no longer exist: {sorted(set(ACCESS_NAMES) - public_relations(db))}"
     )
 
 
 def test_the_grants_in_the_database_are_exactly_the_access_list(db):
-    for relation, access in roles.access(VENDORS).items():
-        for kind, letters in zip(roles.SERVICES, access, strict=True):
+    for relation, access in grants.access(VENDORS).items():
+        for kind, letters in zip(grants.SERVICES, access, strict=True):
             for letter, privilege in PRIVILEGES.items():
                 held = db.execute(
                     "SELECT has_table_privilege(%s, %s, %s)", (ROLES.name(kind), relation, privilege)
@@ -92,7 +92,7 @@ def test_the_grants_in_the_database_are_exactly_the_access_list(db):
 
 
 def test_owner_rights_functions_run_only_for_the_roles_listed(db):
-    """Every SECURITY DEFINER function is in roles.EXECUTE, and only the roles it lists (not PUBLIC) may run it."""
+    """Every SECURITY DEFINER function is in grants.EXECUTE, and only the roles it lists (not PUBLIC) may run it."""
     definers = {
         r[0]
         for r in db.execute(
@@ -100,13 +100,13 @@ def test_owner_rights_functions_run_only_for_the_roles_listed(db):
             "WHERE n.nspname = 'public' AND p.prosecdef AND p.prorettype <> 'trigger'::regtype"
         )
     }
-    listed = {db.execute("SELECT %s::regprocedure::text", (f,)).fetchone()[0]: k for f, k in roles.EXECUTE.items()}
-    assert definers == set(listed), f"list in receiver/database/roles.py EXECUTE: {sorted(definers - set(listed))}"
-    triggers = [r[0] for r in db.execute(roles.DEFINER_TRIGGERS)]
+    listed = {db.execute("SELECT %s::regprocedure::text", (f,)).fetchone()[0]: k for f, k in grants.EXECUTE.items()}
+    assert definers == set(listed), f"list in receiver/database/grants.py EXECUTE: {sorted(definers - set(listed))}"
+    triggers = [r[0] for r in db.execute(grants.DEFINER_TRIGGERS)]
     assert triggers, "the rollups' trigger functions run with the owner's rights"
     listed.update({trigger: () for trigger in triggers})  # fired by PostgreSQL, executable by nobody
     for function, kinds in listed.items():
-        for kind in roles.SERVICES:
+        for kind in grants.SERVICES:
             held = db.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", (ROLES.name(kind), function))
             assert held.fetchone()[0] == (kind in kinds), f"{kind} EXECUTE on {function}"
         assert not db.execute("SELECT has_function_privilege('public', %s, 'EXECUTE')", (function,)).fetchone()[0]
@@ -151,7 +151,7 @@ def test_analyst_reads_call_and_every_analyst_view(client, as_role):
     assert client.post(URL, data=(FIXTURES / "ozonetel" / "call_details__single.json").read_bytes()).status_code == 200
     analyst = as_role("analyst")
     assert analyst.execute("SELECT vendor_call_id FROM call").fetchall() == [("2105221234567890",)]
-    readable = [name for name, access in roles.access(VENDORS).items() if "S" in access[2]]
+    readable = [name for name, access in grants.access(VENDORS).items() if "S" in access[2]]
     assert {"call", "completeness_daily", "source_health", "leadsquared_health", "raw_inbox_excerpt"} <= set(readable)
     for name in readable:
         analyst.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier(name))).fetchall()
@@ -277,7 +277,7 @@ def test_an_install_from_before_the_roles_gets_them_with_no_data_moved(database_
                 "INSERT INTO raw_inbox (source, body, body_sha256, body_bytes) VALUES ('ozonetel', '\\x7b7d', 'h', 2)"
             )
             before = old.execute("SELECT pg_relation_filenode('raw_inbox'), count(*) FROM raw_inbox").fetchone()
-            out = roles.upgrade(old, SQL_DIR, ROLES, roles.AnalystLimits(), {}, VENDORS)
+            out = upgrade.apply(old, SQL_DIR, ROLES, roles.AnalystLimits(), {}, VENDORS)
             later = sorted(path.name[:4] for path in SQL_DIR.glob("[0-9]*.sql") if path.name >= "0020")
             assert [m.version for m in out.ran] == later and out.adopted > 20 and not out.dba
             assert old.execute("SELECT pg_relation_filenode('raw_inbox'), count(*) FROM raw_inbox").fetchone() == before

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from receiver.database.roles import SERVICES, WORDS
+from receiver.database.grants import SERVICES, WORDS
 
 # A partitioned table is documented once, as its parent; its weekly partitions come and go by date.
 TABLES = """
@@ -38,7 +38,7 @@ def _cell(text) -> str:
 def access_line(relation: str, rights: dict) -> str:
     """'**Access**: web select, insert; ...' for one relation, from the same list the grants come from."""
     if relation not in rights:
-        return "**Access**: owner only (in no role's list yet: receiver/database/roles.py, or its vendor's grants)"
+        return "**Access**: owner only (in no role's list yet: receiver/database/grants.py, or its vendor's grants)"
     parts = []
     for role, letters in zip(SERVICES, rights[relation], strict=True):
         parts.append(f"{role} {', '.join(WORDS[letter].lower() for letter in letters)}" if letters else f"{role} none")

@@ -13,7 +13,8 @@ from urllib.parse import quote, urlencode
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from receiver.database.roles import KINDS, SERVICES, AnalystLimits, Outcome, Roles, limit_analysts
+from receiver.database.grants import SERVICES
+from receiver.database.roles import KINDS, AnalystLimits, Outcome, Roles, limit_analysts
 
 # The processes of the local set-up (`make run`) and the group role each one's login is in.
 LOCAL_LOGINS = {"release": "owner", "web": "web", "reconciler": "reconciler"}

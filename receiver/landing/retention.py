@@ -71,6 +71,15 @@ class Week:
     raw_rows_estimate: int
     kept: int = 0
 
+    def describe(self, unit: str, rows: str) -> str:
+        """This week (or month) for people: its range, partitions, rows and size, and what it keeps."""
+        since = "the start" if self.from_at is None else f"{self.from_at:%Y-%m-%d}"
+        kept = f"; keeps {self.kept} quarantined or unlanded raw callbacks (moved to the default partition)"
+        return (
+            f"{unit} {since}..{self.to_at:%Y-%m-%d}: {', '.join(self.partitions)} "
+            f"(~{self.raw_rows_estimate} {rows}, {self.bytes} bytes){kept if self.kept else ''}"
+        )
+
     @property
     def raw_partition(self) -> str | None:
         """raw_inbox's partition for the week (a legacy range may have none: it was empty)."""

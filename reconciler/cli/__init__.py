@@ -18,7 +18,7 @@ from receiver.config import ConfigError
 from receiver.database import migrations
 from receiver.database.provision import ProvisionError
 from receiver.vendors import VENDORS
-from reconciler.cli import db, inbox, items, work
+from reconciler.cli import db, inbox, items, prune, work
 from reconciler.cli.base import WIDTH, Group
 
 
@@ -42,7 +42,7 @@ def build(vendors) -> click.Group:
         work.backfill(vendors),
         work.status,
         items.items(vendors),
-        inbox.prune,
+        prune.prune,
         inbox.urls,
         inbox.config,
     ):

@@ -12,8 +12,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from receiver.config import ConfigError
 from receiver.database import docs as schema_docs
+from receiver.database import grants, migrations, roles
 from receiver.database import logins as role_logins
-from receiver.database import migrations, roles
 from receiver.database import upgrade as database_upgrade
 from receiver.database.provision import ensure_database
 from reconciler.cli.base import Group, argument, connect, option, vendors_in_use, with_settings
@@ -49,7 +49,7 @@ def upgrade(settings):
 def roles_(settings):
     """List callrecon's group roles, who is in each, and the tables and views each may use."""
     with connect(settings) as conn:
-        for line in role_logins.holders(conn, roles.roles_from(settings), roles.access(vendors_in_use())):
+        for line in role_logins.holders(conn, roles.roles_from(settings), grants.access(vendors_in_use())):
             print(line)
 
 
@@ -139,7 +139,7 @@ def status(settings):
 def docs(settings, output):
     """Write the schema reference (tables, views, columns, comments) as Markdown."""
     with connect(settings) as conn:
-        text = schema_docs.render(conn, roles.access(vendors_in_use()))
+        text = schema_docs.render(conn, grants.access(vendors_in_use()))
     if output == "-":
         sys.stdout.write(text)
         return 0
