@@ -100,7 +100,7 @@ def reconcile(
     settings, vendors, *, source: str, loop: bool, interval: float, limit, concurrency: int, stop=None, since=None
 ) -> int:
     """Run the chosen sources; exit code 0 ok, 1 a run failed (e.g. credentials refused), 2 configuration or
-    database (README, "Exit codes")."""
+    database (docs/operations.md, "Exit codes")."""
     stop = stop or threading.Event()
     clock = SystemClock(stop)
     sources, unconfigured, broken = selected_sources(source, settings, vendors)

@@ -105,7 +105,7 @@ class Choice(Setting):
 
 
 class Flag(Choice):
-    """'true' or 'false' only (not yes/on/1: the README promises these two words)."""
+    """'true' or 'false' only (not yes/on/1: docs/configuration.md promises these two words)."""
 
     def __init__(self, **kwargs):
         super().__init__(choices=("true", "false"), **kwargs)

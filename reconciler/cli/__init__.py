@@ -31,7 +31,7 @@ def build(vendors) -> click.Group:
     )
     def callrecon():
         """callrecon: land vendor call outcomes in Postgres and reconcile what pushes missed. Configuration comes
-        from the environment (see README)."""
+        from the environment (see docs/configuration.md)."""
 
     for command in (
         db.db,

@@ -34,8 +34,9 @@ def ensure(settings):
 @db.command(short_help="apply pending migrations from sql/, then grant each role its tables")
 @with_settings
 def upgrade(settings):
-    """Apply pending migrations as the owner role; create the roles and re-grant their tables (README: Roles);
-    then create the partitions (weekly raw, monthly typed) PARTITIONS_AHEAD weeks ahead."""
+    """Apply pending migrations as the owner role; create the roles and re-grant their tables
+    (docs/operations.md: Roles); then create the partitions (weekly raw, monthly typed) PARTITIONS_AHEAD weeks
+    ahead."""
     with connect(settings, release=True) as conn:
         out = database_upgrade.upgrade(conn, settings, vendors_in_use())
     said, warned = database_upgrade.report(out, settings)

@@ -1,7 +1,7 @@
 -- Time range: call logs registered in the last 7 days (SET callrecon.query_days = N for another range).
 -- Time from a call's end to its LeadSquared call log: when the log was submitted (registered) and
 -- when LeadSquared confirmed it (final). Exact medians and p90, not estimates.
--- Link rule (README "Linking LeadSquared call logs to calls"): the call log's RequestBody
+-- Link rule (docs/analysts.md, "Linking LeadSquared call logs to calls"): the call log's RequestBody
 -- DestinationNumber equals the call's phone number (as in the call view) and its StartTime (UTC) is
 -- within 2 minutes of the call's ring time (the nearest such call, if several). Each successful call
 -- log keeps its link in call_log_link (migration 0024), computed by that rule when the log is written

@@ -1,6 +1,6 @@
 """Match Ozonetel pushes to the Campaign Dial Status requests that asked for them (ozonetel_request).
 
-Rule (README "Matching pushes to requests"): a record carrying a `uniqueId` counts for the request
+Rule (docs/ozonetel.md, "Matching pushes to requests"): a record carrying a `uniqueId` counts for the request
 whose call (any try, not only the last) got that uniqueId. A record without one counts for every
 asked-for request of its campaign whose window holds the record's StartTime. Each raw callback is
 credited once per request, so replays count nothing twice. A status notice

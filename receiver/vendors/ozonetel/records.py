@@ -65,7 +65,7 @@ FIELD_MAP = FieldMap("OzonetelRecordSchema", FIELDS)
 # A body with only these fields is Ozonetel telling us about a request (e.g. `{"status":"error",
 # "message":"Authentication failed","uniqueId":""}`), not a call: kept as a note, not quarantined.
 NOTICE_KEYS = frozenset({"status", "message", "uniqueid", "campaign", "campaignname", "username"})
-# Identity rules in order; the first with a value names the call (README "Call identity").
+# Identity rules in order; the first with a value names the call (docs/analysts.md, "Call identity").
 KEY_RULES = (
     ("monitorUCID", lambda r: r["monitor_ucid"]),
     ("UCID", lambda r: r["ucid"]),
@@ -180,7 +180,7 @@ def to_row(record, zone) -> dict:
 
 APIKEY_MISMATCH = (
     "apikey_mismatch: this record's Apikey is not OZONETEL_API_KEY, so it may not come from "
-    "your Ozonetel account; kept here, never landed (README: Ozonetel push authenticity)"
+    "your Ozonetel account; kept here, never landed (docs/security.md: Ozonetel push authenticity)"
 )
 
 

@@ -122,7 +122,7 @@ def install(app, app_settings) -> None:
     if not app_settings.ops_tokens:
         log.info(
             "the operator console at /ops is off (404): set OPS_TOKENS to one or more long random tokens, "
-            "comma-separated, to enable it (README: Console)"
+            "comma-separated, to enable it (docs/console.md)"
         )
 
 

@@ -94,7 +94,7 @@ class HuaweiBase(abc.ABC):
         if isinstance(exc, Unauthorized):
             return (
                 f"Huawei rejected the request signature ({exc}): check HUAWEI_AK, HUAWEI_SK and HUAWEI_SIGNER "
-                "(README: Huawei signing); no item was charged an attempt"
+                "(docs/huawei.md: Signing); no item was charged an attempt"
             )
         return str(exc)
 

@@ -4,7 +4,7 @@ Huawei does not publish the exact Authorization format (vendors.md §2.1: the ru
 Java code that public copies cut off). The default scheme, `auth-v2`, follows the documented
 ingredients (AK, SK, a canonical request, HMAC-SHA256) in the `auth-v2/{AK}/{timestamp}/
 {signedHeaders}/{signature}` shape that CEC demos are recalled to use. It is a hypothesis until
-checked against Huawei's SignInfo.java or a test vector; README "Huawei signing" says exactly
+checked against Huawei's SignInfo.java or a test vector; docs/huawei.md, "Signing", says exactly
 what is sent. Set HUAWEI_SIGNER to `none`, or to `package.module:function` for your own.
 """
 
