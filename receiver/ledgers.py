@@ -36,16 +36,6 @@ class WorkError(ValueError):
     """An action the operator asked for cannot be done; the message says why and what to do."""
 
 
-def gave_up_note(error: str) -> str:
-    """SQL that appends the operator's reason (%(reason)s) to an item's last error, for give_up_set."""
-    return f"COALESCE({error} || '; ', '') || %(reason)s"
-
-
-def reopen_note(error: str) -> str:
-    """SQL that appends who reopened the item (%(note)s) to its last error, for reopen_set."""
-    return f"COALESCE({error} || '; ', '') || %(note)s"
-
-
 @dataclass(frozen=True)
 class Ledger:
     """One source's ledger: which table, how an item is named, and the SQL that each state means."""
@@ -58,18 +48,28 @@ class Ledger:
     item: str  # SQL: the item as analysts name it (reconcile_item.item)
     label: str  # SQL: what the item is about, for people on the work pages
     about: str  # SQL: the time the item concerns (window start, call first seen, ...)
-    tries: str  # column
-    error: str  # column
-    next_at: str  # column: when the item is due
     open: str  # SQL condition: the reconciler still works on it
     gave_up: str  # SQL condition: it gave up (the rows of view reconcile_gave_up)
-    give_up_set: str  # SQL assignments that give an open item up
-    reopen_set: str  # SQL assignments that reopen an item that gave up
+    give_up: str  # SQL assignments that give an open item up (the operator's reason is added to its error)
+    reopen: str  # SQL assignments that reopen an item that gave up (who reopened it is added to its error)
+    tries: str = "tries"  # column: calls counted against the item
+    error: str = "last_error"  # column: the last failure
+    next_at: str = "next_at"  # column: when the item is due
     claimable: str = ""  # SQL condition: open items the reconciler may claim once due (default: open)
     final: str = ""  # SQL: a finished item's status, for `callrecon status` (default: 'done')
     expired: str = "false"  # SQL condition: it ended because the vendor can no longer answer for it
     retry_set: str = ""  # SQL assignments besides next_at that make an open item claimable now
     problems: Callable = lambda settings: []  # settings -> what keeps the source from running (variables named)
+
+    @property
+    def give_up_set(self) -> str:
+        """SQL assignments that give an open item up with the operator's reason (%(reason)s)."""
+        return f"{self.give_up}, {self.error} = COALESCE({self.error} || '; ', '') || %(reason)s"
+
+    @property
+    def reopen_set(self) -> str:
+        """SQL assignments that reopen an item that gave up, noting who did (%(note)s)."""
+        return f"{self.reopen}, {self.error} = COALESCE({self.error} || '; ', '') || %(note)s"
 
     @property
     def due(self) -> str:

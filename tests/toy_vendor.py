@@ -14,7 +14,7 @@ import requests
 from receiver.config import RateLimit, setting
 from receiver.config.values import Names, Text
 from receiver.landing.land import Outcome
-from receiver.ledgers import Ledger, gave_up_note, reopen_note
+from receiver.ledgers import Ledger
 from receiver.registry import Journey, Push, Vendor
 from reconciler.cli.base import Command, argument, connect, ids_from, with_settings
 
@@ -71,13 +71,10 @@ LEDGER = Ledger(
     item="call_id",
     label="'toy call ' || call_id",
     about="added_at",
-    tries="tries",
-    error="last_error",
-    next_at="next_at",
     open="NOT done AND NOT gave_up",
     gave_up="gave_up",
-    give_up_set="gave_up = true, last_error = " + gave_up_note("last_error"),
-    reopen_set="gave_up = false, last_error = " + reopen_note("last_error"),
+    give_up="gave_up = true",
+    reopen="gave_up = false",
 )
 CLAIM = LEDGER.claim_query("call_id")
 

@@ -15,29 +15,20 @@ from reconciler import status as status_report
 from reconciler.cli.base import Command, Group, IsoDate, connect, option, vendors_in_use, with_settings
 from reconciler.runner import reconcile as run_sources
 
-
-def track(vendors) -> Group:
-    """`callrecon track <vendor>`: each polled vendor's way to register requests to follow."""
-    group = Group(
-        "track",
-        metavar="SOURCE",
-        short_help="register vendor requests for the reconciler to follow",
-        help="Register vendor request ids to follow until final.",
-    )
-    for command in sources.commands(vendors, "track"):
-        group.add_command(command)
-    return group
+GROUPS = {
+    "track": (
+        "register vendor requests for the reconciler to follow",
+        "Register vendor request ids to follow until final.",
+    ),
+    "backfill": ("ask a vendor to push a past date range again", "Ask a vendor to push a past date range again."),
+}
 
 
-def backfill(vendors) -> Group:
-    """`callrecon backfill <vendor>`: ask a vendor to push a past range again."""
-    group = Group(
-        "backfill",
-        metavar="SOURCE",
-        short_help="ask a vendor to push a past date range again",
-        help="Ask a vendor to push a past date range again.",
-    )
-    for command in sources.commands(vendors, "backfill"):
+def vendor_group(vendors, name: str) -> Group:
+    """`callrecon track <vendor>` or `callrecon backfill <vendor>`: the subcommands the polled vendors declare."""
+    short_help, help_text = GROUPS[name]
+    group = Group(name, metavar="SOURCE", short_help=short_help, help=help_text)
+    for command in sources.commands(vendors, name):
         group.add_command(command)
     return group
 

@@ -5,7 +5,7 @@ record parser and landing (records.py), and this registry entry. The reconciler'
 fetch, discovery, signing) is reconciler/sources/huawei/.
 """
 
-from receiver.ledgers import Ledger, gave_up_note, reopen_note
+from receiver.ledgers import Ledger
 from receiver.registry import OpenApi, Push, Vendor
 from receiver.vendors.huawei import records
 from receiver.vendors.huawei.journey import JOURNEY
@@ -27,12 +27,10 @@ DISCOVERY = Ledger(
     label="'campaign ' || campaign_id || ', day ' || day",
     about="day::timestamp AT TIME ZONE 'UTC'",
     tries="attempts",
-    error="last_error",
-    next_at="next_at",
     open="state = 'pending'",
     gave_up="state = 'failed'",
-    give_up_set="state = 'failed', last_error = " + gave_up_note("last_error"),
-    reopen_set="state = 'pending', last_error = " + reopen_note("last_error"),
+    give_up="state = 'failed'",
+    reopen="state = 'pending'",
     final="state",
     problems=lambda settings: section(settings).problems(),
 )
@@ -51,8 +49,8 @@ DETAIL = Ledger(
     next_at="detail_next_at",
     open="detail_status = 'pending'",
     gave_up="detail_status = 'failed'",
-    give_up_set="detail_status = 'failed', detail_error = " + gave_up_note("detail_error"),
-    reopen_set="detail_status = 'pending', detail_error = " + reopen_note("detail_error"),
+    give_up="detail_status = 'failed'",
+    reopen="detail_status = 'pending'",
     final="detail_status",
     problems=lambda settings: section(settings).problems(),
 )

@@ -4,7 +4,7 @@ LeadSquared pushes nothing to callrecon: its home holds the settings section, th
 (status.py) and this registry entry. The reconciler's side is reconciler/sources/leadsquared/.
 """
 
-from receiver.ledgers import Ledger, gave_up_note, reopen_note
+from receiver.ledgers import Ledger
 from receiver.registry import Vendor
 from receiver.vendors.leadsquared.journey import JOURNEY
 from receiver.vendors.leadsquared.settings import NAME, LeadSquaredSettings, section
@@ -20,12 +20,11 @@ LEDGER = Ledger(
     label="kind || ' ' || request_id",
     about="registered_at",
     tries="failed_tries",
-    error="last_error",
     next_at="next_poll_at",
     open="final_at IS NULL",
     gave_up="status IN ('failed', 'expired')",
-    give_up_set="status = 'failed', final_at = %(now)s, last_error = " + gave_up_note("last_error"),
-    reopen_set="status = NULL, final_at = NULL, last_error = " + reopen_note("last_error"),
+    give_up="status = 'failed', final_at = %(now)s",
+    reopen="status = NULL, final_at = NULL",
     final="status",
     expired="status = 'expired'",
     problems=lambda settings: section(settings).problems(),

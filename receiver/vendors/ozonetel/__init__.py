@@ -5,7 +5,7 @@ record parser and landing (records.py), the matching of pushes to the requests t
 (ledger.py), and this registry entry. The reconciler's side is reconciler/sources/ozonetel/.
 """
 
-from receiver.ledgers import Ledger, gave_up_note, reopen_note
+from receiver.ledgers import Ledger
 from receiver.registry import OpenApi, Push, Vendor
 from receiver.vendors.ozonetel import records
 from receiver.vendors.ozonetel.journey import JOURNEY
@@ -32,14 +32,11 @@ LEDGER = Ledger(
     item=WINDOW,
     label=WINDOW,
     about="window_from",
-    tries="tries",
-    error="last_error",
-    next_at="next_at",
     open="state IN ('pending', 'requested', 'timed-out')",
     claimable="state IN ('pending', 'timed-out')",
     gave_up="state = 'failed'",
-    give_up_set="state = 'failed', last_error = " + gave_up_note("last_error"),
-    reopen_set="state = 'timed-out', last_error = " + reopen_note("last_error"),
+    give_up="state = 'failed'",
+    reopen="state = 'timed-out'",
     # a requested window waits for its push; asked again now, as after OZONETEL_PUSH_TIMEOUT
     retry_set="state = CASE WHEN state = 'requested' THEN 'timed-out' ELSE state END",
     final="state",
