@@ -64,6 +64,26 @@ def browser():
     driver.quit()
 
 
+def replaced(old) -> bool:
+    """Whether the page that held `old` is gone.
+
+    Chromium answers a question about an element of a page being torn down either with "stale
+    element" or, mid-navigation, with "Node with given id does not belong to the document"; both
+    mean the old page is gone.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        old.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in (error.msg or ""):
+            return True
+        raise
+    return False
+
+
 def navigate(browser, element) -> None:
     """Click a link or a submit button and wait until the next page has replaced this one.
 
@@ -71,12 +91,11 @@ def navigate(browser, element) -> None:
     (CI) the old page can still be the one asked for elements, which carry the same ids.
     """
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
     old = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(browser, 20).until(lambda _: replaced(old))
     WebDriverWait(browser, 20).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
