@@ -180,7 +180,12 @@ def _one_item(source: Source, conn, budget_conn, budget: Budget, run: Run, clock
         except Stopped:
             raise psycopg.Rollback() from None
         try:
-            payload = source.fetch(item, clock.now())
+            try:
+                payload = source.fetch(item, clock.now())
+            finally:
+                # The slot rests from the end of the vendor call, not of the landing: the vendor
+                # has answered, and landing a large page must not eat into its budget.
+                budget.release(budget_conn, slot)
         except (Unauthorized, Misconfigured) as exc:
             run.source_stop = (str(exc), source.explain(exc))
             run.fail(source.explain(exc))
@@ -193,8 +198,6 @@ def _one_item(source: Source, conn, budget_conn, budget: Budget, run: Run, clock
             outcome = source.failed(conn, item, exc, run.id, clock.now())
         else:
             outcome = source.land(conn, item, payload, clock.now())
-        finally:
-            budget.release(budget_conn, slot)
     if outcome:
         run.count(outcome)
     return True
