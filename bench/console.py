@@ -135,8 +135,9 @@ def plans(url: str, s: dict) -> dict[str, list[str]]:
 
     from psycopg import sql
 
+    from receiver import completeness as completeness_rows
     from receiver import ledgers as work_items
-    from receiver.web.console import completeness, events, journey, overview, push_chart
+    from receiver.web.console import events, journey, overview, push_chart
 
     now = dt.datetime.now(dt.timezone.utc)
     week = (now - dt.timedelta(days=6)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -163,7 +164,7 @@ def plans(url: str, s: dict) -> dict[str, list[str]]:
         "events: quarantined": (events.SEARCH, {**search, "status": "quarantined"}),
         "quarantine: reasons": (events.REASONS, {"source": None}),
         "journey: calls by phone": (journey.CALLS, {"phone": s["phone"], "id": None, "limit": journey.MAX_CALLS}),
-        "completeness: 7 days": (completeness.COMPLETENESS, {"since": week, "until": now, "zone": "UTC"}),
+        "completeness: 7 days": (completeness_rows.QUERY, {"since": week, "until": now, "zone": "UTC"}),
     }
     for name, table in VENDORS.ledgers.items():
         wanted[f"work counts: {name}"] = (work_items.counts_query(table, overview.COUNT_CAP), {})

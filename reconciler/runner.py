@@ -55,19 +55,31 @@ class Progress:
 
 
 def selected_sources(name: str, settings, vendors):
-    """(sources to run, {name: sources} not configured at all, misconfiguration messages)."""
+    """(sources to run, {name: sources} not configured at all, misconfiguration messages).
+
+    Each source is judged on its own settings: a vendor's sources may be configured apart (Ozonetel's
+    dial-status requests and its CDR pull). One with no settings at all is skipped, unless the
+    operator named its vendor and none of that vendor's sources can run.
+    """
     loaded = vendor_sources.load(vendors)
     names = list(loaded) if name == "all" else [name]
     run, unconfigured, broken = [], {}, []
-    for source_name in names:
-        sources = [source_class(settings) for source_class in loaded[source_name]]
-        problems = sources[0].problems()
-        if not problems:
-            run.extend(sources)
-        elif name == "all" and not sources[0].is_configured():
-            unconfigured[source_name] = sources
+    for vendor in names:
+        sources = [source_class(settings) for source_class in loaded[vendor]]
+        problems = {source.name: source.problems() for source in sources}
+        ready = [s for s in sources if not problems[s.name]]
+        idle = [s for s in sources if problems[s.name] and not s.is_configured()]
+        half = [s for s in sources if problems[s.name] and s.is_configured()]
+        if idle and not ready and not half and name != "all":
+            half, idle = idle, []  # the operator asked for this vendor: say what it lacks
+        run.extend(ready)
+        if idle:
+            unconfigured[vendor if len(idle) == len(sources) else ", ".join(s.name for s in idle)] = idle
+        said = {tuple(problems[s.name]) for s in half}
+        if half and len(said) == 1 and len(half) == len(sources):
+            broken.append(f"{vendor}: " + "; ".join(problems[half[0].name]))
         else:
-            broken.append(f"{source_name}: " + "; ".join(problems))
+            broken += [f"{s.name}: " + "; ".join(problems[s.name]) for s in half]
     return run, unconfigured, broken
 
 

@@ -6,13 +6,25 @@ import json
 
 from psycopg.rows import dict_row
 
-from receiver import ledgers
+from receiver import completeness, ledgers
 from receiver.landing import partitions
 from receiver.web import health
 from reconciler import sources as vendor_sources
 from reconciler.core import blocks, budget
 from reconciler.core.clock import SystemClock
 
+COMPLETENESS_DAYS = 7  # as the console's completeness page shows by default
+# How `status` names completeness_daily's measures (docs/schema.md defines each).
+MEASURE_WORDS = {
+    "calls": "calls",
+    "calls_pushed": "pushed",
+    "calls_re_requested": "re-requested",
+    "calls_discovered": "discovered",
+    "calls_missing_detail": "missing detail",
+    "cdr_legs": "CDR legs",
+    "calls_cdr_only": "recovered by CDR",
+    "pushes_without_cdr": "pushes without CDR",
+}
 LAST_RUN = """
 SELECT id, started_at, finished_at, outcome, counts, error
 FROM reconcile_run WHERE source = %(source)s ORDER BY started_at DESC, id DESC LIMIT 1
@@ -64,6 +76,12 @@ def collect(conn, settings, vendors, clock=None) -> dict:
         for row in partitions.overview(conn, now)
     }
     report["table_bytes"] = partitions.table_bytes(conn)
+    report["completeness"] = {
+        "days": COMPLETENESS_DAYS,
+        "by_vendor": completeness.totals(
+            completeness.last_days(conn, now, settings.business_timezone, COMPLETENESS_DAYS)
+        ),
+    }
     report["stopped"] = [
         {**stop, **{k: stop[k].isoformat() for k in ("since", "last_seen_at", "recheck_at")}}
         for stop in blocks.listing(conn)
@@ -117,8 +135,9 @@ def render(report: dict) -> str:
             f"STOPPED {what} since {stop['since']}: {stop['reason']}; fix: {stop['fix']} "
             f"(tried again by itself once the settings change, or at {stop['recheck_at']})"
         )
+    lines += _completeness_lines(report.get("completeness"))
     for name, e in report.items():
-        if name in ("push_sources", "stopped", "partitions", "table_bytes"):
+        if name in ("push_sources", "stopped", "partitions", "table_bytes", "completeness"):
             continue
         age = f"{e['oldest_pending_s'] / 60:.1f} min" if e["oldest_pending_s"] is not None else "-"
         finals = ", ".join(f"{k} {v}" for k, v in sorted(e["final_by_status"].items())) or "none"
@@ -139,6 +158,19 @@ def render(report: dict) -> str:
         else:
             lines.append("  never run")
     return "\n".join(lines)
+
+
+def _completeness_lines(found: dict | None) -> list[str]:
+    """One line per vendor: its calls of the last business days by how they arrived, and what the CDR counted."""
+    if not found:
+        return []
+    lines = []
+    for vendor, sums in sorted(found["by_vendor"].items()):
+        known = ", ".join(f"{word} {sums[name]}" for name, word in MEASURE_WORDS.items() if sums.get(name) is not None)
+        lines.append(
+            f"{vendor} completeness, last {found['days']} business days: {known} (SELECT * FROM completeness_daily)"
+        )
+    return lines
 
 
 def _partition_lines(parts: dict, sizes: dict) -> list[str]:

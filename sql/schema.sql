@@ -22,7 +22,7 @@ SET default_table_access_method = heap;
 -- Name: callrecon_completeness(timestamp with time zone, timestamp with time zone, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.callrecon_completeness(since timestamp with time zone, until timestamp with time zone, zone text) RETURNS TABLE(vendor text, campaign text, day date, calls bigint, calls_pushed bigint, calls_re_requested bigint, calls_discovered bigint, calls_missing_detail bigint, windows_requested bigint, windows_received bigint, windows_failed bigint)
+CREATE FUNCTION public.callrecon_completeness(since timestamp with time zone, until timestamp with time zone, zone text) RETURNS TABLE(vendor text, campaign text, day date, calls bigint, calls_pushed bigint, calls_re_requested bigint, calls_discovered bigint, calls_missing_detail bigint, windows_requested bigint, windows_received bigint, windows_failed bigint, cdr_legs bigint, calls_cdr_only bigint, pushes_without_cdr bigint)
     LANGUAGE sql STABLE
     AS $$
 WITH call_counts AS (
@@ -30,7 +30,8 @@ WITH call_counts AS (
            sum(r.calls)::bigint AS calls, sum(r.calls_pushed)::bigint AS calls_pushed,
            sum(r.calls_re_requested)::bigint AS calls_re_requested,
            sum(r.calls_discovered)::bigint AS calls_discovered,
-           sum(r.calls_missing_detail)::bigint AS calls_missing_detail
+           sum(r.calls_missing_detail)::bigint AS calls_missing_detail,
+           sum(r.calls_cdr_only)::bigint AS calls_cdr_only, sum(r.calls_with_cdr)::bigint AS calls_with_cdr
     FROM call_rollup r WHERE r.slot >= since AND r.slot < until
     GROUP BY 1, 2, 3 HAVING sum(r.calls) <> 0),
 windows AS (
@@ -39,12 +40,27 @@ windows AS (
            count(*) FILTER (WHERE r.state = 'received') AS windows_received,
            count(*) FILTER (WHERE r.state = 'failed') AS windows_failed
     FROM ozonetel_request r WHERE r.window_from >= since AND r.window_from < until
-    GROUP BY 1, 2, 3)
-SELECT COALESCE(c.vendor, w.vendor), COALESCE(c.campaign, w.campaign), COALESCE(c.day, w.day),
+    GROUP BY 1, 2, 3),
+legs AS (
+    SELECT 'ozonetel'::text AS vendor, c.campaign_name AS campaign, c.day, c.legs::bigint AS cdr_legs
+    FROM ozonetel_cdr_count c
+    WHERE c.day >= (since AT TIME ZONE zone)::date AND c.day < (until AT TIME ZONE zone)::date),
+fetched AS (
+    SELECT DISTINCT d.campaign_name AS campaign, d.day FROM ozonetel_cdr_day d
+    WHERE d.passes > 0 AND d.day >= (since AT TIME ZONE zone)::date AND d.day < (until AT TIME ZONE zone)::date)
+SELECT COALESCE(c.vendor, w.vendor, l.vendor), COALESCE(c.campaign, w.campaign, l.campaign),
+       COALESCE(c.day, w.day, l.day),
        COALESCE(c.calls, 0), COALESCE(c.calls_pushed, 0), COALESCE(c.calls_re_requested, 0),
        COALESCE(c.calls_discovered, 0), COALESCE(c.calls_missing_detail, 0),
-       COALESCE(w.windows_requested, 0), COALESCE(w.windows_received, 0), COALESCE(w.windows_failed, 0)
-FROM call_counts c FULL JOIN windows w ON w.vendor = c.vendor AND w.campaign = c.campaign AND w.day = c.day
+       COALESCE(w.windows_requested, 0), COALESCE(w.windows_received, 0), COALESCE(w.windows_failed, 0),
+       l.cdr_legs, COALESCE(c.calls_cdr_only, 0),
+       CASE WHEN EXISTS (SELECT 1 FROM fetched f WHERE f.day = COALESCE(c.day, w.day, l.day)
+                         AND f.campaign IN ('', COALESCE(c.campaign, w.campaign, l.campaign)))
+            THEN COALESCE(c.calls_pushed + c.calls_re_requested - (c.calls_with_cdr - c.calls_cdr_only), 0) END
+FROM call_counts c
+FULL JOIN windows w ON w.vendor = c.vendor AND w.campaign = c.campaign AND w.day = c.day
+FULL JOIN legs l ON l.vendor = COALESCE(c.vendor, w.vendor) AND l.campaign = COALESCE(c.campaign, w.campaign)
+                AND l.day = COALESCE(c.day, w.day)
 $$;
 
 --
@@ -404,6 +420,23 @@ $$;
 COMMENT ON FUNCTION public.callrecon_ozonetel_outcome(dial_status text, status text) IS 'Ozonetel DialStatus (else Status) folded into answered, no-answer, busy, rejected, failed or unknown.';
 
 --
+-- Name: callrecon_ozonetel_source(jsonb, text, text, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_ozonetel_source(value_sources jsonb, request_unique_id text, column_name text, present boolean) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+SELECT CASE WHEN present THEN COALESCE(value_sources->>column_name,
+    CASE WHEN request_unique_id IS NOT NULL THEN 're-requested push' ELSE 'push' END) END
+$$;
+
+--
+-- Name: FUNCTION callrecon_ozonetel_source(value_sources jsonb, request_unique_id text, column_name text, present boolean); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_ozonetel_source(value_sources jsonb, request_unique_id text, column_name text, present boolean) IS 'The source that set one column of an Ozonetel call, for the call view''s value_sources: cdr, re-requested push or push; NULL when the value is empty.';
+
+--
 -- Name: callrecon_partition_calls(text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -589,12 +622,13 @@ gone AS (
     RETURNING r.*),
 folded AS (
     INSERT INTO call_rollup (vendor, campaign, slot, calls, answered, calls_pushed, calls_re_requested,
-                             calls_discovered, calls_missing_detail, compacted)
+                             calls_discovered, calls_missing_detail, calls_cdr_only, calls_with_cdr, compacted)
     SELECT vendor, campaign, slot, sum(calls), sum(answered), sum(calls_pushed), sum(calls_re_requested),
-           sum(calls_discovered), sum(calls_missing_detail), true
+           sum(calls_discovered), sum(calls_missing_detail), sum(calls_cdr_only), sum(calls_with_cdr), true
     FROM gone GROUP BY vendor, campaign, slot
     HAVING sum(calls) <> 0 OR sum(answered) <> 0 OR sum(calls_pushed) <> 0 OR sum(calls_re_requested) <> 0
-        OR sum(calls_discovered) <> 0 OR sum(calls_missing_detail) <> 0
+        OR sum(calls_discovered) <> 0 OR sum(calls_missing_detail) <> 0 OR sum(calls_cdr_only) <> 0
+        OR sum(calls_with_cdr) <> 0
     RETURNING 1)
 SELECT count(*) FROM gone
 $$;
@@ -616,8 +650,9 @@ SELECT CASE vendor
     WHEN 'ozonetel' THEN format($q$
         SELECT %s AS n, 'ozonetel'::text AS vendor, campaign_name AS campaign, start_time AS ring_time,
                callrecon_ozonetel_outcome(dial_status, status) = 'answered' AS answered,
-               CASE WHEN request_unique_id IS NOT NULL THEN 're-requested push' ELSE 'push' END AS source,
-               false AS missing_detail
+               CASE WHEN NOT pushed THEN 'cdr' WHEN request_unique_id IS NOT NULL THEN 're-requested push'
+                    ELSE 'push' END AS source,
+               false AS missing_detail, cdr_at IS NOT NULL AS with_cdr
         FROM %I WHERE start_time IS NOT NULL$q$, sign, relation)
     WHEN 'huawei' THEN format($q$
         SELECT %s AS n, 'huawei'::text AS vendor, campaign_id AS campaign,
@@ -626,7 +661,7 @@ SELECT CASE vendor
                CASE WHEN push_count > 0 THEN 'push' WHEN value_sources ? 'call_status' THEN
                     CASE value_sources->>'call_status' WHEN 'bulk' THEN 'bulk query' ELSE 'detail fetch' END
                     ELSE 'tracked' END AS source,
-               detail_status <> 'done' AS missing_detail
+               detail_status <> 'done' AS missing_detail, false AS with_cdr
         FROM %I WHERE COALESCE(ack_begin_time, call_time) IS NOT NULL$q$, sign, relation)
     END
 $_$;
@@ -646,14 +681,16 @@ CREATE FUNCTION public.callrecon_rollup_huawei_delete() RETURNS trigger
     SET search_path TO 'public', 'pg_temp'
     AS $$BEGIN 
     INSERT INTO call_rollup (vendor, campaign, slot, calls, answered, calls_pushed, calls_re_requested,
-                             calls_discovered, calls_missing_detail, compacted)
+                             calls_discovered, calls_missing_detail, calls_cdr_only, calls_with_cdr, compacted)
     SELECT * FROM (
         SELECT vendor, campaign, callrecon_rollup_slot(ring_time) AS slot, sum(n) AS calls,
                COALESCE(sum(n) FILTER (WHERE answered), 0) AS answered,
                COALESCE(sum(n) FILTER (WHERE source = 'push'), 0) AS calls_pushed,
                COALESCE(sum(n) FILTER (WHERE source = 're-requested push'), 0) AS calls_re_requested,
                COALESCE(sum(n) FILTER (WHERE source = 'bulk query'), 0) AS calls_discovered,
-               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail, 'f'::boolean AS compacted
+               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail,
+               COALESCE(sum(n) FILTER (WHERE source = 'cdr'), 0) AS calls_cdr_only,
+               COALESCE(sum(n) FILTER (WHERE with_cdr), 0) AS calls_with_cdr, 'f'::boolean AS compacted
         FROM (
         SELECT -1 AS n, 'huawei'::text AS vendor, campaign_id AS campaign,
                COALESCE(ack_begin_time, call_time) AS ring_time,
@@ -661,11 +698,11 @@ CREATE FUNCTION public.callrecon_rollup_huawei_delete() RETURNS trigger
                CASE WHEN push_count > 0 THEN 'push' WHEN value_sources ? 'call_status' THEN
                     CASE value_sources->>'call_status' WHEN 'bulk' THEN 'bulk query' ELSE 'detail fetch' END
                     ELSE 'tracked' END AS source,
-               detail_status <> 'done' AS missing_detail
+               detail_status <> 'done' AS missing_detail, false AS with_cdr
         FROM old_rows WHERE COALESCE(ack_begin_time, call_time) IS NOT NULL) f
         GROUP BY vendor, campaign, callrecon_rollup_slot(ring_time)) s
     WHERE calls <> 0 OR answered <> 0 OR calls_pushed <> 0 OR calls_re_requested <> 0 OR calls_discovered <> 0
-       OR calls_missing_detail <> 0;
+       OR calls_missing_detail <> 0 OR calls_cdr_only <> 0 OR calls_with_cdr <> 0;
     UPDATE call_log_link l SET ozonetel_end_time = n.ozonetel_end_time, huawei_end_time = n.huawei_end_time
     FROM (SELECT k.request_id, callrecon_link_ozonetel_end(k.phone, k.start_time) AS ozonetel_end_time,
                  callrecon_link_huawei_end(k.phone, k.start_time) AS huawei_end_time
@@ -692,14 +729,16 @@ CREATE FUNCTION public.callrecon_rollup_huawei_insert() RETURNS trigger
     SET search_path TO 'public', 'pg_temp'
     AS $$BEGIN 
     INSERT INTO call_rollup (vendor, campaign, slot, calls, answered, calls_pushed, calls_re_requested,
-                             calls_discovered, calls_missing_detail, compacted)
+                             calls_discovered, calls_missing_detail, calls_cdr_only, calls_with_cdr, compacted)
     SELECT * FROM (
         SELECT vendor, campaign, callrecon_rollup_slot(ring_time) AS slot, sum(n) AS calls,
                COALESCE(sum(n) FILTER (WHERE answered), 0) AS answered,
                COALESCE(sum(n) FILTER (WHERE source = 'push'), 0) AS calls_pushed,
                COALESCE(sum(n) FILTER (WHERE source = 're-requested push'), 0) AS calls_re_requested,
                COALESCE(sum(n) FILTER (WHERE source = 'bulk query'), 0) AS calls_discovered,
-               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail, 'f'::boolean AS compacted
+               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail,
+               COALESCE(sum(n) FILTER (WHERE source = 'cdr'), 0) AS calls_cdr_only,
+               COALESCE(sum(n) FILTER (WHERE with_cdr), 0) AS calls_with_cdr, 'f'::boolean AS compacted
         FROM (
         SELECT 1 AS n, 'huawei'::text AS vendor, campaign_id AS campaign,
                COALESCE(ack_begin_time, call_time) AS ring_time,
@@ -707,11 +746,11 @@ CREATE FUNCTION public.callrecon_rollup_huawei_insert() RETURNS trigger
                CASE WHEN push_count > 0 THEN 'push' WHEN value_sources ? 'call_status' THEN
                     CASE value_sources->>'call_status' WHEN 'bulk' THEN 'bulk query' ELSE 'detail fetch' END
                     ELSE 'tracked' END AS source,
-               detail_status <> 'done' AS missing_detail
+               detail_status <> 'done' AS missing_detail, false AS with_cdr
         FROM new_rows WHERE COALESCE(ack_begin_time, call_time) IS NOT NULL) f
         GROUP BY vendor, campaign, callrecon_rollup_slot(ring_time)) s
     WHERE calls <> 0 OR answered <> 0 OR calls_pushed <> 0 OR calls_re_requested <> 0 OR calls_discovered <> 0
-       OR calls_missing_detail <> 0;
+       OR calls_missing_detail <> 0 OR calls_cdr_only <> 0 OR calls_with_cdr <> 0;
     UPDATE call_log_link l SET ozonetel_end_time = n.ozonetel_end_time, huawei_end_time = n.huawei_end_time
     FROM (SELECT k.request_id, callrecon_link_ozonetel_end(k.phone, k.start_time) AS ozonetel_end_time,
                  callrecon_link_huawei_end(k.phone, k.start_time) AS huawei_end_time
@@ -738,14 +777,16 @@ CREATE FUNCTION public.callrecon_rollup_huawei_update() RETURNS trigger
     SET search_path TO 'public', 'pg_temp'
     AS $$BEGIN 
     INSERT INTO call_rollup (vendor, campaign, slot, calls, answered, calls_pushed, calls_re_requested,
-                             calls_discovered, calls_missing_detail, compacted)
+                             calls_discovered, calls_missing_detail, calls_cdr_only, calls_with_cdr, compacted)
     SELECT * FROM (
         SELECT vendor, campaign, callrecon_rollup_slot(ring_time) AS slot, sum(n) AS calls,
                COALESCE(sum(n) FILTER (WHERE answered), 0) AS answered,
                COALESCE(sum(n) FILTER (WHERE source = 'push'), 0) AS calls_pushed,
                COALESCE(sum(n) FILTER (WHERE source = 're-requested push'), 0) AS calls_re_requested,
                COALESCE(sum(n) FILTER (WHERE source = 'bulk query'), 0) AS calls_discovered,
-               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail, 'f'::boolean AS compacted
+               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail,
+               COALESCE(sum(n) FILTER (WHERE source = 'cdr'), 0) AS calls_cdr_only,
+               COALESCE(sum(n) FILTER (WHERE with_cdr), 0) AS calls_with_cdr, 'f'::boolean AS compacted
         FROM (
         SELECT 1 AS n, 'huawei'::text AS vendor, campaign_id AS campaign,
                COALESCE(ack_begin_time, call_time) AS ring_time,
@@ -753,7 +794,7 @@ CREATE FUNCTION public.callrecon_rollup_huawei_update() RETURNS trigger
                CASE WHEN push_count > 0 THEN 'push' WHEN value_sources ? 'call_status' THEN
                     CASE value_sources->>'call_status' WHEN 'bulk' THEN 'bulk query' ELSE 'detail fetch' END
                     ELSE 'tracked' END AS source,
-               detail_status <> 'done' AS missing_detail
+               detail_status <> 'done' AS missing_detail, false AS with_cdr
         FROM new_rows WHERE COALESCE(ack_begin_time, call_time) IS NOT NULL UNION ALL 
         SELECT -1 AS n, 'huawei'::text AS vendor, campaign_id AS campaign,
                COALESCE(ack_begin_time, call_time) AS ring_time,
@@ -761,11 +802,11 @@ CREATE FUNCTION public.callrecon_rollup_huawei_update() RETURNS trigger
                CASE WHEN push_count > 0 THEN 'push' WHEN value_sources ? 'call_status' THEN
                     CASE value_sources->>'call_status' WHEN 'bulk' THEN 'bulk query' ELSE 'detail fetch' END
                     ELSE 'tracked' END AS source,
-               detail_status <> 'done' AS missing_detail
+               detail_status <> 'done' AS missing_detail, false AS with_cdr
         FROM old_rows WHERE COALESCE(ack_begin_time, call_time) IS NOT NULL) f
         GROUP BY vendor, campaign, callrecon_rollup_slot(ring_time)) s
     WHERE calls <> 0 OR answered <> 0 OR calls_pushed <> 0 OR calls_re_requested <> 0 OR calls_discovered <> 0
-       OR calls_missing_detail <> 0;
+       OR calls_missing_detail <> 0 OR calls_cdr_only <> 0 OR calls_with_cdr <> 0;
     UPDATE call_log_link l SET ozonetel_end_time = n.ozonetel_end_time, huawei_end_time = n.huawei_end_time
     FROM (SELECT k.request_id, callrecon_link_ozonetel_end(k.phone, k.start_time) AS ozonetel_end_time,
                  callrecon_link_huawei_end(k.phone, k.start_time) AS huawei_end_time
@@ -830,23 +871,26 @@ CREATE FUNCTION public.callrecon_rollup_ozonetel_delete() RETURNS trigger
     SET search_path TO 'public', 'pg_temp'
     AS $$BEGIN 
     INSERT INTO call_rollup (vendor, campaign, slot, calls, answered, calls_pushed, calls_re_requested,
-                             calls_discovered, calls_missing_detail, compacted)
+                             calls_discovered, calls_missing_detail, calls_cdr_only, calls_with_cdr, compacted)
     SELECT * FROM (
         SELECT vendor, campaign, callrecon_rollup_slot(ring_time) AS slot, sum(n) AS calls,
                COALESCE(sum(n) FILTER (WHERE answered), 0) AS answered,
                COALESCE(sum(n) FILTER (WHERE source = 'push'), 0) AS calls_pushed,
                COALESCE(sum(n) FILTER (WHERE source = 're-requested push'), 0) AS calls_re_requested,
                COALESCE(sum(n) FILTER (WHERE source = 'bulk query'), 0) AS calls_discovered,
-               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail, 'f'::boolean AS compacted
+               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail,
+               COALESCE(sum(n) FILTER (WHERE source = 'cdr'), 0) AS calls_cdr_only,
+               COALESCE(sum(n) FILTER (WHERE with_cdr), 0) AS calls_with_cdr, 'f'::boolean AS compacted
         FROM (
         SELECT -1 AS n, 'ozonetel'::text AS vendor, campaign_name AS campaign, start_time AS ring_time,
                callrecon_ozonetel_outcome(dial_status, status) = 'answered' AS answered,
-               CASE WHEN request_unique_id IS NOT NULL THEN 're-requested push' ELSE 'push' END AS source,
-               false AS missing_detail
+               CASE WHEN NOT pushed THEN 'cdr' WHEN request_unique_id IS NOT NULL THEN 're-requested push'
+                    ELSE 'push' END AS source,
+               false AS missing_detail, cdr_at IS NOT NULL AS with_cdr
         FROM old_rows WHERE start_time IS NOT NULL) f
         GROUP BY vendor, campaign, callrecon_rollup_slot(ring_time)) s
     WHERE calls <> 0 OR answered <> 0 OR calls_pushed <> 0 OR calls_re_requested <> 0 OR calls_discovered <> 0
-       OR calls_missing_detail <> 0;
+       OR calls_missing_detail <> 0 OR calls_cdr_only <> 0 OR calls_with_cdr <> 0;
     UPDATE call_log_link l SET ozonetel_end_time = n.ozonetel_end_time, huawei_end_time = n.huawei_end_time
     FROM (SELECT k.request_id, callrecon_link_ozonetel_end(k.phone, k.start_time) AS ozonetel_end_time,
                  callrecon_link_huawei_end(k.phone, k.start_time) AS huawei_end_time
@@ -873,23 +917,26 @@ CREATE FUNCTION public.callrecon_rollup_ozonetel_insert() RETURNS trigger
     SET search_path TO 'public', 'pg_temp'
     AS $$BEGIN 
     INSERT INTO call_rollup (vendor, campaign, slot, calls, answered, calls_pushed, calls_re_requested,
-                             calls_discovered, calls_missing_detail, compacted)
+                             calls_discovered, calls_missing_detail, calls_cdr_only, calls_with_cdr, compacted)
     SELECT * FROM (
         SELECT vendor, campaign, callrecon_rollup_slot(ring_time) AS slot, sum(n) AS calls,
                COALESCE(sum(n) FILTER (WHERE answered), 0) AS answered,
                COALESCE(sum(n) FILTER (WHERE source = 'push'), 0) AS calls_pushed,
                COALESCE(sum(n) FILTER (WHERE source = 're-requested push'), 0) AS calls_re_requested,
                COALESCE(sum(n) FILTER (WHERE source = 'bulk query'), 0) AS calls_discovered,
-               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail, 'f'::boolean AS compacted
+               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail,
+               COALESCE(sum(n) FILTER (WHERE source = 'cdr'), 0) AS calls_cdr_only,
+               COALESCE(sum(n) FILTER (WHERE with_cdr), 0) AS calls_with_cdr, 'f'::boolean AS compacted
         FROM (
         SELECT 1 AS n, 'ozonetel'::text AS vendor, campaign_name AS campaign, start_time AS ring_time,
                callrecon_ozonetel_outcome(dial_status, status) = 'answered' AS answered,
-               CASE WHEN request_unique_id IS NOT NULL THEN 're-requested push' ELSE 'push' END AS source,
-               false AS missing_detail
+               CASE WHEN NOT pushed THEN 'cdr' WHEN request_unique_id IS NOT NULL THEN 're-requested push'
+                    ELSE 'push' END AS source,
+               false AS missing_detail, cdr_at IS NOT NULL AS with_cdr
         FROM new_rows WHERE start_time IS NOT NULL) f
         GROUP BY vendor, campaign, callrecon_rollup_slot(ring_time)) s
     WHERE calls <> 0 OR answered <> 0 OR calls_pushed <> 0 OR calls_re_requested <> 0 OR calls_discovered <> 0
-       OR calls_missing_detail <> 0;
+       OR calls_missing_detail <> 0 OR calls_cdr_only <> 0 OR calls_with_cdr <> 0;
     UPDATE call_log_link l SET ozonetel_end_time = n.ozonetel_end_time, huawei_end_time = n.huawei_end_time
     FROM (SELECT k.request_id, callrecon_link_ozonetel_end(k.phone, k.start_time) AS ozonetel_end_time,
                  callrecon_link_huawei_end(k.phone, k.start_time) AS huawei_end_time
@@ -916,28 +963,32 @@ CREATE FUNCTION public.callrecon_rollup_ozonetel_update() RETURNS trigger
     SET search_path TO 'public', 'pg_temp'
     AS $$BEGIN 
     INSERT INTO call_rollup (vendor, campaign, slot, calls, answered, calls_pushed, calls_re_requested,
-                             calls_discovered, calls_missing_detail, compacted)
+                             calls_discovered, calls_missing_detail, calls_cdr_only, calls_with_cdr, compacted)
     SELECT * FROM (
         SELECT vendor, campaign, callrecon_rollup_slot(ring_time) AS slot, sum(n) AS calls,
                COALESCE(sum(n) FILTER (WHERE answered), 0) AS answered,
                COALESCE(sum(n) FILTER (WHERE source = 'push'), 0) AS calls_pushed,
                COALESCE(sum(n) FILTER (WHERE source = 're-requested push'), 0) AS calls_re_requested,
                COALESCE(sum(n) FILTER (WHERE source = 'bulk query'), 0) AS calls_discovered,
-               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail, 'f'::boolean AS compacted
+               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail,
+               COALESCE(sum(n) FILTER (WHERE source = 'cdr'), 0) AS calls_cdr_only,
+               COALESCE(sum(n) FILTER (WHERE with_cdr), 0) AS calls_with_cdr, 'f'::boolean AS compacted
         FROM (
         SELECT 1 AS n, 'ozonetel'::text AS vendor, campaign_name AS campaign, start_time AS ring_time,
                callrecon_ozonetel_outcome(dial_status, status) = 'answered' AS answered,
-               CASE WHEN request_unique_id IS NOT NULL THEN 're-requested push' ELSE 'push' END AS source,
-               false AS missing_detail
+               CASE WHEN NOT pushed THEN 'cdr' WHEN request_unique_id IS NOT NULL THEN 're-requested push'
+                    ELSE 'push' END AS source,
+               false AS missing_detail, cdr_at IS NOT NULL AS with_cdr
         FROM new_rows WHERE start_time IS NOT NULL UNION ALL 
         SELECT -1 AS n, 'ozonetel'::text AS vendor, campaign_name AS campaign, start_time AS ring_time,
                callrecon_ozonetel_outcome(dial_status, status) = 'answered' AS answered,
-               CASE WHEN request_unique_id IS NOT NULL THEN 're-requested push' ELSE 'push' END AS source,
-               false AS missing_detail
+               CASE WHEN NOT pushed THEN 'cdr' WHEN request_unique_id IS NOT NULL THEN 're-requested push'
+                    ELSE 'push' END AS source,
+               false AS missing_detail, cdr_at IS NOT NULL AS with_cdr
         FROM old_rows WHERE start_time IS NOT NULL) f
         GROUP BY vendor, campaign, callrecon_rollup_slot(ring_time)) s
     WHERE calls <> 0 OR answered <> 0 OR calls_pushed <> 0 OR calls_re_requested <> 0 OR calls_discovered <> 0
-       OR calls_missing_detail <> 0;
+       OR calls_missing_detail <> 0 OR calls_cdr_only <> 0 OR calls_with_cdr <> 0;
     UPDATE call_log_link l SET ozonetel_end_time = n.ozonetel_end_time, huawei_end_time = n.huawei_end_time
     FROM (SELECT k.request_id, callrecon_link_ozonetel_end(k.phone, k.start_time) AS ozonetel_end_time,
                  callrecon_link_huawei_end(k.phone, k.start_time) AS huawei_end_time
@@ -1003,18 +1054,20 @@ CREATE FUNCTION public.callrecon_rollup_sum(facts text, compacted boolean) RETUR
     AS $_$
 SELECT format($q$
     INSERT INTO call_rollup (vendor, campaign, slot, calls, answered, calls_pushed, calls_re_requested,
-                             calls_discovered, calls_missing_detail, compacted)
+                             calls_discovered, calls_missing_detail, calls_cdr_only, calls_with_cdr, compacted)
     SELECT * FROM (
         SELECT vendor, campaign, callrecon_rollup_slot(ring_time) AS slot, sum(n) AS calls,
                COALESCE(sum(n) FILTER (WHERE answered), 0) AS answered,
                COALESCE(sum(n) FILTER (WHERE source = 'push'), 0) AS calls_pushed,
                COALESCE(sum(n) FILTER (WHERE source = 're-requested push'), 0) AS calls_re_requested,
                COALESCE(sum(n) FILTER (WHERE source = 'bulk query'), 0) AS calls_discovered,
-               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail, %L::boolean AS compacted
+               COALESCE(sum(n) FILTER (WHERE missing_detail), 0) AS calls_missing_detail,
+               COALESCE(sum(n) FILTER (WHERE source = 'cdr'), 0) AS calls_cdr_only,
+               COALESCE(sum(n) FILTER (WHERE with_cdr), 0) AS calls_with_cdr, %L::boolean AS compacted
         FROM (%s) f
         GROUP BY vendor, campaign, callrecon_rollup_slot(ring_time)) s
     WHERE calls <> 0 OR answered <> 0 OR calls_pushed <> 0 OR calls_re_requested <> 0 OR calls_discovered <> 0
-       OR calls_missing_detail <> 0$q$, compacted, facts)
+       OR calls_missing_detail <> 0 OR calls_cdr_only <> 0 OR calls_with_cdr <> 0$q$, compacted, facts)
 $_$;
 
 --
@@ -1380,6 +1433,9 @@ CREATE TABLE public.ozonetel_call (
     first_raw_id bigint NOT NULL,
     last_raw_id bigint NOT NULL,
     event_at timestamp with time zone,
+    pushed boolean DEFAULT true NOT NULL,
+    cdr_at timestamp with time zone,
+    value_sources jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT ozonetel_call_key_source_check CHECK ((key_source = ANY (ARRAY['monitorUCID'::text, 'UCID'::text, 'CallID'::text, 'DataUniqueId'::text, 'derived'::text])))
 )
 PARTITION BY RANGE (first_seen_at);
@@ -1661,6 +1717,24 @@ COMMENT ON COLUMN public.ozonetel_call.last_raw_id IS 'raw_inbox.id of the lates
 COMMENT ON COLUMN public.ozonetel_call.event_at IS 'Event time of the values in this row: EndTime, else StartTime, of the record they came from (UTC). A record with an older event time only fills gaps; it never overwrites. A record without times, or with equal times, is ordered by arrival.';
 
 --
+-- Name: COLUMN ozonetel_call.pushed; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_call.pushed IS 'true once a push carried the call (a callback to callBackUrl, asked for or not); false for a call only the CDR report knows.';
+
+--
+-- Name: COLUMN ozonetel_call.cdr_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_call.cdr_at IS 'When a CDR leg first matched the call (UTC); NULL while the CDR report has not shown it.';
+
+--
+-- Name: COLUMN ozonetel_call.value_sources; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_call.value_sources IS 'Columns whose value a CDR leg set, as {"column": "cdr"}; every other non-empty column came from a push.';
+
+--
 -- Name: call; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -1689,26 +1763,31 @@ CREATE VIEW public.call AS
     o.first_seen_at,
     o.last_seen_at,
         CASE
+            WHEN (NOT o.pushed) THEN 'cdr'::text
             WHEN (o.request_unique_id IS NOT NULL) THEN 're-requested push'::text
             ELSE 'push'::text
         END AS source,
-    (jsonb_strip_nulls(jsonb_build_object('campaign',
+    (jsonb_strip_nulls(jsonb_build_object('campaign', public.callrecon_ozonetel_source(o.value_sources, o.request_unique_id, 'campaign_name'::text, (o.campaign_name IS NOT NULL)), 'phone_number', public.callrecon_ozonetel_source(o.value_sources, o.request_unique_id, COALESCE(
         CASE
-            WHEN (o.campaign_name IS NOT NULL) THEN 'push'::text
+            WHEN (o.phone_number IS NOT NULL) THEN 'phone_number'::text
             ELSE NULL::text
-        END, 'ring_time',
+        END,
         CASE
-            WHEN (o.start_time IS NOT NULL) THEN 'push'::text
+            WHEN (o.dialed_number IS NOT NULL) THEN 'dialed_number'::text
             ELSE NULL::text
-        END, 'end_time',
+        END, 'caller_id'::text), (COALESCE(o.phone_number, o.dialed_number, o.caller_id) IS NOT NULL)), 'ring_time', public.callrecon_ozonetel_source(o.value_sources, o.request_unique_id, 'start_time'::text, (o.start_time IS NOT NULL)), 'connect_time', public.callrecon_ozonetel_source(o.value_sources, o.request_unique_id, 'time_to_answer_s'::text, ((o.time_to_answer_s IS NOT NULL) AND (public.callrecon_ozonetel_outcome(o.dial_status, o.status) = 'answered'::text))), 'end_time', public.callrecon_ozonetel_source(o.value_sources, o.request_unique_id, 'end_time'::text, (o.end_time IS NOT NULL)), 'duration_s', public.callrecon_ozonetel_source(o.value_sources, o.request_unique_id,
         CASE
-            WHEN (o.end_time IS NOT NULL) THEN 'push'::text
-            ELSE NULL::text
-        END, 'outcome', 'push', 'recording_url',
+            WHEN (o.duration_s IS NOT NULL) THEN 'duration_s'::text
+            ELSE 'call_duration_s'::text
+        END, (COALESCE(o.duration_s, o.call_duration_s) IS NOT NULL)), 'outcome', public.callrecon_ozonetel_source(o.value_sources, o.request_unique_id,
         CASE
-            WHEN (o.audio_file IS NOT NULL) THEN 'push'::text
-            ELSE NULL::text
-        END)) ||
+            WHEN (o.dial_status IS NOT NULL) THEN 'dial_status'::text
+            ELSE 'status'::text
+        END, true), 'vendor_status', public.callrecon_ozonetel_source(o.value_sources, o.request_unique_id,
+        CASE
+            WHEN (o.dial_status IS NOT NULL) THEN 'dial_status'::text
+            ELSE 'status'::text
+        END, (COALESCE(o.dial_status, o.status) IS NOT NULL)), 'disposition', public.callrecon_ozonetel_source(o.value_sources, o.request_unique_id, 'disposition'::text, (o.disposition IS NOT NULL)), 'recording_url', public.callrecon_ozonetel_source(o.value_sources, o.request_unique_id, 'audio_file'::text, (o.audio_file IS NOT NULL)))) ||
         CASE
             WHEN (o.request_unique_id IS NOT NULL) THEN '{"via": "re-requested push"}'::jsonb
             ELSE '{}'::jsonb
@@ -1852,13 +1931,13 @@ COMMENT ON COLUMN public.call.last_seen_at IS 'When callrecon last heard of the 
 -- Name: COLUMN call.source; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.call.source IS 'How the call first reached callrecon: push, re-requested push (Ozonetel answered our dial-status request), bulk query, detail fetch, or tracked (registered, detail pending).';
+COMMENT ON COLUMN public.call.source IS 'How the call first reached callrecon: push, re-requested push (Ozonetel answered our dial-status request), cdr (only Ozonetel''s CDR report knows it: no push came), bulk query, detail fetch, or tracked (registered, detail pending).';
 
 --
 -- Name: COLUMN call.value_sources; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.call.value_sources IS 'Which source set each value, by column: push, re-requested push, detail, bulk.';
+COMMENT ON COLUMN public.call.value_sources IS 'Which source set each value, by column: push, re-requested push, cdr, detail, bulk.';
 
 
 SET default_table_access_method = heap;
@@ -1939,7 +2018,9 @@ CREATE TABLE public.call_rollup (
     calls_re_requested integer NOT NULL,
     calls_discovered integer NOT NULL,
     calls_missing_detail integer NOT NULL,
-    compacted boolean DEFAULT false NOT NULL
+    compacted boolean DEFAULT false NOT NULL,
+    calls_cdr_only integer DEFAULT 0 NOT NULL,
+    calls_with_cdr integer DEFAULT 0 NOT NULL
 );
 
 --
@@ -2007,6 +2088,18 @@ COMMENT ON COLUMN public.call_rollup.calls_missing_detail IS 'Change in the numb
 --
 
 COMMENT ON COLUMN public.call_rollup.compacted IS 'true for the one row callrecon_rollup_compact() left per key; false for a delta appended since.';
+
+--
+-- Name: COLUMN call_rollup.calls_cdr_only; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_rollup.calls_cdr_only IS 'Change in the number of calls whose call.source is cdr (no push carried them).';
+
+--
+-- Name: COLUMN call_rollup.calls_with_cdr; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_rollup.calls_with_cdr IS 'Change in the number of calls a CDR leg matched (cdr_at set), pushed or not.';
 
 --
 -- Name: callrecon_partitioned; Type: TABLE; Schema: public; Owner: -
@@ -2144,14 +2237,17 @@ CREATE VIEW public.completeness_daily AS
     callrecon_completeness.calls_missing_detail,
     callrecon_completeness.windows_requested,
     callrecon_completeness.windows_received,
-    callrecon_completeness.windows_failed
-   FROM public.callrecon_completeness('-infinity'::timestamp with time zone, 'infinity'::timestamp with time zone, public.callrecon_setting('business_timezone'::text, 'UTC'::text)) callrecon_completeness(vendor, campaign, day, calls, calls_pushed, calls_re_requested, calls_discovered, calls_missing_detail, windows_requested, windows_received, windows_failed);
+    callrecon_completeness.windows_failed,
+    callrecon_completeness.cdr_legs,
+    callrecon_completeness.calls_cdr_only,
+    callrecon_completeness.pushes_without_cdr
+   FROM public.callrecon_completeness('-infinity'::timestamp with time zone, 'infinity'::timestamp with time zone, public.callrecon_setting('business_timezone'::text, 'UTC'::text)) callrecon_completeness(vendor, campaign, day, calls, calls_pushed, calls_re_requested, calls_discovered, calls_missing_detail, windows_requested, windows_received, windows_failed, cdr_legs, calls_cdr_only, pushes_without_cdr);
 
 --
 -- Name: VIEW completeness_daily; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.completeness_daily IS 'Per vendor, campaign and business day (BUSINESS_TIMEZONE): calls by how they arrived, Huawei calls missing detail, Ozonetel windows requested/received/failed.';
+COMMENT ON VIEW public.completeness_daily IS 'Per vendor, campaign and business day (BUSINESS_TIMEZONE): calls by how they arrived, Huawei calls missing detail, Ozonetel windows requested/received/failed, and what Ozonetel''s CDR report says of the day.';
 
 --
 -- Name: COLUMN completeness_daily.vendor; Type: COMMENT; Schema: public; Owner: -
@@ -2218,6 +2314,24 @@ COMMENT ON COLUMN public.completeness_daily.windows_received IS 'Of those, windo
 --
 
 COMMENT ON COLUMN public.completeness_daily.windows_failed IS 'Of those, windows given up or refused.';
+
+--
+-- Name: COLUMN completeness_daily.cdr_legs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.completeness_daily.cdr_legs IS 'Legs in Ozonetel''s CDR report for that campaign and day (its CallDate, in OZONETEL_TIMEZONE), as the last fetched pass counted them; NULL until the day is fetched. A transfer makes two legs of one call.';
+
+--
+-- Name: COLUMN completeness_daily.calls_cdr_only; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.completeness_daily.calls_cdr_only IS 'Calls that rang that day and that only the CDR report brought: no push carried them (recovered by the CDR pull).';
+
+--
+-- Name: COLUMN completeness_daily.pushes_without_cdr; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.completeness_daily.pushes_without_cdr IS 'Pushed calls of that day that no CDR leg matched, once the CDR of the day (its campaign or the whole account) has been fetched; NULL before.';
 
 --
 -- Name: huawei_fail_code; Type: TABLE; Schema: public; Owner: -
@@ -2776,6 +2890,255 @@ ALTER TABLE public.lsq_request ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY 
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: ozonetel_call_alias; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ozonetel_call_alias (
+    alias text NOT NULL,
+    call_key text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE ozonetel_call_alias; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.ozonetel_call_alias IS 'Ids that name an Ozonetel call besides its call_key: the UCID and CallID of each CDR leg that landed on it. The landing code reads them, so a push and a CDR leg of one call are one row.';
+
+--
+-- Name: COLUMN ozonetel_call_alias.alias; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_call_alias.alias IS 'A CDR leg''s UCID or CallID, as digits.';
+
+--
+-- Name: COLUMN ozonetel_call_alias.call_key; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_call_alias.call_key IS 'ozonetel_call.call_key of the call it names.';
+
+--
+-- Name: COLUMN ozonetel_call_alias.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_call_alias.created_at IS 'When the alias was written (UTC).';
+
+--
+-- Name: ozonetel_cdr_count; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ozonetel_cdr_count (
+    day date NOT NULL,
+    campaign_name text NOT NULL,
+    legs integer NOT NULL,
+    counted_at timestamp with time zone NOT NULL
+);
+
+--
+-- Name: TABLE ozonetel_cdr_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.ozonetel_cdr_count IS 'Legs in Ozonetel''s CDR per day (OZONETEL_TIMEZONE) and campaign, as the last fetched pass of that day counted them.';
+
+--
+-- Name: COLUMN ozonetel_cdr_count.day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_count.day IS 'CallDate of the legs.';
+
+--
+-- Name: COLUMN ozonetel_cdr_count.campaign_name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_count.campaign_name IS 'CampaignName of the legs.';
+
+--
+-- Name: COLUMN ozonetel_cdr_count.legs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_count.legs IS 'Legs the CDR held for that campaign and day (one call can have several: transfers).';
+
+--
+-- Name: COLUMN ozonetel_cdr_count.counted_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_count.counted_at IS 'When the pass that counted them ended (UTC).';
+
+--
+-- Name: ozonetel_cdr_day; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ozonetel_cdr_day (
+    id bigint NOT NULL,
+    campaign_name text DEFAULT ''::text NOT NULL,
+    day date NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    passes integer DEFAULT 0 NOT NULL,
+    next_page integer DEFAULT 1 NOT NULL,
+    total_count integer,
+    legs integer DEFAULT 0 NOT NULL,
+    tries integer DEFAULT 0 NOT NULL,
+    next_at timestamp with time zone NOT NULL,
+    last_error text,
+    first_fetched_at timestamp with time zone,
+    last_fetched_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ozonetel_cdr_day_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'done'::text, 'expired'::text, 'failed'::text])))
+);
+
+--
+-- Name: TABLE ozonetel_cdr_day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.ozonetel_cdr_day IS 'The CDR reconciler''s ledger: each day (in OZONETEL_TIMEZONE) of each campaign of OZONETEL_CAMPAIGNS, or of the whole account, fetched page by page once the day has settled, and once more later for late changes.';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.id IS 'Item key (callrecon items, /ops/work).';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.campaign_name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.campaign_name IS 'The campaign asked for; empty for the whole account.';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.day IS 'The calendar day of the CDR (CallDate), in OZONETEL_TIMEZONE.';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.state; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.state IS 'pending (a pass to fetch), done (every pass fetched), expired (past Ozonetel''s lookback before it was done), failed (gave up).';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.passes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.passes IS 'Full fetches done: the first once the day settled, the second later for late changes (OZONETEL_CDR_REFETCH).';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.next_page; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.next_page IS 'The page the pass in progress fetches next (pageNo).';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.total_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.total_count IS 'Legs in the day as Ozonetel''s last reply counted them (totalCount).';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.legs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.legs IS 'Legs landed by the pass in progress, or by the last pass once it ended.';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.tries; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.tries IS 'Failed calls counted against OZONETEL_CDR_MAX_TRIES (rate-limit replies are not counted).';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.next_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.next_at IS 'When the day is fetched next (UTC).';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.last_error; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.last_error IS 'The last failure, and why the day expired or gave up.';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.first_fetched_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.first_fetched_at IS 'When its first page was first fetched (UTC).';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.last_fetched_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.last_fetched_at IS 'When its last page was fetched (UTC).';
+
+--
+-- Name: COLUMN ozonetel_cdr_day.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_day.created_at IS 'When the reconciler added the day (UTC).';
+
+--
+-- Name: ozonetel_cdr_day_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ozonetel_cdr_day ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.ozonetel_cdr_day_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: ozonetel_cdr_token; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ozonetel_cdr_token (
+    id integer DEFAULT 1 NOT NULL,
+    token text NOT NULL,
+    minted_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    minted_by text NOT NULL,
+    CONSTRAINT ozonetel_cdr_token_id_check CHECK ((id = 1))
+);
+
+--
+-- Name: TABLE ozonetel_cdr_token; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.ozonetel_cdr_token IS 'The one CDR API token of the account (OZONETEL_CDR_AUTH token or both), shared by every reconciler process: Ozonetel voids a token when another is made. Only the reconciler role may read it.';
+
+--
+-- Name: COLUMN ozonetel_cdr_token.id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_token.id IS 'Always 1: one token.';
+
+--
+-- Name: COLUMN ozonetel_cdr_token.token; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_token.token IS 'The bearer token. A secret: never logged or shown.';
+
+--
+-- Name: COLUMN ozonetel_cdr_token.minted_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_token.minted_at IS 'When it was made (UTC).';
+
+--
+-- Name: COLUMN ozonetel_cdr_token.expires_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_token.expires_at IS 'When Ozonetel stops taking it (UTC): 60 minutes after minted_at.';
+
+--
+-- Name: COLUMN ozonetel_cdr_token.minted_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.ozonetel_cdr_token.minted_by IS 'The host:pid that made it.';
 
 --
 -- Name: ozonetel_request; Type: TABLE; Schema: public; Owner: -
@@ -3722,7 +4085,25 @@ CREATE VIEW public.reconcile_gave_up AS
             ozonetel_request.next_at,
             ozonetel_request.window_from AS about_time
            FROM public.ozonetel_request
-          WHERE (ozonetel_request.state = 'failed'::text)) g;
+          WHERE (ozonetel_request.state = 'failed'::text)
+        UNION ALL
+         SELECT 'ozonetel-cdr'::text AS source,
+            (ozonetel_cdr_day.id)::text AS key,
+            'CDR day'::text AS kind,
+            ((COALESCE(NULLIF(ozonetel_cdr_day.campaign_name, ''::text), 'account'::text) || ' '::text) || ozonetel_cdr_day.day) AS item,
+            ((((((('CDR of '::text || COALESCE(NULLIF(ozonetel_cdr_day.campaign_name, ''::text), 'the account'::text)) || ', '::text) || ozonetel_cdr_day.day) || ', pass '::text) || (ozonetel_cdr_day.passes + 1)) || ', page '::text) || ozonetel_cdr_day.next_page) AS label,
+                CASE
+                    WHEN (ozonetel_cdr_day.state = ANY (ARRAY['failed'::text, 'expired'::text])) THEN 'gave-up'::text
+                    WHEN ((ozonetel_cdr_day.state = 'pending'::text) AND (ozonetel_cdr_day.last_error IS NOT NULL)) THEN 'failing'::text
+                    WHEN (ozonetel_cdr_day.state = 'pending'::text) THEN 'open'::text
+                    ELSE 'done'::text
+                END AS state,
+            ozonetel_cdr_day.tries,
+            ozonetel_cdr_day.last_error,
+            ozonetel_cdr_day.next_at,
+            ((ozonetel_cdr_day.day)::timestamp without time zone AT TIME ZONE 'UTC'::text) AS about_time
+           FROM public.ozonetel_cdr_day
+          WHERE (ozonetel_cdr_day.state = ANY (ARRAY['failed'::text, 'expired'::text]))) g;
 
 --
 -- Name: VIEW reconcile_gave_up; Type: COMMENT; Schema: public; Owner: -
@@ -3841,7 +4222,25 @@ UNION ALL
     ozonetel_request.next_at,
     ozonetel_request.window_from AS about_time
    FROM public.ozonetel_request
-  WHERE ((ozonetel_request.state = ANY (ARRAY['pending'::text, 'requested'::text, 'timed-out'::text])) OR (ozonetel_request.state = 'failed'::text));
+  WHERE ((ozonetel_request.state = ANY (ARRAY['pending'::text, 'requested'::text, 'timed-out'::text])) OR (ozonetel_request.state = 'failed'::text))
+UNION ALL
+ SELECT 'ozonetel-cdr'::text AS source,
+    (ozonetel_cdr_day.id)::text AS key,
+    'CDR day'::text AS kind,
+    ((COALESCE(NULLIF(ozonetel_cdr_day.campaign_name, ''::text), 'account'::text) || ' '::text) || ozonetel_cdr_day.day) AS item,
+    ((((((('CDR of '::text || COALESCE(NULLIF(ozonetel_cdr_day.campaign_name, ''::text), 'the account'::text)) || ', '::text) || ozonetel_cdr_day.day) || ', pass '::text) || (ozonetel_cdr_day.passes + 1)) || ', page '::text) || ozonetel_cdr_day.next_page) AS label,
+        CASE
+            WHEN (ozonetel_cdr_day.state = ANY (ARRAY['failed'::text, 'expired'::text])) THEN 'gave-up'::text
+            WHEN ((ozonetel_cdr_day.state = 'pending'::text) AND (ozonetel_cdr_day.last_error IS NOT NULL)) THEN 'failing'::text
+            WHEN (ozonetel_cdr_day.state = 'pending'::text) THEN 'open'::text
+            ELSE 'done'::text
+        END AS state,
+    ozonetel_cdr_day.tries,
+    ozonetel_cdr_day.last_error,
+    ozonetel_cdr_day.next_at,
+    ((ozonetel_cdr_day.day)::timestamp without time zone AT TIME ZONE 'UTC'::text) AS about_time
+   FROM public.ozonetel_cdr_day
+  WHERE ((ozonetel_cdr_day.state = 'pending'::text) OR (ozonetel_cdr_day.state = ANY (ARRAY['failed'::text, 'expired'::text])));
 
 --
 -- Name: VIEW reconcile_item; Type: COMMENT; Schema: public; Owner: -
@@ -4051,7 +4450,7 @@ CREATE VIEW public.source_health AS
          SELECT s_1.source,
             ( SELECT max(r.received_at) AS max
                    FROM public.raw_inbox r
-                  WHERE (r.source = s_1.source)) AS last_callback_at,
+                  WHERE ((r.source = s_1.source) AND (NOT (r.headers ? 'X-Callrecon-Fetched'::text)))) AS last_callback_at,
             q.quarantined,
             q.quarantined_7d
            FROM (sources s_1
@@ -4093,7 +4492,7 @@ COMMENT ON COLUMN public.source_health.source IS 'ozonetel or huawei.';
 -- Name: COLUMN source_health.last_callback_at; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.source_health.last_callback_at IS 'When the last authenticated callback from this source arrived (UTC); NULL if never.';
+COMMENT ON COLUMN public.source_health.last_callback_at IS 'When the last authenticated callback from this source arrived (UTC); NULL if never. Pages the reconciler fetched (header X-Callrecon-Fetched) are not callbacks.';
 
 --
 -- Name: COLUMN source_health.silent_for; Type: COMMENT; Schema: public; Owner: -
@@ -4168,11 +4567,46 @@ ALTER TABLE ONLY public.lsq_request
     ADD CONSTRAINT lsq_request_pkey PRIMARY KEY (id);
 
 --
+-- Name: ozonetel_call_alias ozonetel_call_alias_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ozonetel_call_alias
+    ADD CONSTRAINT ozonetel_call_alias_pkey PRIMARY KEY (alias);
+
+--
 -- Name: ozonetel_call ozonetel_call_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.ozonetel_call
     ADD CONSTRAINT ozonetel_call_pkey PRIMARY KEY (call_key, first_seen_at);
+
+--
+-- Name: ozonetel_cdr_count ozonetel_cdr_count_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ozonetel_cdr_count
+    ADD CONSTRAINT ozonetel_cdr_count_pkey PRIMARY KEY (day, campaign_name);
+
+--
+-- Name: ozonetel_cdr_day ozonetel_cdr_day_campaign_name_day_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ozonetel_cdr_day
+    ADD CONSTRAINT ozonetel_cdr_day_campaign_name_day_key UNIQUE (campaign_name, day);
+
+--
+-- Name: ozonetel_cdr_day ozonetel_cdr_day_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ozonetel_cdr_day
+    ADD CONSTRAINT ozonetel_cdr_day_pkey PRIMARY KEY (id);
+
+--
+-- Name: ozonetel_cdr_token ozonetel_cdr_token_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ozonetel_cdr_token
+    ADD CONSTRAINT ozonetel_cdr_token_pkey PRIMARY KEY (id);
 
 --
 -- Name: ozonetel_request ozonetel_request_campaign_name_window_from_window_to_key; Type: CONSTRAINT; Schema: public; Owner: -
@@ -4422,6 +4856,18 @@ CREATE INDEX ozonetel_call_request_unique_id_idx ON ONLY public.ozonetel_call US
 --
 
 CREATE INDEX ozonetel_call_start_idx ON ONLY public.ozonetel_call USING btree (start_time);
+
+--
+-- Name: ozonetel_cdr_day_due_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX ozonetel_cdr_day_due_idx ON public.ozonetel_cdr_day USING btree (next_at, id) WHERE (state = 'pending'::text);
+
+--
+-- Name: ozonetel_cdr_day_gave_up_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX ozonetel_cdr_day_gave_up_idx ON public.ozonetel_cdr_day USING btree (id) WHERE (state = ANY (ARRAY['failed'::text, 'expired'::text]));
 
 --
 -- Name: ozonetel_request_due_idx; Type: INDEX; Schema: public; Owner: -

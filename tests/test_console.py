@@ -280,6 +280,7 @@ def test_reopening_an_item_that_gave_up(app, seeded, db, now):
 
 
 def test_completeness_matches_the_completeness_daily_view(ops, seeded, db, app):
+    from receiver import completeness as completeness_rows
     from receiver.web.console import completeness
 
     page = html(ops.get("/ops/completeness?days=3"))
@@ -287,7 +288,7 @@ def test_completeness_matches_the_completeness_daily_view(ops, seeded, db, app):
     with app.test_request_context():
         since, until = completeness.day_bounds(dt.date(2024, 11, 19), 3)
         with psycopg.connect(app.config["CALLRECON_SETTINGS"].ops_database_url) as conn:  # the console's login
-            mine = completeness.rows_for(conn, since, until)
+            mine = completeness_rows.rows(conn, since, until, app.config["CALLRECON_SETTINGS"].business_timezone)
     view = db.execute(
         "SELECT * FROM completeness_daily WHERE day BETWEEN '2024-11-19' AND '2024-11-21' "
         "ORDER BY day DESC, vendor, campaign"

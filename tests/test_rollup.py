@@ -73,6 +73,7 @@ def calls(db) -> list[dict]:
     return [
         {
             "vendor": vendor,
+            "vendor_call_id": call_id,
             "campaign": campaign,
             "ring_time": ring_time,
             "answered": outcome == "answered",
@@ -118,18 +119,41 @@ def windows(db, zone: ZoneInfo, since: dt.datetime | None = None) -> dict[tuple,
 
 def completeness_oracle(db) -> list[tuple]:
     """completeness_daily: per vendor, campaign and business day, the calls (by how they arrived, and Huawei ones
-    missing detail) and the Ozonetel windows; 0 where a day has only one of the two."""
+    missing detail), the Ozonetel windows, and what Ozonetel's CDR counted; 0 where a day has only some of them.
+
+    The CDR's figures: its legs as counted (NULL for a day never fetched), the calls only the CDR brought, and,
+    once the day's CDR (its campaign's or the whole account's) was fetched, the pushed calls no leg matched."""
     zone = ZoneInfo(setting(db, "business_timezone", "UTC"))
-    days: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
+    with_cdr = {key for (key,) in db.execute("SELECT call_key FROM ozonetel_call WHERE cdr_at IS NOT NULL")}
+    days: dict[tuple, list[int]] = defaultdict(lambda: [0] * 7)
     for call in calls(db):
         if call["ring_time"] is not None:
             key = (call["vendor"], call["campaign"], business_day(call["ring_time"], zone))
             counts = call_counts(call)
-            days[key] = added(days[key], (counts[0], *counts[2:]))
+            matched = call["vendor"] == "ozonetel" and call["vendor_call_id"] in with_cdr
+            days[key] = added(days[key], (counts[0], *counts[2:], call["source"] == "cdr", matched))
     sent = windows(db, zone)
-    return canonical(
-        [(*key, *days.get(key, [0] * 5), *sent.get(key, [0] * 3)) for key in {*days, *sent}],
-    )
+    legs = {("ozonetel", c, d): n for d, c, n in db.execute("SELECT day, campaign_name, legs FROM ozonetel_cdr_count")}
+    fetched = set(db.execute("SELECT campaign_name, day FROM ozonetel_cdr_day WHERE passes > 0").fetchall())
+
+    def row(key):
+        calls_, pushed, re_requested, discovered, missing, cdr_only, matched = days.get(key, [0] * 7)
+        seen = (key[1], key[2]) in fetched or ("", key[2]) in fetched
+        unmatched = pushed + re_requested - (matched - cdr_only) if seen else None
+        return (
+            *key,
+            calls_,
+            pushed,
+            re_requested,
+            discovered,
+            missing,
+            *sent.get(key, [0] * 3),
+            legs.get(key),
+            cdr_only,
+            unmatched,
+        )
+
+    return canonical([row(key) for key in {*days, *sent, *legs}])
 
 
 def answer_rate_oracle(db) -> list[tuple]:

@@ -33,8 +33,9 @@ CORE_ACCESS: dict[str, tuple[str, str, str]] = {
     "reconcile_block": ("", "SIUD", "S"),
     "schema_migrations": ("S", "S", "S"),  # /readyz and `db status` compare it with sql/
     "call": ("", "S", "S"),
-    # written only by its SECURITY DEFINER trigger (sql/0023); the console (reconciler login) and analysts read it
-    "call_rollup": ("", "S", "S"),
+    # written only by its SECURITY DEFINER trigger (sql/0023); /metrics (completeness), the console (reconciler
+    # login) and analysts read it
+    "call_rollup": ("S", "S", "S"),
     "completeness_daily": ("", "S", "S"),
     "reconcile_gave_up": ("S", "S", "S"),  # /metrics
     "reconcile_item": ("", "S", "S"),

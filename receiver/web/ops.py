@@ -11,7 +11,7 @@ from psycopg_pool import PoolTimeout
 
 from receiver.database import migrations
 from receiver.landing import partitions
-from receiver.web import health, metrics, partition_metrics, work_metrics
+from receiver.web import completeness_metrics, health, metrics, partition_metrics, work_metrics
 
 bp = Blueprint("ops", __name__)
 
@@ -95,6 +95,9 @@ def prometheus():
                 conn, list(vendors().ledgers.values()), current_app.config["CALLRECON_SETTINGS"].sql_dir
             )
             payload += partition_metrics.exposition(partitions.overview(conn, now()), partitions.table_bytes(conn))
+            payload += completeness_metrics.exposition(
+                conn, current_app.config["CALLRECON_SETTINGS"].business_timezone, now()
+            )
     except (psycopg.Error, PoolTimeout) as exc:
         log.warning("source health unavailable for /metrics", extra={"fields": {"error": type(exc).__name__}})
     return Response(payload, content_type=content_type)

@@ -43,6 +43,26 @@ LEDGER = Ledger(
     problems=lambda settings: section(settings).problems(settings.public_base_url),
 )
 
+# One row per day (OZONETEL_TIMEZONE) of the CDR report, per campaign or for the whole account.
+CDR_LEDGER = Ledger(
+    "ozonetel-cdr",
+    "ozonetel-cdr",
+    "ozonetel_cdr_day",
+    ("id",),
+    kind="'CDR day'",
+    item="COALESCE(NULLIF(campaign_name, ''), 'account') || ' ' || day",
+    label="'CDR of ' || COALESCE(NULLIF(campaign_name, ''), 'the account') || ', ' || day || ', pass ' || (passes + 1)"
+    " || ', page ' || next_page",
+    about="day::timestamp AT TIME ZONE 'UTC'",
+    open="state = 'pending'",
+    gave_up="state IN ('failed', 'expired')",
+    give_up="state = 'failed'",
+    reopen="state = 'pending'",
+    final="state",
+    expired="state = 'expired'",
+    problems=lambda settings: section(settings).cdr_problems(),
+)
+
 VENDOR = Vendor(
     NAME,
     journey=JOURNEY,
@@ -55,7 +75,7 @@ VENDOR = Vendor(
         land_many=records.land_many,
         typed_rows=TYPED_ROWS,
     ),
-    ledgers=(LEDGER,),
+    ledgers=(LEDGER, CDR_LEDGER),
     reconciler="reconciler.sources.ozonetel",
     grants={
         # prune deletes typed calls at the typed retention age (receiver/landing/typed_retention.py)
@@ -65,6 +85,12 @@ VENDOR = Vendor(
         "ozonetel_request": ("SU", "SIU", "S"),
         "ozonetel_request_try": ("S", "SI", "S"),
         "ozonetel_request_credit": ("SI", "SI", "S"),
+        # the CDR pull (reconciler/sources/ozonetel/cdr.py): its days, their counts, the shared token (the
+        # reconciler's alone), and the ids each leg is known by, which landing pushes reads too
+        "ozonetel_cdr_day": ("S", "SIU", "S"),
+        "ozonetel_cdr_count": ("S", "SIUD", "S"),
+        "ozonetel_cdr_token": ("", "SIU", ""),
+        "ozonetel_call_alias": ("S", "SI", "S"),
     },
     monthly_tables=(("ozonetel_call", "call_key, first_seen_at"),),
 )

@@ -19,6 +19,7 @@ from receiver.landing.fields import Seconds, Text, VendorTime, to_utc
 from receiver.landing.land import Outcome, RawRef
 from receiver.landing.mapping import FieldMap, RecordError, Statement, fill_columns, storable_json, write_rows
 from receiver.landing.masking import normalise_key
+from receiver.vendors.ozonetel import cdr
 from receiver.vendors.ozonetel import ledger as ozonetel_ledger
 from receiver.vendors.ozonetel.settings import section
 
@@ -37,8 +38,8 @@ FIELDS = {
     "call_type": (Text(), "Type", "callType"),
     "status": (Text(), "Status"),
     "dial_status": (Text(), "DialStatus"),
-    "agent_status": (Text(), "AgentStatus"),
-    "customer_status": (Text(), "CustomerStatus"),
+    "agent_status": (Text(), "AgentStatus", "AgentDialStatus"),
+    "customer_status": (Text(), "CustomerStatus", "CustomerDialStatus"),
     "disposition": (Text(), "Disposition", "dispositions"),
     "hangup_by": (Text(), "HangupBy"),
     "agent_id": (Text(), "AgentID"),
@@ -54,7 +55,7 @@ FIELDS = {
     "call_duration_s": (Seconds(), "CallDuration"),
     "hold_duration_s": (Seconds(), "HoldDuration"),
     "wrap_up_duration_s": (Seconds(), "WrapUpDuration"),
-    "audio_file": (Text(), "AudioFile"),
+    "audio_file": (Text(), "AudioFile", "CallAudio"),
     "transfer_type": (Text(), "TransferType"),
     "transferred_to": (Text(), "TransferredTo"),
     "comments": (Text(), "Comments"),
@@ -82,6 +83,30 @@ _STALE = (
     "ELSE EXCLUDED.last_raw_id < t.last_raw_id END"
 )
 _FILL = fill_columns(COLUMNS, _STALE)
+
+
+def _value_sources() -> sql.Composable:
+    """value_sources after a record: a CDR leg marks the columns whose value it set; a push that sets a
+    column (and is not older than what is stored) takes the CDR's mark off it."""
+    set_by = sql.SQL(", ").join(
+        sql.SQL("CASE WHEN EXCLUDED.{c} IS NOT NULL AND NOT {stale} THEN {name} END").format(
+            c=sql.Identifier(c), stale=sql.SQL(_STALE), name=sql.Literal(c)
+        )
+        for c in COLUMNS
+    )
+    marks = sql.SQL(", ").join(
+        sql.SQL("{name}, CASE WHEN EXCLUDED.{c} IS NOT NULL AND (t.{c} IS NULL OR NOT {stale}) THEN 'cdr' END").format(
+            c=sql.Identifier(c), stale=sql.SQL(_STALE), name=sql.Literal(c)
+        )
+        for c in COLUMNS
+    )
+    return sql.SQL(
+        "CASE WHEN NOT EXCLUDED.pushed THEN t.value_sources || jsonb_strip_nulls(jsonb_build_object({marks})) "
+        "WHEN t.value_sources = '{{}}' THEN t.value_sources "
+        "ELSE t.value_sources - ARRAY[{set_by}]::text[] END"
+    ).format(marks=marks, set_by=set_by)
+
+
 # What an incoming record does to the stored call, in both upserts; {fresh} is 1 when this record's
 # sighting is new (0 for a replay or a duplicate push), so seen_count counts each sighting once.
 # first_seen_at is the partition key (migration 0025): the call's home, never updated; the
@@ -91,18 +116,21 @@ _MERGE = sql.SQL("""ON CONFLICT (call_key, first_seen_at) DO UPDATE SET
     extra = CASE WHEN {stale} THEN EXCLUDED.extra || t.extra ELSE t.extra || EXCLUDED.extra END,
     event_at = CASE WHEN {stale} THEN COALESCE(t.event_at, EXCLUDED.event_at)
                     ELSE COALESCE(EXCLUDED.event_at, t.event_at) END,
-    key_source = EXCLUDED.key_source,
+    key_source = CASE WHEN EXCLUDED.pushed THEN EXCLUDED.key_source ELSE t.key_source END,
     source_timezone = EXCLUDED.source_timezone,
     first_raw_id = LEAST(t.first_raw_id, EXCLUDED.first_raw_id),
     last_seen_at = CASE WHEN {fresh} > 0 THEN GREATEST(t.last_seen_at, EXCLUDED.last_seen_at)
                         ELSE t.last_seen_at END,
     last_raw_id = GREATEST(t.last_raw_id, EXCLUDED.last_raw_id),
-    seen_count = t.seen_count + {fresh}
+    seen_count = t.seen_count + {fresh},
+    value_sources = {value_sources},
+    pushed = t.pushed OR EXCLUDED.pushed,
+    cdr_at = COALESCE(t.cdr_at, EXCLUDED.cdr_at)
 """)
 
 
 def _merge(fresh: str) -> sql.Composable:
-    return _MERGE.format(fill=_FILL, stale=sql.SQL(_STALE), fresh=sql.SQL(fresh))
+    return _MERGE.format(fill=_FILL, stale=sql.SQL(_STALE), fresh=sql.SQL(fresh), value_sources=_value_sources())
 
 
 UPSERT_CALL = Statement.of(
@@ -115,9 +143,11 @@ sighting AS (
     RETURNING 1
 ), fresh AS (SELECT count(*)::int AS n FROM sighting)
 INSERT INTO ozonetel_call AS t (call_key, key_source, {columns}, extra, source_timezone, event_at,
-                                first_seen_at, last_seen_at, seen_count, first_raw_id, last_raw_id)
+                                first_seen_at, last_seen_at, seen_count, first_raw_id, last_raw_id,
+                                pushed, cdr_at, value_sources)
 VALUES (%(call_key)s, %(key_source)s, {values}, %(extra)s, %(source_timezone)s, %(event_at)s,
-        COALESCE((SELECT first_seen_at FROM home), %(received_at)s), %(received_at)s, 1, %(raw_id)s, %(raw_id)s)
+        COALESCE((SELECT first_seen_at FROM home), %(received_at)s), %(received_at)s, 1, %(raw_id)s, %(raw_id)s,
+        %(pushed)s, %(cdr_at)s, %(value_sources)s)
 {merge}""").format(
         columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
         values=sql.SQL(", ").join(sql.Placeholder(c) for c in COLUMNS),
@@ -161,9 +191,12 @@ def call_key(row: dict) -> tuple[str, str]:
 
 
 def to_row(record, zone) -> dict:
-    """Validate one pushed record into ozonetel_call column values (times in UTC)."""
+    """Validate one pushed record, or one CDR leg (cdr.py), into ozonetel_call column values (times in UTC)."""
     if not isinstance(record, dict):
         raise RecordError({"_schema": [f"expected a JSON object, got {type(record).__name__}"]})
+    leg = cdr.is_leg(record)
+    if leg:
+        record = cdr.as_push(record)
     mapped, extra, origin = FIELD_MAP.split(record)
     if not mapped:
         keys = sorted(str(k) for k in record)[:20]
@@ -175,6 +208,8 @@ def to_row(record, zone) -> dict:
     row["event_at"] = row["end_time"] or row["start_time"]
     row["extra"] = storable_json(extra)
     row["source_timezone"] = zone.key
+    row["is_cdr"] = leg
+    row["value_sources"] = {c: "cdr" for c in COLUMNS if row[c] is not None} if leg else None
     return row
 
 
@@ -230,6 +265,7 @@ def prepare(raw: RawRef, records: list, settings) -> tuple[Outcome, list[dict], 
             outcome.errors[str(index)] = exc.detail
             continue
         row.update(raw_id=raw.id, record_index=index, received_at=raw.received_at)
+        row.update(pushed=not row["is_cdr"], cdr_at=raw.received_at if row["is_cdr"] else None)
         params.append(row)
     outcome.landed = len(params)
     return outcome, params, notices
@@ -245,10 +281,14 @@ def land_records(conn, raw: RawRef, records: list, settings) -> Outcome:
     if len(records) > 1:
         return land_many(conn, [(raw, records)], settings)[0]
     outcome, params, notices = prepare(raw, records, settings)
+    cdr.resolve(conn, params, section(settings).cdr_match_window)
     for row in params:
         row["extra"] = Jsonb(row["extra"])
+        row["value_sources"] = Jsonb(row["value_sources"] or {})
     write_rows(conn, UPSERT_CALL, params)
-    ozonetel_ledger.match(conn, raw.id, params, notices, raw.received_at)
+    cdr.remember(conn, [row for row in params if row["is_cdr"]])
+    pushes = [row for row in params if not row["is_cdr"]]  # only pushes answer dial-status requests
+    ozonetel_ledger.match(conn, raw.id, pushes, notices, raw.received_at)
     return outcome
 
 
@@ -269,9 +309,11 @@ WITH input AS (
     RETURNING call_key
 ), fresh AS (SELECT call_key, count(*)::int AS n FROM sighting GROUP BY call_key)
 INSERT INTO ozonetel_call AS t (call_key, key_source, {columns}, extra, source_timezone, event_at,
-                                first_seen_at, last_seen_at, seen_count, first_raw_id, last_raw_id)
+                                first_seen_at, last_seen_at, seen_count, first_raw_id, last_raw_id,
+                                pushed, cdr_at, value_sources)
 SELECT i.call_key, key_source, {columns}, extra, source_timezone, event_at,
-       COALESCE(h.first_seen_at, received_at), received_at, 1, raw_id, raw_id
+       COALESCE(h.first_seen_at, received_at), received_at, 1, raw_id, raw_id,
+       COALESCE(pushed, true), cdr_at, COALESCE(value_sources, '{{}}')
 FROM input i LEFT JOIN home h ON h.call_key = i.call_key
 {merge}""").format(
     columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
@@ -303,6 +345,7 @@ def land_many(conn, items: list, settings) -> list[Outcome]:
     """
     prepared = [prepare(raw, records, settings) for raw, records in items]
     rows = [row for _, params, _ in prepared for row in params]
+    cdr.resolve(conn, rows, section(settings).cdr_match_window)
     for batch in rounds(rows):
         # A lander batch of 20-record posts holds 20,000 records: one statement each UPSERT_CHUNK.
         for start in range(0, len(batch), UPSERT_CHUNK):
@@ -312,7 +355,13 @@ def land_many(conn, items: list, settings) -> list[Outcome]:
             # most of the 35 columns are empty in any one push (less JSON to write and to parse).
             values = [{k: v for k, v in row.items() if v is not None} for row in chunk]
             conn.execute(UPSERT_CALLS, {"rows": json_text.dumps(values), "keys": keys})
+    cdr.remember(conn, [row for row in rows if row["is_cdr"]])
+    # Only pushes answer dial-status requests: a CDR leg never credits a window.
     ozonetel_ledger.match_many(
-        conn, [(raw, params, notices) for (raw, _), (_, params, notices) in zip(items, prepared, strict=True)]
+        conn,
+        [
+            (raw, [row for row in params if not row["is_cdr"]], notices)
+            for (raw, _), (_, params, notices) in zip(items, prepared, strict=True)
+        ],
     )
     return [outcome for outcome, _, _ in prepared]

@@ -1,7 +1,8 @@
-"""Completeness per campaign and day: calls known, pushed, recovered by the reconciler, missing detail, windows.
+"""Completeness per campaign and day: calls known, pushed, recovered by the reconciler, missing detail, windows,
+and what Ozonetel's CDR report counted.
 
-The page reads the function the completeness_daily view reads (callrecon_completeness, sql/0029),
-bounded to the days shown, so both give the same numbers by construction. Each cell links to the
+The page reads the function the completeness_daily view reads (receiver/completeness.py), bounded
+to the days shown, so both give the same numbers by construction. Each cell links to the
 calls behind it.
 """
 
@@ -12,19 +13,13 @@ import datetime as dt
 from flask import abort, request
 from psycopg.rows import dict_row
 
+from receiver import completeness as completeness_rows
 from receiver.web.console import bp, page, pool, settings
 from receiver.web.console import now as clock
 from receiver.web.console.svg import bars
 
 # The page's range; longer ranges: completeness_daily in SQL (the same rollup, all days)
 MAX_DAYS = 14
-# completeness_daily's own definitions (sql/0029), bounded to the days shown: calls from the rollup
-# (call_rollup, per 15-minute slot; the page's days start at business midnights, which are slot
-# boundaries), windows from the ledger's time index; neither grows with the calls of the days shown.
-COMPLETENESS = """
-SELECT * FROM callrecon_completeness(%(since)s, %(until)s, %(zone)s)
-ORDER BY day DESC, vendor, campaign
-"""
 # The calls behind one cell: a vendor, campaign and business day, optionally how they arrived.
 CELL_CALLS = """
 SELECT c.vendor, c.vendor_call_id, c.phone_number, c.ring_time, c.outcome, c.source
@@ -33,21 +28,12 @@ WHERE c.vendor = %(vendor)s AND c.campaign = %(campaign)s AND c.ring_time >= %(s
   AND (%(source)s::text IS NULL OR c.source = %(source)s)
 ORDER BY c.ring_time LIMIT 500
 """
-KINDS = {"pushed": "push", "re-requested": "re-requested push", "discovered": "bulk query"}
+KINDS = {"pushed": "push", "re-requested": "re-requested push", "discovered": "bulk query", "cdr-only": "cdr"}
 
 
 def day_bounds(first: dt.date, days: int) -> tuple[dt.datetime, dt.datetime]:
     """UTC bounds of `days` business days from `first` (BUSINESS_TIMEZONE midnights)."""
-    zone = settings().business_timezone
-    start = dt.datetime.combine(first, dt.time(), zone)
-    return start.astimezone(dt.timezone.utc), (start + dt.timedelta(days=days)).astimezone(dt.timezone.utc)
-
-
-def rows_for(conn, since: dt.datetime, until: dt.datetime) -> list[dict]:
-    """completeness_daily's rows for the business days within [since, until)."""
-    params = {"since": since, "until": until, "zone": settings().business_timezone.key}
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(COMPLETENESS, params).fetchall()
+    return completeness_rows.day_bounds(first, days, settings().business_timezone)
 
 
 @bp.get("/completeness")
@@ -62,13 +48,13 @@ def completeness():
     today = clock().astimezone(settings().business_timezone).date()
     since, until = day_bounds(today - dt.timedelta(days=days - 1), days)
     with pool().connection() as conn:
-        rows = rows_for(conn, since, until)
+        rows = completeness_rows.rows(conn, since, until, settings().business_timezone)
     totals: dict = {}
     for r in rows:
         t = totals.setdefault(r["day"], {"calls": 0, "pushed": 0, "recovered": 0, "missing": 0})
         t["calls"] += r["calls"]
         t["pushed"] += r["calls_pushed"]
-        t["recovered"] += r["calls_re_requested"] + r["calls_discovered"]
+        t["recovered"] += r["calls_re_requested"] + r["calls_discovered"] + r["calls_cdr_only"]
         t["missing"] += r["calls_missing_detail"]
     chart = bars(
         [

@@ -30,6 +30,7 @@ from reconciler.core.vendor_http import (
     make_session,
     request_json,
 )
+from reconciler.sources.ozonetel import campaigns
 
 CALLBACK_PATH = "/callbacks/ozonetel/"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -46,10 +47,6 @@ CONFIG_ERRORS = {
 LIMIT_MESSAGE = "request limit exhausted"
 # About one campaign only: that campaign is stopped (reconciler.core.blocks), the others go on.
 CAMPAIGN_ERROR = "campaignname is invalid"
-CAMPAIGN_FIX = (
-    "check the name in OZONETEL_CAMPAIGNS against the campaign in CloudAgent (exact spelling and "
-    "case); it is asked again by itself once OZONETEL_CAMPAIGNS changes, or after OZONETEL_RECHECK"
-)
 
 ENSURE_WINDOW = """
 INSERT INTO ozonetel_request (campaign_name, window_from, window_to, next_at, origin)
@@ -306,16 +303,8 @@ class OzonetelSource:
                 {"id": item.id, "now": now, "outcome": "campaign-invalid", "unique_id": "", "error": exc.detail[:500]},
             )
             conn.execute(CAMPAIGN_STOPPED, {"id": item.id, "now": now, "error": f"campaign stopped: {exc.detail}"})
-            blocks.record(
-                conn,
-                NAME,
-                "campaign",
-                item.campaign,
-                reason=exc.detail,
-                fix=CAMPAIGN_FIX,
-                config=self.campaign_config,
-                now=now,
-                recheck=self.config.recheck,
+            campaigns.stop(
+                conn, NAME, item.campaign, exc.detail, config=self.campaign_config, recheck=self.config.recheck, now=now
             )
             return "campaign-misconfigured"
         horizon_at = item.window_to + self.horizon if item.origin == "reconcile" else None
