@@ -451,3 +451,26 @@ def test_reconcile_source_ozonetel_runs_the_cdr_pull_beside_the_dial_status_requ
     no_key = {**cdr_env, "OZONETEL_API_KEY": "", "PUBLIC_BASE_URL": "https://callrecon.example.com"}
     _, _, broken = selected_sources("ozonetel", Settings.from_env(no_key, VENDORS), VENDORS)
     assert broken == ["ozonetel: OZONETEL_API_KEY is not set"]  # both sources lack it: said once
+
+
+def test_two_processes_wanting_a_token_at_once_make_one(fake, clock, reconciler_url):
+    """Both read no usable token; the advisory lock lets one make it, and the other takes it over."""
+    import requests
+
+    from reconciler.sources.ozonetel.cdr_token import TokenStore
+
+    fake.auth = "token"
+    stores = [TokenStore(reconciler_url, requests.Session(), fake.url, USER, API_KEY, 5.0) for _ in range(4)]
+    got, start = [], threading.Barrier(len(stores))
+
+    def want(store):
+        start.wait()
+        got.append(store.token(clock.now(), [API_KEY]))
+
+    threads = [threading.Thread(target=want, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    SECRETS.update(token for token, _ in fake.tokens)
+    assert len(fake.tokens) == 1 and got == [fake.tokens[0][0]] * 4
