@@ -97,3 +97,42 @@ def test_promtool_checks_the_rules_and_runs_their_unit_tests():
     for args in (["check", "rules", ALERTS.name], ["test", "rules", ALERT_TESTS.name]):
         done = subprocess.run(["promtool", *args], cwd=ALERTS.parent, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_documented_callback_outcomes_are_the_ones_metrics_counts(client, env):
+    """docs/operations.md lists callrecon_callbacks_total's outcomes; the code counts those and no other."""
+    from receiver import create_app
+    from receiver.config import Settings
+    from receiver.vendors import VENDORS
+    from receiver.web import metrics
+
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    paragraph = text.split("`callrecon_callbacks_total{source,outcome}`", 1)[1].split("\n  - `", 1)[0]
+    documented = set(re.findall(r"`([a-z_]+)`", paragraph)) - {"LANDING_MODE"}
+    assert documented == set(metrics.OUTCOMES)
+
+    url = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
+    client.post(url, data=fixture_bytes("ozonetel", "call_details__single.json"), content_type="application/json")
+    client.post(url, data=b"{not json", content_type="application/json")
+    client.post(
+        url, data=b'{"status":"success","message":"Data processing","uniqueId":"u1"}', content_type="application/json"
+    )
+    client.post("/callbacks/ozonetel/wrong-token", data=b"{}", content_type="application/json")
+    deferred = create_app(
+        Settings.from_env({**env, "LANDING_MODE": "deferred", "LANDER": "separate", "MAX_BODY_BYTES": "1024"}, VENDORS)
+    )
+    try:
+        deferred.test_client().post(url, data=b'{"monitorUCID":"1"}', content_type="application/json")
+        deferred.test_client().post(url, data=b"[" + b" " * 2000 + b"]", content_type="application/json")
+    finally:
+        deferred.extensions["callrecon_pool"].close()
+    counted = {
+        sample.labels["outcome"]
+        for family in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))
+        if family.name == "callrecon_callbacks"
+        for sample in family.samples
+        if sample.name == "callrecon_callbacks_total" and sample.value > 0
+    }
+    assert {"stored", "landed", "note", "quarantined", "unauthorized", "too_large"} <= counted <= documented
+    with pytest.raises(ValueError, match="undocumented callback outcome"):
+        metrics.observe("ozonetel", "dropped", 0.001)

@@ -133,6 +133,7 @@ class CallbackRoute:
         try:
             received = read_body(environ, limit)  # 413 past MAX_BODY_BYTES
         except RequestEntityTooLarge:
+            metrics.observe(source, "too_large", time.perf_counter() - started)
             return 413, errors.too_large(source, stated_length(environ), limit, environ), []
         raw, records = self.raw_row(environ, source, push, received)
         try:

@@ -19,6 +19,16 @@ from prometheus_client import (
     multiprocess,
 )
 
+# Every outcome callrecon_callbacks_total counts (docs/operations.md lists them; a test compares):
+OUTCOMES = {
+    "stored": "the raw body committed, to be landed by the lander (LANDING_MODE=deferred, the default)",
+    "landed": "stored and landed in typed rows in the request (LANDING_MODE=inline)",
+    "note": "stored and kept as a vendor's status notice, no call in it (inline)",
+    "quarantined": "stored, but it could not be landed (inline): callrecon replay after a fix",
+    "unauthorized": "wrong or missing URL token: 401, nothing stored",
+    "too_large": "a body over MAX_BODY_BYTES: 413, nothing stored",
+    "db_unavailable": "the database did not take the body: 503, nothing stored, the vendor should retry",
+}
 CALLBACKS = Counter("callrecon_callbacks_total", "Callback requests by source and outcome.", ["source", "outcome"])
 RECORDS_LANDED = Counter("callrecon_records_landed_total", "Records landed in typed tables, by source.", ["source"])
 RECORDS_QUARANTINED = Counter(
@@ -79,7 +89,9 @@ _CHILDREN: dict = {}
 
 
 def observe(source: str, outcome: str, seconds: float, landed: int = 0, quarantined: int = 0) -> None:
-    """Count one callback's outcome."""
+    """Count one callback's outcome (one of OUTCOMES: a new one is documented first)."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"undocumented callback outcome {outcome!r}: add it to metrics.OUTCOMES and the docs")
     _child(CALLBACKS, source, outcome).inc()
     _child(CALLBACK_SECONDS, source).observe(seconds)
     if landed:

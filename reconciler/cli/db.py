@@ -19,7 +19,9 @@ from receiver.database.provision import ensure_database
 from reconciler.cli.base import Group, argument, connect, option, vendors_in_use, with_settings
 
 
-@click.group(cls=Group, metavar="ACTION", short_help="database: ensure, upgrade, status")
+@click.group(
+    cls=Group, metavar="ACTION", short_help="database: ensure, upgrade, roles, grant-analyst, local-roles, status, docs"
+)
 def db():
     """Manage the database and its migrations."""
 
