@@ -7,7 +7,7 @@ PORT ?= 8000
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/callrecon
 export PORT
 
-.PHONY: run test install db clean browser schema
+.PHONY: run test install db clean browser schema console-token
 
 install: $(VENV)/.installed
 
@@ -31,13 +31,22 @@ db: install
 	    printf 'export HUAWEI_CALLBACK_TOKENS="$${HUAWEI_CALLBACK_TOKENS:-%s}"\n' "$$(new)" >> $@; \
 	    printf 'export HUAWEI_TIMEZONE="$${HUAWEI_TIMEZONE:-%s}"\n' "$$HUAWEI_TIMEZONE" >> $@; \
 	  else echo "# Huawei: export HUAWEI_TIMEZONE (the tenant's zone, e.g. Asia/Shanghai) and delete this file to mint its token" >> $@; fi; \
-	  echo "wrote $@ with new callback tokens (keep them private; delete the file to rotate)"
+	  printf 'export OPS_TOKENS="$${OPS_TOKENS:-%s}"\n' "$$(new)" >> $@; \
+	  echo "wrote $@ with new callback tokens and a console token (keep them private; delete the file to rotate)"
 
-run: db .callrecon.env
+# A .callrecon.env written before the console token was kept there gets one, once.
+console-token: .callrecon.env
+	@grep -q '^export OPS_TOKENS=' .callrecon.env || { umask 077; \
+	  printf 'export OPS_TOKENS="$${OPS_TOKENS:-%s}"\n' "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')" \
+	    >> .callrecon.env; echo "added a console token (OPS_TOKENS) to .callrecon.env"; }
+
+run: db .callrecon.env console-token
 	@source .callrecon.env; \
 	  base="$${PUBLIC_BASE_URL:-http://$$(hostname -I 2>/dev/null | awk '{print $$1}' | grep . || echo 127.0.0.1):$(PORT)}"; \
 	  echo "Paste the callBackUrl into each vendor's console:"; \
 	  $(BIN)/callrecon urls --base "$$base"; \
+	  echo; echo "The operator console: $$base/ops; sign in with the token OPS_TOKENS in .callrecon.env, shown by:"; \
+	  echo '  source .callrecon.env && echo "$${OPS_TOKENS%%,*}"'; \
 	  echo; echo "Try it from this folder in a second terminal (README, Try it in five minutes):"; \
 	  echo "  export PORT=$(PORT)  # and DATABASE_URL, if you exported one for make run"; \
 	  sed -n '/^source .callrecon.env/,/^callrecon status/p' README.md | sed 's/^/  /'; echo; \

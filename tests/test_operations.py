@@ -139,3 +139,35 @@ def test_psycopg_pool_messages_are_json_lines_too(settings, capsys):
     assert len(lines) == 1
     entry = json.loads(lines[0])
     assert entry["logger"] == "psycopg.pool" and entry["level"] == "warning" and "refused" in entry["exc"]
+
+
+def test_make_run_keeps_a_console_token_in_its_env_file(tmp_path):
+    """The first run writes OPS_TOKENS beside the callback tokens (mode 600); an older file gets one added once."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copy(root / "Makefile", tmp_path / "Makefile")
+    make = ["make", "-s", f"BIN={Path(sys.executable).parent}"]
+    env = {k: v for k, v in os.environ.items() if k not in ("OPS_TOKENS", "HUAWEI_TIMEZONE")}
+    subprocess.run([*make, ".callrecon.env"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    written = (tmp_path / ".callrecon.env").read_text()
+    assert re.search(r'^export OPS_TOKENS="\$\{OPS_TOKENS:-[\w-]{32}\}"$', written, re.M), written
+    assert (tmp_path / ".callrecon.env").stat().st_mode & 0o777 == 0o600
+
+    (tmp_path / ".callrecon.env").write_text('export OZONETEL_CALLBACK_TOKENS="${OZONETEL_CALLBACK_TOKENS:-x}"\n')
+    for _ in range(2):
+        subprocess.run([*make, "console-token"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    assert (tmp_path / ".callrecon.env").read_text().count("export OPS_TOKENS=") == 1
+    shown = subprocess.run(
+        ["bash", "-c", 'source .callrecon.env && echo "${OPS_TOKENS%%,*}"'],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert len(shown) == 32  # what make run tells the operator to run shows the token to paste
