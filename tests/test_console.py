@@ -429,3 +429,18 @@ def test_the_24h_chart_counts_each_closed_bin_once_and_follows_the_clock(app, op
     add(later - dt.timedelta(minutes=1), 5)
     assert shown() == expected(later) and expected(later) != expected(now)
     assert min(b for _, b in kept.counts) >= int(later.timestamp() // 900) - 95
+
+
+def test_the_events_filter_reads_and_shows_times_as_the_tables_do(ops, seeded, now):
+    """UTC, 24-hour ISO in the inputs as in every table: no browser date-time picker (locale, 12-hour)."""
+    page = html(ops.get("/ops/events"))
+    assert 'type="datetime-local"' not in page
+    until = (now + dt.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M")
+    assert f'name="until" value="{until}"' in page and re.search(
+        r'name="since" value="\d{4}-\d\d-\d\d \d\d:\d\d"', page
+    )
+    day = now.strftime("%Y-%m-%d")
+    assert ops.get(f"/ops/events?since={day} 00:00&until={day} 23:59").status_code == 200
+    assert ops.get(f"/ops/events?since={day}T00:00&until={day}T23:59").status_code == 200
+    refused = ops.get(f"/ops/events?since={day}T00:00%2B05:30")
+    assert refused.status_code == 400 and "UTC" in html(refused)

@@ -54,13 +54,20 @@ AFTER = "SELECT id, status, error->>'message' AS reason FROM raw_inbox WHERE id 
 
 
 def _time(value: str | None, default: dt.datetime) -> dt.datetime:
-    """A form's 'YYYY-MM-DDTHH:MM' (UTC) or the default."""
+    """A form's 'YYYY-MM-DD HH:MM' (UTC, 24-hour; a 'T' between works too) or the default.
+
+    A text input, not the browser's date-time picker: the picker shows the browser's own locale and
+    clock (12-hour in many), while every table on the console is ISO UTC, 24-hour.
+    """
     if not value:
         return default
     try:
-        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc)
+        moment = dt.datetime.fromisoformat(value.strip())
     except ValueError:
-        abort(400, f"{value!r} is not a time like 2026-03-04T10:00 (UTC)")
+        abort(400, f"{value!r} is not a time like 2026-03-04 10:00 (UTC, 24-hour)")
+    if moment.tzinfo is not None and moment.utcoffset() != dt.timedelta(0):
+        abort(400, f"{value!r} is not in UTC: write the time in UTC, without an offset")
+    return moment.replace(tzinfo=dt.timezone.utc)
 
 
 @bp.get("/events")
@@ -107,8 +114,8 @@ def events():
         "source": source or "",
         "status": status or "",
         "q": q or "",
-        "since": since.strftime("%Y-%m-%dT%H:%M"),
-        "until": until.strftime("%Y-%m-%dT%H:%M"),
+        "since": since.strftime("%Y-%m-%d %H:%M"),
+        "until": until.strftime("%Y-%m-%d %H:%M"),
     }
     return page("events.html", rows=rows, form=form, sources=list(pushes), statuses=STATUSES, more=more)
 
