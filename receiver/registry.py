@@ -38,6 +38,10 @@ class OpenApi:
     array_only: bool = False
 
 
+# How a fix names a new URL token (Push.enable): a command that prints one.
+RANDOM_TOKEN = "a long random token: `python3 -c 'import secrets; print(secrets.token_urlsafe(24))'`"
+
+
 @dataclass(frozen=True)
 class Push:
     """How a vendor's pushes are authenticated, landed and answered."""
@@ -52,6 +56,9 @@ class Push:
     land_many: Callable | None = None
     # SQL: the typed rows one raw callback (%(id)s) produced, as (tbl, key, row jsonb): the console's event page.
     typed_rows: str = ""
+    # What turns the pushes on, as (variable, what to set it to): the console's fix for "no callback token".
+    # The URL tokens' variable first; a value in `backticks` is a command or an example to copy.
+    enable: tuple = ()
 
 
 @dataclass(frozen=True)

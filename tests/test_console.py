@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 
 import psycopg
@@ -14,6 +15,7 @@ from console_seed import (
     PAGE_SECRETS,
     QUARANTINED_PHONE,
     console_app,
+    console_env,
     csrf_from,
     database_now,
     scrub,
@@ -40,6 +42,23 @@ def app(env, now):
     app = console_app(env, now)
     yield app
     app.extensions["callrecon_pool"].close()
+
+
+@pytest.fixture
+def run_cli(reconciler_url, monkeypatch, capsys):
+    """Run a callrecon command with an environment; (exit code, stdout, stderr)."""
+    from reconciler import cli
+
+    def _run(environ: dict, *argv):
+        for name in [n for n in os.environ if n.endswith("_CALLBACK_TOKENS")]:
+            monkeypatch.delenv(name)
+        for name, value in {**environ, "DATABASE_URL": reconciler_url}.items():
+            monkeypatch.setenv(name, value)
+        code = cli.main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return _run
 
 
 @pytest.fixture
@@ -444,3 +463,62 @@ def test_the_events_filter_reads_and_shows_times_as_the_tables_do(ops, seeded, n
     assert ops.get(f"/ops/events?since={day}T00:00&until={day}T23:59").status_code == 200
     refused = ops.get(f"/ops/events?since={day}T00:00%2B05:30")
     assert refused.status_code == 400 and "UTC" in html(refused)
+
+
+def overview_of(env: dict, now) -> str:
+    """The overview page of an app built from `env` as it is (the console's own settings included), signed in."""
+    app = create_app(Settings.from_env(env, VENDORS))
+    app.config["CALLRECON_CLOCK"] = lambda: now
+    try:
+        client = app.test_client()
+        assert sign_in(client).status_code == 302
+        return html(client.get("/ops/"))
+    finally:
+        app.extensions["callrecon_pool"].close()
+
+
+def without_push_settings(env: dict) -> dict:
+    """The console's test environment with no vendor's callback tokens."""
+    return {k: v for k, v in console_env(env).items() if not k.endswith("_CALLBACK_TOKENS")}
+
+
+def test_an_ozonetel_only_install_shows_huawei_quietly_as_not_used(env, now):
+    ozonetel_only = {k: v for k, v in without_push_settings(env).items() if not k.startswith("HUAWEI_")}
+    page = overview_of({**ozonetel_only, "OZONETEL_CALLBACK_TOKENS": "t" * 32}, now)
+    huawei = page.split('id="push-huawei"')[1].split("</tr>")[0]
+    assert "not used" in huawei and "bad" not in huawei and "SILENT" not in huawei
+    fixes = page.split('id="problems"')[1].split("</table>")[0] if 'id="problems"' in page else ""
+    assert "huawei" not in fixes
+
+
+# What makes each vendor "used" without its callback token: one of its settings given.
+USED_WITHOUT_TOKEN = {"ozonetel": {}, "huawei": {"HUAWEI_TIMEZONE": "Asia/Shanghai"}}
+
+
+@pytest.mark.parametrize("vendor", sorted(USED_WITHOUT_TOKEN))
+def test_the_fix_for_a_missing_callback_token_works_as_written(vendor, env, now, run_cli):
+    """Follow the overview's fix word for word: set each variable it names to what it says, run the
+    command it gives for a token; then the problem is gone and `callrecon urls` prints the vendor's URL."""
+    import subprocess
+
+    base = {**without_push_settings(env), **USED_WITHOUT_TOKEN[vendor]}
+    page = overview_of(base, now)
+    row = next(r for r in page.split('id="problems"')[1].split("<tr>") if r.startswith(f"<td>{vendor}</td>"))
+    assert "no callback token" in row and "`" not in row  # commands are set apart as code, not backticks
+    fix = re.sub(r"<[^>]+>", "", row.split('<td class="bad">')[1].split("</td>", 1)[1]).replace("&#39;", "'")
+    followed = {}
+    for variable in re.findall(r"(?:set |; )([A-Z_]+) to ", fix):
+        example = re.search(r"<code>(.*?)</code>", row.split(variable, 1)[1])[1].replace("&#39;", "'")
+        if example.startswith("python3 -c"):
+            example = subprocess.run(["bash", "-c", example], capture_output=True, text=True, check=True).stdout
+        followed[variable] = example.strip()
+    assert f"{vendor.upper()}_CALLBACK_TOKENS" in followed and "callrecon urls" in fix
+    fixed = {**base, **followed}
+    page = overview_of(fixed, now)
+    assert (
+        'id="problems"' not in page or f"<td>{vendor}</td>" not in page.split('id="problems"')[1].split("</table>")[0]
+    )
+    code, out, _ = run_cli(fixed, "urls", "--base", "https://calls.example.com")
+    assert (
+        f"{vendor}: https://calls.example.com/callbacks/{vendor}/{followed[f'{vendor.upper()}_CALLBACK_TOKENS']}" in out
+    )

@@ -55,6 +55,11 @@ class SettingsEnv(Env):
             raise ConfigError("; ".join(bad)) from None
 
 
+def given(section_value) -> bool:
+    """True when any of a section's settings differs from its default: the install uses that part at all."""
+    return any(getattr(section_value, f.name) != f.default for f in declared(section_value))
+
+
 def secrets_of(section_value) -> list[str]:
     """The values of a section's `secret=True` settings (each token of a list), for masking."""
     found = []

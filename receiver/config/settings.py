@@ -17,7 +17,7 @@ from pathlib import Path
 
 from environs.fields import Path as PathField
 
-from receiver.config.reading import SettingsEnv, described, secrets_of, setting
+from receiver.config.reading import SettingsEnv, described, given, secrets_of, setting
 from receiver.config.values import (
     BaseUrl,
     Choice,
@@ -129,6 +129,10 @@ class Settings:
     def section(self, vendor: str):
         """A vendor's settings section, as its registry entry declares it."""
         return self.vendors[vendor]
+
+    def uses(self, vendor: str) -> bool:
+        """Whether any of a vendor's settings is given (a vendor that declares none counts as used)."""
+        return vendor not in self.vendors or given(self.vendors[vendor])
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured secret (each setting declared `secret=True`), so masking can look for each of them."""

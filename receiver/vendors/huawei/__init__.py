@@ -6,7 +6,7 @@ fetch, discovery, signing) is reconciler/sources/huawei/.
 """
 
 from receiver.ledgers import Ledger
-from receiver.registry import OpenApi, Push, Vendor
+from receiver.registry import RANDOM_TOKEN, OpenApi, Push, Vendor
 from receiver.vendors.huawei import records
 from receiver.vendors.huawei.journey import JOURNEY
 from receiver.vendors.huawei.settings import NAME, HuaweiSettings, section
@@ -65,6 +65,10 @@ VENDOR = Vendor(
         reply=records.reply,
         openapi=OpenApi("HuaweiCallResult", records.FIELD_MAP_SPEC, array_only=True),
         typed_rows=TYPED_ROWS,
+        enable=(
+            ("HUAWEI_CALLBACK_TOKENS", RANDOM_TOKEN),
+            ("HUAWEI_TIMEZONE", "the tenant's IANA time zone, e.g. `Asia/Shanghai` (Huawei's times carry none)"),
+        ),
     ),
     ledgers=(DISCOVERY, DETAIL),
     reconciler="reconciler.sources.huawei",

@@ -6,7 +6,7 @@ record parser and landing (records.py), the matching of pushes to the requests t
 """
 
 from receiver.ledgers import Ledger
-from receiver.registry import OpenApi, Push, Vendor
+from receiver.registry import RANDOM_TOKEN, OpenApi, Push, Vendor
 from receiver.vendors.ozonetel import records
 from receiver.vendors.ozonetel.journey import JOURNEY
 from receiver.vendors.ozonetel.settings import NAME, OzonetelSettings, section
@@ -74,6 +74,7 @@ VENDOR = Vendor(
         openapi=OpenApi("OzonetelRecord", records.FIELDS),
         land_many=records.land_many,
         typed_rows=TYPED_ROWS,
+        enable=(("OZONETEL_CALLBACK_TOKENS", RANDOM_TOKEN),),
     ),
     ledgers=(LEDGER, CDR_LEDGER),
     reconciler="reconciler.sources.ozonetel",

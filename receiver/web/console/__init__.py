@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 
 from flask import Blueprint, Response, current_app, render_template
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from receiver.landing.masking import mask_body, mask_text
@@ -41,6 +42,13 @@ def now() -> dt.datetime:
     """The page's clock: the app's CALLRECON_CLOCK when a test pins one, else the system's (UTC)."""
     clock = current_app.config.get("CALLRECON_CLOCK")
     return clock() if clock else dt.datetime.now(dt.timezone.utc)
+
+
+@bp.app_template_filter("code")
+def code(text) -> Markup:
+    """Text with its `backticked` parts as <code>: a command or value to copy, set apart (the rest escaped)."""
+    parts = str(escape(text or "")).split("`")
+    return Markup("".join(f"<code>{part}</code>" if n % 2 else part for n, part in enumerate(parts)))
 
 
 @bp.app_template_filter("clean")

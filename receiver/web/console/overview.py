@@ -63,8 +63,10 @@ def push_rows(conn, moment: dt.datetime, app_settings) -> dict[str, dict]:
     kept = current_app.extensions.setdefault("callrecon_push_chart", push_chart.KeptBins())
     bins = push_chart.per_bin(conn, moment, sources, kept)
     for source, row in rows.items():
-        row["silent"] = silent(row["last_at"], moment, app_settings)
         row["configured"] = bool(pushes[source].tokens(app_settings))
+        # A vendor with no settings and nothing ever received is not used here: shown quietly, never a problem.
+        row["used"] = app_settings.uses(source) or row["last_at"] is not None
+        row["silent"] = row["used"] and silent(row["last_at"], moment, app_settings)
         row["cap"] = COUNT_CAP
         row["callbacks_24h"] = sum(bins[source])
         row["chart"] = sparkline(
@@ -99,6 +101,12 @@ def work_items_by_vendor() -> dict[str, tuple]:
     return {vendor.name: vendor.ledgers for vendor in vendors() if vendor.ledgers}
 
 
+def enable_fix(push) -> str:
+    """How to turn a vendor's pushes on, from what its registry entry says they need (Push.enable)."""
+    needs = "; ".join(f"{variable} to {what}" for variable, what in push.enable) or "its callback token variable"
+    return f"set {needs}; restart callrecon; then give the vendor the URL that `callrecon urls` prints"
+
+
 @bp.get("/", strict_slashes=False)
 def overview():
     """One row per vendor: pushes, silence, backlog, reconciler work, budget, last run, what to fix."""
@@ -109,13 +117,9 @@ def overview():
         with conn.cursor(row_factory=dict_row) as cur:
             blocks = cur.execute(BLOCKS).fetchall()
     problems = [
-        {
-            "source": name,
-            "what": "no callback token: every push gets 401",
-            "fix": f"set {name.upper()}_CALLBACK_TOKENS (`make run` writes one) and paste the URL into the vendor",
-        }
+        {"source": name, "what": "no callback token: every push gets 401", "fix": enable_fix(vendors().pushes[name])}
         for name, row in pushes.items()
-        if not row["configured"]
+        if row["used"] and not row["configured"]
     ]
     problems += [
         {
