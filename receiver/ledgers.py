@@ -261,6 +261,21 @@ def _one(conn, work: Ledger, key: str) -> dict:
     return row
 
 
+def cannot_run(work: Ledger, settings) -> str:
+    """Why the ledger's source cannot run with these settings ('' when it can), naming the variables."""
+    return "; ".join(work.problems(settings))
+
+
+def refuse_retry_if_stuck(work: Ledger, settings) -> None:
+    """A retry of an item whose source cannot run would make it due for nothing: refuse it, saying why."""
+    why = cannot_run(work, settings)
+    if why:
+        raise WorkError(
+            f"retry refused: the {work.source} source cannot run ({why}); fix that and restart the reconciler, "
+            "and its due items are worked at once"
+        )
+
+
 def retry_now(conn, work: Ledger, key: str, now: dt.datetime, by: str) -> str:
     """Make an open item due now, or reopen one that gave up; what was done, in words."""
     row = _one(conn, work, key)

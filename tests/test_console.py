@@ -265,8 +265,45 @@ def test_journey_by_phone_number_and_by_call_id(ops, seeded):
     assert "No call with phone number or id" in html(ops.get("/ops/journey?q=0000"))
 
 
-def test_work_retry_now_and_give_up_go_through_receiver_work(ops, seeded, db, now):
+# What the Ozonetel dial-status source needs to run (the seeded console lacks it: its items cannot run).
+OZONETEL_READY = {
+    "OZONETEL_USERNAME": "acme_ops",
+    "OZONETEL_CAMPAIGNS": "Renewals_Nov",
+    "PUBLIC_BASE_URL": "https://calls.example.com",
+}
+
+
+@pytest.fixture
+def ready_ops(env, now):
+    """A signed-in client of a console whose Ozonetel source can run."""
+    app = console_app({**env, **OZONETEL_READY}, now)
+    client = app.test_client()
+    assert sign_in(client).status_code == 302
+    yield client
+    app.extensions["callrecon_pool"].close()
+
+
+def test_a_source_that_cannot_run_says_why_and_refuses_retry(ops, seeded, db, now):
     failing = html(ops.get("/ops/work?source=ozonetel&state=failing"))
+    banner = failing.split('id="cannot-run"')[1].split("</p>")[0]
+    assert "cannot run" in banner and "OZONETEL_USERNAME is not set" in banner and "Retry is refused" in banner
+    assert "disabled" in failing.split("Retry now")[0].rsplit("<button", 1)[1]
+    assert "not while the source cannot run" in failing
+    key = str(seeded["window_failing"])
+    before = db.execute("SELECT next_at FROM ozonetel_request WHERE id = %s", (key,)).fetchone()
+    csrf = csrf_from(failing)
+    refused = ops.post(
+        "/ops/work/retry", data={"source": "ozonetel", "key": key, "csrf_token": csrf, "state": "failing"}
+    )
+    shown = html(ops.get(refused.headers["Location"]))
+    assert "retry refused" in shown and "OZONETEL_USERNAME is not set" in shown
+    assert db.execute("SELECT next_at FROM ozonetel_request WHERE id = %s", (key,)).fetchone() == before
+
+
+def test_work_retry_now_and_give_up_go_through_receiver_work(ready_ops, seeded, db, now):
+    ops = ready_ops
+    failing = html(ops.get("/ops/work?source=ozonetel&state=failing"))
+    assert 'id="cannot-run"' not in failing
     key = str(seeded["window_failing"])
     assert f"<code>{key}</code>" in failing and "no push within 15m" in failing
     csrf = csrf_from(failing)
@@ -352,6 +389,13 @@ def test_the_cli_acts_on_items_with_the_same_code(env, seeded, db, monkeypatch, 
     assert "given up by cli:test" in error
     assert cli.main(["items", "give-up", "ozonetel", key, "--reason", "again"]) == 2
     assert "only open items can be given up" in capsys.readouterr().err
+    # the source cannot run here (no OZONETEL_USERNAME...): listing says so, a retry is refused with the reason
+    assert cli.main(["items", "list", "ozonetel", "--state", "gave-up"]) == 0
+    assert "the ozonetel source cannot run (OZONETEL_USERNAME is not set" in capsys.readouterr().err
+    assert cli.main(["items", "retry", "ozonetel", key]) == 2
+    assert "retry refused: the ozonetel source cannot run (OZONETEL_USERNAME is not set" in capsys.readouterr().err
+    for name, value in OZONETEL_READY.items():
+        monkeypatch.setenv(name, value)
     assert cli.main(["items", "retry", "ozonetel", key]) == 0
     assert "reopened for one more try" in capsys.readouterr().out
 

@@ -7,6 +7,7 @@ receiver side because the console (in the receiver) may not import the reconcile
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
@@ -47,6 +48,12 @@ def items(vendors) -> Group:
     @with_settings
     def list_items(settings, source, state, limit):
         """Print one line per item: key, state, tries, the time it is about, and its last error."""
+        stuck = ledgers.cannot_run(ledger(source), settings)
+        if stuck:
+            print(
+                f"callrecon: the {source} source cannot run ({stuck}): these items wait until that is fixed",
+                file=sys.stderr,
+            )
         with connect(settings) as conn:
             rows = ledgers.items(conn, ledger(source), state, limit=limit)
         for r in rows:
@@ -62,6 +69,10 @@ def items(vendors) -> Group:
     @with_settings
     def retry(settings, source, key, by):
         """Make an open item due at once; an item that gave up is reopened for one more try."""
+        try:
+            ledgers.refuse_retry_if_stuck(ledger(source), settings)
+        except ledgers.WorkError as exc:
+            raise ConfigError(str(exc)) from None
         _act(settings, lambda conn: ledgers.retry_now(conn, ledger(source), key, SystemClock().now(), by))
 
     @group.command("give-up", short_help="stop working on an open item, with a reason")

@@ -10,7 +10,7 @@ import datetime as dt
 from flask import abort, flash, redirect, request, url_for
 
 from receiver import ledgers as items
-from receiver.web.console import access, bp, log, page, pool, vendors
+from receiver.web.console import access, bp, log, page, pool, settings, vendors
 from receiver.web.console import now as clock
 
 
@@ -33,8 +33,16 @@ def work():
     more = None
     if len(rows) == items.PAGE:
         more = {"source": source, "state": state, "after": f"{rows[-1]['about'].isoformat()}|{rows[-1]['key']}"}
+    stuck = items.cannot_run(tables[source], settings())
     return page(
-        "work.html", sources=list(tables), source=source, state=state, states=items.STATES, rows=rows, more=more
+        "work.html",
+        sources=list(tables),
+        source=source,
+        state=state,
+        states=items.STATES,
+        rows=rows,
+        more=more,
+        stuck=stuck,
     )
 
 
@@ -50,6 +58,7 @@ def act(action: str):
     try:
         with pool().connection() as conn:
             if action == "retry":
+                items.refuse_retry_if_stuck(tables[source], settings())
                 done = items.retry_now(conn, tables[source], key, clock(), by)
             elif action == "give-up":
                 done = items.give_up(conn, tables[source], key, form.get("reason", ""), clock(), by)
