@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -566,3 +567,45 @@ def test_the_fix_for_a_missing_callback_token_works_as_written(vendor, env, now,
     assert (
         f"{vendor}: https://calls.example.com/callbacks/{vendor}/{followed[f'{vendor.upper()}_CALLBACK_TOKENS']}" in out
     )
+
+
+def test_the_quarantine_groups_and_replays_by_cause_not_by_summary(ops, db):
+    """Two bodies that both read '1 of 1 records failed validation' fail for different causes: two groups,
+    and replaying one cause leaves the other quarantined."""
+    from conftest import OZONETEL_TOKEN
+
+    url = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
+    no_identity = ops.post(url, data=b'{"Status": "Answered"}', content_type="application/json").json
+    bad_time = [
+        ops.post(
+            url,
+            data=json.dumps({"monitorUCID": f"q{n}", "StartTime": f"not a time {n}"}),
+            content_type="application/json",
+        ).json
+        for n in range(2)
+    ]
+    not_json = ops.post(url, data=b"{oops", content_type="application/json").json
+    page = html(ops.get("/ops/quarantine"))
+    causes = page.split('id="reasons"')[1].split("</table>")[0]
+    assert ">no call identity</a>" in causes and ">not JSON</a>" in causes
+    start_time = re.search(r">(StartTime: [^<]+)</a>", causes)[1]
+    assert start_time.endswith(" time: …") and "not a time 0" not in start_time  # the record's value is not in it
+    assert "1 of 1 records failed validation" not in causes
+    assert ">2</td>" in causes.split(start_time)[1].split("</tr>")[0]
+
+    # replay every StartTime failure, under a field map that still refuses them: nothing else is touched
+    csrf = csrf_from(page)
+    replayed = ops.post(
+        "/ops/quarantine/replay",
+        data={
+            "csrf_token": csrf,
+            "source": "ozonetel",
+            "reason": start_time.replace("&#39;", "'").replace("&amp;", "&"),
+        },
+    )
+    assert "2 callbacks quarantined as" in html(ops.get(replayed.headers["Location"]))
+    parsed = dict(db.execute("SELECT id, parse_count FROM raw_inbox").fetchall())
+    assert [parsed[r["raw_id"]] for r in bad_time] == [2, 2]
+    assert parsed[no_identity["raw_id"]] == 1 and parsed[not_json["raw_id"]] == 1
+    detail = html(ops.get(f"/ops/events/{bad_time[0]['raw_id']}"))
+    assert "1 of 1 records failed validation" in detail  # the summary stays on the event's page

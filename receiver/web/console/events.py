@@ -20,7 +20,8 @@ STATUSES = ("landed", "quarantined", "note", "received")
 SEARCH = """
 SELECT e.* FROM unnest(%(sources)s::text[]) AS s(source)
 CROSS JOIN LATERAL (
-    SELECT id, received_at, source, status, record_count, landed_count, error->>'message' AS reason,
+    SELECT id, received_at, source, status, record_count, landed_count,
+           CASE WHEN status = 'quarantined' THEN callrecon_quarantine_cause(error) END AS reason,
            left(callrecon_utf8_or_null(body), 240) AS excerpt
     FROM raw_inbox r
     WHERE r.source = s.source AND r.received_at >= %(since)s AND r.received_at < %(until)s
@@ -37,20 +38,26 @@ SELECT id, received_at, source, client_addr, content_type, headers, callrecon_ut
        body_bytes, body_sha256, status, record_count, landed_count, error, parsed_at, parse_count, apikey_check
 FROM raw_inbox WHERE id = %(id)s
 """
+# The quarantine by cause (sql/0031: the first failing field and rule, "no call identity", "not JSON",
+# apikey_mismatch, ...), not by the summary line, which put unrelated failures together.
 REASONS = """
-SELECT source, COALESCE(error->>'message', '(no reason kept)') AS reason, count(*) AS rows,
+SELECT source, callrecon_quarantine_cause(error) AS reason, count(*) AS rows,
        min(received_at) AS first_at, max(received_at) AS last_at, min(id) AS example_id
 FROM raw_inbox WHERE status = 'quarantined' AND (%(source)s::text IS NULL OR source = %(source)s)
 GROUP BY 1, 2 ORDER BY rows DESC, reason LIMIT 200
 """
 QUARANTINED = """
-SELECT id, received_at, source, error->>'message' AS reason FROM raw_inbox
+SELECT id, received_at, source, callrecon_quarantine_cause(error) AS reason, error->>'message' AS summary
+FROM raw_inbox
 WHERE status = 'quarantined' AND (%(source)s::text IS NULL OR source = %(source)s)
-  AND (%(reason)s::text IS NULL OR COALESCE(error->>'message', '(no reason kept)') = %(reason)s)
+  AND (%(reason)s::text IS NULL OR callrecon_quarantine_cause(error) = %(reason)s)
 ORDER BY id DESC LIMIT %(limit)s
 """
-REPLAY_CAP = 5000  # rows one "replay all of this reason" click re-parses; click again for more
-AFTER = "SELECT id, status, error->>'message' AS reason FROM raw_inbox WHERE id = ANY(%(ids)s) ORDER BY id"
+REPLAY_CAP = 5000  # rows one "replay all of this cause" click re-parses; click again for more
+AFTER = """
+SELECT id, status, CASE WHEN status = 'quarantined' THEN callrecon_quarantine_cause(error) END AS reason
+FROM raw_inbox WHERE id = ANY(%(ids)s) ORDER BY id
+"""
 
 
 def _time(value: str | None, default: dt.datetime) -> dt.datetime:
@@ -151,7 +158,7 @@ def event(raw_id: int):
 
 @bp.get("/quarantine")
 def quarantine():
-    """Quarantined callbacks counted by reason, with the newest rows of the chosen reason."""
+    """Quarantined callbacks counted by cause, with the newest rows of the chosen cause."""
     source = request.args.get("source") or None
     reason = request.args.get("reason") or None
     with pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -162,7 +169,7 @@ def quarantine():
 
 @bp.post("/quarantine/replay")
 def replay_rows():
-    """Replay one quarantined row (raw_id) or all of one reason, through `callrecon replay`'s code."""
+    """Replay one quarantined row (raw_id) or all of one cause, through `callrecon replay`'s code."""
     form = request.form
     if form.get("raw_id"):
         ids = [int(form["raw_id"])]
@@ -177,7 +184,7 @@ def replay_rows():
             ]
         what = f"{len(ids)} callbacks quarantined as {form['reason']!r}"
     else:
-        abort(400, "say what to replay: a raw_id, or a reason")
+        abort(400, "say what to replay: a raw_id, or a cause")
     if not ids:
         flash("Nothing to replay: no quarantined row matches (another replay may have landed them).")
         return redirect(url_for("console.quarantine"))
