@@ -609,3 +609,14 @@ def test_the_quarantine_groups_and_replays_by_cause_not_by_summary(ops, db):
     assert parsed[no_identity["raw_id"]] == 1 and parsed[not_json["raw_id"]] == 1
     detail = html(ops.get(f"/ops/events/{bad_time[0]['raw_id']}"))
     assert "1 of 1 records failed validation" in detail  # the summary stays on the event's page
+
+
+def test_a_pushed_calls_journey_names_a_source_for_every_field_and_how_it_arrived_once(ops, seeded):
+    page = html(ops.get("/ops/journey?q=9876543210"))
+    sources = page.split('class="sources"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>(\w+)</td><td>(.*?)</td><td>(.*?)</td></tr>", sources)
+    shown = [(field, value, by) for field, value, by in rows if value != "-"]
+    assert {"phone_number", "connect_time", "duration_s", "vendor_status", "disposition"} <= {f for f, _, _ in shown}
+    assert [f for f, _, by in shown if by == "-"] == [], shown
+    arrived = re.search(r'<td colspan="2" class="arrived">(.*?)</td>', sources)[1]
+    assert arrived == "push"

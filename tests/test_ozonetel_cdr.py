@@ -422,6 +422,12 @@ def test_status_the_console_and_metrics_show_the_cdr_days_budget_and_completenes
         overview = ops.get("/ops/").get_data(as_text=True)
         assert re.search(r"ozonetel-cdr.*?\d+ of 120 \(ozonetel-cdr", overview, re.S), "the CDR budget, 2 a minute"
         assert "callrecon_completeness_yesterday" in ops.get("/metrics").get_data(as_text=True)
+        # the journey says how each call's records arrived, each way once
+        arrived = re.compile(r'class="arrived">(.*?)</td>')
+        both = ops.get("/ops/journey?q=7017745500000070").get_data(as_text=True)
+        assert arrived.search(both)[1] == "push, CDR leg" and "cdr" in both.split('class="sources"')[1]
+        recovered = ops.get("/ops/journey?q=9876500702").get_data(as_text=True)
+        assert arrived.search(recovered)[1] == "CDR leg"
     finally:
         app.extensions["callrecon_pool"].close()
     with psycopg.connect(reconciler_url, autocommit=True) as conn:

@@ -8,9 +8,14 @@ from receiver.registry import Journey
 
 # A call key (monitorUCID, UCID, callid:..., ...) is the table's own key.
 PHONE = "SELECT COALESCE(phone_number, dialed_number, caller_id) FROM ozonetel_call WHERE call_key = %(id)s"
-# Every push that carried the call, and every Campaign Dial Status try that asked for the window it was in.
+# Every record that carried the call, by how it arrived (a CDR page the reconciler fetched; a push that
+# answered a dial-status request, credited to it; else a push), and every Campaign Dial Status try
+# that asked for the window it was in.
 EVENTS = """
-SELECT r.received_at AS at, 'push' AS what,
+SELECT r.received_at AS at,
+       CASE WHEN r.headers ? 'X-Callrecon-Fetched' THEN 'CDR leg'
+            WHEN EXISTS (SELECT 1 FROM ozonetel_request_credit c WHERE c.raw_id = r.id) THEN 're-requested push'
+            ELSE 'push' END AS what,
        'raw callback ' || r.id || ' (' || r.status || ')' AS detail, r.id AS raw_id
 FROM ozonetel_sighting s JOIN raw_inbox r ON r.id = s.raw_id WHERE s.call_key = %(key)s
 UNION ALL
