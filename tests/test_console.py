@@ -223,13 +223,29 @@ def test_events_are_searchable_by_status_and_body_and_paginate(ops, seeded):
     assert ops.get("/ops/events?since=2026-01-01T00:00&until=2026-03-01T00:00").status_code == 400  # > 31 days
 
 
-def test_event_detail_shows_the_masked_body_headers_parse_result_and_typed_rows(ops, seeded):
+def test_event_detail_shows_the_masked_body_headers_parse_result_and_typed_rows(ops, seeded, db):
     page = html(ops.get(f"/ops/events/{seeded['quarantined']}"))
     assert "quarantined" in page and "parser error: KeyError" in page and "Replay this callback" in page
     assert "&#34;Apikey&#34;: &#34;***&#34;" in page and FIXTURE_APIKEY not in page
     landed_id = int(html(ops.get("/ops/events?status=landed")).split("/ops/events/")[1].split('"')[0])
     landed = html(ops.get(f"/ops/events/{landed_id}"))
     assert "ozonetel_call 2105221234567890" in landed and "Renewals_Nov" in landed
+    # the typed row as a table of its filled columns, in the table's column order; every column behind a toggle
+    filled = re.findall(
+        r'<td class="name"><code>(\w+)</code></td>', landed.split('class="typed compact"')[1].split("</table>")[0]
+    )
+    every = re.findall(
+        r'<td class="name"><code>(\w+)</code></td>', landed.split('class="typed-all compact"')[1].split("</table>")[0]
+    )
+    order = [
+        c
+        for (c,) in db.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'ozonetel_call'::regclass AND attnum > 0 "
+            "AND NOT attisdropped ORDER BY attnum"
+        )
+    ]
+    assert every == order and filled == [c for c in order if c in filled]
+    assert {"call_key", "campaign_name", "start_time"} <= set(filled) and "transferred_to" not in filled
 
 
 def test_replaying_a_quarantined_callback_lands_it_and_says_so(ops, seeded, db, caplog):

@@ -1,8 +1,8 @@
 """The console in a real browser (Debian's Chromium, driven by Selenium): what an operator on call does first.
 
 Sign in; see the overview with one silent source and a backlog; open a quarantined event; replay
-it and see it land; find a call's journey by phone number. The overview's screenshot is the one
-docs/console.md shows (docs/console.png).
+it and see it land, its typed row within one screen; find a call's journey by phone number, with a
+source for every field. The pictures docs/console.md shows are taken on the way (docs/console*.png).
 
 `make test` installs Debian's chromium and chromium-driver when they are missing; where neither can
 be installed the test is skipped, saying so. The driver path is passed explicitly, so Selenium
@@ -27,9 +27,9 @@ pytestmark = pytest.mark.skipif(
     reason="no Chromium: `make test` installs it (apt-get install chromium chromium-driver); "
     "install those two Debian packages to run the real-browser test",
 )
-# The console page's picture is retaken on demand (CONSOLE_SCREENSHOT=docs/console.png), so that a plain
-# `make test` leaves the checkout as it found it.
-SCREENSHOT_TO = os.environ.get("CONSOLE_SCREENSHOT")
+# The pictures docs/console.md shows (overview, quarantine, event, journey) are retaken on demand
+# (CONSOLE_SCREENSHOTS=docs), so that a plain `make test` leaves the checkout as it found it.
+SCREENSHOTS_TO = os.environ.get("CONSOLE_SCREENSHOTS")
 
 
 @pytest.fixture
@@ -62,6 +62,18 @@ def browser():
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
+
+
+def shoot(browser, page: str, tmp_path) -> None:
+    """The whole page in one picture: docs/console.png for the overview, docs/console-<page>.png for the others."""
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    metrics = {"width": 1400, "height": height, "deviceScaleFactor": 1, "mobile": False}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    name = "console.png" if page == "overview" else f"console-{page}.png"
+    shot = Path(SCREENSHOTS_TO) / name if SCREENSHOTS_TO else tmp_path / name
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def replaced(old) -> bool:
@@ -101,6 +113,7 @@ def navigate(browser, element) -> None:
 
 def test_an_operator_signs_in_sees_the_gaps_replays_and_follows_a_call(served, browser, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
 
     base, ids = served
     browser.get(f"{base}/ops/")
@@ -113,16 +126,11 @@ def test_an_operator_signs_in_sees_the_gaps_replays_and_follows_a_call(served, b
     assert "SILENT" in browser.find_element(By.CSS_SELECTOR, "#push-huawei .silence").text
     assert "SILENT" not in browser.find_element(By.CSS_SELECTOR, "#push-ozonetel .silence").text
     assert browser.find_element(By.CSS_SELECTOR, "#push-ozonetel .backlog").text.startswith("2")
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    metrics = {"width": 1400, "height": height, "deviceScaleFactor": 1, "mobile": False}
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)  # the whole page in one picture
-    shot = Path(SCREENSHOT_TO) if SCREENSHOT_TO else tmp_path / "console.png"
-    shot.parent.mkdir(parents=True, exist_ok=True)
-    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
-    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    shoot(browser, "overview", tmp_path)
 
     # A quarantined event, opened from the quarantine page, replayed, landed.
     navigate(browser, browser.find_element(By.LINK_TEXT, "Quarantine"))
+    shoot(browser, "quarantine", tmp_path)
     navigate(browser, browser.find_element(By.LINK_TEXT, str(ids["quarantined"])))
     assert browser.find_element(By.ID, "event-status").text == "quarantined"
     assert '"Apikey": "***"' in browser.find_element(By.ID, "body").text
@@ -130,6 +138,15 @@ def test_an_operator_signs_in_sees_the_gaps_replays_and_follows_a_call(served, b
     flash = browser.find_element(By.CSS_SELECTOR, ".flash").text
     assert f"Replayed raw callback {ids['quarantined']}: landed." in flash
     assert browser.find_element(By.ID, "event-status").text == "landed"
+    # The typed row it produced: its filled columns as a table, the page (seen again, without the
+    # replay's message) within one 1400x1000 screen.
+    browser.refresh()
+    WebDriverWait(browser, 20).until(lambda b: b.execute_script("return document.readyState") == "complete")
+    filled = browser.find_elements(By.CSS_SELECTOR, "table.typed td.name")
+    assert len(filled) > 10 and filled[0].text == "call_key"
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    assert height <= 1000, f"the event page is {height} px tall"
+    shoot(browser, "event", tmp_path)
 
     # The call it carried, found by phone number.
     navigate(browser, browser.find_element(By.LINK_TEXT, "Journey"))
@@ -138,3 +155,7 @@ def test_an_operator_signs_in_sees_the_gaps_replays_and_follows_a_call(served, b
     heading = browser.find_element(By.CSS_SELECTOR, "section.call h2").text
     assert "ozonetel call 2105229999000001" in heading and QUARANTINED_PHONE in heading
     assert "push" in browser.find_element(By.CSS_SELECTOR, "table.timeline").text
+    for row in browser.find_elements(By.CSS_SELECTOR, "table.sources tr")[1:-1]:  # every field with a value
+        field, value, by = (cell.text for cell in row.find_elements(By.TAG_NAME, "td"))
+        assert value == "-" or by != "-", f"{field} has no source"
+    shoot(browser, "journey", tmp_path)

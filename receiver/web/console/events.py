@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 from flask import abort, flash, redirect, request, url_for
 from psycopg.rows import dict_row
 
 from receiver.landing.replay import replay
-from receiver.web.console import access, bp, clean, log, page, pool, settings, vendors
+from receiver.web.console import access, bp, clean, log, page, pool, settings, utc, vendors
 from receiver.web.console import now as clock
 
 PAGE = 50
@@ -40,6 +41,11 @@ FROM raw_inbox WHERE id = %(id)s
 """
 # The quarantine by cause (sql/0031: the first failing field and rule, "no call identity", "not JSON",
 # apikey_mismatch, ...), not by the summary line, which put unrelated failures together.
+# A typed table's columns in their order, as docs/schema.md lists them.
+COLUMN_ORDER = """
+SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%(tbl)s) AND attnum > 0 AND NOT attisdropped
+ORDER BY attnum
+"""
 REASONS = """
 SELECT source, callrecon_quarantine_cause(error) AS reason, count(*) AS rows,
        min(received_at) AS first_at, max(received_at) AS last_at, min(id) AS example_id
@@ -140,6 +146,7 @@ def event(raw_id: int):
             if push.typed_rows
             for found in cur.execute(push.typed_rows, {"id": raw_id}).fetchall()
         ]
+        order = {t["tbl"]: [c for (c,) in conn.execute(COLUMN_ORDER, {"tbl": t["tbl"]})] for t in typed}
     body = row["body_text"]
     if body is not None:
         try:
@@ -152,8 +159,30 @@ def event(raw_id: int):
         body=clean(body) if body is not None else None,
         headers=clean(json.dumps(row["headers"], indent=2)),
         error=clean(json.dumps(row["error"], indent=2)) if row["error"] else None,
-        typed=[{**t, "row": clean(json.dumps(t["row"], indent=2, default=str))} for t in typed],
+        typed=[{**t, "columns": columns(t["row"], order[t["tbl"]])} for t in typed],
     )
+
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
+
+
+def columns(row: dict, order: list[str]) -> list[tuple[str, str, bool, int]]:
+    """A typed row as (column, value shown, filled?, nested keys) in the table's column order (docs/schema.md's),
+    values masked: a time as UTC 'YYYY-MM-DD HH:MM:SS' like every table; an object or list as compact JSON,
+    with its number of keys (the page folds it)."""
+    shown = []
+    for name in order or sorted(row):
+        value = row.get(name)
+        filled = value not in (None, "", {}, [])
+        nested = len(value) if isinstance(value, (dict, list)) else 0
+        if nested or isinstance(value, (dict, list)):
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        elif isinstance(value, str) and _TIMESTAMP.match(value):
+            text = utc(dt.datetime.fromisoformat(value))
+        else:
+            text = "-" if value is None else str(value)
+        shown.append((name, clean(text), filled, nested))
+    return shown
 
 
 @bp.get("/quarantine")
