@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+from html import unescape as html_unescape
 
 import psycopg
 import pytest
@@ -636,3 +637,22 @@ def test_a_pushed_calls_journey_names_a_source_for_every_field_and_how_it_arrive
     assert [f for f, _, by in shown if by == "-"] == [], shown
     arrived = re.search(r'<td colspan="2" class="arrived">(.*?)</td>', sources)[1]
     assert arrived == "push"
+
+
+def test_charts_have_a_time_axis_and_the_completeness_columns_their_definitions(ops, seeded, db, now):
+    page = html(ops.get("/ops/"))
+    chart = page.split('id="push-ozonetel"')[1].split("</svg>")[0]
+    ticks = re.findall(r'text-anchor="\w+">([^<]+)</text>', chart)
+    utc_now = now.astimezone(dt.timezone.utc)
+    assert ticks == [f"{utc_now - dt.timedelta(hours=h):%H:%M}" for h in (24, 18, 12, 6, 0)]
+    assert "last 24 h (UTC)" in page
+    completeness = html(ops.get("/ops/completeness?days=3"))
+    titles = dict(re.findall(r'<th title="(\w+): ([^"]*)">', completeness))
+    documented = dict(
+        db.execute(
+            "SELECT attname, col_description(attrelid, attnum) FROM pg_attribute "
+            "WHERE attrelid = 'completeness_daily'::regclass AND attnum > 0"
+        ).fetchall()
+    )
+    assert set(titles) == set(documented) and all(html_unescape(titles[c]) == documented[c] for c in titles)
+    assert ">windows answered</th>" in completeness and ">received</th>" not in completeness

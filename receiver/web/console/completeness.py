@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import abort, request
+from flask import abort, current_app, request
 from psycopg.rows import dict_row
 
 from receiver import completeness as completeness_rows
@@ -70,7 +70,24 @@ def completeness():
             for day, t in sorted(totals.items(), reverse=True)
         ]
     )
-    return page("completeness.html", rows=rows, chart=chart, days=days)
+    return page("completeness.html", rows=rows, chart=chart, days=days, columns=column_help())
+
+
+# The view's own column comments (docs/schema.md): the page's headers carry them, so they cannot drift.
+COLUMN_HELP = """
+SELECT a.attname, col_description(a.attrelid, a.attnum)
+FROM pg_attribute a WHERE a.attrelid = 'completeness_daily'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+"""
+
+
+def column_help() -> dict[str, str]:
+    """{column: 'column: its documented meaning'} for completeness_daily, kept for the app's life."""
+    kept = current_app.extensions.get("callrecon_completeness_help")
+    if kept is None:
+        with pool().connection() as conn:
+            kept = {name: f"{name}: {text or ''}" for name, text in conn.execute(COLUMN_HELP).fetchall()}
+        current_app.extensions["callrecon_completeness_help"] = kept
+    return kept
 
 
 @bp.get("/calls")

@@ -53,6 +53,12 @@ def silent(last_at, moment: dt.datetime, app_settings) -> bool:
     return in_working_hours(moment, app_settings) and quiet
 
 
+def day_axis(moment: dt.datetime) -> list[tuple[float, str]]:
+    """The 24 h chart's time axis: a tick every 6 hours back from now, as UTC clock times."""
+    utc_now = moment.astimezone(dt.timezone.utc)
+    return [(n / 4, (utc_now - dt.timedelta(hours=24 - 6 * n)).strftime("%H:%M")) for n in range(5)]
+
+
 def push_rows(conn, moment: dt.datetime, app_settings) -> dict[str, dict]:
     """Per push source: last callback, silence, 24 h chart, backlog and quarantine."""
     pushes = vendors().pushes
@@ -72,6 +78,7 @@ def push_rows(conn, moment: dt.datetime, app_settings) -> dict[str, dict]:
         row["chart"] = sparkline(
             [n / (push_chart.BIN_S / 60) for n in bins[source]],
             label=f"{source}: {row['callbacks_24h']} callbacks in 24 h",
+            axis=day_axis(moment),
         )
     return rows
 
