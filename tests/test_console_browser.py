@@ -159,3 +159,74 @@ def test_an_operator_signs_in_sees_the_gaps_replays_and_follows_a_call(served, b
         field, value, by = (cell.text for cell in row.find_elements(By.TAG_NAME, "td"))
         assert value == "-" or by != "-", f"{field} has no source"
     shoot(browser, "journey", tmp_path)
+
+
+@pytest.fixture
+def ozonetel_only(env, database_url):
+    """An Ozonetel-only install's console (no Huawei setting at all), served on a loopback port, with two
+    differently broken callbacks quarantined and one dial-status window its unconfigured source cannot run."""
+    import datetime as dt
+
+    import psycopg
+    from console_seed import console_env
+
+    from conftest import OZONETEL_TOKEN
+    from receiver import create_app
+    from receiver.config import Settings
+    from receiver.vendors import VENDORS
+
+    now = database_now(database_url)
+    settings = {k: v for k, v in console_env(env).items() if not k.startswith("HUAWEI_")}
+    app = create_app(Settings.from_env(settings, VENDORS))
+    app.config["CALLRECON_CLOCK"] = lambda: now
+    client = app.test_client()
+    url = f"/callbacks/ozonetel/{OZONETEL_TOKEN}"
+    for body in (b'{"Status": "Answered"}', b'{"monitorUCID": "b1", "StartTime": "not a time"}'):
+        assert client.post(url, data=body, content_type="application/json").status_code == 202
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        window = conn.execute(
+            "INSERT INTO ozonetel_request (campaign_name, window_from, window_to, state, tries, next_at) "
+            "VALUES ('Renewals_Nov', %(at)s, %(at)s + interval '1 hour', 'pending', 0, %(at)s) RETURNING id",
+            {"at": now - dt.timedelta(hours=3)},
+        ).fetchone()[0]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", window
+    server.shutdown()
+    thread.join(timeout=5)
+    app.extensions["callrecon_pool"].close()
+
+
+def test_an_ozonetel_only_install_quarantine_by_cause_and_a_source_that_cannot_run(ozonetel_only, browser, db):
+    from selenium.webdriver.common.by import By
+
+    base, window = ozonetel_only
+    browser.get(f"{base}/ops/")
+    browser.find_element(By.ID, "token").send_keys(OPS_TOKEN)
+    navigate(browser, browser.find_element(By.ID, "sign-in"))
+
+    # No red Huawei row: Huawei is not used here.
+    huawei = browser.find_element(By.ID, "push-huawei")
+    assert "not used" in huawei.text and not huawei.find_elements(By.CSS_SELECTOR, ".bad")
+    assert "huawei" not in browser.find_element(By.ID, "problems").text
+
+    # Two differently broken bodies are two causes; replaying one leaves the other.
+    navigate(browser, browser.find_element(By.LINK_TEXT, "Quarantine"))
+    causes = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#reasons tr")[1:]]
+    assert len(causes) == 2 and any("no call identity" in c for c in causes)
+    assert any(c.startswith("ozonetel StartTime:") for c in causes)
+    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#reasons tr")[1:] if "no call identity" in r.text)
+    navigate(browser, row.find_element(By.TAG_NAME, "button"))
+    assert "1 callbacks quarantined as 'no call identity'" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    # the replayed one was parsed again (and, with the same parser, stays where it was); the other was not touched
+    parsed = dict(db.execute("SELECT callrecon_quarantine_cause(error), parse_count FROM raw_inbox").fetchall())
+    assert parsed["no call identity"] == 2 and [n for c, n in parsed.items() if c.startswith("StartTime:")] == [1]
+
+    # The work item of a source that cannot run says why, and Retry says so.
+    browser.get(f"{base}/ops/work?source=ozonetel&state=open")
+    banner = browser.find_element(By.ID, "cannot-run").text
+    assert "cannot run" in banner and "OZONETEL_USERNAME is not set" in banner
+    retry = browser.find_element(By.XPATH, "//button[text()='Retry now']")
+    assert retry.get_attribute("disabled") and "cannot run" in retry.get_attribute("title")
+    assert str(window) in browser.find_element(By.ID, "work").text
