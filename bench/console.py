@@ -40,8 +40,8 @@ WITH ins AS (
          LATERAL (SELECT convert_to(json_build_object('monitorUCID', o.call_key, 'CampaignName', o.campaign_name,
                   'CallerID', o.phone_number, 'Status', o.status, 'Apikey', '***')::text, 'UTF8') AS body) b
     ORDER BY o.start_time
-    RETURNING id, convert_from(body, 'UTF8')::json->>'monitorUCID' AS call_key)
-INSERT INTO ozonetel_sighting (raw_id, record_index, call_key) SELECT id, 0, call_key FROM ins
+    RETURNING id, received_at, convert_from(body, 'UTF8')::json->>'monitorUCID' AS call_key)
+INSERT INTO ozonetel_sighting (raw_id, record_index, call_key, received_at) SELECT id, 0, call_key, received_at FROM ins
 """
 RAW_HUAWEI = """
 WITH ins AS (
@@ -53,9 +53,10 @@ WITH ins AS (
          LATERAL (SELECT convert_to(json_build_array(json_build_object('vdnId', h.vdn_id, 'callId', h.call_id,
                   'called', h.called, 'callStatus', h.call_status))::text, 'UTF8') AS body) b
     ORDER BY h.call_time
-    RETURNING id, (convert_from(body, 'UTF8')::json->0->>'vdnId')::int AS vdn_id,
+    RETURNING id, received_at, (convert_from(body, 'UTF8')::json->0->>'vdnId')::int AS vdn_id,
               convert_from(body, 'UTF8')::json->0->>'callId' AS call_id)
-INSERT INTO huawei_sighting (raw_id, record_index, vdn_id, call_id) SELECT id, 0, vdn_id, call_id FROM ins
+INSERT INTO huawei_sighting (raw_id, record_index, vdn_id, call_id, received_at)
+SELECT id, 0, vdn_id, call_id, received_at FROM ins
 """
 UNLANDED = """
 UPDATE raw_inbox SET status = 'received', parsed_at = NULL
