@@ -7,7 +7,7 @@ PORT ?= 8000
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/callrecon
 export PORT
 
-.PHONY: run test install db clean browser schema console-token
+.PHONY: run test install db clean engines schema console-token
 
 install: $(VENV)/.installed
 
@@ -54,19 +54,24 @@ run: db .callrecon.env console-token
 	  exec $(BIN)/gunicorn -c python:receiver.gunicorn_conf 'receiver:create_app()'
 
 # Lint and import contracts first (pyproject.toml [tool.ruff], setup.cfg [importlinter]): either failing fails the build.
-test: install browser
+test: install engines
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/callrecon db ensure
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The console's real-browser test drives Debian's Chromium; install it when missing (root, as CI runs).
-# Where it cannot be installed the test is skipped with the reason.
-browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) || \
-	  echo "could not install chromium chromium-driver: the console's browser test will be skipped"
+# The engines some tests drive, from Debian, installed when missing (root, as CI runs): Chromium for the
+# console's browser test, PgBouncer for the pooler test, promtool (package prometheus) for the alert rules.
+# apt waits up to 5 minutes for another apt to finish. Where one cannot be installed, its test is skipped
+# with the reason.
+ENGINES := chromium:chromium chromedriver:chromium-driver pgbouncer:pgbouncer promtool:prometheus
+engines:
+	@missing=$$(for e in $(ENGINES); do command -v $${e%%:*} >/dev/null || echo $${e#*:}; done | tr "\n" " "); \
+	  [ -z "$$missing" ] || { echo "installing $$missing from Debian"; \
+	    apt-get -o DPkg::Lock::Timeout=300 update -qq && \
+	    apt-get -o DPkg::Lock::Timeout=300 install -y -qq $$missing >/dev/null; } || \
+	  echo "could not install $$missing: the tests that drive them will be skipped, each saying why"
 
 # The two generated files, sql/schema.sql and docs/schema.md, rewritten from a scratch database that
 # `callrecon db upgrade` builds on the server DATABASE_URL names; the tests fail while either is stale.

@@ -5,7 +5,10 @@ import shutil
 import sys
 import tempfile
 
+import psycopg
+
 from receiver.config import ConfigError, Settings
+from receiver.database import connect
 from receiver.vendors import VENDORS
 
 # Every setting is checked once here, in the master: a typo stops the server with one line naming
@@ -16,6 +19,16 @@ try:
 except ConfigError as exc:
     print(f"callrecon: {exc}", file=sys.stderr)
     sys.exit(2)
+
+# Behind a transaction pooler without DATABASE_POOLER=transaction, every worker would fail on its sixth
+# statement of a kind; say so once, here. A database that does not answer yet is the app's to wait for.
+try:
+    connect.check(connect.Connector.of(_settings))
+except connect.BehindPooler as exc:
+    print(f"callrecon: {exc}", file=sys.stderr)
+    sys.exit(2)
+except psycopg.Error:
+    pass
 
 # prometheus-client picks single- or multi-process mode when first imported, so the folder must be
 # in the environment before anything imports prometheus_client (receiver/__init__ imports lazily).

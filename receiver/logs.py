@@ -7,6 +7,7 @@ import logging
 import sys
 
 from receiver import json_text
+from receiver.database import connect
 from receiver.landing.masking import mask_text
 
 
@@ -60,6 +61,7 @@ def configure(settings) -> None:
     handler = StderrHandler()
     handler.setFormatter(JsonFormatter(settings.secret_values()))
     handler._callrecon = True
+    handler.addFilter(connect.one_line)
     # psycopg_pool reports a database outage itself, in several plain-text lines per attempt;
     # through our handler each becomes one JSON line like ours, secrets masked.
     for name, level in (("callrecon", settings.log_level), ("psycopg", "WARNING")):

@@ -12,6 +12,8 @@ import time
 import psycopg
 
 from receiver import ledgers
+from receiver.database import connect as pooled
+from receiver.database.connect import Connector
 from receiver.database.pool import unreachable
 from receiver.landing import partitions
 from receiver.signals import install_stop_signals
@@ -84,18 +86,21 @@ def selected_sources(name: str, settings, vendors):
 
 
 def database_problem(settings) -> str | None:
-    """None when the database answers; else one line naming where we looked (never the password)."""
+    """None when the database answers as DATABASE_POOLER says; else one line naming where we looked (never the
+    password) or the setting to change."""
     try:
-        with psycopg.connect(settings.database_url, connect_timeout=5):
-            return None
+        pooled.check(Connector.of(settings))
     except psycopg.OperationalError as exc:
         return unreachable(settings.database_url, exc)
+    except pooled.BehindPooler as exc:
+        return str(exc)
+    return None
 
 
 def waiting_without_configuration(settings, vendors, unconfigured: dict, now) -> list[str]:
     """Sources with no configuration whose ledgers still hold work (e.g. pushed Huawei calls awaiting detail)."""
     found = []
-    with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
+    with Connector.of(settings).connect() as conn:
         for name, sources in unconfigured.items():
             pending = sum(
                 int(ledgers.status(conn, vendors.ledgers[source.name], now)["pending"] or 0) for source in sources
@@ -142,7 +147,7 @@ def reconcile(
 def _ensure_partitions(settings) -> None:
     """Create the weeks ahead at each pass: a service that runs for months never lets them run out."""
     try:
-        with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
+        with Connector.of(settings).connect() as conn:
             partitions.ensure(conn, settings.partitions_ahead)
     except psycopg.Error as exc:
         # Not a reason to stop reconciling: the default partition still takes every row.
@@ -155,7 +160,7 @@ def _ensure_partitions(settings) -> None:
 def _compact_rollup(settings) -> None:
     """Fold the call rollup's deltas at each pass, so the analyst queries that read it sum few rows (sql/0023)."""
     try:
-        with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
+        with Connector.of(settings).connect() as conn:
             conn.execute(COMPACT_ROLLUP)
     except psycopg.Error as exc:
         # The rollup stays exact without it, only slower to read; not a reason to stop reconciling.
@@ -177,7 +182,7 @@ def _passes(settings, sources, stop, clock, loop, interval, limit, concurrency, 
             progress = Progress(src.name)
             result = run_source(
                 src,
-                settings.database_url,
+                Connector.of(settings),
                 clock,
                 stop=stop,
                 limit=limit,

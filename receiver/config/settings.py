@@ -70,6 +70,9 @@ class Settings:
     """Everything callrecon reads from the environment; build it with `Settings.from_env(env, vendors)`."""
 
     database_url: str = setting("DATABASE_URL", DatabaseUrl, DEFAULT_DATABASE_URL, in_repr=False)  # a password
+    # What sits between callrecon and PostgreSQL: `transaction` for PgBouncer (or any pooler) in
+    # transaction mode, where no statement may stay prepared on a server connection.
+    database_pooler: str = setting("DATABASE_POOLER", Choice, "none", choices=("none", "transaction"))
     max_body_bytes: int = setting("MAX_BODY_BYTES", Count, 10 * 1024 * 1024, minimum=1024)
     db_pool_size: int = setting("DB_POOL_SIZE", Count, 8, minimum=1)
     db_pool_timeout: int = setting("DB_POOL_TIMEOUT", Count, 5, minimum=1)

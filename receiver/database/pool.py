@@ -19,6 +19,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from receiver.database.connect import Connector
 from receiver.landing.masking import mask_text
 
 WAIT_WHILE_DOWN_S = 0.1
@@ -78,6 +79,7 @@ def make_pool(settings, name: str = "callrecon", url: str | None = None) -> Data
         max_size=settings.db_pool_size,
         timeout=settings.db_pool_timeout,
         check=ConnectionPool.check_connection,
+        kwargs=Connector.of(settings).kwargs(),
         name=name,
         open=True,
     )

@@ -14,6 +14,7 @@ import psycopg
 
 from receiver import logs
 from receiver.config import ConfigError, Settings
+from receiver.database.connect import Connector
 from receiver.database.pool import unreachable
 from receiver.landing import lander
 from receiver.vendors import VENDORS
@@ -24,7 +25,7 @@ def main(argv: list[str]) -> int:
     try:
         settings = Settings.from_env(vendors=VENDORS)
         logs.configure(settings)
-        conn = psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
+        conn = Connector.of(settings).connect()
     except ConfigError as exc:
         print(f"callrecon lander: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from receiver.database.connect import Connector
 from receiver.landing.bursts import BurstWatch
 from receiver.landing.replay import BATCH as REPLAY_BATCH
 from receiver.landing.replay import BatchSizer, replay
@@ -140,7 +141,7 @@ class Lander:
         if self.stop.wait(self.interval * 10):
             return False
         try:
-            self.conn = psycopg.connect(self.settings.database_url, autocommit=True, connect_timeout=5)
+            self.conn = Connector.of(self.settings).connect()
         except psycopg.OperationalError:
             pass
         return True

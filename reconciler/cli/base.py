@@ -14,6 +14,8 @@ import click
 import psycopg
 
 from receiver.config import ConfigError, Settings
+from receiver.database import connect as pooled
+from receiver.database.connect import Connector
 from receiver.database.pool import unreachable
 from receiver.registry import Registry
 
@@ -220,15 +222,29 @@ def with_settings(func):
 def connect(settings, release: bool = False):
     """An autocommit connection; each unit of work opens its own transaction block.
 
-    release: to RELEASE_DATABASE_URL when it is set (migrations, roles), else DATABASE_URL.
+    release: to RELEASE_DATABASE_URL when it is set (migrations, roles), else DATABASE_URL. Those keep
+    session state across transactions (SET ROLE for the owner), so they refuse a transaction pooler
+    whatever DATABASE_POOLER says.
     """
     url, variable = settings.database_url, "DATABASE_URL"
     if release and settings.roles.release_database_url:
         url, variable = settings.roles.release_database_url, "RELEASE_DATABASE_URL"
+    database = Connector(url, "none") if release else Connector.of(settings, url)
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=5)
+        conn = database.connect()
     except psycopg.OperationalError as exc:
         raise ConfigError(unreachable(url, exc, variable)) from None
+    try:
+        pooled.check(database, conn)
+    except pooled.BehindPooler as exc:
+        conn.close()
+        if release:
+            raise ConfigError(
+                f"{variable} leads to a connection pooler in transaction mode; migrations and roles set the "
+                f"owner role for their session: point {variable} at PostgreSQL itself"
+            ) from None
+        raise ConfigError(str(exc)) from None
+    return conn
 
 
 def ids_from(args_ids) -> list[str]:

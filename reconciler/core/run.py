@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.types.json import Jsonb
 
+from receiver.database.connect import Connector, connector
 from reconciler.core import blocks
 from reconciler.core.budget import Budget, Stopped
 from reconciler.core.source import Source
@@ -91,7 +92,7 @@ class Run:
 
 def run_source(
     source: Source,
-    database_url: str,
+    database,
     clock,
     *,
     stop: threading.Event,
@@ -100,9 +101,10 @@ def run_source(
     progress=None,
     since=None,
 ) -> RunResult:
-    """Work through every due item of one source, `concurrency` items at a time."""
+    """Work through every due item of one source, `concurrency` items at a time (database: a URL or a Connector)."""
+    database = connector(database)
     budget = Budget(source.budget_name, source.rate_limit, clock, source.call_timeout)
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with database.connect() as conn:
         budget.ensure(conn)
         run_id = conn.execute(
             START_RUN, {"source": source.name, "now": clock.now(), "host": socket.gethostname(), "pid": os.getpid()}
@@ -116,7 +118,7 @@ def run_source(
             threads = [
                 threading.Thread(
                     target=_worker,
-                    args=(source, database_url, budget, run, clock),
+                    args=(source, database, budget, run, clock),
                     name=f"{source.name}-{n}",
                     daemon=True,
                 )
@@ -150,12 +152,12 @@ def _stop_or_lift(conn, source: Source, run: Run, clock) -> None:
         blocks.lift(conn, source.name, "source")  # a call went through: the credentials work again
 
 
-def _worker(source: Source, database_url: str, budget: Budget, run: Run, clock) -> None:
+def _worker(source: Source, database: Connector, budget: Budget, run: Run, clock) -> None:
     """One thread: items one at a time until none is due, the limit is reached, or we must stop."""
     try:
         with (
-            psycopg.connect(database_url, autocommit=True) as conn,
-            psycopg.connect(database_url, autocommit=True) as budget_conn,
+            database.connect() as conn,
+            database.connect() as budget_conn,
         ):
             while run.take():
                 if not _one_item(source, conn, budget_conn, budget, run, clock):

@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from receiver import json_text
+from receiver.database.connect import Connector
 from receiver.landing import inbox
 from receiver.landing.land import Outcome, RawRef, land
 from receiver.landing.masking import mask_body
@@ -175,7 +176,7 @@ class OzonetelCdrSource:
         )
         self.session = make_session(SOURCE, {"Content-Type": "application/json"})
         self.tokens = TokenStore(
-            settings.database_url,
+            Connector.of(settings),
             self.session,
             self.config.cdr_url,
             self.config.username,

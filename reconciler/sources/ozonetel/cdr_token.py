@@ -17,8 +17,7 @@ import json
 import os
 import socket
 
-import psycopg
-
+from receiver.database.connect import connector
 from reconciler.core.vendor_http import RateLimited, Unauthorized, VendorError, request_json
 
 TOKEN_PATH = "/ca_apis/CAToken/generateToken"
@@ -42,14 +41,14 @@ SPENT = "UPDATE ozonetel_cdr_token SET expires_at = LEAST(expires_at, %(now)s) W
 class TokenStore:
     """Hands out the shared token, making a new one when it is due (see the module's text)."""
 
-    def __init__(self, database_url: str, session, base_url: str, username: str, api_key: str, timeout: float):
-        self.database_url, self.session = database_url, session
+    def __init__(self, database, session, base_url: str, username: str, api_key: str, timeout: float):
+        self.database, self.session = connector(database), session
         self.base_url, self.username, self.api_key, self.timeout = base_url, username, api_key, timeout
         self.by = f"{socket.gethostname()}:{os.getpid()}"
 
     def token(self, now: dt.datetime, secrets) -> str:
         """A token with more than RENEW_BEFORE left: the stored one, or a new one this process makes."""
-        with psycopg.connect(self.database_url, autocommit=True, connect_timeout=5) as conn:
+        with self.database.connect() as conn:
             row = conn.execute(READ).fetchone()
             if row and row[2] - now > RENEW_BEFORE:
                 return row[0]
@@ -67,7 +66,7 @@ class TokenStore:
 
     def spent(self, token: str, now: dt.datetime) -> None:
         """Ozonetel refused `token` as expired: the next call makes a new one (if nobody has yet)."""
-        with psycopg.connect(self.database_url, autocommit=True, connect_timeout=5) as conn:
+        with self.database.connect() as conn:
             conn.execute(SPENT, {"token": token, "now": now})
 
     def mint(self, now: dt.datetime, secrets) -> str:
