@@ -35,6 +35,11 @@ def create_app(settings=None, vendors=None):
         ops_pool = make_pool(settings, "callrecon-ops", url=settings.ops_database_url)
         app.extensions["callrecon_ops_pool"] = ops_pool
         app.extensions["callrecon_pool"].companions.append(ops_pool)
+    if settings.ops_tokens and settings.console_database_url:
+        # The pages' reads, on a hot standby say (receiver/web/console/__init__.py, reads()).
+        pages_pool = make_pool(settings, "callrecon-console", url=settings.console_database_url)
+        app.extensions["callrecon_console_pool"] = pages_pool
+        app.extensions["callrecon_pool"].companions.append(pages_pool)
     app.extensions["callrecon_raw_writer"] = GroupCommit(app.extensions["callrecon_pool"], inbox.store_many)
     errors.register(app)
     app.register_blueprint(ops.bp)

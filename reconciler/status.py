@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import psycopg
 from psycopg.rows import dict_row
 
 from receiver import completeness, ledgers
+from receiver.database import standby
 from receiver.landing import partitions
 from receiver.web import health
 from reconciler import sources as vendor_sources
@@ -82,11 +84,45 @@ def collect(conn, settings, vendors, clock=None) -> dict:
             completeness.last_days(conn, now, settings.business_timezone, COMPLETENESS_DAYS)
         ),
     }
+    if settings.standby_database_url:
+        report["standby"] = _standby(conn, settings.standby_database_url)
     report["stopped"] = [
         {**stop, **{k: stop[k].isoformat() for k in ("since", "last_seen_at", "recheck_at")}}
         for stop in blocks.listing(conn)
     ]
     return report
+
+
+def _standby(conn, url: str) -> dict:
+    """The analysts' standby (STANDBY_DATABASE_URL) against this primary: its replay lag, or why it cannot say."""
+    try:
+        state = standby.read(conn, url)
+    except psycopg.Error as exc:
+        return {"answers": False, "error": standby.unanswered(url, exc)}
+    at = state["replayed_commit_at"]
+    return {
+        "answers": True,
+        "in_recovery": state["in_recovery"],
+        "lag_s": None if state["lag_s"] is None else round(float(state["lag_s"]), 1),
+        "behind_bytes": None if state["behind_bytes"] is None else int(state["behind_bytes"]),
+        "replayed_commit_at": at and at.isoformat(),
+    }
+
+
+def _standby_line(s: dict) -> str:
+    """One line: the standby's replay lag, or what to check."""
+    if not s["answers"]:
+        return f"standby: DOES NOT ANSWER: {s['error']}"
+    if not s["in_recovery"]:
+        return (
+            "standby: NOT A STANDBY: STANDBY_DATABASE_URL answers but is not in recovery (promoted, or the "
+            "primary's own URL); point it at the analysts' hot standby"
+        )
+    lag = "unknown (no transaction replayed since it started)" if s["lag_s"] is None else f"{s['lag_s']:g} s"
+    return (
+        f"standby: replay lag {lag}, {s['behind_bytes']} bytes of WAL behind the primary; "
+        f"last replayed commit {s['replayed_commit_at'] or '-'}"
+    )
 
 
 def _landing(lag: dict | None, backlog: tuple | None) -> dict:
@@ -129,6 +165,8 @@ def render(report: dict) -> str:
             + _landing_text(e)
         )
     lines += _partition_lines(report.get("partitions", {}), report.get("table_bytes", {}))
+    if "standby" in report:
+        lines.append(_standby_line(report["standby"]))
     for stop in report.get("stopped", []):
         what = stop["source"] if stop["scope"] == "source" else f"{stop['source']} {stop['scope']} {stop['key']!r}"
         lines.append(
@@ -137,7 +175,7 @@ def render(report: dict) -> str:
         )
     lines += _completeness_lines(report.get("completeness"))
     for name, e in report.items():
-        if name in ("push_sources", "stopped", "partitions", "table_bytes", "completeness"):
+        if name in ("push_sources", "stopped", "partitions", "table_bytes", "completeness", "standby"):
             continue
         age = f"{e['oldest_pending_s'] / 60:.1f} min" if e["oldest_pending_s"] is not None else "-"
         finals = ", ".join(f"{k} {v}" for k, v in sorted(e["final_by_status"].items())) or "none"

@@ -96,6 +96,10 @@ class Settings:
     # The console acts for an operator (replay, retry, give up, read the ledgers), with the rights of
     # the CLI: a login in the reconciler role, not the web role's. Opened only when OPS_TOKENS is set.
     ops_database_url: str = setting("OPS_DATABASE_URL", DatabaseUrl, "", in_repr=False)
+    # Where the console's pages read (a hot standby spares the primary); its actions stay on OPS_DATABASE_URL.
+    console_database_url: str = setting("CONSOLE_DATABASE_URL", DatabaseUrl, "", in_repr=False)
+    # A hot standby of DATABASE_URL's database (the analysts' replica): /metrics and `callrecon status` show its lag.
+    standby_database_url: str = setting("STANDBY_DATABASE_URL", DatabaseUrl, "", in_repr=False)
     web: WebSettings = field(default_factory=WebSettings)
     roles: RoleSettings = field(default_factory=RoleSettings)
     # Each vendor's own section, by vendor name, as its registry entry declares it.

@@ -9,9 +9,9 @@ import psycopg
 from flask import Blueprint, Response, current_app, jsonify
 from psycopg_pool import PoolTimeout
 
-from receiver.database import migrations
+from receiver.database import migrations, standby
 from receiver.landing import partitions
-from receiver.web import completeness_metrics, health, metrics, partition_metrics, work_metrics
+from receiver.web import completeness_metrics, health, metrics, partition_metrics, standby_metrics, work_metrics
 
 bp = Blueprint("ops", __name__)
 
@@ -100,4 +100,18 @@ def prometheus():
             )
     except (psycopg.Error, PoolTimeout) as exc:
         log.warning("source health unavailable for /metrics", extra={"fields": {"error": type(exc).__name__}})
+    standby_url = current_app.config["CALLRECON_SETTINGS"].standby_database_url
+    if standby_url:
+        payload += standby_metrics.exposition(standby_state(standby_url))
     return Response(payload, content_type=content_type)
+
+
+def standby_state(standby_url: str) -> dict | None:
+    """The standby's lag against the primary (receiver.database.standby), or None when either does not answer."""
+    try:
+        with current_app.extensions["callrecon_pool"].connection(timeout=PROBE_POOL_TIMEOUT_S) as conn:
+            return standby.read(conn, standby_url)
+    except (psycopg.Error, PoolTimeout) as exc:
+        # The URL may hold a password: the log names the error's kind, the status command the place.
+        log.warning("standby lag unavailable for /metrics", extra={"fields": {"error": type(exc).__name__}})
+        return None

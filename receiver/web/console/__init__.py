@@ -6,6 +6,10 @@ reconciler. What it shows it reads with its own bounded SQL from the views analy
 (receiver.work); what it changes goes through receiver code the CLI uses too: replay
 (receiver.landing.replay, `callrecon replay`) and the work actions (receiver.work, `callrecon
 items`). Pages work without JavaScript: every action is a form POST with a CSRF token.
+
+Pages only read, so they may read a hot standby (CONSOLE_DATABASE_URL, `reads()`), which spares the
+primary that takes callbacks; actions always run on the primary (`pool()`), then wait briefly for
+the standby to replay them, so the page an action redirects to shows what it did.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from flask import Blueprint, Response, current_app, render_template
+import psycopg
+from flask import Blueprint, Response, current_app, flash, render_template
 from markupsafe import Markup, escape
+from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from receiver.database import standby
 from receiver.landing.masking import mask_body, mask_text
 
 bp = Blueprint("console", __name__, url_prefix="/ops", template_folder="templates")
@@ -34,8 +41,42 @@ def vendors():
 
 
 def pool():
-    """The console's pool: OPS_DATABASE_URL's login (the reconciler role's rights), else the worker's."""
+    """Where the console acts (and reads what an action needs): OPS_DATABASE_URL's login (the reconciler
+    role's rights), else the worker's. Always the primary."""
     return current_app.extensions.get("callrecon_ops_pool") or current_app.extensions["callrecon_pool"]
+
+
+def reads():
+    """Where the pages read: CONSOLE_DATABASE_URL (a hot standby, say), else where the console acts.
+
+    A page only reads, so it may run on a standby; nothing a GET runs may write.
+    """
+    return current_app.extensions.get("callrecon_console_pool") or pool()
+
+
+# How long an action waits for the standby the pages read to replay it, so the page it redirects to shows it.
+CATCH_UP_S = 2.0
+
+
+def caught_up() -> None:
+    """After an action on the primary: wait for CONSOLE_DATABASE_URL's standby to replay it (CATCH_UP_S at
+    most); if it does not, the next page may not show the change yet, and the operator is told so."""
+    pages = current_app.extensions.get("callrecon_console_pool")
+    if pages is None:
+        return
+    try:
+        with pool().connection() as conn:
+            position = standby.primary_lsn(conn)
+        if standby.wait_for_replay(pages, position, CATCH_UP_S):
+            return
+        why = f"is more than {CATCH_UP_S:g} s behind"
+    except (psycopg.Error, PoolTimeout) as exc:
+        why = f"did not answer ({type(exc).__name__})"
+    flash(
+        f"Done, but the database the pages read (CONSOLE_DATABASE_URL) {why}: the pages may show the change "
+        "only later. `callrecon status` shows the standby's lag.",
+        "error",
+    )
 
 
 def now() -> dt.datetime:

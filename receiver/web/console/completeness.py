@@ -14,7 +14,7 @@ from flask import abort, current_app, request
 from psycopg.rows import dict_row
 
 from receiver import completeness as completeness_rows
-from receiver.web.console import bp, page, pool, settings
+from receiver.web.console import bp, page, reads, settings
 from receiver.web.console import now as clock
 from receiver.web.console.svg import bars
 
@@ -47,7 +47,7 @@ def completeness():
         abort(400, f"days must be between 1 and {MAX_DAYS}")
     today = clock().astimezone(settings().business_timezone).date()
     since, until = day_bounds(today - dt.timedelta(days=days - 1), days)
-    with pool().connection() as conn:
+    with reads().connection() as conn:
         rows = completeness_rows.rows(conn, since, until, settings().business_timezone)
     totals: dict = {}
     for r in rows:
@@ -84,7 +84,7 @@ def column_help() -> dict[str, str]:
     """{column: 'column: its documented meaning'} for completeness_daily, kept for the app's life."""
     kept = current_app.extensions.get("callrecon_completeness_help")
     if kept is None:
-        with pool().connection() as conn:
+        with reads().connection() as conn:
             kept = {name: f"{name}: {text or ''}" for name, text in conn.execute(COLUMN_HELP).fetchall()}
         current_app.extensions["callrecon_completeness_help"] = kept
     return kept
@@ -109,6 +109,6 @@ def calls():
         "until": until,
         "source": KINDS.get(kind) if kind else None,
     }
-    with pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+    with reads().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(CELL_CALLS, params).fetchall()
     return page("calls.html", rows=rows, day=day, kind=kind, vendor=params["vendor"], campaign=params["campaign"])

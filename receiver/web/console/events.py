@@ -10,7 +10,7 @@ from flask import abort, flash, redirect, request, url_for
 from psycopg.rows import dict_row
 
 from receiver.landing.replay import replay
-from receiver.web.console import access, bp, clean, log, page, pool, settings, utc, vendors
+from receiver.web.console import access, bp, caught_up, clean, log, page, pool, reads, settings, utc, vendors
 from receiver.web.console import now as clock
 
 PAGE = 50
@@ -122,7 +122,7 @@ def events():
         "before_id": before_id,
         "limit": PAGE,
     }
-    with pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+    with reads().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(SEARCH, params).fetchall()
     more = None
     if len(rows) == PAGE:
@@ -141,7 +141,7 @@ def events():
 @bp.get("/events/<int:raw_id>")
 def event(raw_id: int):
     """One callback: masked body, kept headers, parse result and the typed rows it produced."""
-    with pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+    with reads().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(DETAIL, {"id": raw_id}).fetchone()
         if row is None:
             abort(404, f"no raw callback {raw_id}")
@@ -195,7 +195,7 @@ def quarantine():
     """Quarantined callbacks counted by cause, with the newest rows of the chosen cause."""
     source = request.args.get("source") or None
     reason = request.args.get("reason") or None
-    with pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+    with reads().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         reasons = cur.execute(REASONS, {"source": source}).fetchall()
         rows = cur.execute(QUARANTINED, {"source": source, "reason": reason, "limit": PAGE}).fetchall()
     return page("quarantine.html", reasons=reasons, rows=rows, source=source, reason=reason)
@@ -235,6 +235,8 @@ def replay_rows():
         one = after[0]
         result = "landed" if one["status"] == "landed" else f"still {one['status']}: {one['reason'] or '-'}"
         flash(f"Replayed raw callback {one['id']}: {result}.")
+        caught_up()
         return redirect(url_for("console.event", raw_id=one["id"]))
     flash(f"Replayed {what}: {counts}.")
+    caught_up()
     return redirect(url_for("console.quarantine", source=form.get("source") or None))

@@ -13,7 +13,7 @@ import datetime as dt
 from flask import request
 from psycopg.rows import dict_row
 
-from receiver.web.console import bp, page, pool, vendors
+from receiver.web.console import bp, page, reads, vendors
 
 MAX_CALLS = 20
 # The call row's fields the page shows, and for one derived from others, the fields it comes from:
@@ -86,7 +86,7 @@ def journey():
     q = (request.args.get("q") or "").strip()
     calls = []
     if q:
-        with pool().connection() as conn:
+        with reads().connection() as conn:
             phone, call_id = find(conn, q)
             with conn.cursor(row_factory=dict_row) as cur:
                 found = cur.execute(CALLS, {"phone": phone, "id": call_id, "limit": MAX_CALLS}).fetchall()

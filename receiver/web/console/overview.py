@@ -8,7 +8,7 @@ from flask import current_app
 from psycopg.rows import dict_row
 
 from receiver import ledgers as work_items
-from receiver.web.console import bp, capped, page, pool, push_chart, settings, vendors
+from receiver.web.console import bp, capped, page, push_chart, reads, settings, vendors
 from receiver.web.console import now as clock
 from receiver.web.console.svg import sparkline
 
@@ -118,7 +118,7 @@ def enable_fix(push) -> str:
 def overview():
     """One row per vendor: pushes, silence, backlog, reconciler work, budget, last run, what to fix."""
     moment, app_settings = clock(), settings()
-    with pool().connection() as conn:
+    with reads().connection() as conn:
         pushes = push_rows(conn, moment, app_settings)
         work = work_rows(conn, moment)
         with conn.cursor(row_factory=dict_row) as cur:

@@ -10,7 +10,7 @@ import datetime as dt
 from flask import abort, flash, redirect, request, url_for
 
 from receiver import ledgers as items
-from receiver.web.console import access, bp, log, page, pool, settings, vendors
+from receiver.web.console import access, bp, caught_up, log, page, pool, reads, settings, vendors
 from receiver.web.console import now as clock
 
 
@@ -28,7 +28,7 @@ def work():
             dt.datetime.fromisoformat(after.partition("|")[0])
         except ValueError:
             abort(400, "the page link is damaged: go back to the first page")
-    with pool().connection() as conn:
+    with reads().connection() as conn:
         rows = items.items(conn, tables[source], state, after=after)
     more = None
     if len(rows) == items.PAGE:
@@ -69,4 +69,5 @@ def act(action: str):
     else:
         log.info("console work action", extra={"fields": {"operator": by, "action": action, "result": done}})
         flash(done)
+        caught_up()
     return redirect(url_for("console.work", source=source, state=form.get("state") or "open"))
