@@ -4,10 +4,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/callrecon
 export PORT
+# DATABASE_URL gets no default here: unset, `callrecon db ensure` settles on a server (the local one, else the
+# embedded one it starts) and writes its URL to .callrecon.db.env, which every later step sources (an exported
+# DATABASE_URL wins over it).
+WITH_DB := source .callrecon.db.env &&
 
-.PHONY: run test install db clean engines schema console-token
+.PHONY: run test install db db-stop clean engines schema console-token
 
 install: $(VENV)/.installed
 
@@ -19,8 +22,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 # db upgrade creates the roles (docs/operations.md, Roles); local-roles gives each process its own login, in .callrecon.roles.env.
 db: install
 	$(BIN)/callrecon db ensure
-	$(BIN)/callrecon db upgrade
-	$(BIN)/callrecon db local-roles
+	$(WITH_DB) $(BIN)/callrecon db upgrade
+	$(WITH_DB) $(BIN)/callrecon db local-roles
+
+# The embedded PostgreSQL keeps running after make run stops; this stops it. Its data stays in .callrecon-pg/.
+db-stop: install
+	$(BIN)/python -m receiver.database.embedded stop
 
 # First run writes .callrecon.env (mode 600) with fresh callback tokens (Huawei's only once HUAWEI_TIMEZONE is
 # exported: its times carry no zone); exported variables win over it.
@@ -41,7 +48,7 @@ console-token: .callrecon.env
 	    >> .callrecon.env; echo "added a console token (OPS_TOKENS) to .callrecon.env"; }
 
 run: db .callrecon.env console-token
-	@source .callrecon.env; \
+	@source .callrecon.db.env; source .callrecon.env; \
 	  base="$${PUBLIC_BASE_URL:-http://$$(hostname -I 2>/dev/null | awk '{print $$1}' | grep . || echo 127.0.0.1):$(PORT)}"; \
 	  echo "Paste the callBackUrl into each vendor's console:"; \
 	  $(BIN)/callrecon urls --base "$$base"; \
@@ -59,7 +66,7 @@ test: install engines
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/callrecon db ensure
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(WITH_DB) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The engines some tests drive, from Debian, installed when missing (root, as CI runs): Chromium for the
 # console's browser test, PgBouncer for the pooler test, promtool (package prometheus) for the alert rules.
@@ -77,7 +84,7 @@ engines:
 # `callrecon db upgrade` builds on the server DATABASE_URL names; the tests fail while either is stale.
 schema: install
 	$(BIN)/callrecon db ensure >/dev/null
-	$(BIN)/python -m receiver.database.snapshot
+	$(WITH_DB) $(BIN)/python -m receiver.database.snapshot
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 from pytest_httpserver import HTTPServer
 from pytest_postgresql import factories
 
 from receiver import create_app
 from receiver.config import Settings
+from receiver.config.settings import DEFAULT_DATABASE_URL
 from receiver.database import logins as role_logins
 from receiver.database import roles, upgrade
 from receiver.logs import JsonFormatter
@@ -32,6 +35,14 @@ CONFIGURED_API_KEY = "cfg-ozonetel-key-55aa77"
 # view) and the log lines written during the test are scanned for each of them.
 SECRETS = {OZONETEL_TOKEN, OZONETEL_OLD_TOKEN, FIXTURE_APIKEY, CONFIGURED_API_KEY}
 
+
+# The server the suite runs on: the host, port and user of DATABASE_URL, which `make test` takes from the file
+# `callrecon db ensure` writes (the default local server, or the embedded one it started); the default otherwise.
+# The suite connects without a password, as both of those servers let a loopback superuser do.
+SERVER = conninfo_to_dict(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+PG_HOST = SERVER.get("host") or "127.0.0.1"
+PG_PORT = int(SERVER.get("port") or 5432)
+PG_USER = SERVER.get("user") or "postgres"
 
 # One database name per checkout, so two checkouts (e.g. git worktrees) can run the suite at once.
 TEST_DBNAME = "callrecon_test_" + hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
@@ -64,7 +75,7 @@ def pytest_sessionfinish(session):
     from psycopg import sql
 
     try:
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        with psycopg.connect(f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/postgres", autocommit=True) as conn:
             for name in [*LOGINS.values(), *ROLES.names()]:
                 if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
                     conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))  # the parameter grants
@@ -73,7 +84,9 @@ def pytest_sessionfinish(session):
         pass  # a database from a killed run still refers to them; the next run reuses them
 
 
-postgresql_noproc = factories.postgresql_noproc(dbname=TEST_DBNAME, load=[load_schema])
+postgresql_noproc = factories.postgresql_noproc(
+    host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=TEST_DBNAME, load=[load_schema]
+)
 postgresql = factories.postgresql("postgresql_noproc")
 
 

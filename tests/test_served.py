@@ -245,6 +245,7 @@ def test_the_readme_try_it_block_runs_as_written_against_a_live_server(default_e
 
 def run_readme_block(base, env, reconciler_url, tmp_path):
     (tmp_path / ".callrecon.env").write_text(f'export OZONETEL_CALLBACK_TOKENS="{env["OZONETEL_CALLBACK_TOKENS"]}"\n')
+    (tmp_path / ".callrecon.db.env").write_text("# DATABASE_URL is set: callrecon db ensure used it as given\n")
     (tmp_path / "tests").symlink_to(ROOT / "tests")
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
     # The second terminal is an operator's: psql and `callrecon status` as the reconciler's login.

@@ -36,6 +36,7 @@ from receiver.config.values import (
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/callrecon"
 DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+DEFAULT_EMBEDDED_PG_DIR = Path(__file__).resolve().parents[2] / ".callrecon-pg"
 UTC = zoneinfo.ZoneInfo("UTC")
 
 
@@ -73,6 +74,10 @@ class Settings:
     # What sits between callrecon and PostgreSQL: `transaction` for PgBouncer (or any pooler) in
     # transaction mode, where no statement may stay prepared on a server connection.
     database_pooler: str = setting("DATABASE_POOLER", Choice, "none", choices=("none", "transaction"))
+    # Where `callrecon db ensure` keeps the embedded PostgreSQL's data, and its port on 127.0.0.1: the server it
+    # starts when DATABASE_URL is not set and nothing answers at the default address (receiver/database/embedded.py).
+    embedded_pg_dir: Path = setting("EMBEDDED_PG_DIR", PathField, DEFAULT_EMBEDDED_PG_DIR)  # noqa: RUF009 (a Field)
+    embedded_pg_port: int = setting("EMBEDDED_PG_PORT", Count, 54329, minimum=1)
     max_body_bytes: int = setting("MAX_BODY_BYTES", Count, 10 * 1024 * 1024, minimum=1024)
     db_pool_size: int = setting("DB_POOL_SIZE", Count, 8, minimum=1)
     db_pool_timeout: int = setting("DB_POOL_TIMEOUT", Count, 5, minimum=1)
@@ -104,12 +109,15 @@ class Settings:
     roles: RoleSettings = field(default_factory=RoleSettings)
     # Each vendor's own section, by vendor name, as its registry entry declares it.
     vendors: dict = field(default_factory=dict, repr=False)
+    # Whether DATABASE_URL was given: only an unset one lets `callrecon db ensure` choose the server.
+    database_url_given: bool = field(default=False, repr=False)
 
     @classmethod
     def from_env(cls, env=None, vendors: Iterable = ()) -> Settings:
         """Read and validate every setting (os.environ or a plain dict), the sections of `vendors` (registry
         entries) included; one ConfigError names each bad variable."""
-        reader = SettingsEnv(os.environ if env is None else env)
+        environ = os.environ if env is None else env
+        reader = SettingsEnv(environ)
         values = reader.read(cls)
         kinds = {"web": WebSettings, "roles": RoleSettings}
         read = {name: reader.read(kind) for name, kind in kinds.items()}
@@ -120,6 +128,7 @@ class Settings:
             **values,
             **{name: kinds[name](**section) for name, section in read.items()},
             vendors={name: sections[name](**section) for name, section in read_sections.items()},
+            database_url_given=bool(str(environ.get("DATABASE_URL", "")).strip()),
         )
 
     def sections(self) -> list:

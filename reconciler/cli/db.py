@@ -15,7 +15,7 @@ from receiver.database import docs as schema_docs
 from receiver.database import grants, migrations, roles
 from receiver.database import logins as role_logins
 from receiver.database import upgrade as database_upgrade
-from receiver.database.provision import ensure_database
+from receiver.database.provision import ensure_server, env_file_lines
 from reconciler.cli.base import Group, argument, connect, option, vendors_in_use, with_settings
 
 
@@ -26,11 +26,16 @@ def db():
     """Manage the database and its migrations."""
 
 
-@db.command(short_help="start local PostgreSQL if needed and create the database")
+@db.command(short_help="start local (or embedded) PostgreSQL if needed and create the database")
+@option("--output", default=".callrecon.db.env", help="file for the DATABASE_URL settled on (default %(default)s)")
 @with_settings
-def ensure(settings):
-    """Start the local server if needed and create the database if missing."""
-    print(ensure_database(settings.database_url, log=lambda m: print(m, file=sys.stderr)))
+def ensure(settings, output):
+    """Start the local server if needed and create the database if missing. With DATABASE_URL unset and no
+    server at the default address, start the embedded PostgreSQL (EMBEDDED_PG_DIR, EMBEDDED_PG_PORT). Write the
+    URL settled on to a file that make sources for the later steps."""
+    url, done = ensure_server(settings, log=lambda m: print(m, file=sys.stderr))
+    _write_private(output, env_file_lines(settings, url))
+    print(done)
 
 
 @db.command(short_help="apply pending migrations from sql/, then grant each role its tables")
@@ -114,13 +119,18 @@ def local_roles(settings, output):
         f"export WEB_DATABASE_URL={shlex.quote(urls.get('web', settings.database_url))}",
         f"export RECONCILER_DATABASE_URL={shlex.quote(urls.get('reconciler', settings.database_url))}",
     ]
+    _write_private(output, lines)
+    for process, (login, _) in logins.items():
+        print(f"{process}: {role_logins.url_for(settings.database_url, login)}")
+    print(f"wrote {output}")
+
+
+def _write_private(output: str, lines: list[str]) -> None:
+    """Write lines to a file only its owner may read (mode 600): logins and URLs for make to source."""
     descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     os.chmod(output, 0o600)  # an older copy keeps its mode otherwise
-    for process, (login, _) in logins.items():
-        print(f"{process}: {role_logins.url_for(settings.database_url, login)}")
-    print(f"wrote {output}")
 
 
 @db.command(short_help="list applied and pending migrations")
