@@ -36,8 +36,10 @@ def missing() -> str | None:
 class PgBouncer:
     """One PgBouncer in transaction mode; logins: {user: password}, each authenticated by SCRAM."""
 
-    def __init__(self, dbname: str, logins: dict[str, str], *, server_port: int = 5432, max_server: int = 10):
-        self.dbname, self.logins, self.server_port, self.max_server = dbname, logins, server_port, max_server
+    def __init__(
+        self, dbname: str, logins: dict[str, str], *, server: tuple[str, int] = ("127.0.0.1", 5432), max_server=10
+    ):
+        self.dbname, self.logins, self.server, self.max_server = dbname, logins, server, max_server
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="callrecon-pgbouncer-"))
         self.proc: subprocess.Popen | None = None
@@ -45,7 +47,7 @@ class PgBouncer:
     def settings(self) -> str:
         """pgbouncer.ini: one database, transaction pooling, at most max_server server connections to it."""
         return f"""[databases]
-{self.dbname} = host=127.0.0.1 port={self.server_port} dbname={self.dbname}
+{self.dbname} = host={self.server[0]} port={self.server[1]} dbname={self.dbname}
 
 [pgbouncer]
 listen_addr = 127.0.0.1

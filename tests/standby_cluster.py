@@ -113,15 +113,16 @@ class Pair:
         self.standby = Cluster(self.root, "standby")
         self.timings: dict[str, float] = {}
 
-    def start_primary(self) -> None:
-        """initdb (trust on loopback, replication allowed: initdb's own pg_hba.conf), small and unsynced."""
+    def start_primary(self, **settings) -> None:
+        """initdb (trust on loopback, replication allowed: initdb's own pg_hba.conf), small and unsynced unless
+        `settings` say otherwise (bench/scaleout syncs)."""
         started = time.monotonic()
         _as_postgres(
             [str(PG_BIN / "initdb"), "-D", str(self.primary.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
             + ["--no-sync", "--locale=C.UTF-8"]
         )
         # The defaults stream already (wal_level=replica, max_wal_senders=10); fsync off: a test's cluster.
-        self.primary.configure(shared_buffers="16MB", fsync="off", max_connections=60)
+        self.primary.configure(**{"shared_buffers": "16MB", "fsync": "off", "max_connections": 60, **settings})
         self.primary.start()
         self.timings["primary_s"] = time.monotonic() - started
 

@@ -51,8 +51,10 @@ def pgbouncer(database_url, db):
     """PgBouncer in front of this test's database, authenticating the web, reconciler and analyst logins."""
     for kind, password in PASSWORDS.items():
         db.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(LOGINS[kind]), sql.Literal(password)))
-    dbname = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
-    bouncer = PgBouncer(dbname, {LOGINS[k]: p for k, p in PASSWORDS.items()}, max_server=MAX_SERVER).start()
+    info = psycopg.conninfo.conninfo_to_dict(database_url)
+    logins = {LOGINS[k]: p for k, p in PASSWORDS.items()}
+    server = (info["host"], int(info["port"]))
+    bouncer = PgBouncer(info["dbname"], logins, server=server, max_server=MAX_SERVER).start()
     yield bouncer
     bouncer.stop()
 
@@ -231,6 +233,16 @@ def test_without_the_setting_each_process_stops_at_start_naming_it(env, pgbounce
         text=True,
         timeout=60,
     )
+    pruned = subprocess.run(
+        [str(BIN / "callrecon"), "prune", "--raw-older-than", "90d", "--yes"],
+        cwd=ROOT,
+        env={**reconcile_env, "DATABASE_POOLER": "transaction"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # prune works through the pooler (each drop is a transaction of its own), told the setting.
+    assert pruned.returncode == 0 and "Traceback" not in pruned.stderr, (pruned.stdout, pruned.stderr)
     for done in (served, reconciled, listed):
         assert done.returncode == 2, (done.stdout, done.stderr)
         assert done.stderr.strip().splitlines()[-1] == f"callrecon: {FIX}", done.stderr
