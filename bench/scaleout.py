@@ -7,7 +7,9 @@ PgBouncer in transaction mode (at most 10 server connections to the database; SC
 web and reconciler roles), exactly as docs/scaling.md documents it.
 
 For each N of --receivers (default 1, 2, 4), straight (DATABASE_POOLER=none, the baseline of the
-same run) and through PgBouncer (DATABASE_POOLER=transaction):
+same run) and through PgBouncer (DATABASE_POOLER=transaction); ingest also runs straight with
+DATABASE_POOLER=transaction ("unprepared"), which splits the pooler's cost into what not preparing
+statements costs and what the hop through PgBouncer costs:
 
 - ingest, in --rounds interleaved rounds (the median round is kept; lost callbacks are summed over
   all): N gunicorn receivers (1 worker, 4 threads and 1 lander each, the shipped deferred
@@ -63,6 +65,9 @@ DBNAME = "callrecon_scaleout"
 TOKEN = "scaleout-token-0c4f"
 APIKEY = "KKscaleout"
 MAX_SERVER = 10
+# Straight (the baseline), straight with DATABASE_POOLER=transaction (what not preparing statements costs
+# alone), and through PgBouncer (that plus the pooler's hop).
+INGEST_MODES = ("direct", "unprepared", "pgbouncer")
 LSQ_LIMIT = (2000, 1.0)
 SAMPLE_S = 0.1
 DRAIN_LIMIT_S = 300
@@ -119,7 +124,7 @@ def pgbouncer_pid(bouncer: PgBouncer) -> int:
 
 def database_url(mode: str, urls: dict, bouncer: PgBouncer, role: str) -> str:
     """The role's login URL, straight to the primary or through PgBouncer."""
-    if mode == "direct":
+    if mode != "pgbouncer":
         return urls[role]
     user = psycopg.conninfo.conninfo_to_dict(urls[role])["user"]
     return bouncer.url(user)
@@ -146,7 +151,7 @@ def ingest(mode, n, args, urls, bouncer, admin, standby_url, bouncer_pid, label)
         **os.environ,
         **BENCH_ENV,
         "DATABASE_URL": database_url(mode, urls, bouncer, "web"),
-        "DATABASE_POOLER": "transaction" if mode == "pgbouncer" else "none",
+        "DATABASE_POOLER": "none" if mode == "direct" else "transaction",
         "OZONETEL_CALLBACK_TOKENS": TOKEN,
         "OZONETEL_API_KEY": APIKEY,
         "WEB_CONCURRENCY": "1",
@@ -305,7 +310,7 @@ def main() -> int:
         rounds: dict[tuple[str, int], list[dict]] = {}
         for r in range(args.rounds):
             for n in counts:
-                for mode in ("direct", "pgbouncer"):
+                for mode in INGEST_MODES:
                     row = ingest(mode, n, args, urls, bouncer, admin, standby_url, pid, f"r{r}")
                     rounds.setdefault((mode, n), []).append(row)
                     print(json.dumps({"ingest": {"mode": mode, "processes": n, "round": r, **row}}), file=sys.stderr)
