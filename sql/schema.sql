@@ -4,6 +4,7 @@
 -- Left out: owners and grants (DB_ROLE_PREFIX; receiver/database/grants.py and each vendor's grants),
 -- the partitions of the partitioned tables (created by date), and the rows migrations insert
 -- (the migration ledger, reference tables). Install with `callrecon db upgrade`, not from this file.
+-- Written by pg_dump 15.
 
 SET statement_timeout = 0;
 SET lock_timeout = 0;

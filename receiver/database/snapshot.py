@@ -35,6 +35,11 @@ HEADER = """\
 -- the partitions of the partitioned tables (created by date), and the rows migrations insert
 -- (the migration ledger, reference tables). Install with `callrecon db upgrade`, not from this file.
 """
+# pg_dump prints the same schema differently from one major version to the next (qualified names in
+# views, named NOT NULL constraints), so the file says which one wrote it, and only that one compares.
+WRITTEN_BY = re.compile(r"^-- Written by pg_dump (\d+)\.", re.M)
+# PostgreSQL 18 names NOT NULL constraints, and a renamed table keeps its old names: not part of the schema.
+NAMED_NOT_NULL = re.compile(r"CONSTRAINT \S+ NOT NULL")
 # Partitions, and the indexes and constraints that belong to them: made by date, so never in the file.
 PARTITION_NAMES = """
 SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -74,6 +79,20 @@ def pg_dump(database_url: str) -> str:
     return done.stdout
 
 
+def pg_dump_major() -> int:
+    """The major version of the pg_dump on PATH."""
+    if shutil.which("pg_dump") is None:
+        raise SnapshotError("pg_dump is not installed: install PostgreSQL's client (Debian: postgresql-client)")
+    done = subprocess.run(["pg_dump", "--version"], capture_output=True, text=True, timeout=30)
+    return int(re.search(r"\) (\d+)", done.stdout).group(1))
+
+
+def written_by(text: str) -> int | None:
+    """The major version of the pg_dump that wrote a snapshot's text."""
+    match = WRITTEN_BY.search(text)
+    return int(match.group(1)) if match else None
+
+
 def snapshot(conn, database_url: str) -> str:
     """The schema of the database at `database_url` (`conn` connects to it), as sql/schema.sql holds it."""
     partitions = {row[0] for row in conn.execute(PARTITION_NAMES)}
@@ -86,17 +105,25 @@ def snapshot(conn, database_url: str) -> str:
         if match["type"] in SKIPPED_TYPES or match["name"] == "SCHEMA public" or words & partitions:
             continue
         kept.append(match[0].rstrip() + "\n")
-    return HEADER + "\n" + "\n".join(settings) + "\n\n" + "\n".join(kept)
+    written_by = f"-- Written by pg_dump {pg_dump_major()}.\n"
+    return HEADER + written_by + "\n" + "\n".join(settings) + "\n\n" + "\n".join(kept)
 
 
 def objects(text: str) -> list[str]:
     """The snapshot's objects, sorted: pg_dump orders objects of equal rank by when they were made, which a
     database built from this file and one built by the migrations do not share."""
-    return sorted(match[0].rstrip() for match in OBJECT.finditer(text))
+    return sorted(NAMED_NOT_NULL.sub("NOT NULL", match[0].rstrip()) for match in OBJECT.finditer(text))
+
+
+# Migration 0017 compresses raw bodies with lz4 only where the server has it; so does loading the file.
+HAS_LZ4 = "SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+LZ4_COLUMN = re.compile(r"^ALTER TABLE ONLY \S+ ALTER COLUMN \S+ SET COMPRESSION lz4;\n", re.M)
 
 
 def load(conn, text: str) -> None:
     """Build the schema of sql/schema.sql in the (empty) database of `conn`."""
+    if not conn.execute(HAS_LZ4).fetchone()[0]:
+        text = LZ4_COLUMN.sub("", text)
     conn.execute(text)
     conn.execute("SELECT pg_catalog.set_config('search_path', 'public', false)")
 
