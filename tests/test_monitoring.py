@@ -1,7 +1,7 @@
 """What operators plug into their own monitoring: docs/prometheus-alerts.yml and docs/grafana-dashboard.json.
 
 Every metric they name must be one /metrics exports (read from a live scrape, not from a list kept
-here), and where Debian's promtool is installed the rules are checked and their unit tests run.
+here), and Debian's promtool (which `make test` installs) checks the rules and runs their unit tests.
 """
 
 from __future__ import annotations
