@@ -23,7 +23,8 @@ from reconciler.core.run import run_source
 
 log = logging.getLogger("callrecon.reconciler")
 PROGRESS_LOG_EVERY = 10.0
-COMPACT_ROLLUP = "SELECT callrecon_rollup_compact()"
+# The rollups kept as appended deltas (call_rollup, sql/0023; call_log_latency, sql/0032), folded at each pass.
+COMPACT_ROLLUP = "SELECT callrecon_rollup_compact() + callrecon_latency_compact()"
 
 
 class Progress:

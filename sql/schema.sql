@@ -255,6 +255,181 @@ $$;
 COMMENT ON FUNCTION public.callrecon_huawei_outcome(call_status integer, fail_code text) IS 'Huawei callStatus and failCode folded into answered, no-answer, busy, rejected, failed or unknown.';
 
 --
+-- Name: callrecon_latency_add(text, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_latency_add(facts text, compacted boolean) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+SELECT format($q$
+    INSERT INTO call_log_latency (day, vendor, measure, bucket, logs, compacted)
+    SELECT day, vendor, measure, bucket, sum(n), %L::boolean FROM (%s) f
+    GROUP BY day, vendor, measure, bucket HAVING sum(n) <> 0$q$, compacted, facts)
+$_$;
+
+--
+-- Name: callrecon_latency_bucket(double precision); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_latency_bucket(seconds double precision) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+SELECT CASE WHEN seconds IS NULL THEN NULL
+            WHEN abs(seconds) < 1 THEN 0
+            ELSE sign(seconds)::integer * (1 + floor(ln(abs(seconds)) / ln(1.1))::integer) END
+$$;
+
+--
+-- Name: FUNCTION callrecon_latency_bucket(seconds double precision); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_latency_bucket(seconds double precision) IS 'The call_log_latency bucket of a latency in seconds: 0 for under 1 s either way; n > 0 for [1.1^(n-1), 1.1^n) s; -n for its negative mirror.';
+
+--
+-- Name: callrecon_latency_compact(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_latency_compact() RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+WITH dirty AS (
+    SELECT DISTINCT day, vendor, measure, bucket FROM call_log_latency WHERE NOT compacted),
+gone AS (
+    DELETE FROM call_log_latency r USING dirty d
+    WHERE r.day = d.day AND r.vendor = d.vendor AND r.measure = d.measure AND r.bucket = d.bucket
+    RETURNING r.*),
+folded AS (
+    INSERT INTO call_log_latency (day, vendor, measure, bucket, logs, compacted)
+    SELECT day, vendor, measure, bucket, sum(logs), true FROM gone
+    GROUP BY day, vendor, measure, bucket HAVING sum(logs) <> 0
+    RETURNING 1)
+SELECT count(*) FROM gone
+$$;
+
+--
+-- Name: FUNCTION callrecon_latency_compact(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_latency_compact() IS 'Folds call_log_latency''s deltas into one row per day, vendor, measure and bucket (each reconciler pass runs it); returns the rows folded. Safe to run at any time and twice at once.';
+
+--
+-- Name: callrecon_latency_delete(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_latency_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    EXECUTE callrecon_latency_add(callrecon_latency_facts('old_rows', -1), false);
+    RETURN NULL;
+END;
+$$;
+
+--
+-- Name: FUNCTION callrecon_latency_delete(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_latency_delete() IS 'Statement trigger on call_log_link: takes deleted links'' latencies out of call_log_latency.';
+
+--
+-- Name: callrecon_latency_facts(text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_latency_facts(relation text, sign integer) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+SELECT format($q$
+    SELECT (l.registered_at AT TIME ZONE 'UTC')::date AS day, v.vendor, m.measure,
+           callrecon_latency_bucket(m.seconds) AS bucket, %s AS n
+    FROM %I l
+    CROSS JOIN LATERAL (VALUES ('ozonetel'::text, l.ozonetel_end_time), ('huawei', l.huawei_end_time)) v (vendor, end_time)
+    CROSS JOIN LATERAL (VALUES ('submitted'::text, extract(epoch FROM l.registered_at - v.end_time)::float8),
+                               ('confirmed', extract(epoch FROM l.final_at - v.end_time)::float8)) m (measure, seconds)
+    WHERE v.end_time IS NOT NULL AND m.seconds IS NOT NULL$q$, sign, relation)
+$_$;
+
+--
+-- Name: FUNCTION callrecon_latency_facts(relation text, sign integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_latency_facts(relation text, sign integer) IS 'The SELECT of (day, vendor, measure, bucket, n) of the call logs in a relation, as call_log_latency counts them.';
+
+--
+-- Name: callrecon_latency_high(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_latency_high(bucket integer) RETURNS double precision
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+SELECT CASE WHEN bucket = 0 THEN 1.0 WHEN bucket > 0 THEN power(1.1, bucket) ELSE -power(1.1, -bucket - 1) END
+$$;
+
+--
+-- Name: FUNCTION callrecon_latency_high(bucket integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_latency_high(bucket integer) IS 'The highest latency (seconds) of a call_log_latency bucket (exclusive for buckets above 0).';
+
+--
+-- Name: callrecon_latency_insert(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_latency_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    EXECUTE callrecon_latency_add(callrecon_latency_facts('new_rows', 1), false);
+    RETURN NULL;
+END;
+$$;
+
+--
+-- Name: FUNCTION callrecon_latency_insert(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_latency_insert() IS 'Statement trigger on call_log_link: counts the new links'' latencies into call_log_latency.';
+
+--
+-- Name: callrecon_latency_low(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_latency_low(bucket integer) RETURNS double precision
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+SELECT CASE WHEN bucket = 0 THEN -1.0 WHEN bucket > 0 THEN power(1.1, bucket - 1) ELSE -power(1.1, -bucket) END
+$$;
+
+--
+-- Name: FUNCTION callrecon_latency_low(bucket integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_latency_low(bucket integer) IS 'The lowest latency (seconds) of a call_log_latency bucket (exclusive for buckets 0 and below).';
+
+--
+-- Name: callrecon_latency_update(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_latency_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    EXECUTE callrecon_latency_add(callrecon_latency_facts('new_rows', 1) || ' UNION ALL '
+                                  || callrecon_latency_facts('old_rows', -1), false);
+    RETURN NULL;
+END;
+$$;
+
+--
+-- Name: FUNCTION callrecon_latency_update(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_latency_update() IS 'Statement trigger on call_log_link: moves changed links'' latencies between call_log_latency buckets.';
+
+--
 -- Name: callrecon_link_calls(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1984,6 +2159,62 @@ COMMENT ON COLUMN public.call.value_sources IS 'Which source set each value, by 
 
 
 SET default_table_access_method = heap;
+
+--
+-- Name: call_log_latency; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.call_log_latency (
+    day date NOT NULL,
+    vendor text NOT NULL,
+    measure text NOT NULL,
+    bucket integer NOT NULL,
+    logs integer NOT NULL,
+    compacted boolean DEFAULT false NOT NULL,
+    CONSTRAINT call_log_latency_measure_check CHECK ((measure = ANY (ARRAY['submitted'::text, 'confirmed'::text])))
+);
+
+--
+-- Name: TABLE call_log_latency; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.call_log_latency IS 'Per UTC day of registration, vendor and measure: how many linked LeadSquared call logs took how long after their call ended, in buckets 10 % wide (callrecon_latency_bucket). Deltas to sum by (day, vendor, measure, bucket): written by a trigger on call_log_link, folded by callrecon_latency_compact(). Read by sql/queries/call_end_to_crm_log.sql.';
+
+--
+-- Name: COLUMN call_log_latency.day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_log_latency.day IS 'The UTC day of call_log_link.registered_at.';
+
+--
+-- Name: COLUMN call_log_latency.vendor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_log_latency.vendor IS 'ozonetel or huawei: the vendor of the call the log is linked to.';
+
+--
+-- Name: COLUMN call_log_latency.measure; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_log_latency.measure IS 'submitted: registered_at minus the call''s end; confirmed: final_at minus the call''s end (logs with a final_at only).';
+
+--
+-- Name: COLUMN call_log_latency.bucket; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_log_latency.bucket IS 'callrecon_latency_bucket of the latency in seconds; its bounds are callrecon_latency_low(bucket) and callrecon_latency_high(bucket).';
+
+--
+-- Name: COLUMN call_log_latency.logs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_log_latency.logs IS 'Change in the number of call logs in the bucket (sum the key''s rows for the count).';
+
+--
+-- Name: COLUMN call_log_latency.compacted; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_log_latency.compacted IS 'true for the one row callrecon_latency_compact() left per key; false for a delta appended since.';
 
 --
 -- Name: call_log_link; Type: TABLE; Schema: public; Owner: -
@@ -4715,6 +4946,18 @@ ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
 --
+-- Name: call_log_latency_day_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX call_log_latency_day_idx ON public.call_log_latency USING btree (day) INCLUDE (vendor, measure, bucket, logs);
+
+--
+-- Name: call_log_latency_delta_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX call_log_latency_delta_idx ON public.call_log_latency USING btree (day) WHERE (NOT compacted);
+
+--
 -- Name: call_log_link_phone_start_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -5001,6 +5244,24 @@ CREATE INDEX raw_inbox_unlanded_idx ON ONLY public.raw_inbox USING btree (status
 --
 
 CREATE INDEX reconcile_run_source_started_idx ON public.reconcile_run USING btree (source, started_at DESC);
+
+--
+-- Name: call_log_link call_log_latency_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER call_log_latency_delete AFTER DELETE ON public.call_log_link REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.callrecon_latency_delete();
+
+--
+-- Name: call_log_link call_log_latency_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER call_log_latency_insert AFTER INSERT ON public.call_log_link REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.callrecon_latency_insert();
+
+--
+-- Name: call_log_link call_log_latency_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER call_log_latency_update AFTER UPDATE ON public.call_log_link REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.callrecon_latency_update();
 
 --
 -- Name: lsq_request call_log_link_insert; Type: TRIGGER; Schema: public; Owner: -

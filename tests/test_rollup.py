@@ -216,11 +216,14 @@ def logged_start(body) -> dt.datetime | None:
 
 
 def crm_oracle(db) -> list[tuple]:
-    """call_end_to_crm_log: the call logs (kind call-log, status Success, a StartTime) registered in the last
-    query_days (default 7) days, each linked per vendor to the call of its DestinationNumber whose ring time is
-    nearest its StartTime within 2 minutes; per vendor, over the linked calls with an end time: how many, the median
-    seconds from the call's end to registered_at, and the median and p90 to final_at."""
-    since = now(db) - dt.timedelta(days=int(setting(db, "query_days", "7")))
+    """call_end_to_crm_log, exact: the call logs (kind call-log, status Success, a StartTime) registered on the
+    last query_days (default 7) UTC days, today included, each linked per vendor to the call of its
+    DestinationNumber whose ring time is nearest its StartTime within 2 minutes; per vendor, over the linked calls
+    with an end time: how many, the median seconds from the call's end to registered_at, and the median and p90
+    to final_at."""
+    today = now(db).astimezone(UTC).date()
+    first_day = today - dt.timedelta(days=int(setting(db, "query_days", "7")) - 1)
+    since = dt.datetime.combine(first_day, dt.time(), UTC)  # whole UTC days, today's included
     known = [c for c in db.execute("SELECT vendor, phone_number, ring_time, end_time FROM call") if None not in c[1:3]]
     linked: dict[str, list[tuple]] = defaultdict(list)
     for kind, status, body, registered_at, final_at in db.execute(
@@ -563,6 +566,20 @@ def test_the_rollup_stays_exact_with_many_calls_and_concurrent_compaction(databa
     assert db.execute("SELECT sum(calls) FROM call_rollup").fetchone()[0] == 2000
 
 
+def assert_crm_within_buckets(mine: list[tuple], exact: list[tuple], width: float | None = None) -> None:
+    """The shipped query reads per-day histograms: the same vendors and counts as the exact figures, and each
+    exact percentile inside the range it names (low <= exact <= high), with its estimate inside it too; with
+    `width`, no range wider than that share of its value (plus the outward rounding)."""
+    assert [r[:2] for r in mine] == [r[:2] for r in exact], (mine, exact)
+    for got, want in zip(mine, exact, strict=True):
+        for value, (estimate, low, high) in zip(want[2:], (got[2:5], got[5:8], got[8:11]), strict=True):
+            if value is None:
+                assert (estimate, low, high) == (None, None, None), got
+                continue
+            assert low <= value <= high and low <= estimate <= high, (got, want)
+            assert width is None or high - low <= max(2.2, width * abs(value) + 0.2), (got, want)
+
+
 def crm_figures(db) -> tuple[list, list]:
     """call_end_to_crm_log as shipped, and the link rule applied in Python, in one transaction (one now())."""
     with db.transaction():
@@ -605,7 +622,8 @@ def test_call_log_links_follow_the_logs_and_the_calls_that_change_after_them(db)
             ),
         )
     mine, reference = crm_figures(db)
-    assert mine == reference and mine[0][1] == 6
+    assert_crm_within_buckets(mine, reference)
+    assert mine[0][1] == 6
     # A log registered In-Queue, then confirmed by the reconciler's poll (an UPDATE).
     db.execute(log, ("late", "In-Queue", body("900009", start), start + dt.timedelta(minutes=5), None))
     db.execute(
@@ -621,22 +639,64 @@ def test_call_log_links_follow_the_logs_and_the_calls_that_change_after_them(db)
         (start + dt.timedelta(minutes=10, seconds=20),),
     )
     mine, reference = crm_figures(db)
-    assert mine == reference and {r[0] for r in mine} == {"ozonetel"}
+    assert_crm_within_buckets(mine, reference)
+    assert {r[0] for r in mine} == {"ozonetel"}
     db.execute("UPDATE huawei_call SET call_end_time = call_time + interval '70 seconds', detail_status = 'done'")
     # A re-push that moves a call out of its log's 2 minutes, and one that changes its end time.
     db.execute("UPDATE ozonetel_call SET start_time = start_time + interval '10 minutes' WHERE call_key = 'o2'")
     db.execute("UPDATE ozonetel_call SET end_time = end_time + interval '30 seconds' WHERE call_key = 'o3'")
     mine, reference = crm_figures(db)
-    assert mine == reference and {r[0] for r in mine} == {"ozonetel", "huawei"}
+    assert_crm_within_buckets(mine, reference)
+    assert {r[0] for r in mine} == {"ozonetel", "huawei"}
     # A call deleted, a log that failed after all, a log deleted.
     db.execute("DELETE FROM ozonetel_call WHERE call_key = 'o4'")
     db.execute("UPDATE lsq_request SET status = 'FAILURE' WHERE request_id = 'r5'")
     db.execute("DELETE FROM lsq_request WHERE request_id = 'r0'")
     mine, reference = crm_figures(db)
-    assert mine == reference
+    assert_crm_within_buckets(mine, reference)
     assert db.execute("SELECT count(*) FROM call_log_link").fetchone()[0] == 5
     # A StartTime that is not a time: the log is stored (and not linked), the write is not refused.
     db.execute(log, ("bad", "Success", json.dumps({"DestinationNumber": "1", "StartTime": "soon"}), start, start))
     assert db.execute("SELECT count(*) FROM call_log_link").fetchone()[0] == 5
     mine, reference = crm_figures(db)
-    assert mine == reference
+    assert_crm_within_buckets(mine, reference)
+
+
+def test_the_latency_histogram_holds_each_exact_percentile_over_many_logs_and_days(db):
+    """600 linked logs over 9 UTC days, latencies from a second before the call's end to two hours after it:
+    the histogram's figures against the exact ones, for 1, 3, 7 and 9 days, before and after compaction."""
+    import random
+
+    rng = random.Random(5)
+    calls, logs = [], []
+    for n in range(600):
+        at = recent(db, n % 9, "03:00") + dt.timedelta(minutes=n)
+        ended = at + dt.timedelta(seconds=60)
+        calls.append((f"h{n}", f"7{n:06d}", at, ended))
+        submitted = ended + dt.timedelta(seconds=rng.choice([-0.5, 0.4, 3, 20, 90]) * rng.uniform(1, 80))
+        final = None if n % 17 == 0 else submitted + dt.timedelta(seconds=rng.uniform(5, 400))
+        body = json.dumps({"DestinationNumber": f"7{n:06d}", "StartTime": at.strftime("%Y-%m-%d %H:%M:%S")})
+        logs.append((f"hist-{n}", body, submitted, final))
+    with db.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO ozonetel_call (call_key, key_source, phone_number, start_time, end_time, source_timezone, "
+            "first_seen_at, last_seen_at, first_raw_id, last_raw_id) VALUES (%s, 'UCID', %s, %s, %s, 'UTC', now(), "
+            "now(), 1, 1)",
+            calls,
+        )
+        cur.executemany(
+            "INSERT INTO lsq_request (request_id, kind, status, request_body, registered_at, final_at) "
+            "VALUES (%s, 'call-log', 'Success', %s, %s, %s)",
+            logs,
+        )
+    for compact in (False, True):
+        if compact:
+            assert db.execute("SELECT callrecon_latency_compact()").fetchone()[0] > 0
+            assert db.execute("SELECT count(*) FROM call_log_latency WHERE NOT compacted").fetchone() == (0,)
+        for days in ("1", "3", "7", "9"):
+            db.execute("SELECT set_config('callrecon.query_days', %s, false)", (days,))
+            mine, reference = crm_figures(db)
+            # With dozens of logs a day, the two values a percentile lies between share a bucket or neighbours.
+            assert_crm_within_buckets(mine, reference, width=0.25)
+            assert mine and mine[0][1] == len([n for n in range(600) if n % 9 < int(days)])
+    db.execute("RESET callrecon.query_days")

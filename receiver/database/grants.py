@@ -59,6 +59,7 @@ EXECUTE: dict[str, tuple[str, ...]] = {
     "callrecon_ensure_partitions(integer, timestamptz, timestamptz)": ("web", "reconciler"),
     "callrecon_drop_week(text[], boolean)": ("reconciler",),
     "callrecon_rollup_compact()": ("reconciler",),  # each reconcile pass compacts the rollup
+    "callrecon_latency_compact()": ("reconciler",),  # and the call logs' latency histogram
 }
 DEFINER_TRIGGERS = """
 SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -40,6 +40,7 @@ VENDOR = Vendor(
         # web reads (never writes) the ledgers /metrics counts: receiver/web/work_metrics.py
         "lsq_request": ("S", "SIU", "S"),
         "call_log_link": ("", "S", "S"),  # written by triggers (sql/0024)
+        "call_log_latency": ("", "S", "S"),  # written by triggers on call_log_link (sql/0032)
         "leadsquared_health": ("", "S", "S"),
     },
 )
