@@ -440,6 +440,37 @@ def test_events_page_by_keyset_without_gaps_or_repeats(ops, seeded, db, now):
     assert ops.get("/ops/work?source=ozonetel&after=garbage").status_code == 400
 
 
+def test_a_body_search_reads_a_bounded_page_and_older_pages_find_every_match_once(ops, db, now, monkeypatch):
+    """At a million callbacks a day a day's bodies take seconds to scan: each page reads at most SCAN_ROWS
+    callbacks (all sources together), says how far back it searched, and "Older" goes on without gaps."""
+    from receiver.web.console import events
+
+    monkeypatch.setattr(events, "SCAN_ROWS", 60)
+    db.execute(
+        "INSERT INTO raw_inbox (received_at, source, body, body_sha256, body_bytes, status) "
+        "SELECT %s - make_interval(secs => n), CASE WHEN n %% 3 = 0 THEN 'huawei' ELSE 'ozonetel' END, "
+        "convert_to(CASE WHEN n %% 7 = 0 THEN '{\"CallerID\": \"needle-555\"}' ELSE '{}' END, 'UTF8'), 'x', 2, "
+        "'landed' FROM generate_series(1, 400) n",
+        (now,),
+    )
+    seen, pages, path = [], [], "/ops/events?q=needle-555"
+    while path:
+        page = html(ops.get(path))
+        pages.append(page)
+        seen += [int(i) for i in re.findall(r'<td><a href="/ops/events/(\d+)">', page)]
+        older = re.search(r'<a href="([^"]+)">Older', page)
+        path = html_unescape(older[1]) if older else None
+    expected = db.execute(
+        "SELECT id FROM raw_inbox WHERE position(convert_to('needle-555', 'UTF8') IN body) > 0 "
+        "AND received_at >= %s - interval '1 day' ORDER BY received_at DESC, id DESC",
+        (now,),
+    ).fetchall()
+    assert seen == [r[0] for r in expected] and len(seen) == 57
+    assert len(pages) >= 400 // 60  # each page read at most 60 of the 400
+    assert all('id="searched"' in page for page in pages[:-1]) and 'id="searched"' not in pages[-1]
+    assert 'id="searched"' not in html(ops.get("/ops/events?source=ozonetel"))  # plain paging says nothing
+
+
 def test_work_pages_walk_a_ledger_in_key_order_across_equal_times(ops, db, now):
     """Keyset on (about, the key columns in their own types): ids 9 and 10 keep numeric order (as text
     they would not), items registered at the same instant are neither repeated nor skipped."""

@@ -14,25 +14,38 @@ from receiver.web.console import access, bp, caught_up, clean, log, page, pool, 
 from receiver.web.console import now as clock
 
 PAGE = 50
-MAX_DAYS = 31  # the widest time range one search reads (it bounds a substring search's scan)
+MAX_DAYS = 31  # the widest time range one search reads
 STATUSES = ("landed", "quarantined", "note", "received")
+# The callbacks one page of a body search reads, all sources together: at a million callbacks a day a
+# day's bodies take seconds to scan, so a page searches the newest SCAN_ROWS of its range and says how
+# far back it got; "Older" goes on from there.
+SCAN_ROWS = 40_000
 # One index range scan per source (raw_inbox_source_received_idx), newest first, keyset-paginated on
-# (received_at, id); the per-source pages are merged and cut to one page.
+# (received_at, id). Per source: the matches among the rows read (at most `scan`: a page without a
+# body search reads no more than it shows), and the oldest row read when it read all it could
+# (`stop`); one_page ends the merged page there, so no source's unread rows are skipped.
 SEARCH = """
 SELECT e.* FROM unnest(%(sources)s::text[]) AS s(source)
 CROSS JOIN LATERAL (
+    WITH read AS (
+        SELECT id, received_at, source, status, record_count, landed_count, error, body
+        FROM raw_inbox r
+        WHERE r.source = s.source AND r.received_at >= %(since)s AND r.received_at < %(until)s
+          AND (%(status)s::text IS NULL OR r.status = %(status)s)
+          AND (r.received_at, r.id) < (%(before_at)s, %(before_id)s)
+        ORDER BY r.received_at DESC, r.id DESC
+        LIMIT %(scan)s),
+    hits AS (
+        SELECT * FROM read WHERE %(q)s::text IS NULL OR position(convert_to(%(q)s, 'UTF8') IN body) > 0
+        ORDER BY received_at DESC, id DESC LIMIT %(limit)s)
     SELECT id, received_at, source, status, record_count, landed_count,
            CASE WHEN status = 'quarantined' THEN callrecon_quarantine_cause(error) END AS reason,
-           left(callrecon_utf8_or_null(body), 240) AS excerpt
-    FROM raw_inbox r
-    WHERE r.source = s.source AND r.received_at >= %(since)s AND r.received_at < %(until)s
-      AND (%(status)s::text IS NULL OR r.status = %(status)s)
-      AND (%(q)s::text IS NULL OR position(convert_to(%(q)s, 'UTF8') IN r.body) > 0)
-      AND (r.received_at, r.id) < (%(before_at)s, %(before_id)s)
-    ORDER BY r.received_at DESC, r.id DESC
-    LIMIT %(limit)s) e
-ORDER BY e.received_at DESC, e.id DESC
-LIMIT %(limit)s
+           left(callrecon_utf8_or_null(body), 240) AS excerpt, false AS stop
+    FROM hits
+    UNION ALL
+    SELECT id, received_at, source, NULL, NULL, NULL, NULL, NULL, true
+    FROM (SELECT id, received_at, source FROM read ORDER BY received_at, id LIMIT 1) oldest
+    WHERE (SELECT count(*) FROM read) = %(scan)s) e
 """
 DETAIL = """
 SELECT id, received_at, source, client_addr, content_type, headers, callrecon_utf8_or_null(body) AS body_text,
@@ -112,8 +125,9 @@ def events():
             before_at, before_id = dt.datetime.fromisoformat(at), int(raw_id)
         except ValueError:
             abort(400, "the page link is damaged: go back to the first page of the search")
+    sources = [source] if source else list(pushes)
     params = {
-        "sources": [source] if source else list(pushes),
+        "sources": sources,
         "since": since,
         "until": until,
         "status": status,
@@ -121,13 +135,15 @@ def events():
         "before_at": before_at,
         "before_id": before_id,
         "limit": PAGE,
+        "scan": max(PAGE, SCAN_ROWS // len(sources)) if q else PAGE,
     }
     with reads().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(SEARCH, params).fetchall()
+        found = cur.execute(SEARCH, params).fetchall()
+    rows, end, searched_to = one_page(found)
+    searched_to = searched_to if q else None  # without a body search a page reads only what it shows
     more = None
-    if len(rows) == PAGE:
-        last = rows[-1]
-        more = {**args.to_dict(), "before": f"{last['received_at'].isoformat()}|{last['id']}"}
+    if end is not None:
+        more = {**args.to_dict(), "before": f"{end[0].isoformat()}|{end[1]}"}
     form = {
         "source": source or "",
         "status": status or "",
@@ -135,7 +151,35 @@ def events():
         "since": since.strftime("%Y-%m-%d %H:%M"),
         "until": until.strftime("%Y-%m-%d %H:%M"),
     }
-    return page("events.html", rows=rows, form=form, sources=list(pushes), statuses=STATUSES, more=more)
+    return page(
+        "events.html", rows=rows, form=form, sources=list(pushes), statuses=STATUSES, more=more, searched_to=searched_to
+    )
+
+
+def one_page(found: list[dict]) -> tuple[list[dict], tuple | None, dt.datetime | None]:
+    """(the page's rows, the (received_at, id) the next page starts before, how far back a body search read).
+
+    Each source that could read more stopped at a row; rows older than the newest such stop wait for the
+    next page, which reads every source again from there: nothing is skipped or shown twice.
+    """
+
+    def key(row):
+        return (row["received_at"], row["id"])
+
+    scanned_to = [key(r) for r in found if r["stop"]]
+    stops = list(scanned_to)
+    rows = sorted((r for r in found if not r["stop"]), key=key, reverse=True)
+    for source in {r["source"] for r in rows}:  # a source with a full page of matches may have more below it
+        mine = [key(r) for r in rows if r["source"] == source]
+        if len(mine) == PAGE:
+            stops.append(min(mine))
+    end = max(stops) if stops else None
+    if end is not None:
+        rows = [r for r in rows if key(r) >= end]
+    if len(rows) > PAGE:
+        rows, end = rows[:PAGE], key(rows[PAGE - 1])
+    searched_to = end[0] if end is not None and end in scanned_to else None
+    return rows, end, searched_to
 
 
 @bp.get("/events/<int:raw_id>")
