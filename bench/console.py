@@ -151,6 +151,7 @@ def plans(url: str, s: dict) -> dict[str, list[str]]:
         "before_at": now,
         "before_id": 2**62,
         "limit": events.PAGE,
+        "scan": events.PAGE,
     }
     wanted = {
         "overview: push figures": (

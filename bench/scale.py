@@ -353,6 +353,23 @@ def disk_problem(admin_url: str, calls: int) -> str | None:
     return None
 
 
+def load(full: str, args, note) -> None:
+    """Load the calls into the fresh database `full`."""
+    with psycopg.connect(full, autocommit=True) as conn:
+        partitions.ensure(conn, 4, since=dt.datetime.now(UTC) - dt.timedelta(days=args.days + 1))
+    queries.DAYS = args.days
+    # The typed rows and the raw callbacks are independent: two processes COPY them at once (the rows are
+    # made in Python, so each load is CPU-bound on its own core).
+    with concurrent.futures.ProcessPoolExecutor(max_workers=2) as pool:
+        typed_load = pool.submit(queries.load, full, args.calls)  # typed rows, then VACUUM ANALYZE
+        raw_load = pool.submit(load_raw, full, args.calls, args.days)
+        note(f"typed rows loaded: {typed_load.result()}")
+        raw_load.result()
+    note("raw callbacks and sightings loaded")
+    load_open_items(full, OPEN_ITEMS)
+    note(f"{OPEN_ITEMS} open items loaded")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=10_000_000)
@@ -365,10 +382,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved ingest rounds (default 3)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL)
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the callrecon_scale an earlier run loaded (no load; load_s null)"
+    )
     args = parser.parse_args()
     if args.calls_per_day:
         args.calls = args.calls_per_day * args.days
-    problem = disk_problem(args.database_url, args.calls)
+    problem = None if args.reuse else disk_problem(args.database_url, args.calls)
     if problem:
         print(f"bench/scale: {problem}", file=sys.stderr)
         return 2
@@ -378,29 +398,24 @@ def main() -> int:
     def note(text):
         print(f"[{time.monotonic() - began:6.0f} s] {text}", file=sys.stderr, flush=True)
 
-    full = database(args.database_url, "callrecon_scale")
     empty = database(args.database_url, "callrecon_scale_empty")
-    with psycopg.connect(full, autocommit=True) as conn:
-        partitions.ensure(conn, 4, since=dt.datetime.now(UTC) - dt.timedelta(days=args.days + 1))
-    queries.DAYS = args.days
-    # The typed rows and the raw callbacks are independent: two processes COPY them at once (the rows are
-    # made in Python, so each load is CPU-bound on its own core).
-    with concurrent.futures.ProcessPoolExecutor(max_workers=2) as pool:
-        typed_load = pool.submit(queries.load, full, args.calls)  # typed rows, then VACUUM ANALYZE
-        raw_load = pool.submit(load_raw, full, args.calls, args.days)
-        counts = typed_load.result()
-        note(f"typed rows loaded: {counts}")
-        counts |= raw_load.result()
-    note("raw callbacks and sightings loaded")
-    load_open_items(full, OPEN_ITEMS)
+    if args.reuse:
+        full, load_s = psycopg.conninfo.make_conninfo(args.database_url, dbname="callrecon_scale"), None
+        with psycopg.connect(full, autocommit=True) as conn:
+            migrations.upgrade(conn, ROOT / "sql")
+        note("reusing callrecon_scale as an earlier run loaded it (its ingest rounds grew it a little)")
+    else:
+        full = database(args.database_url, "callrecon_scale")
+        load(full, args, note)
     with psycopg.connect(full, autocommit=True) as conn:
         t0 = time.monotonic()
         conn.execute("SELECT callrecon_rollup_compact(), callrecon_latency_compact()")  # as every reconciler pass
         compact_s = time.monotonic() - t0
         rollup_rows = conn.execute("SELECT count(*) FROM call_rollup").fetchone()[0]
         conn.execute("VACUUM ANALYZE")
-    note(f"{OPEN_ITEMS} open items loaded; vacuumed")
-    load_s = time.monotonic() - began
+    note("compacted and vacuumed")
+    if not args.reuse:
+        load_s = time.monotonic() - began
 
     with psycopg.connect(full, autocommit=True) as conn:
         sizes = partitions.table_bytes(conn)
@@ -454,7 +469,7 @@ def main() -> int:
     saving = lz4_saving(full)
 
     print(f"\nbench/scale: {args.calls} calls over {args.days} days; partitions (default included): {per_table}")
-    print(f"loaded in {load_s:.0f} s")
+    print(f"loaded in {load_s:.0f} s" if load_s is not None else "reused an earlier run's database (no load)")
     print(f"\n{'part':28} {'figure':>14}  target")
     print(f"{'ingest empty db':28} {speed['empty']:>10.0f} req/s")
     print(f"{'ingest full db':28} {speed['full']:>10.0f} req/s")
@@ -524,7 +539,7 @@ def main() -> int:
         "console_max_ms": {k: v["max_ms"] for k, v in pages.items()},
         "console_within_target": console_ok,
         "rollup_rows": rollup_rows,
-        "load_s": round(load_s, 1),
+        "load_s": None if load_s is None else round(load_s, 1),
         "total_s": round(time.monotonic() - began, 1),
     }
     print(json.dumps(figures))

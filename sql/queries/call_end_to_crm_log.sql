@@ -4,7 +4,7 @@
 -- when LeadSquared confirmed it (final). Medians and p90 read from per-day histograms, not from the
 -- logs: each is given as a range that holds the exact percentile (_low <= exact <= _high) and an
 -- estimate inside it (interpolated by rank). The range is the bucket of the value at the
--- percentile's rank, 10 % wide (-1 to 1 s under a second), widened to the next value's bucket when
+-- percentile's rank, a tenth wide (-1 to 1 s under a second), widened to the next value's bucket when
 -- percentile_cont interpolates between two values in different buckets (few logs); the bounds are
 -- rounded outwards to 0.1 s. The counts are exact.
 -- Link rule (docs/analysts.md, "Linking LeadSquared call logs to calls"): the call log's RequestBody
