@@ -27,7 +27,49 @@ CAMPAIGNS = [f"Campaign_{n:02d}" for n in range(20)]
 LIMIT_MS = 200.0
 
 
-def load(url: str, calls: int, seed: int = 7, vacuum: bool = True) -> dict:
+def copy_huawei(cur, calls: int, now: dt.datetime, rng: random.Random) -> None:
+    """COPY `calls` Huawei calls spread over DAYS before `now` (the caller's transaction, triggers as it set)."""
+    with cur.copy(
+        "COPY huawei_call (vdn_id, call_id, campaign_id, called, call_time, call_status, fail_code, "
+        "ack_begin_time, call_begin_time, call_end_time, value_sources, source_timezone, "
+        "first_seen_at, last_seen_at, push_count, detail_status, detail_next_at) FROM STDIN"
+    ) as copy:
+        lines = CopyLines(copy)
+        sources = json.dumps({"called": "push", "call_status": "push", "call_end_time": "detail"})
+        for n in range(calls):
+            start = now - dt.timedelta(seconds=DAYS * 86400 * (1 - n / calls) + rng.uniform(0, 600))
+            ok = rng.random() < 0.4
+            detail = rng.random() < 0.98
+            begun = start.isoformat()
+            fail_code = "00000" if ok else rng.choice(["00603", "00537", "00604", "00606"])
+            ack, answer, end = (
+                (
+                    begun,
+                    (start + dt.timedelta(seconds=5)).isoformat() if ok else r"\N",
+                    (start + dt.timedelta(seconds=90)).isoformat(),
+                )
+                if detail
+                else (r"\N", r"\N", r"\N")
+            )
+            lines.add(
+                f"8\t{n}-{rng.randint(1000, 9999)}\t{1000 + rng.randint(0, 9)}\t88{rng.randint(0, 999999):06d}\t"
+                f"{begun}\t{6 if ok else 5}\t{fail_code}\t{ack}\t{answer}\t{end}\t{sources}\tUTC\t{begun}\t"
+                f"{begun}\t1\t{'done' if detail else 'pending'}\t{begun}\n"
+            )
+        lines.flush()
+
+
+def load_huawei(url: str, calls: int, seed: int = 8) -> int:
+    """The Huawei share of `calls` on a connection of its own, for a caller loading the rest beside it
+    (load(huawei=False)); triggers off as in load(): the caller runs callrecon_rollup_rebuild() after both."""
+    huawei = calls - calls * 6 // 10
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        copy_huawei(cur, huawei, dt.datetime.now(dt.timezone.utc), random.Random(seed))
+    return huawei
+
+
+def load(url: str, calls: int, seed: int = 7, vacuum: bool = True, huawei: bool = True) -> dict:
     """COPY synthetic rows into the vendor tables; returns the counts.
 
     The typed tables' statement triggers (call_rollup, sql/0023) are off while their COPYs run, and
@@ -35,11 +77,11 @@ def load(url: str, calls: int, seed: int = 7, vacuum: bool = True) -> dict:
     would have written, compacted, for a third less time (a trigger's transition table holds every
     row of its COPY). The call logs go in with their triggers on: they link to the calls already
     there and count the latency histograms as the service does. `vacuum` False leaves the VACUUM
-    ANALYZE to the caller (bench/scale runs one after all its loads)."""
+    ANALYZE to the caller (bench/scale runs one after all its loads); `huawei` False leaves the Huawei
+    calls to load_huawei() on another connection at once, and call_rollup to the caller."""
     rng = random.Random(seed)
     now = dt.datetime.now(dt.timezone.utc)
     ozonetel = calls * 6 // 10
-    huawei = calls - ozonetel
     linkable = []  # (phone, start) of some answered calls, for call logs that match them
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SET LOCAL session_replication_role = replica")  # a superuser's: the bench runs as one
@@ -66,36 +108,11 @@ def load(url: str, calls: int, seed: int = 7, vacuum: bool = True) -> dict:
                     f"Asia/Kolkata\t{begun}\t{begun}\t1\t1\t1\n"
                 )
             lines.flush()
-        with cur.copy(
-            "COPY huawei_call (vdn_id, call_id, campaign_id, called, call_time, call_status, fail_code, "
-            "ack_begin_time, call_begin_time, call_end_time, value_sources, source_timezone, "
-            "first_seen_at, last_seen_at, push_count, detail_status, detail_next_at) FROM STDIN"
-        ) as copy:
-            lines = CopyLines(copy)
-            sources = json.dumps({"called": "push", "call_status": "push", "call_end_time": "detail"})
-            for n in range(huawei):
-                start = now - dt.timedelta(seconds=DAYS * 86400 * (1 - n / huawei) + rng.uniform(0, 600))
-                ok = rng.random() < 0.4
-                detail = rng.random() < 0.98
-                begun = start.isoformat()
-                fail_code = "00000" if ok else rng.choice(["00603", "00537", "00604", "00606"])
-                ack, answer, end = (
-                    (
-                        begun,
-                        (start + dt.timedelta(seconds=5)).isoformat() if ok else r"\N",
-                        (start + dt.timedelta(seconds=90)).isoformat(),
-                    )
-                    if detail
-                    else (r"\N", r"\N", r"\N")
-                )
-                lines.add(
-                    f"8\t{n}-{rng.randint(1000, 9999)}\t{1000 + rng.randint(0, 9)}\t88{rng.randint(0, 999999):06d}\t"
-                    f"{begun}\t{6 if ok else 5}\t{fail_code}\t{ack}\t{answer}\t{end}\t{sources}\tUTC\t{begun}\t"
-                    f"{begun}\t1\t{'done' if detail else 'pending'}\t{begun}\n"
-                )
-            lines.flush()
+        if huawei:
+            copy_huawei(cur, calls - ozonetel, now, rng)
         cur.execute("SET LOCAL session_replication_role = origin")
-        cur.execute("SELECT callrecon_rollup_rebuild()")
+        if huawei:
+            cur.execute("SELECT callrecon_rollup_rebuild()")
         with cur.copy(
             "COPY lsq_request (request_id, kind, registered_at, status, status_reason, request_body, "
             "final_at, next_poll_at) FROM STDIN"
@@ -141,7 +158,7 @@ def load(url: str, calls: int, seed: int = 7, vacuum: bool = True) -> dict:
             conn.execute("VACUUM ANALYZE")
     return {
         "ozonetel_call": ozonetel,
-        "huawei_call": huawei,
+        "huawei_call": calls - ozonetel if huawei else 0,
         "lsq_request": calls // 10,
         "ozonetel_request": len(CAMPAIGNS) * DAYS * 24,
     }

@@ -3,7 +3,9 @@
 Loads N calls (default 10M; or --calls-per-day times --days) over --days days with COPY through the
 real, partitioned schema: typed Ozonetel and Huawei rows, LeadSquared call logs and the Ozonetel
 window ledger (bench/queries.py's loader), plus a raw callback and a sighting per push, a re-push
-days later for 1 call in 10, and 1M open LeadSquared requests for the reconciler to claim from. Then, in one run:
+days later for 1 call in 10, and 1M open LeadSquared requests for the reconciler to claim from: the typed
+rows and the raw callbacks in two processes at once, as COPY text lines, call_rollup counted once after
+the typed COPYs (bench/README.md, "A million calls a day", says why). Then, in one run:
 
   ingest   the real receiver (gunicorn as the Procfile runs it, wrk posting one record per
            request) into the full database and into an empty one, interleaved rounds; the
@@ -369,16 +371,21 @@ def load(full: str, args, note) -> None:
     with psycopg.connect(full, autocommit=True) as conn:
         partitions.ensure(conn, 4, since=dt.datetime.now(UTC) - dt.timedelta(days=args.days + 1))
     queries.DAYS = args.days
-    # The typed rows and the raw callbacks are independent: two processes COPY them at once (the rows are
-    # made in Python, so each load is CPU-bound on its own core).
-    with concurrent.futures.ProcessPoolExecutor(max_workers=2) as pool:
-        typed_load = pool.submit(queries.load, full, args.calls, vacuum=False)  # main() vacuums after the loads
+    # Four independent loads at once: the Ozonetel calls with their call logs, the Huawei calls, the raw
+    # callbacks and the open requests. The rows are made in Python and each COPY's backend keeps its
+    # table's indexes: on 2 cores, whichever finishes first leaves its core to the others.
+    with concurrent.futures.ProcessPoolExecutor(max_workers=4) as pool:
+        typed_load = pool.submit(queries.load, full, args.calls, vacuum=False, huawei=False)
+        huawei_load = pool.submit(queries.load_huawei, full, args.calls)
         raw_load = pool.submit(load_raw, full, args.calls, args.days)
-        note(f"typed rows loaded: {typed_load.result()}")
-        raw_load.result()
-    note("raw callbacks and sightings loaded")
-    load_open_items(full, OPEN_ITEMS)
+        open_load = pool.submit(load_open_items, full, OPEN_ITEMS)
+        note(f"typed rows loaded: {typed_load.result() | {'huawei_call': huawei_load.result()}}")
+        note(f"raw callbacks and sightings loaded: {raw_load.result()}")
+        open_load.result()
     note(f"{OPEN_ITEMS} open items loaded")
+    with psycopg.connect(full, autocommit=True) as conn:
+        conn.execute("SELECT callrecon_rollup_rebuild()")  # the typed COPYs ran without their triggers
+    note("call_rollup counted")
 
 
 def main() -> int:
