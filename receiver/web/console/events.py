@@ -19,7 +19,7 @@ STATUSES = ("landed", "quarantined", "note", "received")
 # The callbacks one page of a body search reads, all sources together: at a million callbacks a day a
 # day's bodies take seconds to scan, so a page searches the newest SCAN_ROWS of its range and says how
 # far back it got; "Older" goes on from there.
-SCAN_ROWS = 25_000
+SCAN_ROWS = 15_000
 # One index range scan per source (raw_inbox_source_received_idx), newest first, keyset-paginated on
 # (received_at, id). Per source: the matches among the rows read (at most `scan`: a page without a
 # body search reads no more than it shows), and the oldest row read when it read all it could
