@@ -427,7 +427,9 @@ def main() -> int:
         load(full, args, note)
     with psycopg.connect(full, autocommit=True) as conn:
         t0 = time.monotonic()
-        conn.execute("SELECT callrecon_rollup_compact(), callrecon_latency_compact()")  # as every reconciler pass
+        conn.execute(
+            "SELECT callrecon_rollup_compact(), callrecon_latency_compact(), callrecon_lsq_failure_compact()"
+        )  # as every reconciler pass
         compact_s = time.monotonic() - t0
         rollup_rows = conn.execute("SELECT count(*) FROM call_rollup").fetchone()[0]
         conn.execute("VACUUM ANALYZE")

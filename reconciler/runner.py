@@ -23,8 +23,9 @@ from reconciler.core.run import run_source
 
 log = logging.getLogger("callrecon.reconciler")
 PROGRESS_LOG_EVERY = 10.0
-# The rollups kept as appended deltas (call_rollup, sql/0023; call_log_latency, sql/0032), folded at each pass.
-COMPACT_ROLLUP = "SELECT callrecon_rollup_compact() + callrecon_latency_compact()"
+# The rollups kept as appended deltas (call_rollup, sql/0023; call_log_latency, sql/0032;
+# lsq_failure_daily, sql/0033), folded at each pass.
+COMPACT_ROLLUP = "SELECT callrecon_rollup_compact() + callrecon_latency_compact() + callrecon_lsq_failure_compact()"
 
 
 class Progress:

@@ -516,6 +516,133 @@ $$;
 COMMENT ON FUNCTION public.callrecon_link_ozonetel_end(number text, logged_start timestamp with time zone) IS 'End time of the Ozonetel call a call log of this number and StartTime logs (the nearest ring time within 2 minutes), or NULL.';
 
 --
+-- Name: callrecon_lsq_failed(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_lsq_failed(status text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT status IN ('FAILURE', 'ERROR', 'failed', 'not-found', 'expired') $$;
+
+--
+-- Name: FUNCTION callrecon_lsq_failed(status text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_lsq_failed(status text) IS 'Whether a lsq_request status is an end that went badly (FAILURE, ERROR, failed, not-found, expired): the statuses lsq_failure_daily counts.';
+
+--
+-- Name: callrecon_lsq_failure_add(text[], integer[], boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_lsq_failure_add(relations text[], signs integer[], compacted boolean) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+SELECT format($q$
+    INSERT INTO lsq_failure_daily (day, kind, status, reason, requests, first_registered, last_final, compacted)
+    SELECT day, kind, status, reason, sum(n), min(registered_at), max(final_at), %L::boolean FROM (%s) f
+    GROUP BY day, kind, status, reason HAVING sum(n) <> 0$q$, compacted,
+    (SELECT string_agg(format($r$SELECT (registered_at AT TIME ZONE 'UTC')::date AS day, kind, status,
+                                        COALESCE(status_reason, last_error) AS reason, %s AS n, registered_at, final_at
+                                 FROM %I WHERE callrecon_lsq_failed(status)$r$, s, r), ' UNION ALL ')
+     FROM unnest(relations, signs) AS u (r, s)))
+$_$;
+
+--
+-- Name: FUNCTION callrecon_lsq_failure_add(relations text[], signs integer[], compacted boolean); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_lsq_failure_add(relations text[], signs integer[], compacted boolean) IS 'The INSERT INTO lsq_failure_daily of the failed requests in each relation, weighted by its sign, summed per key.';
+
+--
+-- Name: callrecon_lsq_failure_compact(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_lsq_failure_compact() RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+WITH dirty AS (
+    SELECT DISTINCT day, kind, status, reason FROM lsq_failure_daily WHERE NOT compacted),
+gone AS (
+    DELETE FROM lsq_failure_daily r USING dirty d
+    WHERE r.day = d.day AND r.kind = d.kind AND r.status = d.status AND r.reason IS NOT DISTINCT FROM d.reason
+    RETURNING r.*),
+folded AS (
+    INSERT INTO lsq_failure_daily (day, kind, status, reason, requests, first_registered, last_final, compacted)
+    SELECT day, kind, status, reason, sum(requests), min(first_registered), max(last_final), true FROM gone
+    GROUP BY day, kind, status, reason HAVING sum(requests) <> 0
+    RETURNING 1)
+SELECT count(*) FROM gone
+$$;
+
+--
+-- Name: FUNCTION callrecon_lsq_failure_compact(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_lsq_failure_compact() IS 'Folds lsq_failure_daily''s deltas into one row per day, kind, status and reason (each reconciler pass runs it); returns the rows folded. Safe to run at any time and twice at once.';
+
+--
+-- Name: callrecon_lsq_failure_delete(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_lsq_failure_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$BEGIN 
+    INSERT INTO lsq_failure_daily (day, kind, status, reason, requests, first_registered, last_final, compacted)
+    SELECT day, kind, status, reason, sum(n), min(registered_at), max(final_at), 'f'::boolean FROM (SELECT (registered_at AT TIME ZONE 'UTC')::date AS day, kind, status,
+                                        COALESCE(status_reason, last_error) AS reason, -1 AS n, registered_at, final_at
+                                 FROM old_rows WHERE callrecon_lsq_failed(status)) f
+    GROUP BY day, kind, status, reason HAVING sum(n) <> 0; RETURN NULL; END;$$;
+
+--
+-- Name: FUNCTION callrecon_lsq_failure_delete(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_lsq_failure_delete() IS 'Statement trigger after DELETE on lsq_request: counts the failed requests it wrote into lsq_failure_daily.';
+
+--
+-- Name: callrecon_lsq_failure_insert(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_lsq_failure_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$BEGIN 
+    INSERT INTO lsq_failure_daily (day, kind, status, reason, requests, first_registered, last_final, compacted)
+    SELECT day, kind, status, reason, sum(n), min(registered_at), max(final_at), 'f'::boolean FROM (SELECT (registered_at AT TIME ZONE 'UTC')::date AS day, kind, status,
+                                        COALESCE(status_reason, last_error) AS reason, 1 AS n, registered_at, final_at
+                                 FROM new_rows WHERE callrecon_lsq_failed(status)) f
+    GROUP BY day, kind, status, reason HAVING sum(n) <> 0; RETURN NULL; END;$$;
+
+--
+-- Name: FUNCTION callrecon_lsq_failure_insert(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_lsq_failure_insert() IS 'Statement trigger after INSERT on lsq_request: counts the failed requests it wrote into lsq_failure_daily.';
+
+--
+-- Name: callrecon_lsq_failure_update(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.callrecon_lsq_failure_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$BEGIN 
+    INSERT INTO lsq_failure_daily (day, kind, status, reason, requests, first_registered, last_final, compacted)
+    SELECT day, kind, status, reason, sum(n), min(registered_at), max(final_at), 'f'::boolean FROM (SELECT (registered_at AT TIME ZONE 'UTC')::date AS day, kind, status,
+                                        COALESCE(status_reason, last_error) AS reason, 1 AS n, registered_at, final_at
+                                 FROM new_rows WHERE callrecon_lsq_failed(status) UNION ALL SELECT (registered_at AT TIME ZONE 'UTC')::date AS day, kind, status,
+                                        COALESCE(status_reason, last_error) AS reason, -1 AS n, registered_at, final_at
+                                 FROM old_rows WHERE callrecon_lsq_failed(status)) f
+    GROUP BY day, kind, status, reason HAVING sum(n) <> 0; RETURN NULL; END;$$;
+
+--
+-- Name: FUNCTION callrecon_lsq_failure_update(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.callrecon_lsq_failure_update() IS 'Statement trigger after UPDATE on lsq_request: counts the failed requests it wrote into lsq_failure_daily.';
+
+--
 -- Name: callrecon_lsq_start_time(jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -3153,6 +3280,75 @@ COMMENT ON COLUMN public.leadsquared_health.requests IS 'Number of requests.';
 COMMENT ON COLUMN public.leadsquared_health.oldest_non_final_age IS 'Age of the oldest request in this group that is not final; NULL if all are final.';
 
 --
+-- Name: lsq_failure_daily; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.lsq_failure_daily (
+    day date NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    reason text,
+    requests integer NOT NULL,
+    first_registered timestamp with time zone NOT NULL,
+    last_final timestamp with time zone,
+    compacted boolean DEFAULT false NOT NULL
+);
+
+--
+-- Name: TABLE lsq_failure_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.lsq_failure_daily IS 'Per UTC day of registration, kind, status and reason: how many LeadSquared requests ended badly (callrecon_lsq_failed). Deltas to sum by (day, kind, status, reason): written by triggers on lsq_request, folded by callrecon_lsq_failure_compact(). Read by sql/queries/leadsquared_failures_by_reason.sql.';
+
+--
+-- Name: COLUMN lsq_failure_daily.day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.lsq_failure_daily.day IS 'The UTC day of lsq_request.registered_at.';
+
+--
+-- Name: COLUMN lsq_failure_daily.kind; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.lsq_failure_daily.kind IS 'lsq_request.kind.';
+
+--
+-- Name: COLUMN lsq_failure_daily.status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.lsq_failure_daily.status IS 'lsq_request.status: FAILURE, ERROR, failed, not-found or expired.';
+
+--
+-- Name: COLUMN lsq_failure_daily.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.lsq_failure_daily.reason IS 'COALESCE(lsq_request.status_reason, lsq_request.last_error).';
+
+--
+-- Name: COLUMN lsq_failure_daily.requests; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.lsq_failure_daily.requests IS 'Change in the number of requests of the key (sum the key''s rows for the count).';
+
+--
+-- Name: COLUMN lsq_failure_daily.first_registered; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.lsq_failure_daily.first_registered IS 'The earliest registered_at of the requests this row counted (a bound: a request that left the key since is not taken out).';
+
+--
+-- Name: COLUMN lsq_failure_daily.last_final; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.lsq_failure_daily.last_final IS 'The latest final_at of the requests this row counted (a bound, as first_registered).';
+
+--
+-- Name: COLUMN lsq_failure_daily.compacted; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.lsq_failure_daily.compacted IS 'true for the one row callrecon_lsq_failure_compact() left per key; false for a delta appended since.';
+
+--
 -- Name: lsq_request_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -5048,6 +5244,18 @@ CREATE INDEX huawei_discovery_window_failed_idx ON public.huawei_discovery_windo
 CREATE INDEX huawei_sighting_call_idx ON ONLY public.huawei_sighting USING btree (vdn_id, call_id);
 
 --
+-- Name: lsq_failure_daily_day_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX lsq_failure_daily_day_idx ON public.lsq_failure_daily USING btree (day);
+
+--
+-- Name: lsq_failure_daily_delta_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX lsq_failure_daily_delta_idx ON public.lsq_failure_daily USING btree (day) WHERE (NOT compacted);
+
+--
 -- Name: lsq_request_call_log_link_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -5310,6 +5518,24 @@ CREATE TRIGGER call_rollup_update AFTER UPDATE ON public.huawei_call REFERENCING
 --
 
 CREATE TRIGGER call_rollup_update AFTER UPDATE ON public.ozonetel_call REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.callrecon_rollup_ozonetel_update();
+
+--
+-- Name: lsq_request lsq_failure_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER lsq_failure_delete AFTER DELETE ON public.lsq_request REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.callrecon_lsq_failure_delete();
+
+--
+-- Name: lsq_request lsq_failure_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER lsq_failure_insert AFTER INSERT ON public.lsq_request REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.callrecon_lsq_failure_insert();
+
+--
+-- Name: lsq_request lsq_failure_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER lsq_failure_update AFTER UPDATE ON public.lsq_request REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.callrecon_lsq_failure_update();
 
 --
 -- Name: call_log_link call_log_link_request_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

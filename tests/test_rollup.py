@@ -700,3 +700,69 @@ def test_the_latency_histogram_holds_each_exact_percentile_over_many_logs_and_da
             assert_crm_within_buckets(mine, reference, width=0.25)
             assert mine and mine[0][1] == len([n for n in range(600) if n % 9 < int(days)])
     db.execute("RESET callrecon.query_days")
+
+
+# leadsquared_failures_by_reason as it was before lsq_failure_daily: every failed request of the window.
+FAILURES_EXACT = """
+SELECT kind, status, COALESCE(status_reason, last_error) AS reason, count(*) AS requests,
+       min(registered_at) AS first_registered, max(final_at) AS last_final
+FROM lsq_request
+WHERE status IN ('FAILURE', 'ERROR', 'failed', 'not-found', 'expired')
+  AND registered_at >= now() - make_interval(days => callrecon_setting('query_days', '30')::int)
+GROUP BY 1, 2, 3
+"""
+
+
+def failure_figures(db, days: str) -> tuple[dict, dict]:
+    """The shipped query and the exact count, in one transaction (one now()), by (kind, status, reason)."""
+    with db.transaction():
+        db.execute("SELECT set_config('callrecon.query_days', %s, true)", (days,))
+        mine = db.execute((SQL_DIR / "queries" / "leadsquared_failures_by_reason.sql").read_text()).fetchall()
+        exact = db.execute(FAILURES_EXACT).fetchall()
+    return ({tuple(r[:3]): tuple(r[3:]) for r in mine}, {tuple(r[:3]): tuple(r[3:]) for r in exact})
+
+
+def test_the_failures_by_reason_read_from_days_kept_equal_the_failed_requests_counted_one_by_one(db):
+    """400 requests over 40 days, every end status, reasons in status_reason or last_error: the shipped
+    query (whole days from lsq_failure_daily, the first day from lsq_request) against the exact count,
+    for windows of 1, 7, 30 and 45 days, before and after compaction, and after a retry, a request that
+    failed late and a deletion (counts exact; first_registered and last_final bounds, as documented)."""
+    statuses = ["FAILURE", "ERROR", "failed", "expired", "not-found", "Success", "In-Queue"]
+    with db.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO lsq_request (request_id, kind, status, status_reason, last_error, registered_at, final_at) "
+            "VALUES (%s, %s, %s, %s, %s, now() - make_interval(mins => %s), now() - make_interval(mins => %s))",
+            [
+                (
+                    f"f{n}",
+                    ["call-log", "lead-update", "opportunity-capture"][n % 3],
+                    statuses[n % 7],
+                    f"MXDuplicate {n % 4}" if n % 5 else None,
+                    None if n % 5 else f"HTTP {500 + n % 3}",
+                    n * 144 + 7,  # every 2.4 hours, back 40 days: every time of day, each day's edge
+                    n * 144,
+                )
+                for n in range(400)
+            ],
+        )
+    counts = {}
+    for compact in (False, True):
+        if compact:
+            assert db.execute("SELECT callrecon_lsq_failure_compact()").fetchone()[0] > 0
+            assert db.execute("SELECT count(*) FROM lsq_failure_daily WHERE NOT compacted").fetchone() == (0,)
+        for days in ("1", "7", "30", "45"):
+            mine, exact = failure_figures(db, days)
+            assert mine == exact, days
+            counts[days] = sum(v[0] for v in exact.values())
+    assert counts["1"] < counts["7"] < counts["30"] < counts["45"]
+    # A retry takes a failed request out; a request that failed late and one deleted.
+    db.execute("UPDATE lsq_request SET status = 'In-Queue', final_at = NULL WHERE request_id = 'f0'")
+    db.execute("UPDATE lsq_request SET status = 'ERROR', status_reason = 'late' WHERE request_id = 'f5'")
+    db.execute("DELETE FROM lsq_request WHERE request_id = 'f14'")
+    db.execute("UPDATE lsq_request SET attempts = attempts + 1")  # touches every row, changes no count
+    for days in ("1", "7", "30", "45"):
+        mine, exact = failure_figures(db, days)
+        assert {k: v[0] for k, v in mine.items()} == {k: v[0] for k, v in exact.items()}, days
+        for key, (_, first, last) in exact.items():
+            assert mine[key][1] <= first and (last is None or mine[key][2] >= last)
+    assert ("opportunity-capture", "ERROR", "late") in failure_figures(db, "1")[0]

@@ -60,6 +60,7 @@ EXECUTE: dict[str, tuple[str, ...]] = {
     "callrecon_drop_week(text[], boolean)": ("reconciler",),
     "callrecon_rollup_compact()": ("reconciler",),  # each reconcile pass compacts the rollup
     "callrecon_latency_compact()": ("reconciler",),  # and the call logs' latency histogram
+    "callrecon_lsq_failure_compact()": ("reconciler",),  # and the LeadSquared failures per day
 }
 DEFINER_TRIGGERS = """
 SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

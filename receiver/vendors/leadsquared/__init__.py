@@ -41,6 +41,7 @@ VENDOR = Vendor(
         "lsq_request": ("S", "SIU", "S"),
         "call_log_link": ("", "S", "S"),  # written by triggers (sql/0024)
         "call_log_latency": ("", "S", "S"),  # written by triggers on call_log_link (sql/0032)
+        "lsq_failure_daily": ("", "S", "S"),  # written by triggers on lsq_request (sql/0033)
         "leadsquared_health": ("", "S", "S"),
     },
 )
