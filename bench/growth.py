@@ -1,8 +1,9 @@
 """How bench/scale's figures grow with days of history at one density: the growth table.
 
 Reads the output of several `bench/scale --calls-per-day N --days D` runs (their last line, the
-JSON), one file each, and prints per figure its value at each D, the least-squares slope per extra
-day of history and the ratio of the longest history to the shortest. A read bounded to a window
+JSON), one file each, and prints per figure its value at each D (a query's or page's median and max
+ms), the least-squares slope of the median per extra day of history and the ratio of the longest
+history's to the shortest's. A read bounded to a window
 (the last 7 days, the last hour) should not grow with the days before that window: its ratio
 stays near 1 however much history the database holds. A figure whose ratio passes --grows (1.25
 by default) is marked, so the README says why it grows.
@@ -28,18 +29,16 @@ def last_json(path: Path) -> dict:
     raise SystemExit(f"bench/growth: {path} has no JSON line: is it the output of a finished bench/scale run?")
 
 
-def figures(run: dict) -> dict[str, float]:
-    """The figures a run's history could change, by name."""
-    out = {f"query {k} median_ms": v for k, v in run["query_median_ms"].items()}
-    out |= {f"query {k} max_ms": v for k, v in run["query_max_ms"].items()}
-    out |= {f"console {k} median_ms": v["median"] for k, v in run["console_ms"].items()}
-    out |= {f"console {k} max_ms": v["max"] for k, v in run["console_ms"].items()}
-    out |= {f"claim {k} ms": v for k, v in run["claim_ms"].items()}
+def figures(run: dict) -> dict[str, tuple[float, float | None]]:
+    """The figures a run's history could change, by name: (median or value, max or None)."""
+    out = {f"query {k}": (v, run["query_max_ms"][k]) for k, v in run["query_median_ms"].items()}
+    out |= {f"console {k}": (v["median"], v["max"]) for k, v in run["console_ms"].items()}
+    out |= {f"claim {k}": (v, None) for k, v in run["claim_ms"].items()}
     out |= {
-        "ingest ratio full/empty": run["ingest_ratio_full_vs_empty"],
-        "bytes per call": run["bytes_per_call"],
-        "load s": run["load_s"],
-        "prune 4 raw weeks s": run["prune_month_s"],
+        "ingest ratio full/empty": (run["ingest_ratio_full_vs_empty"], None),
+        "bytes per call": (run["bytes_per_call"], None),
+        "load s": (run["load_s"], None),
+        "prune 4 raw weeks s": (run["prune_month_s"], None),
     }
     return out
 
@@ -63,19 +62,25 @@ def main() -> int:
         return 2
     days = [r["days"] for r in runs]
     per_run = [figures(r) for r in runs]
-    names = [n for n in per_run[-1] if all(n in f and f[n] is not None for f in per_run)]
-    print(f"calls a day: {', '.join(str(d) for d in sorted(densities))}; days of history: {days}\n")
+    names = [n for n in per_run[-1] if all(n in f and f[n][0] is not None for f in per_run)]
+    print(f"calls a day: {', '.join(str(d) for d in sorted(densities))}; days of history: {days}")
+    print("ms: median / max of the timed runs; slope and ratio of the median\n")
     print("| figure | " + " | ".join(f"{d} days" for d in days) + " | slope per day | ratio | |")
     print("|---|" + "---|" * (len(days) + 3))
     result = {}
     for name in names:
-        values = [f[name] for f in per_run]
+        values = [f[name][0] for f in per_run]
         s = slope(days, values)
         ratio = values[-1] / values[0] if values[0] else None
         mark = "grows" if ratio is not None and ratio > args.grows else ""
-        shown = " | ".join(f"{v:,.1f}" for v in values)
+        shown = " | ".join(f"{v:,.1f}" + ("" if m is None else f" / {m:,.1f}") for v, m in (f[name] for f in per_run))
         print(f"| {name} | {shown} | {s:+.2f} | {'-' if ratio is None else f'{ratio:.2f}'} | {mark} |")
-        result[name] = {"values": values, "slope_per_day": round(s, 4), "ratio": ratio and round(ratio, 3)}
+        result[name] = {
+            "values": values,
+            "max": [f[name][1] for f in per_run],
+            "slope_per_day": round(s, 4),
+            "ratio": ratio and round(ratio, 3),
+        }
     print(json.dumps({"days": days, "calls_per_day": sorted(densities), "figures": result}))
     return 0
 

@@ -5,7 +5,8 @@
 -- exact. first_registered and last_final are bounds on the whole days: the earliest registration and
 -- the latest final time of the requests ever counted there, one retried since included. Counting
 -- every failed request of 30 days took 512 ms at a million calls a day.
--- Uses: lsq_failure_daily_day_idx, lsq_request_ended_badly_idx (migration 0018, the first day)
+-- Uses: lsq_request_ended_badly_idx (migration 0018, the first day); lsq_failure_daily is read by
+--   lsq_failure_daily_day_idx, or scanned while it holds few rows
 WITH win AS (
     SELECT since, (since AT TIME ZONE 'UTC')::date + 1 AS first_whole_day
     FROM (SELECT now() - make_interval(days => callrecon_setting('query_days', '30')::int) AS since) s),
