@@ -43,6 +43,11 @@ def figures(run: dict) -> dict[str, tuple[float, float | None]]:
     return out
 
 
+def number(v: float) -> str:
+    """A figure as the table shows it: two decimals under 10 (ratios, claims), one above."""
+    return f"{v:,.2f}" if abs(v) < 10 else f"{v:,.1f}"
+
+
 def slope(xs: list[float], ys: list[float]) -> float:
     """Least-squares slope of ys over xs."""
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
@@ -73,7 +78,7 @@ def main() -> int:
         s = slope(days, values)
         ratio = values[-1] / values[0] if values[0] else None
         mark = "grows" if ratio is not None and ratio > args.grows else ""
-        shown = " | ".join(f"{v:,.1f}" + ("" if m is None else f" / {m:,.1f}") for v, m in (f[name] for f in per_run))
+        shown = " | ".join(number(v) + ("" if m is None else f" / {number(m)}") for v, m in (f[name] for f in per_run))
         print(f"| {name} | {shown} | {s:+.2f} | {'-' if ratio is None else f'{ratio:.2f}'} | {mark} |")
         result[name] = {
             "values": values,
