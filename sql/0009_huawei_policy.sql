@@ -1,4 +1,4 @@
--- Huawei policy (issue #14): the zone every naive Huawei time is read in is named wherever such a
+-- Huawei policy: the zone every naive Huawei time is read in is named wherever such a
 -- time is stored (HUAWEI_TIMEZONE is now required; Ozonetel's say OZONETEL_TIMEZONE).
 
 COMMENT ON COLUMN huawei_call.call_time IS 'callTimeStr, a naive time read in HUAWEI_TIMEZONE (the tenant''s zone; see source_timezone), stored as UTC.';

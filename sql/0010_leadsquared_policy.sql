@@ -1,4 +1,4 @@
--- Issue #14: a rate limit learned from the vendor's own words, and LeadSquared's failure policy.
+-- A rate limit learned from the vendor's own words, and LeadSquared's failure policy.
 
 -- A vendor that says "API calls exceeded the limit of 10 in 5 second(s)" has told us its real
 -- limit. It is kept here, beside the configured one, so every reconciler process obeys it and

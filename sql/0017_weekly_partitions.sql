@@ -1,4 +1,4 @@
--- Time partitioning (issue #18): raw_inbox and the sightings become range-partitioned by the raw
+-- Time partitioning: raw_inbox and the sightings become range-partitioned by the raw
 -- callback's received_at, one partition per ISO week (UTC, Monday 00:00). Why weekly: retention
 -- drops whole partitions and deletes in batches only in the one partition that straddles the age,
 -- so the partition size bounds the batch work (a week, not a month, of rows); 52 partitions a

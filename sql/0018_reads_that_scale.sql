@@ -1,4 +1,4 @@
--- Reads that bench/scale (#18) found scanning whole tables, rewritten to stay index lookups however
+-- Reads that bench/scale found scanning whole tables, rewritten to stay index lookups however
 -- many months the tables hold.
 
 -- source_health (read by every /metrics scrape and `callrecon status`) aggregated all of raw_inbox

@@ -1,4 +1,4 @@
--- Least privilege (#19): analysts may not read raw bodies or headers (phone numbers, whatever a
+-- Least privilege: analysts may not read raw bodies or headers (phone numbers, whatever a
 -- vendor sends). When they need a raw look, e.g. at a quarantined callback, this view gives the
 -- start of the already-masked body with every run of five or more digits hidden but its last two,
 -- and no headers or client address. It runs with its owner's rights, so the analyst role needs

@@ -1,4 +1,4 @@
--- The /ops console and /metrics (issue #20) read these at every page view and scrape. Each index
+-- The /ops console and /metrics read these at every page view and scrape. Each index
 -- bounds a read to the rows shown: open Ozonetel windows (the overview's and the metrics' counts),
 -- windows by start (the completeness page's days), and quarantined callbacks by source (the overview
 -- and the quarantine page), instead of scanning the whole ledger or inbox.

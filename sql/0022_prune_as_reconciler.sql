@@ -1,4 +1,4 @@
--- Retention without the owner's login (issue #19: the reconciler role prunes). Dropping a week's
+-- Retention without the owner's login (the reconciler role prunes). Dropping a week's
 -- partitions is DDL (DETACH PARTITION, DROP TABLE), which PostgreSQL allows only the tables' owner.
 -- This function does it with the owner's rights for the reconciler, and for nothing else: every
 -- table it is given must be a weekly (or legacy) partition of a registered partitioned table

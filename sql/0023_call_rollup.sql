@@ -1,4 +1,4 @@
--- A rollup of calls (#18, #20): per vendor, campaign and 15-minute slot of ring time, the counts that
+-- A rollup of calls: per vendor, campaign and 15-minute slot of ring time, the counts that
 -- answer_rate_by_campaign_day, gaps_last_7_days, completeness_daily and the console's completeness
 -- page used to compute from every call of their period (about 1 s at 10M calls in bench/scale).
 --

@@ -1,4 +1,4 @@
--- call_end_to_crm_log (#18) looked up, for every LeadSquared call log of its week, the call it logs:
+-- call_end_to_crm_log looked up, for every LeadSquared call log of its week, the call it logs:
 -- two index probes per log, about 1 s at 10M calls in bench/scale. Its figures are medians and a
 -- p90, which cannot be summed from daily counts; a histogram would only approximate them. Instead
 -- each successful call log keeps its link, computed once by the same rule (README, "Linking
@@ -139,7 +139,7 @@ FROM (SELECT id, registered_at, final_at, request_body->>'DestinationNumber' AS 
       FROM lsq_request WHERE kind = 'call-log' AND status = 'Success' AND request_body ? 'StartTime') l
 WHERE l.start_time IS NOT NULL;
 
--- The console's journey page (#20) lists the call logs of a call's number, in any status: on bench/scale's
+-- The console's journey page lists the call logs of a call's number, in any status: on bench/scale's
 -- database (1.1M LeadSquared requests) it read the whole table, about 300 ms. Now one index range.
 CREATE INDEX lsq_request_call_log_phone_idx ON lsq_request ((request_body->>'DestinationNumber'), registered_at)
     WHERE kind = 'call-log';

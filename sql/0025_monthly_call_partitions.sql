@@ -1,4 +1,4 @@
--- Time partitioning of the typed call tables (issue #18): ozonetel_call and huawei_call become
+-- Time partitioning of the typed call tables: ozonetel_call and huawei_call become
 -- range-partitioned by first_seen_at, one partition per calendar month (UTC), kept apart from the
 -- raw tables' weeks and pruned with their own age (callrecon prune --typed-older-than,
 -- TYPED_RETENTION).

@@ -1,4 +1,4 @@
--- The console's overview and its LeadSquared work page (#20) read the open LeadSquared requests
+-- The console's overview and its LeadSquared work page read the open LeadSquared requests
 -- oldest first, and count them. With bench/scale's 1M open requests among 2M, both read the whole
 -- table: the overview took 1.3 s and the work page 0.75 s at 10M calls. These partial indexes hold
 -- only the open requests (final_at IS NULL, the WorkTable's "open"), in the order the pages read

@@ -59,6 +59,19 @@ COMMENT_ONLY_EDITS = {
     "0002": {
         "4ebdac5490806b9aa4d13af63d0a287878ad2f0da940d4ea57ab0b5ecc674e74"
     },  # the vendor-facts citation now points at docs/vendors.md in this repository
+    # the headers no longer name the tracker's numbers (the schema is the same):
+    "0009": {"8c9044102445a983d32a69ae909ac04c1849bcf69d543de8e4277251e01c25ef"},
+    "0010": {"2d539eccf15702f5ada9535f0d443883d773a22fbde777925e490aceed3ccbb2"},
+    "0017": {"73bff6438449215b48313f51ecdda7d269bc9eef7bc632325d93fa9e96b85f4a"},
+    "0018": {"fa2f0a6a99bdbd9925c33a1e0f6406b199741d967038b1dbb8eeb2008c1ddeed"},
+    "0020": {"4d5384b0fcc61a56745d8ec1ccee9ad6efede01a13e406fe47fab9b8780232e3"},
+    "0021": {"b6d8a437a357289930a5314e45af01ee4846ced4a44621335946531675636fd0"},
+    "0022": {"88c8b9e8a06c90f706a47bfcf52f0dee8cdadee3a097a7df1632d8c412f1fcdc"},
+    "0023": {"3ae464029296bf9e62fd0e6bf2d624358b9463bca1bd567a8cf7a296d3ca20ae"},
+    "0024": {"dd7f7bd588097a585374dc0fc8154ccb9ebdcbb601ed7fd7b4fe6f9694c691aa"},
+    "0025": {"5828a44a1351fe1667375a48a894083014eed8791f1c551072cb7a8470e41439"},
+    "0026": {"02ff431eb403409d2e2ea56789e42338f65bcceb5c5ecf000fa2cf634872c166"},
+    "0027": {"78cdc509f9510c40c8b1e4c0f5f50759bde49108ed6c65dbde12268a80b9db92"},
 }
 
 
