@@ -3,9 +3,10 @@
 Loads N calls (default 10M; or --calls-per-day times --days) over --days days with COPY through the
 real, partitioned schema: typed Ozonetel and Huawei rows, LeadSquared call logs and the Ozonetel
 window ledger (bench/queries.py's loader), plus a raw callback and a sighting per push, a re-push
-days later for 1 call in 10, and 1M open LeadSquared requests for the reconciler to claim from: the typed
-rows and the raw callbacks in two processes at once, as COPY text lines, call_rollup counted once after
-the typed COPYs (bench/README.md, "A million calls a day", says why). Then, in one run:
+days later for 1 call in 10, and 1M open LeadSquared requests for the reconciler to claim from: four
+loads at once, as COPY text lines, the typed calls and sightings without their indexes (made after),
+call_rollup counted once after the typed COPYs (bench/README.md, "A million calls a day", says why).
+Then, in one run:
 
   ingest   the real receiver (gunicorn as the Procfile runs it, wrk posting one record per
            request) into the full database and into an empty one, interleaved rounds; the
@@ -366,26 +367,97 @@ def disk_problem(admin_url: str, calls: int) -> str | None:
     return None
 
 
+# The tables the load fills by the million whose keys arrive in no order (a phone number, a Huawei
+# call id): their indexes and keys are made after the COPYs. raw_inbox's arrive in time order.
+BULK_TABLES = ("ozonetel_call", "huawei_call", "ozonetel_sighting", "huawei_sighting")
+
+
+def defer_indexes(conn, tables=BULK_TABLES) -> list[list[str]]:
+    """Drop the indexes and keys of the partitioned `tables` (with their partitions'), and return what
+    makes them again as the migrations made them (definition, then comment), a list per table, each
+    in the order the migrations made them (so the partitions' indexes get the same names).
+
+    A COPY into an indexed table inserts every row into every index: one leaf page per row for keys
+    that arrive in no order, each a read and a dirty page once the index outgrows the buffers.
+    Sorting the rows once per index after the load is PostgreSQL's own advice for a bulk load
+    ("Populating a Database")."""
+    rows = conn.execute(
+        "SELECT c.relname, i.relname, pg_get_indexdef(x.indexrelid), con.conname, pg_get_constraintdef(con.oid), "
+        "obj_description(x.indexrelid, 'pg_class') "
+        "FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid "
+        "LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = c.oid "
+        "WHERE c.relkind = 'p' AND c.relname = ANY(%s) ORDER BY array_position(%s, c.relname::text), x.indexrelid",
+        (list(tables), list(tables)),
+    ).fetchall()
+    remake = {table: [] for table in tables}
+    for table, index, definition, constraint, constraint_definition, comment in rows:
+        if constraint:
+            conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(*map(sql.Identifier, (table, constraint))))
+            remake[table].append(f'ALTER TABLE {table} ADD CONSTRAINT "{constraint}" {constraint_definition}')
+        else:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(index)))
+            remake[table].append(definition.replace(" ON ONLY ", " ON ", 1))  # the parent's, with its partitions'
+        if comment is not None:
+            remake[table].append(
+                sql.SQL("COMMENT ON INDEX {} IS {}").format(sql.Identifier(index), sql.Literal(comment)).as_string(conn)
+            )
+    return [statements for statements in remake.values() if statements]
+
+
+def remake_indexes(url: str, remake: list[list[str]], connections: int = 2) -> None:
+    """Run what defer_indexes() returned: a table at a time per connection (a core each)."""
+    pending = list(remake)
+
+    def work():
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("SET maintenance_work_mem = '1GB'")
+            conn.execute("SET max_parallel_maintenance_workers = 0")  # the connections are the parallelism
+            while pending:
+                try:
+                    statements = pending.pop(0)
+                except IndexError:
+                    return
+                for statement in statements:
+                    conn.execute(statement)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=connections) as pool:
+        for done in [pool.submit(work) for _ in range(connections)]:
+            done.result()
+
+
 def load(full: str, args, note) -> None:
-    """Load the calls into the fresh database `full`."""
+    """Load the calls into the fresh database `full`.
+
+    The rows are made in Python, four loads at once: the Ozonetel calls, the Huawei calls, the raw
+    callbacks with their sightings, and the open requests; on 2 cores, whichever finishes first
+    leaves its core to the others. The big tables take them without indexes, which are made after,
+    before the call logs: those link to their calls through the phone-number indexes."""
     with psycopg.connect(full, autocommit=True) as conn:
         partitions.ensure(conn, 4, since=dt.datetime.now(UTC) - dt.timedelta(days=args.days + 1))
+        remake = defer_indexes(conn)
     queries.DAYS = args.days
-    # Four independent loads at once: the Ozonetel calls with their call logs, the Huawei calls, the raw
-    # callbacks and the open requests. The rows are made in Python and each COPY's backend keeps its
-    # table's indexes: on 2 cores, whichever finishes first leaves its core to the others.
     with concurrent.futures.ProcessPoolExecutor(max_workers=4) as pool:
-        typed_load = pool.submit(queries.load, full, args.calls, vacuum=False, huawei=False)
+        ozonetel_load = pool.submit(queries.load_ozonetel, full, args.calls)
         huawei_load = pool.submit(queries.load_huawei, full, args.calls)
         raw_load = pool.submit(load_raw, full, args.calls, args.days)
         open_load = pool.submit(load_open_items, full, OPEN_ITEMS)
-        note(f"typed rows loaded: {typed_load.result() | {'huawei_call': huawei_load.result()}}")
+        ozonetel_calls, linkable = ozonetel_load.result()
+        note(f"typed calls loaded: {{'ozonetel_call': {ozonetel_calls}, 'huawei_call': {huawei_load.result()}}}")
         note(f"raw callbacks and sightings loaded: {raw_load.result()}")
         open_load.result()
     note(f"{OPEN_ITEMS} open items loaded")
-    with psycopg.connect(full, autocommit=True) as conn:
-        conn.execute("SELECT callrecon_rollup_rebuild()")  # the typed COPYs ran without their triggers
+    remake_indexes(full, remake)
+    note(f"{sum(map(len, remake))} index statements run")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        rollup = pool.submit(rebuild_rollup, full)  # the typed COPYs ran without their triggers
+        note(f"call logs loaded: {queries.load_call_logs(full, args.calls, linkable)}")
+        rollup.result()
     note("call_rollup counted")
+
+
+def rebuild_rollup(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT callrecon_rollup_rebuild()")
 
 
 def main() -> int:
